@@ -1,0 +1,126 @@
+"""Great Expectations suites, one per table: what must hold before a table may flow downstream.
+
+Each expectation says in `meta.why` why it exists. Blocking suites guard schema, keys and impossible values;
+warning suites flag what is possible but suspicious (a month-on-month jump of more than 3x).
+"""
+
+from __future__ import annotations
+
+import great_expectations.expectations as gxe
+
+CHANNELS = ["online", "phone", "face_to_face", "paper", "assisted_digital", "other"]
+JUMP = 3.0  # a month-on-month ratio beyond JUMP (or below 1/JUMP) is flagged
+
+
+def _why(expectation, why: str):
+    expectation.meta = {"why": why}
+    return expectation
+
+
+def _unique(*columns: str):
+    expectation = (gxe.ExpectCompoundColumnsToBeUnique(column_list=list(columns)) if len(columns) > 1
+                   else gxe.ExpectColumnValuesToBeUnique(column=columns[0]))
+    return _why(expectation, f"one row per {' x '.join(columns)}: a repeat would be counted twice")
+
+
+def _not_negative(column: str, what: str = "a count"):
+    return _why(gxe.ExpectColumnValuesToBeBetween(column=column, min_value=0),
+                f"{column} is {what} and cannot be negative")
+
+
+def _rate(column: str):
+    return _why(gxe.ExpectColumnValuesToBeBetween(column=column, min_value=0, max_value=1),
+                f"{column} is a share and must lie in [0, 1]")
+
+
+def _not_above(smaller: str, larger: str, why: str):
+    return _why(gxe.ExpectColumnPairValuesAToBeGreaterThanB(column_A=larger, column_B=smaller, or_equal=True,
+                                                            ignore_row_if="either_value_is_missing"), why)
+
+
+def _columns(*columns: str):
+    return _why(gxe.ExpectTableColumnsToMatchSet(column_set=list(columns), exact_match=False),
+                "downstream SQL and the published schema rely on these columns")
+
+
+def _in(column: str, values: list[str]):
+    return _why(gxe.ExpectColumnValuesToBeInSet(column=column, value_set=values),
+                f"{column} is a closed set: {', '.join(values)}")
+
+
+def _present(column: str):
+    return _why(gxe.ExpectColumnValuesToNotBeNull(column=column), f"{column} is part of the key")
+
+
+def _blocking() -> dict[str, list]:
+    return {
+        "stg_service_catalogue": [
+            _columns("service_id", "service_name", "agency_id", "department", "channels_offered", "high_volume"),
+            _unique("service_id"), _present("agency_id"),
+        ],
+        "stg_transactions": [
+            _columns("service_id", "month", "channel", "transactions_started", "transactions_completed"),
+            _unique("service_id", "month", "channel"), _present("month"), _in("channel", CHANNELS),
+            _not_negative("transactions_started"), _not_negative("transactions_completed"),
+            _not_above("transactions_completed", "transactions_started", "a transaction cannot complete without starting"),
+        ],
+        "stg_costs": [
+            _columns("service_id", "month", "cost_category", "channel", "cost_gbp"),
+            _unique("service_id", "month", "cost_category", "channel"), _present("month"),
+            _in("channel", [*CHANNELS, "shared"]), _not_negative("cost_gbp", "money spent"),
+        ],
+        "stg_satisfaction": [
+            _columns("service_id", "month", "channel", "rating_1", "rating_5"),
+            _unique("service_id", "month", "channel"), _in("channel", CHANNELS),
+            *(_not_negative(f"rating_{k}") for k in range(1, 6)),
+        ],
+        "fct_service_month_channel": [
+            _columns("service_id", "agency_id", "month", "channel", "channel_type", "transactions_completed", "cost_gbp"),
+            _unique("service_id", "month", "channel"), _in("channel", CHANNELS),
+            _not_negative("transactions_completed"), _not_negative("cost_gbp", "money spent"),
+            _not_above("transactions_completed", "transactions_started", "a transaction cannot complete without starting"),
+        ],
+        "kpi_cost_per_transaction": [
+            _columns("service_id", "month", "channel", "cost_gbp", "transactions_completed", "cost_per_transaction_gbp"),
+            _unique("service_id", "month", "channel"), _not_negative("cost_gbp", "money spent"),
+            _why(gxe.ExpectColumnValuesToBeBetween(column="cost_per_transaction_gbp", min_value=0, strict_min=True),
+                 "a completed transaction always costs something: 0 or less means costs are missing or wrong"),
+        ],
+        "kpi_digital_take_up": [
+            _columns("service_id", "month", "transactions_completed", "digital_transactions_completed",
+                     "assisted_digital_transactions_completed", "digital_take_up_rate", "baseline_month",
+                     "take_up_change_pp"),
+            _unique("service_id", "month"), _rate("digital_take_up_rate"),
+            _not_above("digital_transactions_completed", "transactions_completed",
+                       "digital transactions are part of all transactions"),
+        ],
+        "kpi_completion_rate": [
+            _columns("service_id", "month", "channel", "transactions_started", "transactions_completed",
+                     "completion_rate"),
+            _unique("service_id", "month", "channel"), _rate("completion_rate"),
+        ],
+        "kpi_user_satisfaction": [
+            _columns("service_id", "month", "channel", "responses", "satisfaction_score", "satisfied_share"),
+            _unique("service_id", "month", "channel"), _rate("satisfaction_score"), _rate("satisfied_share"),
+            _not_above("satisfaction_score_ci_low", "satisfaction_score", "an interval contains its estimate"),
+            _not_above("satisfaction_score", "satisfaction_score_ci_high", "an interval contains its estimate"),
+        ],
+    }
+
+def _warnings() -> dict[str, list]:
+    return {
+        "kpi_cost_per_transaction": [
+            _why(gxe.ExpectColumnValuesToBeBetween(column=column, min_value=1 / JUMP, max_value=JUMP),
+                 f"a month-on-month change of more than {JUMP:g}x in {what} is usually a reporting error")
+            for column, what in (("volume_ratio", "volume"), ("cost_per_transaction_ratio", "cost per transaction"))
+        ],
+    }
+
+
+def expectations(table: str, warnings: bool = False) -> list:
+    """Fresh expectation objects for a table's blocking suite (or its warnings suite)."""
+    return (_warnings() if warnings else _blocking())[table]
+
+
+BLOCKING = tuple(_blocking())
+WARNINGS = tuple(_warnings())

@@ -1,0 +1,29 @@
+"""The code location: assets, checks, the job and the resource. Assembles only."""
+
+
+import dagster as dg
+
+from pipelines.facts import fct_service_month, fct_service_month_channel
+from pipelines.ingestion import raw_agency_returns, raw_reference_files
+from pipelines.kpis import kpi_assets
+from pipelines.publishing import pub_open_data
+from pipelines.quality import asset_checks
+from pipelines.resources import data_store_from_env
+from pipelines.staging import (stg_benefits_register, stg_costs, stg_satisfaction, stg_service_catalogue,
+                               stg_transactions)
+
+assets = [raw_reference_files, raw_agency_returns, stg_service_catalogue, stg_benefits_register, stg_transactions,
+          stg_costs, stg_satisfaction, fct_service_month_channel, fct_service_month, *kpi_assets, pub_open_data]
+
+# Every asset, checks included: one run covers a month or, with a partition range, a backfill in one go.
+monthly_cycle = dg.define_asset_job("monthly_cycle", selection=dg.AssetSelection.all(),
+                                    description="Archive, stage, validate and publish the returns of the months given.")
+
+defs = dg.Definitions(
+    assets=assets,
+    asset_checks=asset_checks,
+    jobs=[monthly_cycle],
+    resources={"store": data_store_from_env()},
+    # Steps share one DuckDB file (one writer at a time) and are small: run them in one process.
+    executor=dg.in_process_executor,
+)

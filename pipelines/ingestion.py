@@ -1,0 +1,116 @@
+"""Raw layer: every submission archived unchanged, by checksum, and listed in `raw_submissions`.
+
+A file dropped at data/landing/<agency>/<YYYY-MM>/<name> is copied to data/archive/<sha[:2]>/<sha><suffix>
+(read-only) the first time its bytes are seen; an identical resubmission changes nothing, a changed file is a
+new version beside the old one. Nothing here parses a file: staging reads the archived copies.
+"""
+
+
+import datetime as dt
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import dagster as dg
+import polars as pl
+
+from pipelines.partitions import monthly, months_in
+from pipelines.registry import load_registry
+from pipelines.resources import DataStore
+from transforms.staging import ROW
+
+CENTRAL = {"service_catalogue": "catalogue/services.csv", "benefits_register": "benefits/benefits_register.csv"}
+
+
+class ParseError(ValueError):
+    """A file that cannot be read as a table at all."""
+
+
+def read_table(path: Path, layout: dict) -> pl.DataFrame:
+    """A submitted table with every cell as text (null where empty) and `_row_number` from 1."""
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".csv":
+            frame = pl.read_csv(path, infer_schema=False, encoding="utf8")
+        elif suffix == ".xlsx":
+            frame = pl.read_excel(path, sheet_name=layout.get("sheet"), infer_schema_length=0)
+        elif suffix == ".json":
+            records = json.loads(path.read_text(encoding="utf-8"))
+            if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
+                raise ParseError("JSON is not a list of records")
+            frame = pl.DataFrame([{k: None if v is None else str(v) for k, v in r.items()} for r in records],
+                                 infer_schema_length=None)
+        else:
+            raise ParseError(f"unsupported file type {suffix!r}")
+    except ParseError:
+        raise
+    except Exception as error:  # the parser's own reason goes to quarantine
+        raise ParseError(f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}") from error
+    if frame.width == 0:
+        raise ParseError("the file has no columns")
+    return frame.select(pl.all().cast(pl.String)).with_row_index(ROW, offset=1)
+
+
+def archive_file(con, store: DataStore, path: Path, agency_id: str | None, month: dt.date | None) -> bool:
+    """Archive one landed file; True when these bytes are new for this path."""
+    data = path.read_bytes()
+    sha = hashlib.sha256(data).hexdigest()
+    source_path = path.relative_to(store.landing).as_posix()
+    if con.execute("SELECT 1 FROM raw_submissions WHERE source_path = ? AND sha256 = ?",
+                   [source_path, sha]).fetchone():
+        return False
+    archive_path = f"{sha[:2]}/{sha}{path.suffix.lower()}"
+    target = store.archive / archive_path
+    if not target.exists():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        temporary = target.with_name(target.name + ".tmp")
+        temporary.write_bytes(data)
+        os.chmod(temporary, 0o444)
+        os.replace(temporary, target)
+    con.execute("INSERT INTO raw_submissions VALUES (?, ?, ?, ?, 'file_drop', ?, ?, ?)",
+                [source_path, sha, len(data), dt.datetime.now(dt.timezone.utc), agency_id, month, archive_path])
+    return True
+
+
+def _archive_all(store: DataStore, files: list[tuple[Path, str | None, dt.date | None]]) -> dict:
+    with store.connect() as con:
+        con.execute("BEGIN")
+        new = sum(archive_file(con, store, path, agency, month) for path, agency, month in files)
+        con.execute("COMMIT")
+    return {"files_seen": len(files), "files_new": new, "files_unchanged": len(files) - new,
+            "bytes": sum(path.stat().st_size for path, _, _ in files)}
+
+
+@dg.asset(group_name="raw", partitions_def=monthly, backfill_policy=dg.BackfillPolicy.single_run(),
+          kinds={"duckdb"})
+def raw_agency_returns(context: dg.AssetExecutionContext, store: DataStore) -> dg.MaterializeResult:
+    """Every agency return for the months in this run, archived unchanged (sha256, size, received time)."""
+    registry = load_registry()
+    files = []
+    for month in months_in(context.partition_time_window):
+        for agency in registry.agencies:
+            folder = store.landing / agency.id / month.strftime("%Y-%m")
+            if folder.is_dir():
+                files += [(path, agency.id, month) for path in sorted(folder.rglob("*")) if path.is_file()]
+    counts = _archive_all(store, files)
+    return dg.MaterializeResult(metadata={**counts, "agencies": len({a for _, a, _ in files})})
+
+
+@dg.asset(group_name="raw", kinds={"duckdb"})
+def raw_reference_files(store: DataStore) -> dg.MaterializeResult:
+    """The central files, archived unchanged: the service catalogue and the benefits register."""
+    files = [(store.landing / rel, None, None) for rel in CENTRAL.values() if (store.landing / rel).is_file()]
+    return dg.MaterializeResult(metadata=_archive_all(store, files))
+
+
+def current_submissions(con, start: dt.date, end: dt.date) -> list[tuple]:
+    """The latest version of each return file for months in [start, end):
+    (source_path, sha256, agency_id, month, archive_path)."""
+    return con.execute("SELECT * FROM current_submissions WHERE month >= ? AND month < ? ORDER BY source_path",
+                       [start, end]).fetchall()
+
+
+def current_reference(con, name: str) -> tuple | None:
+    """The latest version of a central file (a key of CENTRAL), or None when none was ever received."""
+    return con.execute("SELECT * FROM current_submissions WHERE source_path = ?", [CENTRAL[name]]).fetchone()

@@ -1,0 +1,18 @@
+"""Monthly partitions: one per calendar month of agency returns."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import dagster as dg
+
+monthly = dg.MonthlyPartitionsDefinition(start_date="2020-01-01", end_offset=0)
+
+
+def months_in(window: dg.TimeWindow) -> list[dt.date]:
+    """The first day of each month in a partition window (a run may cover a range of months)."""
+    months, day = [], window.start.date()
+    while day < window.end.date():
+        months.append(day)
+        day = dt.date(day.year + day.month // 12, day.month % 12 + 1, 1)
+    return months

@@ -1,0 +1,103 @@
+"""Run the pipeline over what is in data/landing/ now, and print a short summary.
+
+    python -m pipelines.run [--start 2023-01 --end 2025-12]
+
+Without --start/--end the months are those that have returns in the landing folder. The run goes into the
+Dagster instance at $DAGSTER_HOME, so `make dev` shows it afterwards.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+import time
+
+import dagster as dg
+
+from pipelines.definitions import defs
+from pipelines.resources import data_store_from_env
+
+MONTH_FOLDER = re.compile(r"^\d{4}-\d{2}$")
+
+
+def landed_months(store) -> list[str]:
+    return sorted({p.name for p in store.landing.glob("*/*") if p.is_dir() and MONTH_FOLDER.match(p.name)})
+
+
+def run(start: str, end: str, instance: dg.DagsterInstance) -> dg.ExecuteInProcessResult:
+    return defs.get_job_def("monthly_cycle").execute_in_process(
+        instance=instance, raise_on_error=False,
+        tags={"dagster/asset_partition_range_start": f"{start}-01", "dagster/asset_partition_range_end": f"{end}-01"})
+
+
+def summary(result: dg.ExecuteInProcessResult, store, seconds: dict[str, float]) -> str:
+    lines = [f"{'stage':<28}{'files':>7}{'accepted':>11}{'quarantined':>13}{'seconds':>9}"]
+    seen = set()
+    for event in result.get_asset_materialization_events():
+        key = event.asset_key.to_user_string()
+        if key in seen:  # a run over a range of months reports each partition with the same metadata
+            continue
+        seen.add(key)
+        meta = {k: v.value for k, v in event.materialization.metadata.items()}
+        lines.append(f"{key:<28}{meta.get('files', meta.get('files_seen', '')):>7}"
+                     f"{meta.get('rows_accepted', meta.get('rows_in_run', meta.get('dagster/row_count', ''))):>11}"
+                     f"{meta.get('rows_quarantined', ''):>13}{seconds.get(key, 0):>9.1f}")
+    checks = result.get_asset_check_evaluations()
+    failed = [f"{c.asset_key.to_user_string()}:{c.check_name}" for c in checks if not c.passed]
+    lines.append(f"\nchecks: {sum(c.passed for c in checks)} passed, {len(failed)} not passed"
+                 + (f" ({', '.join(failed)})" if failed else ""))
+    with store.connect() as con:
+        lines.append(headlines(con))
+    lines.append(f"\noutputs: warehouse {store.warehouse}\n         published {store.published}/")
+    return "\n".join(lines)
+
+
+def headlines(con) -> str:
+    """Government-wide figures for the latest month, over the services with complete figures."""
+    month, cpt, take_up, completion, satisfaction = con.execute("""
+        WITH latest AS (SELECT max(month) AS month FROM kpi_digital_take_up
+                        WHERE digital_take_up_rate IS NOT NULL)
+        SELECT latest.month,
+            (SELECT sum(cost_gbp) / sum(transactions_completed) FROM kpi_cost_per_transaction
+             WHERE channel = 'all' AND month = latest.month AND cost_per_transaction_gbp IS NOT NULL),
+            (SELECT sum(digital_transactions_completed) / sum(transactions_completed) FROM kpi_digital_take_up
+             WHERE month = latest.month AND digital_take_up_rate IS NOT NULL),
+            (SELECT sum(transactions_completed) / sum(transactions_started) FROM kpi_completion_rate
+             WHERE channel = 'all' AND month = latest.month AND completion_rate IS NOT NULL),
+            (SELECT sum(satisfaction_score * responses) / sum(responses) FROM kpi_user_satisfaction
+             WHERE channel = 'all' AND month = latest.month)
+        FROM latest""").fetchone()
+    if month is None:
+        return "\nheadline KPIs: no complete month yet"
+    return (f"\nheadline KPIs, {month:%B %Y} (all services with complete figures, volume-weighted):\n"
+            f"  cost per transaction GBP {cpt:,.2f} | digital take-up {take_up:.1%} | "
+            f"completion rate {completion:.1%} | satisfaction score {satisfaction:.1%}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--start", help="first month, YYYY-MM")
+    parser.add_argument("--end", help="last month, YYYY-MM")
+    args = parser.parse_args()
+    store = data_store_from_env()
+    months = landed_months(store)
+    if not months and not (args.start and args.end):
+        print(f"nothing to run: no returns under {store.landing}/<agency>/<YYYY-MM>/ (try `make demo`)")
+        return 1
+    start, end = args.start or months[0], args.end or months[-1]
+    started = time.monotonic()
+    with dg.DagsterInstance.get() as instance:
+        result = run(start, end, instance)
+        seconds = {}
+        for event in result.all_events:
+            if event.is_step_success:
+                seconds[event.step_key] = event.event_specific_data.duration_ms / 1000
+        print(f"\nmonthly_cycle {start} to {end}: {'succeeded' if result.success else 'FAILED'} "
+              f"in {time.monotonic() - started:.1f} s (run {result.run_id})\n")
+        print(summary(result, store, seconds))
+    return 0 if result.success else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,199 @@
+"""Staged layer: typed canonical tables from the archived submissions; rejected rows go to quarantine.
+
+For every file: rows read = rows accepted + rows quarantined (table `submission_accounting`). A file that
+cannot be parsed at all is quarantined whole with the parser's reason, and the rest of the run goes on.
+A run replaces exactly its own months (or its own reference table) in one transaction, so re-running is safe.
+"""
+
+
+import datetime as dt
+from collections import defaultdict
+from pathlib import Path
+
+import dagster as dg
+import polars as pl
+
+from pipelines.ingestion import ParseError, current_reference, current_submissions, read_table
+from pipelines.partitions import monthly
+from pipelines.registry import load_registry
+from pipelines.resources import DataStore
+from transforms.reference import validate_benefits, validate_catalogue
+from transforms.staging import COLUMNS, FILE, ROW, LayoutError, normalise, validate
+
+QUARANTINE_COLUMNS = ["source_file", "row_number", "rule", "column_name", "offending_value", "message"]
+
+
+def _file_result(frame: pl.DataFrame | None, failed: pl.DataFrame, source_file: str) -> tuple[int, int, int]:
+    read = 0 if frame is None else frame.get_column(ROW).n_unique()
+    quarantined = failed.filter(pl.col("source_file") == source_file).height
+    return read, read - quarantined, quarantined
+
+
+def _whole_file(source_file: str, reason: str) -> pl.DataFrame:
+    return pl.DataFrame([{"source_file": source_file, "row_number": None, "rule": "unreadable_file",
+                          "column_name": None, "offending_value": reason[:500],
+                          "message": f"the file could not be read: {reason[:500]}"}],
+                        schema={c: (pl.Int64 if c == "row_number" else pl.String) for c in QUARANTINE_COLUMNS})
+
+
+def _write(con, table: str, return_type: str, accepted: pl.DataFrame | None, quarantined: pl.DataFrame,
+           accounting: pl.DataFrame, start: dt.date | None, end: dt.date | None) -> None:
+    """Replace this run's slice of the staged table, quarantine and accounting in one transaction.
+    `accepted` None keeps the staged table as it was (a reference file that could not be read at all)."""
+    con.execute("BEGIN")
+    if accepted is None:
+        con.execute("DELETE FROM quarantine WHERE return_type = ?", [return_type])
+        con.execute("DELETE FROM submission_accounting WHERE return_type = ?", [return_type])
+    elif start is None:
+        con.execute(f"DELETE FROM {table}")
+        con.execute("DELETE FROM quarantine WHERE return_type = ?", [return_type])
+        con.execute("DELETE FROM submission_accounting WHERE return_type = ?", [return_type])
+    else:
+        con.execute(f"DELETE FROM {table} WHERE month >= ? AND month < ?", [start, end])
+        con.execute("DELETE FROM quarantine WHERE return_type = ? AND month >= ? AND month < ?",
+                    [return_type, start, end])
+        con.execute("DELETE FROM submission_accounting WHERE return_type = ? AND month >= ? AND month < ?",
+                    [return_type, start, end])
+    con.register("quarantine_frame", quarantined)
+    con.register("accounting_frame", accounting)
+    if accepted is not None:
+        con.register("accepted_frame", accepted)
+        con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM accepted_frame")
+    con.execute("INSERT INTO quarantine BY NAME SELECT * FROM quarantine_frame")
+    con.execute("INSERT INTO submission_accounting BY NAME SELECT * FROM accounting_frame")
+    con.execute("COMMIT")
+
+
+def _summary(accounting: pl.DataFrame, quarantined: pl.DataFrame, accepted: pl.DataFrame) -> dict:
+    rules = quarantined.group_by("rule").len().sort("rule")
+    return {
+        "files": accounting.height,
+        "rows_read": int(accounting["rows_read"].sum()),
+        "rows_accepted": int(accounting["rows_accepted"].sum()),
+        "rows_quarantined": int(accounting["rows_quarantined"].sum()),
+        "files_unreadable": int((accounting["file_status"] == "unreadable").sum()),
+        "quarantine_rules": dg.MetadataValue.json(dict(zip(rules["rule"], rules["len"]))),
+        "preview": dg.MetadataValue.md(accepted.head(5).to_pandas().to_markdown(index=False)
+                                       if accepted.height else "(no rows)"),
+    }
+
+
+def stage_returns(store: DataStore, return_type: str, start: dt.date, end: dt.date) -> dict:
+    """Read, normalise and validate every current return of one type for months in [start, end)."""
+    registry = load_registry()
+    with store.connect() as con:
+        catalogue = con.sql("SELECT service_id, agency_id, channels_offered FROM stg_service_catalogue").pl()
+        submissions = current_submissions(con, start, end)
+        frames, failures, files = defaultdict(list), [], []
+        for source_path, sha, agency_id, month, archive_path in submissions:
+            agency = registry.agency(agency_id)
+            layout = registry.layout(agency, return_type)
+            if Path(source_path).name != layout["file"]:
+                continue
+            files.append((source_path, sha, agency_id, month))
+            try:
+                frame = read_table(store.archive / archive_path, layout).with_columns(pl.lit(source_path).alias(FILE))
+                frames[(agency_id, month)].append((source_path, normalise(frame, layout, return_type)))
+            except (ParseError, LayoutError) as error:
+                failures.append(_whole_file(source_path, str(error)))
+
+        accepted_parts, accounting_rows = [], []
+        read_counts = {}
+        for (agency_id, month), parts in sorted(frames.items()):
+            combined = pl.concat([frame for _, frame in parts], how="diagonal_relaxed")
+            accepted, failed = validate(combined, return_type, agency_id, month.isoformat(), catalogue)
+            accepted_parts.append(accepted.with_columns(pl.lit(agency_id).alias("agency_id")))
+            failures.append(failed)
+            for source_path, frame in parts:
+                read_counts[source_path] = frame
+        quarantined = pl.concat(failures, how="diagonal_relaxed") if failures else pl.DataFrame(
+            schema={c: (pl.Int64 if c == "row_number" else pl.String) for c in QUARANTINE_COLUMNS})
+        for source_path, sha, agency_id, month in files:
+            read, accepted_rows, rejected = _file_result(read_counts.get(source_path), quarantined, source_path)
+            status = "read" if source_path in read_counts else "unreadable"
+            accounting_rows.append({"return_type": return_type, "agency_id": agency_id, "month": month,
+                                    "source_file": source_path, "sha256": sha, "file_status": status,
+                                    "rows_read": read, "rows_accepted": accepted_rows,
+                                    "rows_quarantined": rejected if status == "read" else 0})
+        accepted = (pl.concat(accepted_parts) if accepted_parts else pl.DataFrame()).rename(
+            {FILE: "source_file", ROW: "source_row"}, strict=False)
+        if not accepted.height:
+            accepted = pl.DataFrame(schema={c: pl.String for c in [*COLUMNS[return_type], "agency_id"]})
+        quarantined = quarantined.with_columns(pl.lit(return_type).alias("return_type")).join(
+            pl.DataFrame(files, schema=["source_file", "sha256", "agency_id", "month"], orient="row"),
+            on="source_file", how="left")
+        accounting = pl.DataFrame(accounting_rows, schema={
+            "return_type": pl.String, "agency_id": pl.String, "month": pl.Date, "source_file": pl.String,
+            "sha256": pl.String, "file_status": pl.String, "rows_read": pl.Int64, "rows_accepted": pl.Int64,
+            "rows_quarantined": pl.Int64})
+        _write(con, f"stg_{return_type}", return_type, accepted, quarantined, accounting, start, end)
+    return _summary(accounting, quarantined, accepted)
+
+
+def _returns_asset(return_type: str, description: str):
+    @dg.asset(name=f"stg_{return_type}", group_name="staging", partitions_def=monthly,
+              backfill_policy=dg.BackfillPolicy.single_run(), deps=["raw_agency_returns", "stg_service_catalogue"],
+              description=description, kinds={"duckdb", "polars"})
+    def staged(context: dg.AssetExecutionContext, store: DataStore) -> dg.MaterializeResult:
+        window = context.partition_time_window
+        return dg.MaterializeResult(metadata=stage_returns(store, return_type, window.start.date(),
+                                                           window.end.date()))
+    return staged
+
+
+stg_transactions = _returns_asset(
+    "transactions", "Transactions started and completed per service x month x channel (NULL: not provided).")
+stg_costs = _returns_asset(
+    "costs", "Costs in GBP per service x month x cost category x channel, or 'shared' when no channel carries it.")
+stg_satisfaction = _returns_asset(
+    "satisfaction", "User satisfaction survey responses per rating (1-5) per service x month x channel.")
+
+
+def stage_reference(store: DataStore, name: str, validator, table: str) -> dict:
+    """Stage a central file (catalogue or benefits register) as a whole."""
+    with store.connect() as con:
+        current = current_reference(con, name)
+        failures, frame = [], None
+        accepted = None
+        if current is not None:
+            source_path, sha, _, _, archive_path = current
+            try:
+                frame = read_table(store.archive / archive_path, {}).with_columns(pl.lit(source_path).alias(FILE))
+                accepted, failed = validator(frame, con)
+                failures.append(failed)
+            except ParseError as error:
+                failures.append(_whole_file(source_path, str(error)))
+        quarantined = (pl.concat(failures, how="diagonal_relaxed") if failures
+                       else _whole_file("", "").clear())
+        accounting = pl.DataFrame([] if current is None else [{
+            "return_type": name, "agency_id": None, "month": None, "source_file": current[0], "sha256": current[1],
+            "file_status": "read" if frame is not None else "unreadable",
+            **dict(zip(["rows_read", "rows_accepted", "rows_quarantined"],
+                       _file_result(frame, quarantined, current[0]))),
+        }], schema={"return_type": pl.String, "agency_id": pl.String, "month": pl.Date, "source_file": pl.String,
+                    "sha256": pl.String, "file_status": pl.String, "rows_read": pl.Int64,
+                    "rows_accepted": pl.Int64, "rows_quarantined": pl.Int64})
+        quarantined = quarantined.with_columns(return_type=pl.lit(name), agency_id=pl.lit(None, pl.String),
+                                               month=pl.lit(None, pl.Date),
+                                               sha256=pl.lit(current[1] if current else ""))
+        if current is not None:
+            _write(con, table, name, accepted, quarantined, accounting, None, None)
+    return _summary(accounting, quarantined, accepted if accepted is not None else pl.DataFrame())
+
+
+@dg.asset(group_name="staging", deps=["raw_reference_files"], kinds={"duckdb", "polars"})
+def stg_service_catalogue(store: DataStore) -> dg.MaterializeResult:
+    """The central service catalogue: each service, its agency, department and the channels it offers."""
+    agency_ids = [a.id for a in load_registry().agencies]
+    return dg.MaterializeResult(metadata=stage_reference(
+        store, "service_catalogue", lambda frame, con: validate_catalogue(frame, agency_ids), "stg_service_catalogue"))
+
+
+@dg.asset(group_name="staging", deps=["raw_reference_files", "stg_service_catalogue"], kinds={"duckdb", "polars"})
+def stg_benefits_register(store: DataStore) -> dg.MaterializeResult:
+    """The benefits register (HM Treasury Green Book fields): baseline, target, owner per benefit."""
+    def validator(frame, con):
+        services = [r[0] for r in con.execute("SELECT service_id FROM stg_service_catalogue").fetchall()]
+        return validate_benefits(frame, services)
+    return dg.MaterializeResult(metadata=stage_reference(store, "benefits_register", validator,
+                                                         "stg_benefits_register"))

@@ -1,0 +1,93 @@
+"""Validation of the central reference files: the service catalogue and the benefits register.
+
+Same mechanism as the monthly returns (`staging.apply_rules`): a row that breaks a rule is quarantined with
+the first rule it broke; every other row is typed and kept.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from transforms.staging import CHANNELS, FILE, ROW, Rule, apply_rules, first_failures
+
+CATALOGUE_COLUMNS = ["service_id", "service_name", "agency_id", "department", "category", "customer_type",
+                     "channels_offered", "high_volume"]
+BENEFIT_COLUMNS = ["benefit_id", "title", "description", "service_id", "category", "measure", "unit",
+                   "baseline_value", "baseline_month", "target_value", "target_month", "owner",
+                   "senior_responsible_owner", "full_year_value_gbp", "confidence"]
+# What a benefit can be measured by: a KPI of this product, or a savings measure.
+MEASURES = ("cost_per_transaction_gbp", "digital_take_up_rate", "completion_rate", "satisfaction_score",
+            "satisfied_share", "channel_shift_saving_gbp")
+BENEFIT_CATEGORIES = ("cashable", "non-cashable", "dis-benefit")
+CONFIDENCE = ("high", "medium", "low")
+
+
+def _missing_columns(frame: pl.DataFrame, columns: list[str]) -> list[str]:
+    return [c for c in columns if c not in frame.columns]
+
+
+def _split(checked: pl.DataFrame, key: str) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Rows that passed, with repeats of a key after the first also quarantined."""
+    checked = checked.with_columns(
+        rule=pl.coalesce("rule", pl.when(pl.int_range(pl.len()).over(key) > 0).then(pl.lit("duplicate_key"))),
+        column_name=pl.coalesce("column_name", pl.lit(key)),
+        offending_value=pl.coalesce("offending_value", pl.col(key)),
+        message=pl.coalesce("message", pl.lit(f"{key} repeats an earlier row")),
+    )
+    return checked.filter(pl.col("rule").is_null()), first_failures(checked)
+
+
+def validate_catalogue(frame: pl.DataFrame, agency_ids: list[str]) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """`frame`: the catalogue as text. Returns (typed services, quarantined rows)."""
+    channels = pl.col("channels_offered").str.split(";").list.eval(pl.element().str.strip_chars())
+    checks = [
+        *(Rule("required_value_missing", c, pl.col(c).is_null(), f"{c} is required") for c in CATALOGUE_COLUMNS),
+        Rule("unknown_agency", "agency_id", ~pl.col("agency_id").is_in(agency_ids),
+             "agency_id is not in the source registry"),
+        Rule("unknown_channel", "channels_offered", ~channels.list.eval(pl.element().is_in(CHANNELS)).list.all(),
+             f"channels_offered must be ;-separated from {', '.join(CHANNELS)}"),
+        Rule("unknown_customer_type", "customer_type", ~pl.col("customer_type").is_in(["citizen", "business"]),
+             "customer_type is citizen or business"),
+        Rule("not_a_boolean", "high_volume", ~pl.col("high_volume").str.to_lowercase().is_in(["true", "false"]),
+             "high_volume is true or false"),
+    ]
+    good, failed = _split(apply_rules(frame, checks), "service_id")
+    typed = good.select(*CATALOGUE_COLUMNS[:6], channels.alias("channels_offered"),
+                        (pl.col("high_volume").str.to_lowercase() == "true").alias("high_volume"))
+    return typed, failed
+
+
+def validate_benefits(frame: pl.DataFrame, service_ids: list[str]) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """`frame`: the register as text. Returns (typed benefits, quarantined rows)."""
+    def number(c: str) -> pl.Expr:
+        return pl.col(c).cast(pl.Float64, strict=False)
+
+    def month(c: str) -> pl.Expr:
+        return pl.col(c).str.slice(0, 7).str.strptime(pl.Date, "%Y-%m", strict=False)
+
+    required = [c for c in BENEFIT_COLUMNS if c not in ("description", "full_year_value_gbp")]
+    checks = [
+        *(Rule("required_value_missing", c, pl.col(c).is_null(), f"{c} is required") for c in required),
+        Rule("unknown_service", "service_id", ~pl.col("service_id").is_in(service_ids),
+             "service_id is not in the service catalogue"),
+        Rule("unknown_category", "category", ~pl.col("category").is_in(BENEFIT_CATEGORIES),
+             f"category is one of {', '.join(BENEFIT_CATEGORIES)}"),
+        Rule("unknown_measure", "measure", ~pl.col("measure").is_in(MEASURES),
+             f"measure is one of {', '.join(MEASURES)}"),
+        *(Rule("not_a_number", c, pl.col(c).is_not_null() & number(c).is_null(), f"{c} is not a number")
+          for c in ("baseline_value", "target_value", "full_year_value_gbp")),
+        *(Rule("month_not_a_date", c, month(c).is_null(), f"{c} is not a date") for c in ("baseline_month",
+                                                                                             "target_month")),
+        Rule("target_before_baseline", "target_month", month("target_month") <= month("baseline_month"),
+             "target_month is not after baseline_month"),
+        Rule("unknown_confidence", "confidence", ~pl.col("confidence").is_in(CONFIDENCE),
+             f"confidence is one of {', '.join(CONFIDENCE)}"),
+    ]
+    good, failed = _split(apply_rules(frame, checks), "benefit_id")
+    typed = good.select(*(number(c).alias(c) if c in ("baseline_value", "target_value", "full_year_value_gbp")
+                          else month(c).alias(c) if c in ("baseline_month", "target_month") else pl.col(c)
+                          for c in BENEFIT_COLUMNS))
+    return typed, failed
+
+
+__all__ = ["validate_catalogue", "validate_benefits", "CATALOGUE_COLUMNS", "BENEFIT_COLUMNS", "FILE", "ROW"]

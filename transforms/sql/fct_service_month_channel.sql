@@ -1,0 +1,92 @@
+-- fct_service_month_channel: one row per service x month x channel the service offers, months in [$start, $end).
+-- A channel the catalogue lists but with no accepted figures is "not provided" (NULL), never zero; a channel the
+-- service does not offer has no row ("not applicable").
+-- Costs per channel (DESIGN 4): the channel's direct cost plus the service's shared costs apportioned by the
+-- channel's share of completed transactions. Apportioning needs every channel's volume: otherwise NULL.
+WITH months AS (
+    SELECT CAST(range AS DATE) AS month FROM range(CAST($start AS DATE), CAST($end AS DATE), INTERVAL 1 MONTH)
+),
+
+offered AS (
+    SELECT service_id, agency_id, unnest(channels_offered) AS channel FROM stg_service_catalogue
+),
+
+scaffold AS (
+    SELECT offered.service_id, offered.agency_id, months.month, offered.channel
+    FROM offered CROSS JOIN months
+),
+
+transactions AS (
+    SELECT service_id, month, channel, transactions_started, transactions_completed
+    FROM stg_transactions WHERE month >= $start AND month < $end
+),
+
+costs AS (
+    SELECT service_id, month, channel, cost_gbp FROM stg_costs WHERE month >= $start AND month < $end
+),
+
+direct_costs AS (
+    SELECT service_id, month, channel, sum(cost_gbp) AS cost_direct_gbp
+    FROM costs WHERE channel <> 'shared' GROUP BY ALL
+),
+
+service_costs AS (
+    SELECT service_id, month, coalesce(sum(cost_gbp) FILTER (WHERE channel = 'shared'), 0) AS cost_shared_gbp
+    FROM costs GROUP BY ALL
+),
+
+ratings AS (
+    SELECT service_id, month, channel, rating_1, rating_2, rating_3, rating_4, rating_5
+    FROM stg_satisfaction WHERE month >= $start AND month < $end
+),
+
+joined AS (
+    SELECT
+        scaffold.*,
+        transactions.transactions_started,
+        transactions.transactions_completed,
+        -- a service that sent costs this month has 0 direct cost on a channel it gave none for
+        CASE WHEN service_costs.service_id IS NOT NULL THEN coalesce(direct_costs.cost_direct_gbp, 0) END
+            AS cost_direct_gbp,
+        service_costs.cost_shared_gbp,
+        ratings.rating_1, ratings.rating_2, ratings.rating_3, ratings.rating_4, ratings.rating_5
+    FROM scaffold
+    LEFT JOIN transactions USING (service_id, month, channel)
+    LEFT JOIN direct_costs USING (service_id, month, channel)
+    LEFT JOIN service_costs USING (service_id, month)
+    LEFT JOIN ratings USING (service_id, month, channel)
+),
+
+apportioned AS (
+    SELECT
+        *,
+        CASE
+            WHEN cost_shared_gbp IS NULL THEN NULL
+            WHEN cost_shared_gbp = 0 THEN 0
+            WHEN count(transactions_completed) OVER service_month = count(*) OVER service_month
+                AND sum(transactions_completed) OVER service_month > 0
+                THEN cost_shared_gbp * transactions_completed / sum(transactions_completed) OVER service_month
+        END AS cost_shared_apportioned_gbp
+    FROM joined
+    WINDOW service_month AS (PARTITION BY service_id, month)
+),
+
+final AS (
+    SELECT
+        service_id,
+        agency_id,
+        month,
+        channel,
+        CASE channel WHEN 'online' THEN 'digital' WHEN 'assisted_digital' THEN 'assisted_digital'
+            ELSE 'non_digital' END AS channel_type,
+        transactions_started,
+        transactions_completed,
+        round(cost_direct_gbp, 2) AS cost_direct_gbp,
+        round(cost_shared_apportioned_gbp, 2) AS cost_shared_apportioned_gbp,
+        round(cost_direct_gbp + cost_shared_apportioned_gbp, 2) AS cost_gbp,
+        rating_1, rating_2, rating_3, rating_4, rating_5,
+        rating_1 + rating_2 + rating_3 + rating_4 + rating_5 AS responses
+    FROM apportioned
+)
+
+SELECT * FROM final ORDER BY service_id, month, channel

@@ -1,0 +1,55 @@
+-- Cost per transaction (GOV.UK Service Manual): the total cost of providing the service (fixed and variable
+-- costs, overheads included; start-up and enforcement costs excluded) divided by completed transactions, in GBP.
+-- Per channel: the channel's direct cost plus the service's shared costs apportioned by the channel's share of
+-- completed transactions (fct_service_month_channel); channel 'all' is the whole service.
+-- Rolling 12 months (the official grain): the 12 months ending with `month`, only when all 12 have both figures.
+-- Zero transactions give NULL; missing_inputs names what was not provided.
+WITH by_channel AS (
+    SELECT service_id, month, channel, cost_gbp, transactions_completed FROM fct_service_month_channel
+),
+
+by_service AS (
+    SELECT service_id, month, 'all' AS channel, cost_gbp, transactions_completed FROM fct_service_month
+),
+
+combined AS (
+    SELECT * FROM by_channel UNION ALL SELECT * FROM by_service
+),
+
+rolling AS (
+    SELECT
+        *,
+        count(cost_gbp) OVER last_12_months AS months_with_cost,
+        count(transactions_completed) OVER last_12_months AS months_with_volume,
+        sum(cost_gbp) OVER last_12_months AS cost_12m,
+        sum(transactions_completed) OVER last_12_months AS completed_12m
+    FROM combined
+    WINDOW last_12_months AS (
+        PARTITION BY service_id, channel ORDER BY month
+        RANGE BETWEEN INTERVAL 11 MONTH PRECEDING AND CURRENT ROW
+    )
+),
+
+final AS (
+    SELECT
+        service_id,
+        month,
+        channel,
+        cost_gbp,
+        transactions_completed,
+        round(cost_gbp / NULLIF(transactions_completed, 0), 4) AS cost_per_transaction_gbp,
+        CASE WHEN months_with_cost = 12 AND months_with_volume = 12 THEN round(cost_12m, 2) END
+            AS rolling_12m_cost_gbp,
+        CASE WHEN months_with_cost = 12 AND months_with_volume = 12 THEN completed_12m END
+            AS rolling_12m_transactions_completed,
+        CASE WHEN months_with_cost = 12 AND months_with_volume = 12
+            THEN round(cost_12m / NULLIF(completed_12m, 0), 4) END AS rolling_12m_cost_per_transaction_gbp,
+        CASE
+            WHEN transactions_completed IS NULL AND cost_gbp IS NULL THEN 'transactions and costs not provided'
+            WHEN transactions_completed IS NULL THEN 'transactions not provided'
+            WHEN cost_gbp IS NULL THEN 'costs not provided'
+        END AS missing_inputs
+    FROM rolling
+)
+
+SELECT * FROM final ORDER BY service_id, month, channel

@@ -1,0 +1,78 @@
+-- The warehouse's own tables: the raw archive manifest, staged returns, quarantine and row accounting.
+-- Facts and KPI marts are created by their own SQL files. Months are DATEs on the first of the month.
+
+CREATE TABLE IF NOT EXISTS raw_submissions (
+    source_path   VARCHAR NOT NULL,   -- where the file arrived, relative to data/landing/
+    sha256        VARCHAR NOT NULL,   -- checksum of the bytes as received
+    size_bytes    BIGINT NOT NULL,
+    received_at   TIMESTAMPTZ NOT NULL, -- when this version was first archived (UTC)
+    source        VARCHAR NOT NULL,   -- connector: file_drop
+    agency_id     VARCHAR,            -- NULL for central files (catalogue, benefits register)
+    month         DATE,               -- the return's period; NULL for central files
+    archive_path  VARCHAR NOT NULL,   -- the unchanged copy, relative to data/archive/
+    PRIMARY KEY (source_path, sha256)
+);
+
+-- The version of each submitted file in force: the latest received. Earlier versions stay archived.
+CREATE OR REPLACE VIEW current_submissions AS
+SELECT source_path, sha256, agency_id, month, archive_path
+FROM raw_submissions
+QUALIFY row_number() OVER (PARTITION BY source_path ORDER BY received_at DESC, sha256) = 1;
+
+CREATE TABLE IF NOT EXISTS stg_service_catalogue (
+    service_id        VARCHAR PRIMARY KEY,
+    service_name      VARCHAR NOT NULL,
+    agency_id         VARCHAR NOT NULL,
+    department        VARCHAR NOT NULL,
+    category          VARCHAR NOT NULL,
+    customer_type     VARCHAR NOT NULL,   -- citizen | business
+    channels_offered  VARCHAR[] NOT NULL, -- channels the service has; a channel not here is "not applicable"
+    high_volume       BOOLEAN NOT NULL    -- 1 million or more transactions a year
+);
+
+CREATE TABLE IF NOT EXISTS stg_transactions (
+    service_id VARCHAR NOT NULL, month DATE NOT NULL, channel VARCHAR NOT NULL,
+    transactions_started BIGINT,   -- NULL: not provided
+    transactions_completed BIGINT, -- NULL: not provided
+    agency_id VARCHAR NOT NULL, source_file VARCHAR NOT NULL, source_row BIGINT NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS stg_costs (
+    service_id VARCHAR NOT NULL, month DATE NOT NULL, cost_category VARCHAR NOT NULL,
+    channel VARCHAR NOT NULL,      -- a channel, or 'shared' for costs no single channel carries
+    cost_gbp DOUBLE NOT NULL,      -- GBP, pence precision
+    agency_id VARCHAR NOT NULL, source_file VARCHAR NOT NULL, source_row BIGINT NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS stg_satisfaction (
+    service_id VARCHAR NOT NULL, month DATE NOT NULL, channel VARCHAR NOT NULL,
+    rating_1 BIGINT NOT NULL, rating_2 BIGINT NOT NULL, rating_3 BIGINT NOT NULL,
+    rating_4 BIGINT NOT NULL, rating_5 BIGINT NOT NULL, -- responses per rating, 1 = very dissatisfied
+    agency_id VARCHAR NOT NULL, source_file VARCHAR NOT NULL, source_row BIGINT NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS stg_benefits_register (
+    benefit_id VARCHAR PRIMARY KEY, title VARCHAR NOT NULL, description VARCHAR, service_id VARCHAR NOT NULL,
+    category VARCHAR NOT NULL,  -- cashable | non-cashable | dis-benefit
+    measure VARCHAR NOT NULL, unit VARCHAR NOT NULL,
+    baseline_value DOUBLE NOT NULL, baseline_month DATE NOT NULL,
+    target_value DOUBLE NOT NULL, target_month DATE NOT NULL,
+    owner VARCHAR NOT NULL, senior_responsible_owner VARCHAR NOT NULL,
+    full_year_value_gbp DOUBLE, confidence VARCHAR NOT NULL -- high | medium | low
+);
+
+CREATE TABLE IF NOT EXISTS quarantine (
+    return_type VARCHAR NOT NULL,   -- transactions | costs | satisfaction | service_catalogue | benefits_register
+    agency_id VARCHAR, month DATE,
+    source_file VARCHAR NOT NULL,   -- relative to data/landing/
+    sha256 VARCHAR NOT NULL,
+    row_number BIGINT,              -- data row, 1 = first row under the header; NULL: the whole file
+    rule VARCHAR NOT NULL, column_name VARCHAR, offending_value VARCHAR, message VARCHAR NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS submission_accounting (
+    return_type VARCHAR NOT NULL, agency_id VARCHAR, month DATE, source_file VARCHAR NOT NULL,
+    sha256 VARCHAR NOT NULL,
+    file_status VARCHAR NOT NULL,   -- read | unreadable (quarantined whole)
+    rows_read BIGINT NOT NULL, rows_accepted BIGINT NOT NULL, rows_quarantined BIGINT NOT NULL
+);

@@ -1,0 +1,225 @@
+"""From a submitted table (all cells as text) to typed canonical rows and quarantined rows.
+
+Pure Polars, no I/O and no Dagster. Two steps:
+- `normalise`: apply an agency's declarative mapping (renames, value labels, markers, scale, month format,
+  wide-to-long unpivot) so the frame has the canonical column names, still as text.
+- `validate`: apply the rules of a return type in order. A source row that breaks any rule is quarantined
+  whole, with the first rule it broke, the column and the offending value; every other row is typed and kept.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import polars as pl
+
+CHANNELS = ("online", "phone", "face_to_face", "paper", "assisted_digital", "other")
+COST_CATEGORIES = ("staff", "it", "accommodation", "overheads", "third_party", "other")
+ROW = "_row_number"  # the data row in its file, 1 = the first row under the header
+FILE = "_source_file"
+TOTAL = "_reported_total"  # a total reported beside wide channel columns, checked then dropped
+
+COLUMNS = {
+    "transactions": ["service_id", "month", "channel", "transactions_started", "transactions_completed"],
+    "costs": ["service_id", "month", "cost_category", "channel", "cost_gbp"],
+    "satisfaction": ["service_id", "month", "channel", "rating_1", "rating_2", "rating_3", "rating_4", "rating_5"],
+}
+REQUIRED = {
+    "transactions": ["service_id", "month", "channel", "transactions_completed"],
+    "costs": ["service_id", "month", "cost_category", "channel", "cost_gbp"],
+    "satisfaction": COLUMNS["satisfaction"],
+}
+KEYS = {
+    "transactions": ["service_id", "month", "channel"],
+    "costs": ["service_id", "month", "cost_category", "channel"],
+    "satisfaction": ["service_id", "month", "channel"],
+}
+COUNTS = {
+    "transactions": ["transactions_started", "transactions_completed"],
+    "costs": [],
+    "satisfaction": ["rating_1", "rating_2", "rating_3", "rating_4", "rating_5"],
+}
+
+
+class LayoutError(ValueError):
+    """The file as a whole does not fit its declared layout (the whole file is quarantined)."""
+
+
+def normalise(frame: pl.DataFrame, layout: dict, return_type: str) -> pl.DataFrame:
+    """Canonical column names and values, still text; `_row_number` and `_source_file` are carried through."""
+    frame = frame.rename({k: v for k, v in layout.get("rename", {}).items() if k in frame.columns})
+    text = [c for c in frame.columns if c not in (ROW, FILE)]
+    markers = [*layout.get("not_provided", []), *layout.get("not_applicable", [])]
+    frame = frame.with_columns(pl.col(text).str.strip_chars())
+    unpivot = layout.get("unpivot")
+    if unpivot:
+        missing = [c for c in [unpivot["total"], *unpivot["columns"]] if c not in frame.columns]
+        if missing:
+            raise LayoutError(f"missing required column(s): {', '.join(missing)}")
+        not_applicable = layout.get("not_applicable", [])
+        frame = (frame.rename({unpivot["total"]: TOTAL})
+                 .unpivot(on=list(unpivot["columns"]), index=[c for c in frame.columns
+                                                              if c not in unpivot["columns"] and c != unpivot["total"]]
+                          + [TOTAL], variable_name="channel", value_name=unpivot["value"])
+                 .filter(~pl.col(unpivot["value"]).is_in(not_applicable) | pl.col(unpivot["value"]).is_null())
+                 .with_columns(pl.col("channel").replace_strict(unpivot["columns"])))
+    if markers:
+        cells = [c for c in frame.columns if c not in (ROW, FILE)]
+        frame = frame.with_columns(pl.when(pl.col(c).is_in(markers)).then(None).otherwise(pl.col(c)).alias(c)
+                                   for c in cells)
+    for column, labels in layout.get("values", {}).items():
+        if column in frame.columns:
+            frame = frame.with_columns(pl.col(column).replace(labels))
+    for column, factor in layout.get("scale", {}).items():
+        scaled = (pl.col(column).cast(pl.Float64, strict=False) * factor).round(2)
+        frame = frame.with_columns(pl.when(scaled.is_not_null()).then(scaled.cast(pl.String))
+                                   .otherwise(pl.col(column)).alias(column))
+    if layout.get("month_format") and "month" in frame.columns:
+        parsed = pl.col("month").str.strptime(pl.Date, layout["month_format"], strict=False)
+        frame = frame.with_columns(pl.when(parsed.is_not_null()).then(parsed.cast(pl.String))
+                                   .otherwise(pl.col("month")).alias("month"))
+    missing = [c for c in REQUIRED[return_type] if c not in frame.columns]
+    if missing:
+        raise LayoutError(f"missing required column(s): {', '.join(missing)}")
+    extra = [TOTAL] if TOTAL in frame.columns else []
+    return frame.select(
+        *(pl.col(c) if c in frame.columns else pl.lit(None, pl.String).alias(c) for c in COLUMNS[return_type]),
+        *extra, FILE, ROW)
+
+
+@dataclass(frozen=True)
+class Rule:
+    name: str
+    column: str
+    broken: pl.Expr
+    message: str
+
+
+def _whole(column: str) -> pl.Expr:
+    """A count as an integer, or null when the text is not a whole number."""
+    number = pl.col(column).cast(pl.Float64, strict=False)
+    return pl.when(number == number.floor()).then(number).cast(pl.Int64, strict=False)
+
+
+def _not_a_number(column: str, whole: bool) -> Rule:
+    parsed = _whole(column) if whole else pl.col(column).cast(pl.Float64, strict=False)
+    kind = "a whole number" if whole else "a number"
+    return Rule("not_a_number", column, pl.col(column).is_not_null() & parsed.is_null(), f"{column} is not {kind}")
+
+
+def rules(return_type: str, agency_id: str, month: str, reported_total: bool = False) -> list[Rule]:
+    """The rules of a return type, in the order they are applied. Needs the catalogue joined in
+    (`catalogue_agency_id`, `channels_offered`); `reported_total` adds the checks of a wide row's total."""
+    month_value = pl.col("month").str.slice(0, 7) + pl.when(pl.col("month").str.len_chars() == 7).then(
+        pl.lit("-01")).otherwise(pl.col("month").str.slice(7))
+    month_date = month_value.str.strptime(pl.Date, "%Y-%m-%d", strict=False)
+    channels = CHANNELS + ("shared",) if return_type == "costs" else CHANNELS
+    common = [
+        *(Rule("required_value_missing", c, pl.col(c).is_null(), f"{c} is required")
+          for c in REQUIRED[return_type] if c not in COUNTS[return_type] and c != "cost_gbp"),
+        Rule("unknown_service", "service_id", pl.col("catalogue_agency_id").is_null(),
+             "service_id is not in the service catalogue"),
+        Rule("service_of_another_agency", "service_id", pl.col("catalogue_agency_id") != pl.lit(agency_id),
+             "the catalogue gives this service to another agency"),
+        Rule("month_not_a_date", "month", month_date.is_null(), "month is not a date (YYYY-MM-DD or YYYY-MM)"),
+        Rule("month_outside_return_period", "month", month_date.dt.strftime("%Y-%m") != pl.lit(month[:7]),
+             f"month is outside this return's period {month[:7]}"),
+        Rule("unknown_channel", "channel", ~pl.col("channel").is_in(channels),
+             f"channel is not one of {', '.join(channels)}"),
+        Rule("channel_not_offered", "channel",
+             (pl.col("channel") != "shared") & ~pl.col("channels_offered").list.contains(pl.col("channel")),
+             "the catalogue says the service does not offer this channel"),
+    ]
+    if return_type == "transactions":
+        started, completed = _whole("transactions_started"), _whole("transactions_completed")
+        return [*common,
+                _not_a_number("transactions_started", True), _not_a_number("transactions_completed", True),
+                Rule("negative_count", "transactions_started", started < 0, "transactions_started is negative"),
+                Rule("negative_count", "transactions_completed", completed < 0, "transactions_completed is negative"),
+                Rule("completed_above_started", "transactions_completed", completed > started,
+                     "more transactions completed than started"),
+                *(_total_rules(completed) if reported_total else [])]
+    if return_type == "costs":
+        return [*common,
+                Rule("unknown_cost_category", "cost_category", ~pl.col("cost_category").is_in(COST_CATEGORIES),
+                     f"cost_category is not one of {', '.join(COST_CATEGORIES)}"),
+                Rule("required_value_missing", "cost_gbp", pl.col("cost_gbp").is_null(), "cost_gbp is required"),
+                _not_a_number("cost_gbp", False),
+                Rule("negative_cost", "cost_gbp", pl.col("cost_gbp").cast(pl.Float64, strict=False) < 0,
+                     "cost_gbp is negative")]
+    return [*common,
+            *(_not_a_number(c, True) for c in COUNTS["satisfaction"]),
+            *(Rule("negative_count", c, _whole(c) < 0, f"{c} is negative") for c in COUNTS["satisfaction"])]
+
+
+def _total_rules(completed: pl.Expr) -> list[Rule]:
+    """A wide row reports a total beside its channels: digital cannot exceed it and the channels must add up."""
+    total = _whole(TOTAL)
+    source_row = [FILE, ROW]
+    all_provided = completed.is_not_null().all().over(source_row)
+    return [
+        _not_a_number(TOTAL, True),
+        Rule("digital_above_total", "transactions_completed",
+             (pl.col("channel") == "online") & (completed > total), "digital completions exceed the reported total"),
+        Rule("channels_do_not_sum_to_total", TOTAL, all_provided & (completed.sum().over(source_row) != total),
+             "the channels do not add up to the reported total"),
+    ]
+
+
+def apply_rules(frame: pl.DataFrame, checks: list[Rule]) -> pl.DataFrame:
+    """Adds rule, column_name, offending_value and message: the first rule each row breaks, else nulls."""
+    return frame.with_columns(
+        rule=pl.coalesce([pl.when(r.broken).then(pl.lit(r.name)) for r in checks]),
+        column_name=pl.coalesce([pl.when(r.broken).then(pl.lit(r.column)) for r in checks]),
+        offending_value=pl.coalesce([pl.when(r.broken).then(pl.col(r.column).cast(pl.String).fill_null(""))
+                                     for r in checks]),
+        message=pl.coalesce([pl.when(r.broken).then(pl.lit(r.message)) for r in checks]),
+    )
+
+
+def first_failures(checked: pl.DataFrame) -> pl.DataFrame:
+    """One quarantine record per failing source row: the first rule it broke."""
+    return (checked.filter(pl.col("rule").is_not_null())
+            .group_by(FILE, ROW, maintain_order=True).first()
+            .select(pl.col(FILE).alias("source_file"), pl.col(ROW).alias("row_number"), "rule", "column_name",
+                    "offending_value", "message"))
+
+
+def _typed(frame: pl.DataFrame, return_type: str) -> pl.DataFrame:
+    month = pl.col("month").str.slice(0, 7).str.strptime(pl.Date, "%Y-%m", strict=False)
+    values = [_whole(c).alias(c) for c in COUNTS[return_type]]
+    if return_type == "costs":
+        values.append(pl.col("cost_gbp").cast(pl.Float64).round(2))
+    return frame.with_columns(month.alias("month"), *values)
+
+
+def validate(frame: pl.DataFrame, return_type: str, agency_id: str, month: str,
+             catalogue: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(accepted rows, typed; quarantined source rows). `frame` is `normalise`d; `catalogue` has
+    service_id, agency_id and channels_offered (a list). Rows are in file order, so "first" means first sent."""
+    frame = frame.sort(FILE, ROW, maintain_order=True)
+    joined = frame.join(catalogue.select("service_id", pl.col("agency_id").alias("catalogue_agency_id"),
+                                         "channels_offered"), on="service_id", how="left", maintain_order="left")
+    joined = apply_rules(joined, rules(return_type, agency_id, month, reported_total=TOTAL in frame.columns))
+    row_failed = pl.col("rule").is_not_null().any().over(FILE, ROW)
+    failed = first_failures(joined)
+    good = _typed(joined.filter(~row_failed), return_type)
+
+    # Duplicated keys among rows that passed: an exact repeat loses to the first copy; copies that disagree
+    # are all set aside, since nobody can tell which one is right.
+    key, values = KEYS[return_type], [c for c in COLUMNS[return_type] if c not in KEYS[return_type]]
+    copies = pl.len().over(key)
+    versions = pl.struct(values).n_unique().over(key)
+    first_copy = pl.int_range(pl.len()).over(key) == 0
+    key_text = pl.concat_str([pl.col(c).cast(pl.String) for c in key], separator=" ")
+    good = good.with_columns(
+        rule=pl.when((copies > 1) & (versions > 1)).then(pl.lit("conflicting_duplicate"))
+        .when((copies > 1) & ~first_copy).then(pl.lit("duplicate_row")),
+        column_name=pl.lit(", ".join(key)),
+        offending_value=key_text,
+        message=pl.when(versions > 1).then(pl.lit("the same key is sent more than once with different figures"))
+        .otherwise(pl.lit("an exact repeat of an earlier row")),
+    )
+    failed = pl.concat([failed, first_failures(good)])
+    accepted = good.filter(~row_failed).select(*COLUMNS[return_type], FILE, ROW)
+    return accepted, failed

@@ -15,8 +15,8 @@ totals AS (
         service_id,
         any_value(agency_id) AS agency_id,
         month,
-        CASE WHEN count(transactions_started) = count(*) THEN sum(transactions_started) END AS transactions_started,
-        CASE WHEN count(transactions_completed) = count(*) THEN sum(transactions_completed) END
+        CASE WHEN count(transactions_started) = count(*) THEN CAST(sum(transactions_started) AS BIGINT) END AS transactions_started,
+        CASE WHEN count(transactions_completed) = count(*) THEN CAST(sum(transactions_completed) AS BIGINT) END
             AS transactions_completed,
         string_agg(channel, ';' ORDER BY channel) FILTER (WHERE transactions_completed IS NULL)
             AS channels_not_provided

@@ -22,7 +22,7 @@ rolling AS (
         count(cost_gbp) OVER last_12_months AS months_with_cost,
         count(transactions_completed) OVER last_12_months AS months_with_volume,
         sum(cost_gbp) OVER last_12_months AS cost_12m,
-        sum(transactions_completed) OVER last_12_months AS completed_12m
+        CAST(sum(transactions_completed) OVER last_12_months AS BIGINT) AS completed_12m
     FROM combined
     WINDOW last_12_months AS (
         PARTITION BY service_id, channel ORDER BY month

@@ -10,12 +10,12 @@ WITH per_service AS (
         service_id,
         month,
         bool_or(channel = 'online') AS digital_channel_offered,
-        CASE WHEN count(transactions_completed) = count(*) THEN sum(transactions_completed) END
+        CASE WHEN count(transactions_completed) = count(*) THEN CAST(sum(transactions_completed) AS BIGINT) END
             AS transactions_completed,
-        CASE WHEN bool_or(channel = 'online') THEN sum(transactions_completed) FILTER (WHERE channel = 'online')
+        CASE WHEN bool_or(channel = 'online') THEN CAST(sum(transactions_completed) FILTER (WHERE channel = 'online') AS BIGINT)
             ELSE 0 END AS digital_transactions_completed,
         CASE WHEN bool_or(channel = 'assisted_digital')
-            THEN sum(transactions_completed) FILTER (WHERE channel = 'assisted_digital')
+            THEN CAST(sum(transactions_completed) FILTER (WHERE channel = 'assisted_digital') AS BIGINT)
             ELSE 0 END AS assisted_digital_transactions_completed,
         string_agg(channel, ';' ORDER BY channel) FILTER (WHERE transactions_completed IS NULL)
             AS channels_not_provided
@@ -43,7 +43,7 @@ final AS (
         rates.digital_take_up_rate,
         baselines.baseline_month,
         (rates.digital_take_up_rate - baseline.digital_take_up_rate) * 100 AS take_up_change_pp,
-        round((rates.digital_take_up_rate - baseline.digital_take_up_rate) * rates.transactions_completed)
+        CAST(round((rates.digital_take_up_rate - baseline.digital_take_up_rate) * rates.transactions_completed) AS BIGINT)
             AS shifted_transactions,
         rates.digital_channel_offered,
         CASE WHEN rates.channels_not_provided IS NOT NULL

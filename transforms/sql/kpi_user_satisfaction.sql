@@ -10,8 +10,8 @@ WITH by_channel AS (
 
 by_service AS (
     SELECT service_id, month, 'all' AS channel,
-        sum(rating_1) AS rating_1, sum(rating_2) AS rating_2, sum(rating_3) AS rating_3,
-        sum(rating_4) AS rating_4, sum(rating_5) AS rating_5
+        CAST(sum(rating_1) AS BIGINT) AS rating_1, CAST(sum(rating_2) AS BIGINT) AS rating_2, CAST(sum(rating_3) AS BIGINT) AS rating_3,
+        CAST(sum(rating_4) AS BIGINT) AS rating_4, CAST(sum(rating_5) AS BIGINT) AS rating_5
     FROM by_channel GROUP BY service_id, month
 ),
 

@@ -26,7 +26,7 @@ def landed_months(store) -> list[str]:
 
 
 def run(start: str, end: str, instance: dg.DagsterInstance) -> dg.ExecuteInProcessResult:
-    return defs.get_job_def("monthly_cycle").execute_in_process(
+    return defs.resolve_job_def("monthly_cycle").execute_in_process(
         instance=instance, raise_on_error=False,
         tags={"dagster/asset_partition_range_start": f"{start}-01", "dagster/asset_partition_range_end": f"{end}-01"})
 

@@ -24,7 +24,10 @@ QUARANTINE_COLUMNS = ["source_file", "row_number", "rule", "column_name", "offen
 
 
 def _file_result(frame: pl.DataFrame | None, failed: pl.DataFrame, source_file: str) -> tuple[int, int, int]:
-    read = 0 if frame is None else frame.get_column(ROW).n_unique()
+    """(rows read, accepted, quarantined) of one file; an unreadable file has no rows (it is quarantined whole)."""
+    if frame is None:
+        return 0, 0, 0
+    read = frame.get_column(ROW).n_unique()
     quarantined = failed.filter(pl.col("source_file") == source_file).height
     return read, read - quarantined, quarantined
 
@@ -114,7 +117,7 @@ def stage_returns(store: DataStore, return_type: str, start: dt.date, end: dt.da
             accounting_rows.append({"return_type": return_type, "agency_id": agency_id, "month": month,
                                     "source_file": source_path, "sha256": sha, "file_status": status,
                                     "rows_read": read, "rows_accepted": accepted_rows,
-                                    "rows_quarantined": rejected if status == "read" else 0})
+                                    "rows_quarantined": rejected})
         accepted = (pl.concat(accepted_parts) if accepted_parts else pl.DataFrame()).rename(
             {FILE: "source_file", ROW: "source_row"}, strict=False)
         if not accepted.height:

@@ -1,0 +1,48 @@
+"""Shared fixtures: a small generated dataset and one real materialisation of the whole graph on it."""
+
+import hashlib
+import shutil
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from pipelines.definitions import assets
+from pipelines.example_data import generate
+from pipelines.quality import asset_checks
+from pipelines.resources import DataStore
+
+SMALL = {"start": "2025-07", "months": 6, "services_per_agency": 2}
+FIRST, LAST = "2025-07-01", "2025-12-01"
+BROKEN = "pensions/2025-11/satisfaction.json"  # replaced by bytes no JSON parser accepts
+
+
+def run_graph(store: DataStore, start: str = FIRST, end: str = LAST, selection=None) -> dg.ExecuteInProcessResult:
+    """Materialise the whole graph (checks included) for the months [start, end] in one run."""
+    return dg.materialize(
+        [*assets, *asset_checks], resources={"store": store}, instance=dg.DagsterInstance.ephemeral(),
+        tags={"dagster/asset_partition_range_start": start, "dagster/asset_partition_range_end": end},
+        selection=selection, raise_on_error=False)
+
+
+def published_checksums(store: DataStore) -> dict[str, str]:
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(store.published.iterdir())}
+
+
+@pytest.fixture(scope="session")
+def built(tmp_path_factory):
+    """(store, defects, result): the small dataset landed, a broken file added, the whole graph run once."""
+    root = tmp_path_factory.mktemp("pipeline")
+    store = DataStore(data_dir=str(root))
+    defects = generate(store.landing, **SMALL)
+    (store.landing / BROKEN).write_text('{"serviceId": "PEN-001", "period": ', encoding="utf-8")
+    result = run_graph(store)
+    return store, defects, result
+
+
+@pytest.fixture
+def copied(built, tmp_path):
+    """A private copy of the built data folder, for tests that change it."""
+    store, defects, _ = built
+    shutil.copytree(store.root, tmp_path / "data")
+    return DataStore(data_dir=str(tmp_path / "data")), defects

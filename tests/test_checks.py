@@ -1,0 +1,106 @@
+"""Each asset check, run by Dagster against a real warehouse: passing on good data, failing on bad data."""
+
+import dagster as dg
+import pytest
+
+from expectations.runner import EXAMPLES, run_suite
+from pipelines.quality import KEYS
+from tests.conftest import run_graph
+
+# table -> (a statement that breaks one of its rules, the expectation that must then fail)
+BREAKAGES = {
+    # (the table's primary key forbids a repeat, so the repeat goes into a copy without one)
+    "stg_service_catalogue": ("CREATE OR REPLACE TABLE stg_service_catalogue AS SELECT * FROM stg_service_catalogue "
+                              "UNION ALL (SELECT * FROM stg_service_catalogue LIMIT 1)",
+                              "expect_column_values_to_be_unique"),
+    "stg_transactions": ("UPDATE stg_transactions SET transactions_completed = transactions_started + 1 "
+                         "WHERE transactions_started IS NOT NULL", "expect_column_pair_values_a_to_be_greater_than_b"),
+    "stg_costs": ("UPDATE stg_costs SET cost_gbp = -1 WHERE cost_category = 'staff'",
+                  "expect_column_values_to_be_between"),
+    "stg_satisfaction": ("INSERT INTO stg_satisfaction SELECT * FROM stg_satisfaction LIMIT 3",
+                         "expect_compound_columns_to_be_unique"),
+    "fct_service_month_channel": ("UPDATE fct_service_month_channel SET channel = 'fax' WHERE channel = 'paper'",
+                                  "expect_column_values_to_be_in_set"),
+    "kpi_cost_per_transaction": ("UPDATE kpi_cost_per_transaction SET cost_per_transaction_gbp = 0 "
+                                 "WHERE channel = 'online'", "expect_column_values_to_be_between"),
+    "kpi_digital_take_up": ("UPDATE kpi_digital_take_up SET digital_take_up_rate = 1.2 WHERE month = '2025-08-01'",
+                            "expect_column_values_to_be_between"),
+    "kpi_completion_rate": ("UPDATE kpi_completion_rate SET completion_rate = -0.1 WHERE channel = 'phone'",
+                            "expect_column_values_to_be_between"),
+    "kpi_user_satisfaction": ("UPDATE kpi_user_satisfaction SET satisfaction_score_ci_low = 1 "
+                              "WHERE channel = 'all'", "expect_column_pair_values_a_to_be_greater_than_b"),
+}
+
+
+def checks_only(table: str):
+    return dg.AssetSelection.checks_for_assets(dg.AssetKey(table))
+
+
+def test_every_blocking_suite_has_a_breakage_here():
+    assert set(BREAKAGES) == set(KEYS)
+
+
+def test_all_checks_pass_on_good_data_but_the_missing_return(built):
+    _, _, result = built
+    outcomes = {(c.asset_key.to_user_string(), c.check_name): c.passed for c in result.get_asset_check_evaluations()}
+    assert outcomes == {**{(table, "valid"): True for table in KEYS},
+                        ("kpi_cost_per_transaction", "month_on_month_jumps"): True,
+                        ("raw_agency_returns", "every_agency_returned"): False}
+
+
+@pytest.mark.parametrize("table", sorted(BREAKAGES))
+def test_check_fails_on_bad_data_with_counts_and_examples(copied, table):
+    store, _ = copied
+    statement, expectation = BREAKAGES[table]
+    with store.connect() as con:
+        con.execute(statement)
+    result = run_graph(store, selection=checks_only(table))
+    [evaluation] = [c for c in result.get_asset_check_evaluations() if c.check_name == "valid"]
+    assert not evaluation.passed
+    assert evaluation.severity == dg.AssetCheckSeverity.ERROR
+    failures = evaluation.metadata["failures"].value
+    failure = next(f for f in failures if f["expectation"] == expectation)
+    assert failure["unexpected_count"] >= 1
+    assert 1 <= len(failure["examples"]) <= EXAMPLES
+    assert failure["why"]
+
+
+def test_blocking_failure_stops_downstream_assets(copied):
+    """A broken staged table must not flow into facts, KPIs or the published files."""
+    store, _ = copied
+    with store.connect() as con:
+        con.execute(BREAKAGES["stg_costs"][0])
+    published_before = (store.published / "kpi_cost_per_transaction.parquet").read_bytes()
+    selection = (dg.AssetSelection.assets("stg_costs").downstream() - dg.AssetSelection.assets("stg_costs")) \
+        | checks_only("stg_costs")
+    result = run_graph(store, selection=selection)
+    [evaluation] = [c for c in result.get_asset_check_evaluations() if c.asset_key == dg.AssetKey("stg_costs")]
+    assert not evaluation.passed
+    # the check ran first and blocked: nothing downstream was materialised, nothing published changed
+    materialised = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
+    assert materialised == set()
+    assert (store.published / "kpi_cost_per_transaction.parquet").read_bytes() == published_before
+
+
+def test_outlier_warning_flags_a_threefold_jump(copied):
+    store, _ = copied
+    with store.connect() as con:
+        con.execute("UPDATE kpi_cost_per_transaction SET transactions_completed = transactions_completed * 4 "
+                    "WHERE service_id = 'REV-001' AND month = '2025-09-01' AND channel = 'all'")
+    result = run_graph(store, selection=dg.AssetSelection.checks(
+        dg.AssetCheckKey(dg.AssetKey("kpi_cost_per_transaction"), "month_on_month_jumps")))
+    [evaluation] = result.get_asset_check_evaluations()
+    assert not evaluation.passed
+    assert evaluation.severity == dg.AssetCheckSeverity.WARN
+    [failure] = [f for f in evaluation.metadata["failures"].value if f["column"] == "volume_ratio"]
+    # the jump up in September and the fall back in October
+    assert failure["unexpected_count"] == 2
+    assert {e["month"][:10] for e in failure["examples"]} == {"2025-09-01", "2025-10-01"}
+
+
+def test_suite_runner_passes_clean_frames():
+    import pandas as pd
+    frame = pd.DataFrame({"service_id": ["A", "B"], "month": ["2025-01-01"] * 2, "channel": ["online", "phone"],
+                          "transactions_started": [10, 5], "transactions_completed": [9, 5]})
+    result = run_suite("stg_transactions", frame, ["service_id", "month", "channel"])
+    assert (result.success, result.rows, result.failures) == (True, 2, [])

@@ -1,0 +1,67 @@
+"""The code location loads, with exactly the assets, checks, partitions and job the README describes."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import dagster as dg
+
+from pipelines.definitions import defs
+from pipelines.partitions import monthly, months_in
+
+ASSETS = {
+    "raw_reference_files", "raw_agency_returns", "stg_service_catalogue", "stg_benefits_register",
+    "stg_transactions", "stg_costs", "stg_satisfaction", "fct_service_month_channel", "fct_service_month",
+    "kpi_cost_per_transaction", "kpi_digital_take_up", "kpi_completion_rate", "kpi_user_satisfaction",
+    "pub_open_data",
+}
+CHECKS = {
+    *(f"{table}:valid" for table in ("stg_service_catalogue", "stg_transactions", "stg_costs", "stg_satisfaction",
+                                     "fct_service_month_channel", "kpi_cost_per_transaction", "kpi_digital_take_up",
+                                     "kpi_completion_rate", "kpi_user_satisfaction")),
+    "kpi_cost_per_transaction:month_on_month_jumps",
+    "raw_agency_returns:every_agency_returned",
+}
+MONTHLY = {"raw_agency_returns", "stg_transactions", "stg_costs", "stg_satisfaction", "fct_service_month_channel",
+           "fct_service_month"}
+
+
+def test_asset_keys_and_checks_are_exactly_these():
+    graph = defs.resolve_asset_graph()
+    assert {k.to_user_string() for k in graph.get_all_asset_keys()} == ASSETS
+    assert {f"{k.asset_key.to_user_string()}:{k.name}" for k in graph.asset_check_keys} == CHECKS
+
+
+def test_monthly_assets_are_partitioned_by_month_and_the_rest_are_whole():
+    graph = defs.resolve_asset_graph()
+    partitioned = {k.to_user_string() for k in graph.get_all_asset_keys() if graph.get(k).partitions_def}
+    assert partitioned == MONTHLY
+    assert graph.get(dg.AssetKey("stg_costs")).partitions_def == monthly
+    assert monthly.get_first_partition_key() == "2020-01-01"
+
+
+def test_blocking_checks_are_blocking():
+    graph = defs.resolve_asset_graph()
+    blocking = {f"{k.asset_key.to_user_string()}:{k.name}" for k in graph.asset_check_keys
+                if graph.get_check_spec(k).blocking}
+    assert blocking == {c for c in CHECKS if c.endswith(":valid")}
+
+
+def test_monthly_cycle_job_covers_everything():
+    job = defs.resolve_job_def("monthly_cycle")
+    assert {k.to_user_string() for k in job.asset_layer.selected_asset_keys} == ASSETS
+
+
+def test_months_in_a_range_window():
+    window = dg.TimeWindow(*(dg.MonthlyPartitionsDefinition(start_date="2024-11-01")
+                             .time_window_for_partition_key(k) for k in ("2024-11-01", "2025-02-01")))
+    window = dg.TimeWindow(window[0].start, window[1].end)
+    assert [m.isoformat() for m in months_in(window)] == ["2024-11-01", "2024-12-01", "2025-01-01", "2025-02-01"]
+
+
+def test_workspace_loads_with_the_dagster_cli(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "dagster", "definitions", "validate", "-w", "workspace.yaml"],
+                            capture_output=True, text=True, env={"DAGSTER_HOME": str(tmp_path), "PATH": ""},
+                            cwd=Path(__file__).parent.parent, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "Validation successful" in result.stdout + result.stderr

@@ -1,0 +1,183 @@
+"""The whole graph on a small generated dataset: defects quarantined, rows accounted, outputs true to their KPIs."""
+
+import hashlib
+import os
+import stat
+
+import duckdb
+import polars as pl
+import pytest
+
+from tests.conftest import BROKEN, FIRST, published_checksums, run_graph
+
+
+def query(store, sql: str, params=None) -> list[tuple]:
+    with store.connect() as con:
+        return con.execute(sql, params or []).fetchall()
+
+
+def test_run_succeeds_with_every_step(built):
+    _, _, result = built
+    assert result.success
+    materialised = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
+    assert materialised == {
+        "raw_reference_files", "raw_agency_returns", "stg_service_catalogue", "stg_benefits_register",
+        "stg_transactions", "stg_costs", "stg_satisfaction", "fct_service_month_channel", "fct_service_month",
+        "kpi_cost_per_transaction", "kpi_digital_take_up", "kpi_completion_rate", "kpi_user_satisfaction",
+        "pub_open_data"}
+
+
+def test_every_seeded_defect_is_quarantined_with_its_rule(built):
+    store, defects, _ = built
+    rows = set(query(store, "SELECT source_file, row_number, rule FROM quarantine"))
+    row_defects = [d for d in defects if d.rule != "return_missing"]
+    assert len(row_defects) == 9
+    for defect in row_defects:
+        assert (defect.file, defect.row_number, defect.rule) in rows, defect
+
+
+def test_quarantine_names_file_row_rule_and_value(built):
+    store, defects, _ = built
+    negative = next(d for d in defects if d.rule == "negative_cost")
+    assert query(store, "SELECT agency_id, column_name, offending_value, message FROM quarantine "
+                        "WHERE source_file = ? AND row_number = ?", [negative.file, negative.row_number]) == [
+        ("passports", "cost_gbp", negative.value, "cost_gbp is negative")]
+
+
+def test_missing_month_is_flagged_by_the_freshness_warning(built):
+    _, defects, result = built
+    missing = next(d for d in defects if d.rule == "return_missing")
+    assert missing.file == "environment/2025-10"
+    check = next(c for c in result.get_asset_check_evaluations() if c.check_name == "every_agency_returned")
+    assert not check.passed
+    assert check.metadata["examples"].value == [{"agency_id": "environment", "month": "2025-10-01"}]
+
+
+def test_missing_month_is_not_provided_not_zero(built):
+    store, _, _ = built
+    channels = query(store, "SELECT channels_offered FROM stg_service_catalogue WHERE service_id = 'ENV-001'")[0][0]
+    rows = query(store, "SELECT transactions_completed, digital_take_up_rate, missing_inputs FROM kpi_digital_take_up "
+                        "WHERE service_id = 'ENV-001' AND month = '2025-10-01'")
+    assert rows == [(None, None, "volume not provided: " + ";".join(sorted(channels)))]
+    assert query(store, "SELECT cost_per_transaction_gbp, missing_inputs FROM kpi_cost_per_transaction "
+                        "WHERE service_id = 'ENV-001' AND month = '2025-10-01' AND channel = 'all'") == [
+        (None, "transactions and costs not provided")]
+
+
+def test_unreadable_file_is_quarantined_whole_and_the_run_goes_on(built):
+    store, _, result = built
+    assert result.success
+    assert query(store, "SELECT row_number, rule, return_type FROM quarantine WHERE source_file = ?", [BROKEN]) == [
+        (None, "unreadable_file", "satisfaction")]
+    reason = query(store, "SELECT offending_value FROM quarantine WHERE source_file = ?", [BROKEN])[0][0]
+    assert "JSONDecodeError" in reason
+    # the same agency's other returns for that month were still staged
+    assert query(store, "SELECT count(*) > 0 FROM stg_transactions WHERE agency_id = 'pensions' "
+                        "AND month = '2025-11-01'") == [(True,)]
+
+
+def test_row_accounting_holds_for_every_file(built):
+    store, _, _ = built
+    files = query(store, "SELECT return_type, source_file, file_status, rows_read, rows_accepted, rows_quarantined "
+                         "FROM submission_accounting")
+    landed = [p for p in store.landing.rglob("*") if p.is_file()]
+    # every landed file is accounted for, once per return it carries (a workbook carries three)
+    assert {f[1] for f in files} == {p.relative_to(store.landing).as_posix() for p in landed}
+    for return_type, source_file, status, read, accepted, quarantined in files:
+        assert read == accepted + quarantined, source_file
+        if status == "read" and return_type in ("transactions", "costs", "satisfaction"):
+            staged = query(store, f"SELECT count(DISTINCT source_row) FROM stg_{return_type} WHERE source_file = ?",
+                           [source_file])[0][0]
+            assert staged == accepted, source_file
+            rejected = query(store, "SELECT count(*) FROM quarantine WHERE source_file = ? AND return_type = ?",
+                             [source_file, return_type])[0][0]
+            assert rejected == quarantined, source_file
+
+
+def test_raw_archive_keeps_every_file_unchanged(built):
+    store, _, _ = built
+    archived = {row[0]: row for row in query(store, "SELECT source_path, sha256, size_bytes, archive_path "
+                                                    "FROM raw_submissions")}
+    for path in [p for p in store.landing.rglob("*") if p.is_file()]:
+        source_path, sha, size, archive_path = archived[path.relative_to(store.landing).as_posix()]
+        data = path.read_bytes()
+        assert (sha, size) == (hashlib.sha256(data).hexdigest(), len(data))
+        copy = store.archive / archive_path
+        assert copy.read_bytes() == data
+        assert not os.stat(copy).st_mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH)
+
+
+def test_published_kpis_satisfy_their_definitions(built):
+    store, _, _ = built
+    cpt = pl.read_parquet(store.published / "kpi_cost_per_transaction.parquet")
+    priced = cpt.filter(pl.col("cost_per_transaction_gbp").is_not_null())
+    assert priced.height > 500
+    assert (priced["cost_per_transaction_gbp"] - priced["cost_gbp"] / priced["transactions_completed"]).abs().max() < 0.005
+    assert cpt.filter(pl.col("transactions_completed") == 0)["cost_per_transaction_gbp"].null_count() == \
+        cpt.filter(pl.col("transactions_completed") == 0).height
+    take_up = pl.read_parquet(store.published / "kpi_digital_take_up.parquet")
+    rates = take_up["digital_take_up_rate"].drop_nulls()
+    assert 0 <= rates.min() and rates.max() <= 1
+    assert (take_up["digital_transactions_completed"] <= take_up["transactions_completed"]).all()
+    completion = pl.read_parquet(store.published / "kpi_completion_rate.parquet")["completion_rate"].drop_nulls()
+    assert 0 < completion.min() and completion.max() <= 1
+    satisfaction = pl.read_parquet(store.published / "kpi_user_satisfaction.parquet")
+    for column in ("satisfaction_score", "satisfied_share"):
+        assert satisfaction[column].min() >= 0 and satisfaction[column].max() <= 1
+
+
+def test_channel_rows_add_up_to_the_service(built):
+    store, _, _ = built
+    differences = query(store, """
+        SELECT max(abs(s.cost_gbp - c.cost_gbp)) FROM kpi_cost_per_transaction s
+        JOIN (SELECT service_id, month, sum(cost_gbp) AS cost_gbp FROM kpi_cost_per_transaction
+              WHERE channel <> 'all' GROUP BY ALL HAVING count(cost_gbp) = count(*)) c USING (service_id, month)
+        WHERE s.channel = 'all'""")
+    assert differences[0][0] < 0.05  # pennies of rounding across at most six channels
+
+
+def test_published_csv_and_parquet_agree(built):
+    store, _, _ = built
+    for name in ("kpi_cost_per_transaction", "quarantine"):
+        parquet = duckdb.sql(f"SELECT count(*) FROM '{store.published / name}.parquet'").fetchall()
+        csv = duckdb.sql(f"SELECT count(*) FROM read_csv('{store.published / name}.csv')").fetchall()
+        assert parquet == csv
+
+
+def test_warehouse_is_written_in_a_format_duckdb_1_4_reads(built):
+    store, _, _ = built
+    header = store.warehouse.read_bytes()[:20]
+    # the main header: checksum, b"DUCK", then the storage version number (67 is what DuckDB 1.4 writes;
+    # a default DuckDB 2.x file says 999, which Evidence's bundled DuckDB 1.4 cannot open)
+    assert header[8:12] == b"DUCK"
+    assert int.from_bytes(header[12:20], "little") == 67
+
+
+def test_rerunning_a_month_and_the_range_gives_identical_outputs(copied):
+    store, _ = copied
+    before = published_checksums(store)
+    assert len(before) == 14
+    one_month = run_graph(store, "2025-09-01", "2025-09-01")
+    assert one_month.success
+    assert published_checksums(store) == before
+    again = run_graph(store)
+    assert again.success
+    assert published_checksums(store) == before
+    raw = next(e for e in again.get_asset_materialization_events()
+               if e.asset_key.to_user_string() == "raw_agency_returns")
+    assert raw.materialization.metadata["files_new"].value == 0
+
+
+def test_corrected_resubmission_supersedes_and_keeps_the_original(copied):
+    store, _ = copied
+    path = store.landing / "land/2025-12/transactions.csv"
+    original = path.read_text()
+    lines = original.splitlines()
+    service, month, channel, started, completed = lines[1].split(",")
+    lines[1] = ",".join([service, month, channel, started, str(int(completed) - 10)])
+    path.write_text("\n".join(lines) + "\n")
+    assert run_graph(store, "2025-12-01", "2025-12-01").success
+    assert query(store, "SELECT transactions_completed FROM stg_transactions WHERE service_id = ? AND month = ? "
+                        "AND channel = ?", [service, month, channel]) == [(int(completed) - 10,)]
+    versions = query(store, "SELECT count(*) FROM raw_submissions WHERE source_path = 'land/2025-12/transactions.csv'")
+    assert versions == [(2,)]

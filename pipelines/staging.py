@@ -96,19 +96,19 @@ def stage_returns(store: DataStore, return_type: str, start: dt.date, end: dt.da
             files.append((source_path, sha, agency_id, month))
             try:
                 frame = read_table(store.archive / archive_path, layout).with_columns(pl.lit(source_path).alias(FILE))
-                frames[(agency_id, month)].append((source_path, normalise(frame, layout, return_type)))
+                frames[(agency_id, month)].append((source_path, frame, normalise(frame, layout, return_type)))
             except (ParseError, LayoutError) as error:
                 failures.append(_whole_file(source_path, str(error)))
 
         accepted_parts, accounting_rows = [], []
         read_counts = {}
         for (agency_id, month), parts in sorted(frames.items()):
-            combined = pl.concat([frame for _, frame in parts], how="diagonal_relaxed")
+            combined = pl.concat([normalised for _, _, normalised in parts], how="diagonal_relaxed")
             accepted, failed = validate(combined, return_type, agency_id, month.isoformat(), catalogue)
             accepted_parts.append(accepted.with_columns(pl.lit(agency_id).alias("agency_id")))
             failures.append(failed)
-            for source_path, frame in parts:
-                read_counts[source_path] = frame
+            for source_path, frame, _ in parts:
+                read_counts[source_path] = frame  # rows as read, before a wide layout is made long
         quarantined = pl.concat(failures, how="diagonal_relaxed") if failures else pl.DataFrame(
             schema={c: (pl.Int64 if c == "row_number" else pl.String) for c in QUARANTINE_COLUMNS})
         for source_path, sha, agency_id, month in files:

@@ -1,4 +1,4 @@
-"""Pins which submitted rows are quarantined (rule, row, offending value) and how accepted rows are typed, so every source row is accounted for exactly once."""
+"""Pins which rows each staging rule quarantines and how accepted rows are typed: every source row counted once."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Pins the KPI formulas in transforms/sql to hand-computed values on tiny warehouses, so a SQL change cannot silently move a published figure."""
+"""Pins each KPI formula in transforms/sql to hand-computed values, so a SQL change cannot move a figure silently."""
 
 from __future__ import annotations
 
@@ -123,7 +123,7 @@ def test_cost_per_transaction_per_channel_and_all(apportioned):
     assert [got[c]["rolling_12m_cost_per_transaction_gbp"] for c in ("all", "online", "phone")] == [None] * 3
 
 
-def test_apportioned_channel_costs_add_up_to_the_service_cost_to_the_penny():
+def test_apportioned_shared_cost_is_rounded_to_the_penny_per_channel():
     con = build_warehouse(
         catalogue=[("S1", ["online", "phone", "paper"])],
         transactions=[("S1", APR, c, None, 1) for c in ("online", "phone", "paper")],
@@ -183,7 +183,8 @@ def test_missing_channel_blocks_apportioning_shared_costs(phone_missing):
     assert (online["cost_direct_gbp"], online["cost_shared_apportioned_gbp"], online["cost_gbp"]) == (900, None, None)
     assert one(phone_missing, "fct_service_month", service_id="S3B")["cost_gbp"] == 1000  # 900 + 100
     kpi = one(phone_missing, "kpi_cost_per_transaction", service_id="S3B", channel="online")
-    assert (kpi["cost_per_transaction_gbp"], kpi["missing_inputs"]) == (None, "costs not provided")
+    assert (kpi["cost_per_transaction_gbp"], kpi["missing_inputs"]) == (
+        None, "shared costs not apportioned: another channel's volume not provided")
 
 
 def test_missing_channel_kpis_are_null_and_named(phone_missing):
@@ -389,7 +390,8 @@ def rolling():
     # S10: 12 months but no costs sent for June 2023.
     return build_warehouse(
         catalogue=[("S9", ["online"]), ("S10", ["online"])],
-        transactions=[(s, m, "online", None, 100) for s in ("S9", "S10") for m in ROLLING_MONTHS[:12 if s == "S10" else 13]],
+        transactions=[("S9", m, "online", None, 100) for m in ROLLING_MONTHS]
+        + [("S10", m, "online", None, 100) for m in ROLLING_MONTHS[:12]],
         costs=[("S9", m, "staff", "online", 500.0 * i) for i, m in enumerate(ROLLING_MONTHS, 1)]
         + [("S10", m, "staff", "online", 1000.0) for m in ROLLING_MONTHS[:12] if m != month(2023, 6)],
         start=ROLLING_MONTHS[0], end=month(2024, 2))
@@ -428,7 +430,8 @@ def test_rolling_12_months_null_when_a_month_lacks_costs(rolling):
 
 def test_facts_built_month_by_month_equal_one_run():
     catalogue = [("S9", ["online", "phone"])]
-    transactions = [("S9", m, c, 10 * i, 5 * i) for i, m in enumerate(ROLLING_MONTHS[:3], 1) for c in ("online", "phone")]
+    transactions = [("S9", m, c, 10 * i, 5 * i)
+                    for i, m in enumerate(ROLLING_MONTHS[:3], 1) for c in ("online", "phone")]
     costs = [("S9", m, "overheads", "shared", 90.0) for m in ROLLING_MONTHS[:3]]
     whole = build_warehouse(catalogue, transactions, costs, start=ROLLING_MONTHS[0], end=ROLLING_MONTHS[3])
     monthly = build_warehouse(catalogue, transactions, costs,

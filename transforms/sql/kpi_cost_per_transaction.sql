@@ -5,11 +5,13 @@
 -- Rolling 12 months (the official grain): the 12 months ending with `month`, only when all 12 have both figures.
 -- Zero transactions give NULL; missing_inputs names what was not provided.
 WITH by_channel AS (
-    SELECT service_id, month, channel, cost_gbp, transactions_completed FROM fct_service_month_channel
+    SELECT service_id, month, channel, cost_gbp, transactions_completed, cost_direct_gbp
+    FROM fct_service_month_channel
 ),
 
 by_service AS (
-    SELECT service_id, month, 'all' AS channel, cost_gbp, transactions_completed FROM fct_service_month
+    SELECT service_id, month, 'all' AS channel, cost_gbp, transactions_completed, NULL AS cost_direct_gbp
+    FROM fct_service_month
 ),
 
 combined AS (
@@ -47,6 +49,8 @@ final AS (
         CASE
             WHEN transactions_completed IS NULL AND cost_gbp IS NULL THEN 'transactions and costs not provided'
             WHEN transactions_completed IS NULL THEN 'transactions not provided'
+            WHEN cost_gbp IS NULL AND cost_direct_gbp IS NOT NULL
+                THEN 'shared costs not apportioned: another channel''s volume not provided'
             WHEN cost_gbp IS NULL THEN 'costs not provided'
         END AS missing_inputs
     FROM rolling

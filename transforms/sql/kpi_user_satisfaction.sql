@@ -46,8 +46,9 @@ final AS (
         responses,
         rating_1, rating_2, rating_3, rating_4, rating_5,
         score AS satisfaction_score,
-        greatest(0, score - z * score_se) AS satisfaction_score_ci_low,
-        least(1, score + z * score_se) AS satisfaction_score_ci_high,
+        -- greatest/least skip NULLs, so no responses must be kept NULL explicitly
+        CASE WHEN n IS NOT NULL THEN greatest(0, score - z * score_se) END AS satisfaction_score_ci_low,
+        CASE WHEN n IS NOT NULL THEN least(1, score + z * score_se) END AS satisfaction_score_ci_high,
         share AS satisfied_share,
         (share + z ^ 2 / (2 * n) - z * sqrt(share * (1 - share) / n + z ^ 2 / (4 * n ^ 2)))
             / (1 + z ^ 2 / n) AS satisfied_share_ci_low,

@@ -266,7 +266,8 @@ def generate(out: Path, start: str = "2023-01", months: int = 36, services_per_a
               ["service_id", "service_name", "agency_id", "department", "category", "customer_type",
                "channels_offered", "high_volume"],
               [[s.service_id, s.name, s.agency.id, s.agency.department, s.category,
-                "business" if s.agency.id in ("companies", "land") or "employer" in s.name.lower() else "citizen",
+                "business" if s.agency.id in ("companies", "land") or any(
+                    word in s.name for word in ("VAT", "employer", "trust", "waste", "permit")) else "citizen",
                 ";".join(s.channels), "true" if s.annual_volume >= 1_000_000 else "false"] for s in services])
 
     missing = ("environment", periods[3])  # a month one agency never sent

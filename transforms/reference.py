@@ -89,5 +89,3 @@ def validate_benefits(frame: pl.DataFrame, service_ids: list[str]) -> tuple[pl.D
                           for c in BENEFIT_COLUMNS))
     return typed, failed
 
-
-__all__ = ["validate_catalogue", "validate_benefits", "CATALOGUE_COLUMNS", "BENEFIT_COLUMNS", "FILE", "ROW"]

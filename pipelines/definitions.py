@@ -9,11 +9,14 @@ from pipelines.kpis import kpi_assets
 from pipelines.publishing import pub_open_data
 from pipelines.quality import asset_checks
 from pipelines.resources import data_store_from_env
+from pipelines.sources import returns_on_time, stg_agencies, submission_status
 from pipelines.staging import (stg_benefits_register, stg_costs, stg_satisfaction, stg_service_catalogue,
                                stg_transactions)
 
-assets = [raw_reference_files, raw_agency_returns, stg_service_catalogue, stg_benefits_register, stg_transactions,
+assets = [raw_reference_files, raw_agency_returns, stg_agencies, submission_status, stg_service_catalogue, stg_benefits_register, stg_transactions,
           stg_costs, stg_satisfaction, fct_service_month_channel, fct_service_month, *kpi_assets, pub_open_data]
+
+checks = [*asset_checks, returns_on_time]
 
 # Every asset, checks included: one run covers a month or, with a partition range, a backfill in one go.
 monthly_cycle = dg.define_asset_job("monthly_cycle", selection=dg.AssetSelection.all(),
@@ -21,7 +24,7 @@ monthly_cycle = dg.define_asset_job("monthly_cycle", selection=dg.AssetSelection
 
 defs = dg.Definitions(
     assets=assets,
-    asset_checks=asset_checks,
+    asset_checks=checks,
     jobs=[monthly_cycle],
     resources={"store": data_store_from_env()},
     # Steps share one DuckDB file (one writer at a time) and are small: run them in one process.

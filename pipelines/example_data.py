@@ -20,6 +20,7 @@ import datetime as dt
 import io
 import json
 import math
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -289,9 +290,28 @@ def generate(out: Path, start: str = "2023-01", months: int = 36, services_per_a
                 totals[service_id] = totals.get(service_id, 0) + completed
             seeded = _seed(agency.id, index, tx, costs, sat)
             files = write_return(out, agency, month, tx, costs, sat, totals)
+            landed = _landed_at(agency, month, index)
+            for rel in set(files.values()):
+                os.utime(out / rel, (landed, landed))
             defects += [Defect(files[kind], row_number, rule, value) for kind, row_number, rule, value in seeded]
     defects += write_benefits_register(out / "benefits" / "benefits_register.csv", services, periods, rng)
+    start_time = dt.datetime.combine(periods[0], dt.time(9, 0), dt.timezone.utc).timestamp()
+    for central in ("catalogue/services.csv", "benefits/benefits_register.csv"):
+        os.utime(out / central, (start_time, start_time))
     return defects
+
+
+def due_date(agency: Agency, month: dt.date) -> dt.date:
+    """Returns are due on the agency's due day of the following month."""
+    following = month_starts(month.strftime("%Y-%m"), 2)[1]
+    return following.replace(day=agency.return_due_day)
+
+
+def _landed_at(agency: Agency, month: dt.date, index: int) -> float:
+    """When the return reached the drop: two days early, except the courts, who are late every fifth month."""
+    late = agency.id == "courts" and index % 5 == 2
+    day = due_date(agency, month) + dt.timedelta(days=4 if late else -2)
+    return dt.datetime.combine(day, dt.time(9, 30), dt.timezone.utc).timestamp()
 
 
 def _seed(agency_id: str, index: int, tx: list[list], costs: list[list], sat: list[list]) -> list[tuple]:

@@ -8,48 +8,15 @@ new version beside the old one. Nothing here parses a file: staging reads the ar
 
 import datetime as dt
 import hashlib
-import json
 import os
 from pathlib import Path
 
 import dagster as dg
-import polars as pl
-
 from pipelines.partitions import monthly, months_in
 from pipelines.registry import load_registry
 from pipelines.resources import DataStore
-from transforms.staging import ROW
 
 CENTRAL = {"service_catalogue": "catalogue/services.csv", "benefits_register": "benefits/benefits_register.csv"}
-
-
-class ParseError(ValueError):
-    """A file that cannot be read as a table at all."""
-
-
-def read_table(path: Path, layout: dict) -> pl.DataFrame:
-    """A submitted table with every cell as text (null where empty) and `_row_number` from 1."""
-    suffix = path.suffix.lower()
-    try:
-        if suffix == ".csv":
-            frame = pl.read_csv(path, infer_schema=False, encoding="utf8")
-        elif suffix == ".xlsx":
-            frame = pl.read_excel(path, sheet_name=layout.get("sheet"), infer_schema_length=0)
-        elif suffix == ".json":
-            records = json.loads(path.read_text(encoding="utf-8"))
-            if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
-                raise ParseError("JSON is not a list of records")
-            frame = pl.DataFrame([{k: None if v is None else str(v) for k, v in r.items()} for r in records],
-                                 infer_schema_length=None)
-        else:
-            raise ParseError(f"unsupported file type {suffix!r}")
-    except ParseError:
-        raise
-    except Exception as error:  # the parser's own reason goes to quarantine
-        raise ParseError(f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}") from error
-    if frame.width == 0:
-        raise ParseError("the file has no columns")
-    return frame.select(pl.all().cast(pl.String)).with_row_index(ROW, offset=1)
 
 
 def archive_file(con, store: DataStore, path: Path, agency_id: str | None, month: dt.date | None) -> bool:
@@ -68,8 +35,12 @@ def archive_file(con, store: DataStore, path: Path, agency_id: str | None, month
         temporary.write_bytes(data)
         os.chmod(temporary, 0o444)
         os.replace(temporary, target)
-    con.execute("INSERT INTO raw_submissions VALUES (?, ?, ?, ?, 'file_drop', ?, ?, ?)",
-                [source_path, sha, len(data), dt.datetime.now(dt.timezone.utc), agency_id, month, archive_path])
+    received = dt.datetime.fromtimestamp(path.stat().st_mtime, dt.timezone.utc)  # when it landed on the drop
+    con.execute("INSERT INTO raw_submissions BY NAME SELECT ? AS source_path, ? AS sha256, ? AS size_bytes, "
+                "? AS received_at, ? AS archived_at, 'file_drop' AS source, ? AS agency_id, ? AS month, "
+                "? AS archive_path",
+                [source_path, sha, len(data), received, dt.datetime.now(dt.timezone.utc), agency_id, month,
+                 archive_path])
     return True
 
 

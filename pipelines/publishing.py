@@ -20,6 +20,7 @@ PUBLISHED = {
     "quarantine": ("quarantine", "return_type, source_file, row_number NULLS FIRST, rule, column_name"),
     "submission_accounting": ("submission_accounting", "return_type, source_file"),
     "service_catalogue": ("stg_service_catalogue", "service_id"),
+    "submission_status": ("submission_status", "agency_id, month"),
 }
 
 
@@ -43,7 +44,7 @@ def publish(store: DataStore) -> dict:
 
 
 @dg.asset(group_name="publish", kinds={"parquet", "csv"},
-          deps=[*KPI_TABLES, "stg_transactions", "stg_costs", "stg_satisfaction", "stg_service_catalogue"])
+          deps=[*KPI_TABLES, "submission_status", "stg_transactions", "stg_costs", "stg_satisfaction", "stg_service_catalogue"])
 def pub_open_data(store: DataStore) -> dg.MaterializeResult:
     """The open-data files: each KPI table, the quarantine and the service catalogue as Parquet and CSV."""
     files = publish(store)

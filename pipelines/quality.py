@@ -1,7 +1,6 @@
 """Asset checks: the Great Expectations suites of expectations/ run against the warehouse tables.
 
-Blocking checks (schema, keys, impossible values) stop downstream assets in the same run; warnings (outliers,
-missing returns) are shown in the UI and do not. A failing check reports counts and up to 10 example rows.
+Blocking checks (schema, keys, impossible values) stop downstream assets in the same run; warnings (outliers) are shown in the UI and do not. A failing check reports counts and up to 10 example rows.
 """
 
 
@@ -58,17 +57,5 @@ def month_on_month_jumps(store: DataStore) -> dg.AssetCheckResult:
                         dg.AssetCheckSeverity.WARN)
 
 
-@dg.asset_check(asset="raw_agency_returns", name="every_agency_returned",
-                description="Warns about agency x month pairs with no return at all.")
-def every_agency_returned(store: DataStore) -> dg.AssetCheckResult:
-    with store.connect() as con:
-        missing = con.execute(sql("check_missing_returns")).fetchall()
-    return dg.AssetCheckResult(
-        passed=not missing, severity=dg.AssetCheckSeverity.WARN,
-        metadata={"missing_returns": len(missing),
-                  "examples": dg.MetadataValue.json([{"agency_id": a, "month": m.isoformat()}
-                                                     for a, m in missing[:10]])})
-
-
 suite_checks = [_suite_check(table) for table in BLOCKING]
-asset_checks = [*suite_checks, month_on_month_jumps, every_agency_returned]
+asset_checks = [*suite_checks, month_on_month_jumps]

@@ -46,6 +46,7 @@ class DataStore(dg.ConfigurableResource):
         """A connection to the warehouse with its tables in place. One writer at a time (DuckDB's rule)."""
         self.root.mkdir(parents=True, exist_ok=True)
         con = duckdb.connect(str(self.warehouse), config=DUCKDB_CONFIG)
+        con.execute("SET TimeZone = 'UTC'")  # published timestamps must not depend on the machine's zone
         try:
             con.execute(sql("schema"))
             yield con

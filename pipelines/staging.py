@@ -13,7 +13,8 @@ from pathlib import Path
 import dagster as dg
 import polars as pl
 
-from pipelines.ingestion import ParseError, current_reference, current_submissions, read_table
+from pipelines.ingestion import current_reference, current_submissions
+from pipelines.readers import ParseError, read_table
 from pipelines.partitions import monthly
 from pipelines.registry import load_registry
 from pipelines.resources import DataStore
@@ -95,7 +96,7 @@ def stage_returns(store: DataStore, return_type: str, start: dt.date, end: dt.da
                 continue
             files.append((source_path, sha, agency_id, month))
             try:
-                frame = read_table(store.archive / archive_path, layout).with_columns(pl.lit(source_path).alias(FILE))
+                frame = read_table(store.archive / archive_path, layout, source_path).with_columns(pl.lit(source_path).alias(FILE))
                 frames[(agency_id, month)].append((source_path, frame, normalise(frame, layout, return_type)))
             except (ParseError, LayoutError) as error:
                 failures.append(_whole_file(source_path, str(error)))
@@ -161,7 +162,7 @@ def stage_reference(store: DataStore, name: str, validator, table: str) -> dict:
         if current is not None:
             source_path, sha, _, _, archive_path = current
             try:
-                frame = read_table(store.archive / archive_path, {}).with_columns(pl.lit(source_path).alias(FILE))
+                frame = read_table(store.archive / archive_path, {}, source_path).with_columns(pl.lit(source_path).alias(FILE))
                 accepted, failed = validator(frame, con)
                 failures.append(failed)
             except ParseError as error:

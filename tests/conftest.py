@@ -7,9 +7,8 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from pipelines.definitions import assets
+from pipelines.definitions import assets, checks
 from pipelines.example_data import generate
-from pipelines.quality import asset_checks
 from pipelines.resources import DataStore
 
 SMALL = {"start": "2025-07", "months": 6, "services_per_agency": 2}
@@ -20,7 +19,7 @@ BROKEN = "pensions/2025-11/satisfaction.json"  # replaced by bytes no JSON parse
 def run_graph(store: DataStore, start: str = FIRST, end: str = LAST, selection=None) -> dg.ExecuteInProcessResult:
     """Materialise the whole graph (checks included) for the months [start, end] in one run."""
     return dg.materialize(
-        [*assets, *asset_checks], resources={"store": store}, instance=dg.DagsterInstance.ephemeral(),
+        [*assets, *checks], resources={"store": store}, instance=dg.DagsterInstance.ephemeral(),
         tags={"dagster/asset_partition_range_start": start, "dagster/asset_partition_range_end": end},
         selection=selection, raise_on_error=False)
 

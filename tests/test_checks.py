@@ -45,7 +45,7 @@ def test_all_checks_pass_on_good_data_but_the_missing_return(built):
     outcomes = {(c.asset_key.to_user_string(), c.check_name): c.passed for c in result.get_asset_check_evaluations()}
     assert outcomes == {**{(table, "valid"): True for table in KEYS},
                         ("kpi_cost_per_transaction", "month_on_month_jumps"): True,
-                        ("raw_agency_returns", "every_agency_returned"): False}
+                        ("submission_status", "returns_on_time"): False}
 
 
 @pytest.mark.parametrize("table", sorted(BREAKAGES))

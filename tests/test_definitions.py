@@ -13,14 +13,14 @@ ASSETS = {
     "raw_reference_files", "raw_agency_returns", "stg_service_catalogue", "stg_benefits_register",
     "stg_transactions", "stg_costs", "stg_satisfaction", "fct_service_month_channel", "fct_service_month",
     "kpi_cost_per_transaction", "kpi_digital_take_up", "kpi_completion_rate", "kpi_user_satisfaction",
-    "pub_open_data",
+    "pub_open_data", "stg_agencies", "submission_status",
 }
 CHECKS = {
     *(f"{table}:valid" for table in ("stg_service_catalogue", "stg_transactions", "stg_costs", "stg_satisfaction",
                                      "fct_service_month_channel", "kpi_cost_per_transaction", "kpi_digital_take_up",
                                      "kpi_completion_rate", "kpi_user_satisfaction")),
     "kpi_cost_per_transaction:month_on_month_jumps",
-    "raw_agency_returns:every_agency_returned",
+    "submission_status:returns_on_time",
 }
 MONTHLY = {"raw_agency_returns", "stg_transactions", "stg_costs", "stg_satisfaction", "fct_service_month_channel",
            "fct_service_month"}

@@ -8,6 +8,7 @@ import duckdb
 import polars as pl
 import pytest
 
+from pipelines.publishing import PUBLISHED
 from tests.conftest import BROKEN, FIRST, published_checksums, run_graph
 
 
@@ -24,7 +25,7 @@ def test_run_succeeds_with_every_step(built):
         "raw_reference_files", "raw_agency_returns", "stg_service_catalogue", "stg_benefits_register",
         "stg_transactions", "stg_costs", "stg_satisfaction", "fct_service_month_channel", "fct_service_month",
         "kpi_cost_per_transaction", "kpi_digital_take_up", "kpi_completion_rate", "kpi_user_satisfaction",
-        "pub_open_data"}
+        "pub_open_data", "stg_agencies", "submission_status"}
 
 
 def test_every_seeded_defect_is_quarantined_with_its_rule(built):
@@ -44,13 +45,18 @@ def test_quarantine_names_file_row_rule_and_value(built):
         ("passports", "cost_gbp", negative.value, "cost_gbp is negative")]
 
 
-def test_missing_month_is_flagged_by_the_freshness_warning(built):
-    _, defects, result = built
+def test_missing_and_late_returns_are_flagged_by_the_freshness_warning(built):
+    store, defects, result = built
     missing = next(d for d in defects if d.rule == "return_missing")
     assert missing.file == "environment/2025-10"
-    check = next(c for c in result.get_asset_check_evaluations() if c.check_name == "every_agency_returned")
+    check = next(c for c in result.get_asset_check_evaluations() if c.check_name == "returns_on_time")
     assert not check.passed
-    assert check.metadata["examples"].value == [{"agency_id": "environment", "month": "2025-10-01"}]
+    # the courts' return is late every fifth month: 2025-09 is the third of the six months generated
+    assert check.metadata["examples"].value == [
+        {"agency_id": "courts", "month": "2025-09-01", "status": "late", "due_date": "2025-10-20"},
+        {"agency_id": "environment", "month": "2025-10-01", "status": "missing", "due_date": "2025-11-15"}]
+    assert query(store, "SELECT status, count(*) FROM submission_status GROUP BY status ORDER BY status") == [
+        ("late", 1), ("missing", 1), ("received", 58)]
 
 
 def test_missing_month_is_not_provided_not_zero(built):
@@ -156,7 +162,7 @@ def test_warehouse_is_written_in_a_format_duckdb_1_4_reads(built):
 def test_rerunning_a_month_and_the_range_gives_identical_outputs(copied):
     store, _ = copied
     before = published_checksums(store)
-    assert len(before) == 14
+    assert {f"{name}.{ext}" for name in PUBLISHED for ext in ("parquet", "csv")} <= set(before)
     one_month = run_graph(store, "2025-09-01", "2025-09-01")
     assert one_month.success
     assert published_checksums(store) == before

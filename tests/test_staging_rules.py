@@ -253,7 +253,7 @@ def wide():
 
 def test_wide_layout_normalises_to_long_canonical_rows(wide):
     _, normalised, _, _ = wide
-    assert normalised.columns == [*TRANSACTION_COLUMNS, "_reported_total", FILE, ROW]
+    assert normalised.columns == [*TRANSACTION_COLUMNS, "_row_shape", "_reported_total", FILE, ROW]
     row_1 = normalised.filter(pl.col(ROW) == 1).sort("channel")
     # N/A channels dropped; month "Mar 2024" parsed; started absent from the layout: null
     assert row_1.select("service_id", "month", "channel", "transactions_started", "transactions_completed",

@@ -18,6 +18,9 @@ COST_CATEGORIES = ("staff", "it", "accommodation", "overheads", "third_party", "
 ROW = "_row_number"  # the data row in its file, 1 = the first row under the header
 FILE = "_source_file"
 TOTAL = "_reported_total"  # a total reported beside wide channel columns, checked then dropped
+SHAPE = "_row_shape"  # set by the reader when a CSV row has the wrong number of fields
+NUMERIC = ("transactions_started", "transactions_completed", "cost_gbp", "rating_1", "rating_2", "rating_3",
+           "rating_4", "rating_5", TOTAL)
 
 COLUMNS = {
     "transactions": ["service_id", "month", "channel", "transactions_started", "transactions_completed"],
@@ -48,7 +51,7 @@ class LayoutError(ValueError):
 def normalise(frame: pl.DataFrame, layout: dict, return_type: str) -> pl.DataFrame:
     """Canonical column names and values, still text; `_row_number` and `_source_file` are carried through."""
     frame = frame.rename({k: v for k, v in layout.get("rename", {}).items() if k in frame.columns})
-    text = [c for c in frame.columns if c not in (ROW, FILE)]
+    text = [c for c in frame.columns if c not in (ROW, FILE, SHAPE)]
     markers = [*layout.get("not_provided", []), *layout.get("not_applicable", [])]
     frame = frame.with_columns(pl.col(text).str.strip_chars())
     unpivot = layout.get("unpivot")
@@ -63,8 +66,11 @@ def normalise(frame: pl.DataFrame, layout: dict, return_type: str) -> pl.DataFra
                           + [TOTAL], variable_name="channel", value_name=unpivot["value"])
                  .filter(~pl.col(unpivot["value"]).is_in(not_applicable) | pl.col(unpivot["value"]).is_null())
                  .with_columns(pl.col("channel").replace_strict(unpivot["columns"])))
+    if layout.get("thousands"):
+        frame = frame.with_columns(pl.col(c).str.replace_all(layout["thousands"], "", literal=True)
+                                   for c in NUMERIC if c in frame.columns)
     if markers:
-        cells = [c for c in frame.columns if c not in (ROW, FILE)]
+        cells = [c for c in frame.columns if c not in (ROW, FILE, SHAPE)]
         frame = frame.with_columns(pl.when(pl.col(c).is_in(markers)).then(None).otherwise(pl.col(c)).alias(c)
                                    for c in cells)
     for column, labels in layout.get("values", {}).items():
@@ -81,10 +87,9 @@ def normalise(frame: pl.DataFrame, layout: dict, return_type: str) -> pl.DataFra
     missing = [c for c in REQUIRED[return_type] if c not in frame.columns]
     if missing:
         raise LayoutError(f"missing required column(s): {', '.join(missing)}")
-    extra = [TOTAL] if TOTAL in frame.columns else []
     return frame.select(
-        *(pl.col(c) if c in frame.columns else pl.lit(None, pl.String).alias(c) for c in COLUMNS[return_type]),
-        *extra, FILE, ROW)
+        *(pl.col(c) if c in frame.columns else pl.lit(None, pl.String).alias(c) for c in [*COLUMNS[return_type], SHAPE]),
+        *([TOTAL] if TOTAL in frame.columns else []), FILE, ROW)
 
 
 @dataclass(frozen=True)
@@ -224,3 +229,11 @@ def validate(frame: pl.DataFrame, return_type: str, agency_id: str, month: str,
     failed = pl.concat([failed, first_failures(good)])
     accepted = good.filter(~row_failed).select(*COLUMNS[return_type], FILE, ROW)
     return accepted, failed
+
+
+def ignored_columns(frame: pl.DataFrame, layout: dict, return_type: str) -> list[str]:
+    """Submitted columns the layout does not use (reported, not an error)."""
+    renamed = [layout.get("rename", {}).get(c, c) for c in frame.columns if c not in (ROW, FILE, SHAPE)]
+    unpivot = layout.get("unpivot") or {}
+    used = {*COLUMNS[return_type], *unpivot.get("columns", {}), unpivot.get("total")}
+    return [c for c in renamed if c not in used]

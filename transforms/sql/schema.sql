@@ -5,8 +5,9 @@ CREATE TABLE IF NOT EXISTS raw_submissions (
     source_path   VARCHAR NOT NULL,   -- where the file arrived, relative to data/landing/
     sha256        VARCHAR NOT NULL,   -- checksum of the bytes as received
     size_bytes    BIGINT NOT NULL,
-    received_at   TIMESTAMPTZ NOT NULL, -- when this version was first archived (UTC)
-    source        VARCHAR NOT NULL,   -- connector: file_drop
+    received_at   TIMESTAMPTZ NOT NULL, -- when the agency delivered this version (file time on the drop; fetch time for APIs)
+    archived_at   TIMESTAMPTZ NOT NULL, -- when the pipeline first archived it
+    source        VARCHAR NOT NULL,   -- connector: file_drop | http | performance_platform
     agency_id     VARCHAR,            -- NULL for central files (catalogue, benefits register)
     month         DATE,               -- the return's period; NULL for central files
     archive_path  VARCHAR NOT NULL,   -- the unchanged copy, relative to data/archive/
@@ -18,6 +19,12 @@ CREATE OR REPLACE VIEW current_submissions AS
 SELECT source_path, sha256, agency_id, month, archive_path
 FROM raw_submissions
 QUALIFY row_number() OVER (PARTITION BY source_path ORDER BY received_at DESC, sha256) = 1;
+
+-- The source registry as of the last run (config/sources.yaml), for due dates and names in SQL.
+CREATE TABLE IF NOT EXISTS stg_agencies (
+    agency_id VARCHAR PRIMARY KEY, agency_name VARCHAR NOT NULL, department VARCHAR NOT NULL,
+    connector VARCHAR NOT NULL, return_due_day INTEGER NOT NULL -- day of the following month the return is due
+);
 
 CREATE TABLE IF NOT EXISTS stg_service_catalogue (
     service_id        VARCHAR PRIMARY KEY,

@@ -1,0 +1,53 @@
+-- submission_status: per agency x month, was the monthly return received by its due date?
+-- due_date: the agency's return_due_day of the month after `month` (config/sources.yaml).
+-- as_of: the latest time any submission was received, so the table depends on the data alone.
+-- status: received (first version on or before the due date, UK time), late (first version after it),
+-- missing (nothing received and the due date is before as_of), not_yet_due (nothing received yet, not due).
+WITH received AS (
+    SELECT agency_id, month, min(received_at) AS first_received_at, count(DISTINCT source_path) AS files
+    FROM raw_submissions
+    WHERE agency_id IS NOT NULL AND month IS NOT NULL
+    GROUP BY agency_id, month
+),
+
+as_of AS (
+    SELECT CAST(timezone('Europe/London', max(received_at)) AS DATE) AS as_of_date FROM raw_submissions
+),
+
+months AS (
+    SELECT CAST(range AS DATE) AS month
+    FROM range((SELECT min(month) FROM received), (SELECT max(month) FROM received) + INTERVAL 1 MONTH,
+               INTERVAL 1 MONTH)
+),
+
+expected AS (
+    SELECT
+        agencies.agency_id,
+        agencies.agency_name,
+        months.month,
+        CAST(months.month + INTERVAL 1 MONTH + (agencies.return_due_day - 1) * INTERVAL 1 DAY AS DATE) AS due_date
+    FROM stg_agencies AS agencies CROSS JOIN months
+    WHERE agencies.connector IN ('file_drop', 'http')
+),
+
+final AS (
+    SELECT
+        expected.agency_id,
+        expected.agency_name,
+        expected.month,
+        expected.due_date,
+        received.first_received_at,
+        coalesce(received.files, 0) AS files_received,
+        CASE
+            WHEN received.first_received_at IS NULL AND expected.due_date < as_of.as_of_date THEN 'missing'
+            WHEN received.first_received_at IS NULL THEN 'not_yet_due'
+            WHEN CAST(timezone('Europe/London', received.first_received_at) AS DATE) <= expected.due_date
+                THEN 'received'
+            ELSE 'late'
+        END AS status
+    FROM expected
+    CROSS JOIN as_of
+    LEFT JOIN received USING (agency_id, month)
+)
+
+SELECT * FROM final ORDER BY agency_id, month

@@ -3,18 +3,21 @@
 
 import dagster as dg
 
+from pipelines.benefits import benefit_assets
 from pipelines.facts import fct_service_month, fct_service_month_channel
 from pipelines.ingestion import raw_agency_returns, raw_reference_files
 from pipelines.kpis import kpi_assets
 from pipelines.publishing import pub_open_data
 from pipelines.quality import asset_checks
+from pipelines.reports import pub_benefits_summary
 from pipelines.resources import data_store_from_env
 from pipelines.sources import returns_on_time, stg_agencies, submission_status
 from pipelines.staging import (stg_benefits_register, stg_costs, stg_satisfaction, stg_service_catalogue,
                                stg_transactions)
 
 assets = [raw_reference_files, raw_agency_returns, stg_agencies, submission_status, stg_service_catalogue, stg_benefits_register, stg_transactions,
-          stg_costs, stg_satisfaction, fct_service_month_channel, fct_service_month, *kpi_assets, pub_open_data]
+          stg_costs, stg_satisfaction, fct_service_month_channel, fct_service_month, *kpi_assets,
+          *benefit_assets, pub_open_data, pub_benefits_summary]
 
 checks = [*asset_checks, returns_on_time]
 

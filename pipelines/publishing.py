@@ -10,6 +10,7 @@ import os
 
 import dagster as dg
 
+from pipelines.benefits import BENEFIT_TABLES
 from pipelines.kpis import KPI_TABLES
 from pipelines.resources import DataStore
 
@@ -21,6 +22,7 @@ PUBLISHED = {
     "submission_accounting": ("submission_accounting", "return_type, source_file"),
     "service_catalogue": ("stg_service_catalogue", "service_id"),
     "submission_status": ("submission_status", "agency_id, month"),
+    **{table: (table, key) for table, (_, key, _) in BENEFIT_TABLES.items()},
 }
 
 
@@ -44,7 +46,8 @@ def publish(store: DataStore) -> dict:
 
 
 @dg.asset(group_name="publish", kinds={"parquet", "csv"},
-          deps=[*KPI_TABLES, "submission_status", "stg_transactions", "stg_costs", "stg_satisfaction", "stg_service_catalogue"])
+          deps=[*KPI_TABLES, "submission_status", "stg_transactions", "stg_costs", "stg_satisfaction", "stg_service_catalogue",
+                *BENEFIT_TABLES])
 def pub_open_data(store: DataStore) -> dg.MaterializeResult:
     """The open-data files: each KPI table, the quarantine and the service catalogue as Parquet and CSV."""
     files = publish(store)

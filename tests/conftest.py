@@ -25,7 +25,8 @@ def run_graph(store: DataStore, start: str = FIRST, end: str = LAST, selection=N
 
 
 def published_checksums(store: DataStore) -> dict[str, str]:
-    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(store.published.iterdir())}
+    return {p.relative_to(store.published).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(store.published.rglob("*")) if p.is_file()}
 
 
 @pytest.fixture(scope="session")

@@ -14,6 +14,8 @@ ASSETS = {
     "stg_transactions", "stg_costs", "stg_satisfaction", "fct_service_month_channel", "fct_service_month",
     "kpi_cost_per_transaction", "kpi_digital_take_up", "kpi_completion_rate", "kpi_user_satisfaction",
     "pub_open_data", "stg_agencies", "submission_status",
+    "benefits_register", "channel_shift_savings", "channel_shift_savings_rollup", "benefits_realisation",
+    "benefits_summary_figures", "pub_benefits_summary",
 }
 CHECKS = {
     *(f"{table}:valid" for table in ("stg_service_catalogue", "stg_transactions", "stg_costs", "stg_satisfaction",
@@ -23,7 +25,7 @@ CHECKS = {
     "submission_status:returns_on_time",
 }
 MONTHLY = {"raw_agency_returns", "stg_transactions", "stg_costs", "stg_satisfaction", "fct_service_month_channel",
-           "fct_service_month"}
+           "fct_service_month", "pub_benefits_summary"}
 
 
 def test_asset_keys_and_checks_are_exactly_these():

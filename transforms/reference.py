@@ -19,6 +19,8 @@ BENEFIT_COLUMNS = ["benefit_id", "title", "description", "service_id", "category
 MEASURES = ("cost_per_transaction_gbp", "digital_take_up_rate", "completion_rate", "satisfaction_score",
             "satisfied_share", "channel_shift_saving_gbp")
 BENEFIT_CATEGORIES = ("cashable", "non-cashable", "dis-benefit")
+# Optional register column: planned points between baseline and target, "YYYY-MM=value" separated by ";".
+TRAJECTORY = "trajectory"
 CONFIDENCE = ("high", "medium", "low")
 
 
@@ -57,19 +59,33 @@ def validate_catalogue(frame: pl.DataFrame, agency_ids: list[str]) -> tuple[pl.D
     return typed, failed
 
 
+def _trajectory_points() -> pl.Expr:
+    """The trajectory's points as (month, planned_value) structs; a part that cannot be read gives nulls."""
+    return (pl.col(TRAJECTORY).str.split(";")
+            .list.eval(pl.element().str.strip_chars())
+            .list.eval(pl.element().filter(pl.element() != ""))
+            .list.eval(pl.struct(
+                month=pl.element().str.extract(r"^(\d{4}-\d{2})(?:-01)?\s*=", 1)
+                .str.strptime(pl.Date, "%Y-%m", strict=False),
+                planned_value=pl.element().str.extract(r"=(.*)$", 1).str.strip_chars()
+                .cast(pl.Float64, strict=False))))
+
+
 def validate_benefits(frame: pl.DataFrame, service_ids: list[str]) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """`frame`: the register as text. Returns (typed benefits, quarantined rows)."""
+    """`frame`: the register as text. Returns (typed benefits, quarantined rows). service_id may name a group of
+    services separated by ';'. The optional `trajectory` column is kept (typed) when the register has it."""
     def number(c: str) -> pl.Expr:
         return pl.col(c).cast(pl.Float64, strict=False)
 
     def month(c: str) -> pl.Expr:
         return pl.col(c).str.slice(0, 7).str.strptime(pl.Date, "%Y-%m", strict=False)
 
+    services = pl.col("service_id").str.split(";").list.eval(pl.element().str.strip_chars())
     required = [c for c in BENEFIT_COLUMNS if c not in ("description", "full_year_value_gbp")]
     checks = [
         *(Rule("required_value_missing", c, pl.col(c).is_null(), f"{c} is required") for c in required),
-        Rule("unknown_service", "service_id", ~pl.col("service_id").is_in(service_ids),
-             "service_id is not in the service catalogue"),
+        Rule("unknown_service", "service_id", ~services.list.eval(pl.element().is_in(service_ids)).list.all(),
+             "service_id is not in the service catalogue (a group: every service separated by ';')"),
         Rule("unknown_category", "category", ~pl.col("category").is_in(BENEFIT_CATEGORIES),
              f"category is one of {', '.join(BENEFIT_CATEGORIES)}"),
         Rule("unknown_measure", "measure", ~pl.col("measure").is_in(MEASURES),
@@ -80,12 +96,30 @@ def validate_benefits(frame: pl.DataFrame, service_ids: list[str]) -> tuple[pl.D
                                                                                              "target_month")),
         Rule("target_before_baseline", "target_month", month("target_month") <= month("baseline_month"),
              "target_month is not after baseline_month"),
+        Rule("no_change_planned", "target_value", number("target_value") == number("baseline_value"),
+             "target_value equals baseline_value: there is nothing to realise"),
         Rule("unknown_confidence", "confidence", ~pl.col("confidence").is_in(CONFIDENCE),
              f"confidence is one of {', '.join(CONFIDENCE)}"),
     ]
+    columns = list(BENEFIT_COLUMNS)
+    if TRAJECTORY in frame.columns:
+        points = _trajectory_points()
+        checks += [
+            Rule("trajectory_not_valid", TRAJECTORY,
+                 points.list.eval(pl.element().struct.field("month").is_null()
+                                  | pl.element().struct.field("planned_value").is_null()).list.any()
+                 | (points.list.eval(pl.element().struct.field("month")).list.n_unique() != points.list.len()),
+                 "trajectory is 'YYYY-MM=value' points separated by ';', one per month, every value a number"),
+            Rule("trajectory_outside_baseline_to_target", TRAJECTORY,
+                 (points.list.eval(pl.element().struct.field("month")).list.min() <= month("baseline_month"))
+                 | (points.list.eval(pl.element().struct.field("month")).list.max() >= month("target_month")),
+                 "trajectory points lie after baseline_month and before target_month"),
+        ]
+        columns.append(TRAJECTORY)
     good, failed = _split(apply_rules(frame, checks), "benefit_id")
     typed = good.select(*(number(c).alias(c) if c in ("baseline_value", "target_value", "full_year_value_gbp")
-                          else month(c).alias(c) if c in ("baseline_month", "target_month") else pl.col(c)
-                          for c in BENEFIT_COLUMNS))
+                          else month(c).alias(c) if c in ("baseline_month", "target_month")
+                          else services.list.join(";").alias(c) if c == "service_id"
+                          else _trajectory_points().alias(c) if c == TRAJECTORY else pl.col(c)
+                          for c in columns))
     return typed, failed
-

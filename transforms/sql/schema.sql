@@ -59,13 +59,15 @@ CREATE TABLE IF NOT EXISTS stg_satisfaction (
 );
 
 CREATE TABLE IF NOT EXISTS stg_benefits_register (
-    benefit_id VARCHAR PRIMARY KEY, title VARCHAR NOT NULL, description VARCHAR, service_id VARCHAR NOT NULL,
+    benefit_id VARCHAR PRIMARY KEY, title VARCHAR NOT NULL, description VARCHAR,
+    service_id VARCHAR NOT NULL, -- one service, or a group of services separated by ';'
     category VARCHAR NOT NULL,  -- cashable | non-cashable | dis-benefit
     measure VARCHAR NOT NULL, unit VARCHAR NOT NULL,
     baseline_value DOUBLE NOT NULL, baseline_month DATE NOT NULL,
     target_value DOUBLE NOT NULL, target_month DATE NOT NULL,
     owner VARCHAR NOT NULL, senior_responsible_owner VARCHAR NOT NULL,
-    full_year_value_gbp DOUBLE, confidence VARCHAR NOT NULL -- high | medium | low
+    full_year_value_gbp DOUBLE, confidence VARCHAR NOT NULL, -- high | medium | low
+    trajectory STRUCT(month DATE, planned_value DOUBLE)[] -- planned points between baseline and target; NULL: a straight line
 );
 
 CREATE TABLE IF NOT EXISTS quarantine (

@@ -344,7 +344,8 @@ def _seed(agency_id: str, index: int, tx: list[list], costs: list[list], sat: li
 MEASURES = [("digital_take_up_rate", "ratio", "non-cashable"), ("cost_per_transaction_gbp", "GBP", "cashable"),
             ("channel_shift_saving_gbp", "GBP", "cashable"), ("satisfaction_score", "ratio", "non-cashable"),
             ("completion_rate", "ratio", "non-cashable")]
-PROMISES = {"digital_take_up_rate": "more people applying online", "cost_per_transaction_gbp": "a lower cost per transaction",
+PROMISES = {"digital_take_up_rate": "more people applying online",
+            "cost_per_transaction_gbp": "a lower cost per transaction",
             "channel_shift_saving_gbp": "savings from moving online", "satisfaction_score": "more satisfied users",
             "completion_rate": "more applications completed"}
 SCORE = {"online": 0.775, "assisted_digital": 0.725, "phone": 0.65, "face_to_face": 0.8, "paper": 0.575, "other": 0.625}

@@ -10,6 +10,7 @@ chart files carry no dates, so the same inputs give the same text and the same b
 
 import datetime as dt
 import hashlib
+import html
 import io
 import json
 import os
@@ -431,7 +432,10 @@ def charts(history: list[dict]) -> dict[str, str]:
 def render_html(body: dict, svgs: dict[str, str]) -> str:
     environment = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
                                      undefined=jinja2.StrictUndefined)
-    inline = {name: svg[svg.index("<svg"):] for name, svg in svgs.items()}
+    # inline SVG announced as one image with its text alternative (the charts' text is drawn as paths)
+    alt = {"savings": body["charts"]["savings_alt"], "take_up": body["charts"]["take_up_alt"]}
+    inline = {name: svg[svg.index("<svg"):].replace("<svg ", f'<svg role="img" aria-label="{html.escape(text)}" ', 1)
+              for name, svg in svgs.items() for text in [alt[name]]}
     return environment.get_template("benefits_summary.html.j2").render(
         body=body, svgs=inline, css=(TEMPLATES / "benefits_summary.css").read_text(encoding="utf-8"))
 
@@ -460,8 +464,8 @@ def build_summaries(store: DataStore, months: list[dt.date]) -> list[str]:
         if inputs is None:
             continue
         body, svgs = content(inputs, period), charts(inputs["history"])
-        html, pdf = render_html(body, svgs), render_pdf(body, svgs)
-        _write(folder / f"{period.stem}.html", html.encode("utf-8"))
+        page, pdf = render_html(body, svgs), render_pdf(body, svgs)
+        _write(folder / f"{period.stem}.html", page.encode("utf-8"))
         _write(folder / f"{period.stem}.pdf", pdf)
         written += [f"{period.stem}.pdf", f"{period.stem}.html"]
     return written

@@ -1,4 +1,4 @@
-"""The ministers' summary: one per month and financial quarter, at most 4 A4 pages, every figure from a published table."""
+"""The ministers' summary: one per month and quarter, at most 4 A4 pages, every figure from a published table."""
 
 from __future__ import annotations
 
@@ -183,7 +183,8 @@ def test_html_says_what_the_pdf_says_with_accessible_structure(built):
         "Headline figures", "What the figures say", "Needs attention: red and no-data benefits",
         "Savings realised against plan", "Digital take-up", "Benefits: status, owner and forecast",
         "Late and missing agency returns", "Methods and caveats"]
-    assert page.count('<figure role="img" aria-label="Line chart of') == 2
+    assert page.count('<svg role="img" aria-label="Line chart of') == 2
+    assert 'font-family: "DejaVu Sans"' in page  # the stylesheet is not escaped
     assert page.count("<svg") == 2 and "<script" not in page
 
 

@@ -34,7 +34,8 @@ benefit_services AS (
 ),
 
 measures AS (
-    SELECT service_id, month, 'digital_take_up_rate' AS measure, CAST(digital_transactions_completed AS DOUBLE) AS numerator,
+    SELECT service_id, month, 'digital_take_up_rate' AS measure,
+        CAST(digital_transactions_completed AS DOUBLE) AS numerator,
         CAST(transactions_completed AS DOUBLE) AS denominator, transactions_completed AS volume
     FROM kpi_digital_take_up WHERE digital_take_up_rate IS NOT NULL
     UNION ALL
@@ -78,7 +79,8 @@ points AS (
     UNION ALL
     SELECT benefit_id, target_month, target_value FROM register
     UNION ALL
-    SELECT benefit_id, point.month, point.planned_value FROM (SELECT benefit_id, unnest(trajectory) AS point FROM register)
+    SELECT benefit_id, point.month, point.planned_value
+    FROM (SELECT benefit_id, unnest(trajectory) AS point FROM register)
 ),
 
 between_points AS (
@@ -175,7 +177,8 @@ final AS (
         round(planned_value, 6) AS planned_value,
         round(actual_value, 6) AS actual_value,
         round(actual_value - planned_value, 6) AS variance,
-        round((actual_value - baseline_value) / NULLIF(target_value - baseline_value, 0), 4) AS share_of_target_realised,
+        round((actual_value - baseline_value) / NULLIF(target_value - baseline_value, 0), 4)
+            AS share_of_target_realised,
         shortfall_share,
         CASE
             WHEN actual_value IS NULL OR shortfall_share IS NULL THEN 'no data'
@@ -189,7 +192,8 @@ final AS (
         round(CASE measure WHEN 'cost_per_transaction_gbp' THEN realised_cpt_gbp
                            WHEN 'channel_shift_saving_gbp' THEN actual_value END, 2) AS realised_to_date_gbp,
         round(CASE measure WHEN 'cost_per_transaction_gbp' THEN planned_cpt_gbp
-                           WHEN 'channel_shift_saving_gbp' THEN CASE WHEN actual_value IS NOT NULL THEN planned_value END
+                           WHEN 'channel_shift_saving_gbp' THEN
+                               CASE WHEN actual_value IS NOT NULL THEN planned_value END
               END, 2) AS planned_to_date_gbp,
         services_in_group,
         services_measured

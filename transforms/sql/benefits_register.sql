@@ -3,8 +3,8 @@
 -- baseline to target). service_id is one service or a group separated by ';'.
 SELECT
     * REPLACE (
-        array_to_string(list_transform(list_sort(trajectory),
-                                       lambda point: strftime(point.month, '%Y-%m') || '=' || point.planned_value), '; ')
+        array_to_string(list_transform(
+            list_sort(trajectory), lambda point: strftime(point.month, '%Y-%m') || '=' || point.planned_value), '; ')
             AS trajectory)
 FROM stg_benefits_register
 ORDER BY benefit_id

@@ -32,7 +32,8 @@ periods AS (
         CAST(period_start AS DATE),
         CAST(period_start + INTERVAL 2 MONTH AS DATE),
         printf('%d-%02d Q%d', year(period_start) - (month(period_start) < 4)::INT,
-               (year(period_start) - (month(period_start) < 4)::INT + 1) % 100, (month(period_start) + 8) % 12 // 3 + 1),
+               (year(period_start) - (month(period_start) < 4)::INT + 1) % 100,
+               (month(period_start) + 8) % 12 // 3 + 1),
         3
     FROM quarters WHERE months = 3
 ),
@@ -65,7 +66,8 @@ savings AS (
         sum(savings.theoretical_saving_gbp) AS theoretical,
         arg_max(savings.counterfactual_saving_cumulative_gbp, savings.month) AS counterfactual_cumulative,
         arg_max(savings.theoretical_saving_cumulative_gbp, savings.month) AS theoretical_cumulative,
-        count(savings.counterfactual_saving_gbp) FILTER (WHERE savings.theoretical_saving_gbp IS NOT NULL) AS months_measured
+        count(savings.counterfactual_saving_gbp) FILTER (WHERE savings.theoretical_saving_gbp IS NOT NULL)
+            AS months_measured
     FROM period_months JOIN channel_shift_savings AS savings ON savings.month = period_months.month
     GROUP BY ALL
 ),
@@ -174,8 +176,8 @@ final AS (
         figure,
         unit,
         round(value, CASE unit WHEN 'share' THEN 6 WHEN 'count' THEN 0 ELSE 2 END) AS value,
-        round(CASE WHEN previous_adjacent THEN previous_value END, CASE unit WHEN 'share' THEN 6 WHEN 'count' THEN 0 ELSE 2 END)
-            AS previous_value,
+        round(CASE WHEN previous_adjacent THEN previous_value END,
+              CASE unit WHEN 'share' THEN 6 WHEN 'count' THEN 0 ELSE 2 END) AS previous_value,
         round(CASE WHEN previous_adjacent THEN value - previous_value END,
               CASE unit WHEN 'share' THEN 6 WHEN 'count' THEN 0 ELSE 2 END) AS change,
         items_counted,

@@ -6,7 +6,8 @@
 --                  numerator, so the shifted transactions and this unit cost describe the same channels)
 --                  / their completed transactions; NULL when any of them is not provided;
 --   overall CPT  = the whole service's cost / its completed transactions.
--- theoretical_saving_gbp    = shifted_transactions (kpi_digital_take_up) x (baseline offline CPT - baseline digital CPT)
+-- theoretical_saving_gbp    = shifted_transactions (kpi_digital_take_up)
+--                             x (baseline offline CPT - baseline digital CPT)
 -- counterfactual_saving_gbp = transactions completed now x baseline overall CPT (today's volume at the baseline
 --                             channel mix and unit costs) - the actual cost now
 -- The two answer different questions and are never added together. Cumulative columns sum the monthly figures from

@@ -30,8 +30,10 @@ run: setup
 test: setup
 	$(PY) -m pytest
 
+# The UI listens on loopback only; expose it (DAGSTER_UI_HOST=0.0.0.0) only behind an authenticating proxy (README).
+DAGSTER_UI_HOST ?= 127.0.0.1
 dev: setup
-	$(VENV)/bin/dagster dev -w workspace.yaml --host 127.0.0.1 --port 3000
+	$(VENV)/bin/dagster dev -w workspace.yaml --host $(DAGSTER_UI_HOST) --port 3000
 
 clean:
 	rm -rf data $(DAGSTER_HOME)

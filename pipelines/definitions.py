@@ -3,8 +3,10 @@
 
 import dagster as dg
 
+from pipelines.automation import kpi_freshness_checks, schedules as automation_schedules, sensors as automation_sensors
 from pipelines.benefits import benefit_assets
 from pipelines.facts import fct_service_month, fct_service_month_channel
+from pipelines.housekeeping import housekeeping, housekeeping_schedule
 from pipelines.ingestion import raw_agency_returns, raw_reference_files
 from pipelines.kpis import kpi_assets
 from pipelines.publishing import pub_open_data
@@ -22,13 +24,17 @@ assets = [raw_reference_files, raw_agency_returns, stg_agencies, submission_stat
 checks = [*asset_checks, returns_on_time]
 
 # Every asset, checks included: one run covers a month or, with a partition range, a backfill in one go.
-monthly_cycle = dg.define_asset_job("monthly_cycle", selection=dg.AssetSelection.all(),
+# The freshness checks are left out: the daemon evaluates them on their own (pipelines/automation.py).
+monthly_cycle = dg.define_asset_job("monthly_cycle",
+                                    selection=dg.AssetSelection.all() - dg.AssetSelection.checks(*kpi_freshness_checks),
                                     description="Archive, stage, validate and publish the returns of the months given.")
 
 defs = dg.Definitions(
     assets=assets,
-    asset_checks=checks,
-    jobs=[monthly_cycle],
+    asset_checks=[*checks, *kpi_freshness_checks],
+    jobs=[monthly_cycle, housekeeping],
+    schedules=[*automation_schedules, housekeeping_schedule],
+    sensors=[*automation_sensors],
     resources={"store": data_store_from_env()},
     # Steps share one DuckDB file (one writer at a time) and are small: run them in one process.
     executor=dg.in_process_executor,

@@ -12,6 +12,7 @@ import os
 from pathlib import Path
 
 import dagster as dg
+from pipelines.faults import pause_point
 from pipelines.partitions import monthly, months_in
 from pipelines.registry import load_registry
 from pipelines.resources import DataStore
@@ -32,6 +33,7 @@ def archive_file(con, store: DataStore, path: Path, agency_id: str | None, month
     if not target.exists():
         target.parent.mkdir(parents=True, exist_ok=True)
         temporary = target.with_name(target.name + ".tmp")
+        temporary.unlink(missing_ok=True)  # a read-only leftover of a write killed half-way
         temporary.write_bytes(data)
         os.chmod(temporary, 0o444)
         os.replace(temporary, target)
@@ -48,6 +50,7 @@ def _archive_all(store: DataStore, files: list[tuple[Path, str | None, dt.date |
     with store.connect() as con:
         con.execute("BEGIN")
         new = sum(archive_file(con, store, path, agency, month) for path, agency, month in files)
+        pause_point("archive")
         con.execute("COMMIT")
     return {"files_seen": len(files), "files_new": new, "files_unchanged": len(files) - new,
             "bytes": sum(path.stat().st_size for path, _, _ in files)}

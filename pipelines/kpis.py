@@ -7,6 +7,7 @@ whole rebuild is both the simplest and the always-correct choice.
 
 import dagster as dg
 
+from pipelines.faults import pause_point
 from pipelines.resources import DataStore
 from transforms import sql
 
@@ -26,6 +27,7 @@ def build_kpi(store: DataStore, table: str) -> dict:
     with store.connect() as con:
         con.execute("BEGIN")
         con.execute(f"CREATE OR REPLACE TABLE {table} AS {sql(table)}")
+        pause_point("kpi")
         con.execute("COMMIT")
         rows = con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
         preview = con.execute(f"SELECT * FROM {table} ORDER BY month DESC, service_id LIMIT 5").df()

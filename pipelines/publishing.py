@@ -11,6 +11,7 @@ import os
 import dagster as dg
 
 from pipelines.benefits import BENEFIT_TABLES
+from pipelines.faults import pause_point
 from pipelines.kpis import KPI_TABLES
 from pipelines.resources import DataStore
 
@@ -41,6 +42,7 @@ def publish(store: DataStore) -> dict:
                              f"FROM {table} ORDER BY {order}")
                 con.execute(f"COPY ({query}) TO '{temporary}' ({options})")
                 os.replace(temporary, target)
+                pause_point("publish")
                 files[target.name] = hashlib.sha256(target.read_bytes()).hexdigest()
     return files
 

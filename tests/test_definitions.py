@@ -7,6 +7,7 @@ from pathlib import Path
 import dagster as dg
 
 from pipelines.definitions import defs
+from pipelines.kpis import KPI_TABLES
 from pipelines.partitions import monthly, months_in
 
 ASSETS = {
@@ -23,6 +24,7 @@ CHECKS = {
                                      "kpi_completion_rate", "kpi_user_satisfaction")),
     "kpi_cost_per_transaction:month_on_month_jumps",
     "submission_status:returns_on_time",
+    *(f"{table}:freshness_check" for table in KPI_TABLES),  # evaluated by the daemon (pipelines/automation.py)
 }
 MONTHLY = {"raw_agency_returns", "stg_transactions", "stg_costs", "stg_satisfaction", "fct_service_month_channel",
            "fct_service_month", "pub_benefits_summary"}

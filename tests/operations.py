@@ -1,0 +1,46 @@
+"""Helpers for the operations tests: the pipeline as its own process, and canonical digests of what it leaves."""
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+
+REPO = Path(__file__).resolve().parent.parent
+# Columns that hold the clock at the time of a write, not anything derived from the data: left out of comparisons.
+WALL_CLOCK = {"raw_submissions": {"archived_at"}, "archive_purges": {"purged_at"}}
+
+
+def warehouse_digest(path: Path) -> dict[str, str]:
+    """sha256 of every warehouse table's rows, sorted, wall-clock columns left out: equal digests, equal contents."""
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        digests = {}
+        for (table,) in con.execute("SELECT table_name FROM information_schema.tables "
+                                    "WHERE table_type = 'BASE TABLE' ORDER BY table_name").fetchall():
+            columns = [name for (name,) in con.execute(
+                "SELECT column_name FROM information_schema.columns WHERE table_name = ? ORDER BY ordinal_position",
+                [table]).fetchall() if name not in WALL_CLOCK.get(table, set())]
+            rows = con.execute(f'SELECT {", ".join(chr(34) + c + chr(34) for c in columns)} FROM "{table}" '
+                               f"ORDER BY ALL").fetchall()
+            digests[table] = hashlib.sha256(repr((columns, rows)).encode()).hexdigest()
+        return digests
+    finally:
+        con.close()
+
+
+def new_instance_home(folder: Path, config: str = "dagster.yaml") -> Path:
+    """A DAGSTER_HOME with one of the project's instance configurations (config/dagster*.yaml)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    shutil.copy(REPO / "config" / config, folder / "dagster.yaml")
+    return folder
+
+
+def pipeline_process(data_dir: Path, home: Path, **env: str) -> subprocess.Popen:
+    """`python -m pipelines.run` over data_dir/landing, as `make run` starts it, output kept in data_dir/../run.log."""
+    log = (data_dir.parent / "run.log").open("ab")
+    return subprocess.Popen([sys.executable, "-m", "pipelines.run"], cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
+                            env={**os.environ, "PIPELINE_DATA_DIR": str(data_dir), "DAGSTER_HOME": str(home), **env})

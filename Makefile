@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 export DAGSTER_HOME := $(CURDIR)/.dagster
 export GX_ANALYTICS_ENABLED := false
 
-.PHONY: setup demo run test dev dashboards bench clean
+.PHONY: setup demo run test dev dashboards dashboards-dev dashboards-install bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +20,19 @@ $(DAGSTER_HOME)/dagster.yaml: config/dagster.yaml
 
 setup: $(STAMP) $(DAGSTER_HOME)/dagster.yaml
 
+# The dashboards (Evidence, npm only) and the browser their test drives (Debian's chromium).
+DASHBOARDS_STAMP := dashboards/node_modules/.installed
+export EVIDENCE_VAR__published_dir ?= $(CURDIR)/data/published
+
+$(DASHBOARDS_STAMP): dashboards/package.json dashboards/package-lock.json dashboards/scripts/patch-evidence.mjs
+	cd dashboards && npm install --no-audit --no-fund  # not npm ci: npm 11 rejects this lock for missing foreign-platform DuckDB bindings
+	touch $@
+
+dashboards-install: $(DASHBOARDS_STAMP)
+
+/usr/bin/chromium:
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium
+
 demo: setup
 	$(PY) -m pipelines.example_data --out data/landing
 	$(PY) -m pipelines.run
@@ -27,13 +40,22 @@ demo: setup
 run: setup
 	$(PY) -m pipelines.run
 
-test: setup
+test: setup $(DASHBOARDS_STAMP) /usr/bin/chromium
 	$(PY) -m pytest
 
 # The UI listens on loopback only; expose it (DAGSTER_UI_HOST=0.0.0.0) only behind an authenticating proxy (README).
 DAGSTER_UI_HOST ?= 127.0.0.1
 dev: setup
 	$(VENV)/bin/dagster dev -w workspace.yaml --host $(DAGSTER_UI_HOST) --port 3000
+
+dashboards: $(DASHBOARDS_STAMP)
+	@test -f $(EVIDENCE_VAR__published_dir)/datapackage.json || \
+		{ echo "no published data in $(EVIDENCE_VAR__published_dir): run make demo first"; exit 1; }
+	cd dashboards && timeout 300 npm run sources && npm run build:strict
+	@echo "site in dashboards/build/ (serve it: python3 -m http.server -d dashboards/build -b 127.0.0.1 3001)"
+
+dashboards-dev: $(DASHBOARDS_STAMP)
+	cd dashboards && timeout 300 npm run sources && npm run dev
 
 clean:
 	rm -rf data $(DAGSTER_HOME)

@@ -13,12 +13,13 @@ from pipelines.publishing import pub_open_data
 from pipelines.quality import asset_checks
 from pipelines.reports import pub_benefits_summary
 from pipelines.resources import data_store_from_env
+from pipelines.rollups import kpi_rollups, kpi_service_summary
 from pipelines.sources import returns_on_time, stg_agencies, submission_status
 from pipelines.staging import (stg_benefits_register, stg_costs, stg_satisfaction, stg_service_catalogue,
                                stg_transactions)
 
 assets = [raw_reference_files, raw_agency_returns, stg_agencies, submission_status, stg_service_catalogue, stg_benefits_register, stg_transactions,
-          stg_costs, stg_satisfaction, fct_service_month_channel, fct_service_month, *kpi_assets,
+          stg_costs, stg_satisfaction, fct_service_month_channel, fct_service_month, *kpi_assets, kpi_rollups, kpi_service_summary,
           *benefit_assets, pub_open_data, pub_benefits_summary]
 
 checks = [*asset_checks, returns_on_time]

@@ -1,0 +1,167 @@
+"""The open data is a valid data package, safe to open in a spreadsheet, suppresses small samples, and its roll-ups
+agree with the KPI tables they are built from."""
+
+import csv
+import json
+
+import duckdb
+import polars as pl
+import pytest
+from frictionless import validate
+
+from pipelines.publishing import PUBLISHED, SATISFACTION_MIN_RESPONSES, csv_column
+from tests.conftest import LAST
+
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def published(store, name: str) -> pl.DataFrame:
+    return pl.read_parquet(store.published / f"{name}.parquet")
+
+
+def is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def test_data_package_validates_with_frictionless(built):
+    store, _, _ = built
+    report = validate(str(store.published / "datapackage.json"))
+    assert report.flatten(["rowNumber", "fieldName", "type", "message"]) == []
+    assert report.valid
+    assert len(report.tasks) == len(PUBLISHED)
+
+
+def test_data_package_describes_every_file_with_types_units_and_licence(built):
+    store, _, _ = built
+    package = json.loads((store.published / "datapackage.json").read_text(encoding="utf-8"))
+    assert package["licenses"] == [{
+        "name": "OGL-UK-3.0", "title": "Open Government Licence v3.0",
+        "path": "https://www.nationalarchives.gov.uk/doc/open-government-licence/version/3/"}]
+    resources = {r["name"]: r for r in package["resources"]}
+    assert set(resources) == set(PUBLISHED)
+    assert {p.name for p in store.published.glob("*.csv")} == {r["path"] for r in resources.values()}
+    for name, resource in resources.items():
+        parquet = pl.read_parquet(store.published / resource["parquet"])
+        assert [f["name"] for f in resource["schema"]["fields"]] == parquet.columns, name
+        assert all(f["description"] and f["type"] for f in resource["schema"]["fields"]), name
+    cost = {f["name"]: f for f in resources["kpi_cost_per_transaction"]["schema"]["fields"]}
+    assert cost["cost_per_transaction_gbp"] == {
+        "name": "cost_per_transaction_gbp", "type": "number", "unit": "GBP",
+        "description": "Cost per transaction: cost_gbp / transactions_completed."}
+    assert cost["month"]["type"] == "date" and cost["transactions_completed"]["type"] == "integer"
+    assert resources["kpi_digital_take_up"]["schema"]["primaryKey"] == ["service_id", "month"]
+    assert {f["name"]: f.get("unit") for f in resources["kpi_digital_take_up"]["schema"]["fields"]}[
+        "take_up_change_pp"] == "percentage points"
+    # each KPI table carries its definition, worded as at the top of its SQL file
+    assert resources["kpi_completion_rate"]["definition"].startswith(
+        "Completion rate (GOV.UK Service Manual): transactions completed / transactions started")
+
+
+def test_no_csv_cell_would_run_as_a_spreadsheet_formula(built):
+    store, _, _ = built
+    cells = 0
+    for path in sorted(store.published.glob("*.csv")):
+        with path.open(newline="", encoding="utf-8") as f:
+            for row in csv.reader(f):
+                for cell in row:
+                    cells += 1
+                    assert not (cell.startswith(FORMULA_START) and not is_number(cell)), (path.name, cell)
+    assert cells > 10_000
+    # the seeded '-' marker is kept as sent in Parquet and neutralised in CSV
+    quarantine = published(store, "quarantine")
+    assert "-" in quarantine["offending_value"].to_list()
+    rows = list(csv.DictReader((store.published / "quarantine.csv").open(encoding="utf-8")))
+    assert "'-" in [r["offending_value"] for r in rows]
+
+
+def test_formula_neutralising_keeps_numbers_and_plain_text():
+    values = ["=1+1", "+44 20 7946 0000", "-", "-12.5", "+3", "@SUM(A1)", "\tx", "plain", "a=b", None]
+    con = duckdb.connect()
+    con.execute("CREATE TABLE t (v VARCHAR, tags VARCHAR[])")
+    con.executemany("INSERT INTO t VALUES (?, ?)", [(v, ["=x", "y"]) for v in values])
+    result = con.execute(f"SELECT {csv_column('v', 'VARCHAR')}, {csv_column('tags', 'VARCHAR[]')} FROM t").fetchall()
+    assert [r[0] for r in result] == ["'=1+1", "'+44 20 7946 0000", "'-", "-12.5", "+3", "'@SUM(A1)", "'\tx", "plain",
+                                      "a=b", None]
+    assert {r[1] for r in result} == {"'=x;y"}
+
+
+def test_satisfaction_from_few_responses_is_suppressed_with_a_marker(built):
+    store, _, _ = built
+    table = published(store, "kpi_user_satisfaction")
+    small = table.filter((pl.col("responses") > 0) & (pl.col("responses") < SATISFACTION_MIN_RESPONSES))
+    assert SATISFACTION_MIN_RESPONSES == 30
+    assert small.height > 50
+    for column in ("satisfaction_score", "satisfaction_score_ci_low", "satisfied_share", "rating_1", "rating_5"):
+        assert small[column].null_count() == small.height
+    assert small["suppression_note"].unique().to_list() == ["suppressed: fewer than 30 responses"]
+    large = table.filter(pl.col("responses") >= SATISFACTION_MIN_RESPONSES)
+    assert large["suppression_note"].null_count() == large.height
+    with store.connect() as con:
+        warehouse = con.execute("SELECT service_id, month, channel, satisfaction_score FROM kpi_user_satisfaction "
+                                "WHERE responses >= 30 ORDER BY ALL").fetchall()
+    assert large.select("service_id", "month", "channel", "satisfaction_score").sort(
+        "service_id", "month", "channel").rows() == warehouse
+    # the roll-ups and the service summary follow the same rule
+    few = published(store, "kpi_service_summary").filter(pl.col("satisfaction_responses") < 30)
+    assert few.height > 0
+    assert few["satisfaction_score"].null_count() == few.height
+    assert few["suppression_note"].unique().to_list() == ["suppressed: fewer than 30 responses"]
+
+
+def government(store, kpi: str, month: str) -> dict:
+    rollups = published(store, "kpi_rollups")
+    return rollups.filter((pl.col("level") == "government") & (pl.col("kpi") == kpi)
+                          & (pl.col("month").cast(pl.Utf8) == month)).row(0, named=True)
+
+
+def test_government_totals_are_volume_weighted_with_coverage_and_like_for_like_change(built):
+    store, _, _ = built
+    cost = published(store, "kpi_cost_per_transaction").filter(
+        (pl.col("channel") == "all") & pl.col("cost_per_transaction_gbp").is_not_null())
+    latest = cost.filter(pl.col("month").cast(pl.Utf8) == LAST)
+    previous = cost.filter(pl.col("month").cast(pl.Utf8) == "2025-11-01")
+    row = government(store, "cost_per_transaction", LAST)
+    assert row["value"] == pytest.approx(latest["cost_gbp"].sum() / latest["transactions_completed"].sum(), abs=1e-4)
+    services = published(store, "service_catalogue").height
+    assert (row["services_reporting"], row["services_expected"]) == (latest.height, services)
+    assert row["coverage"] == pytest.approx(latest.height / services)
+    both = set(latest["service_id"]) & set(previous["service_id"])
+    now = latest.filter(pl.col("service_id").is_in(both))
+    before = previous.filter(pl.col("service_id").is_in(both))
+    expected = (now["cost_gbp"].sum() / now["transactions_completed"].sum()
+                / (before["cost_gbp"].sum() / before["transactions_completed"].sum()) - 1) * 100
+    assert row["like_for_like_services"] == len(both)
+    assert row["change_vs_previous_month"] == pytest.approx(expected)
+    assert row["financial_year"] == "2025-26" and row["change_unit"] == "percent"
+
+    take_up = published(store, "kpi_digital_take_up").filter(
+        (pl.col("month").cast(pl.Utf8) == LAST) & pl.col("digital_take_up_rate").is_not_null())
+    row = government(store, "digital_take_up", LAST)
+    assert row["value"] == pytest.approx(take_up["digital_transactions_completed"].sum()
+                                         / take_up["transactions_completed"].sum())
+
+
+def test_a_month_an_agency_did_not_send_is_no_data_with_zero_coverage(built):
+    store, _, _ = built
+    rollups = published(store, "kpi_rollups").filter(
+        (pl.col("level") == "agency") & (pl.col("group_id") == "environment")
+        & (pl.col("month").cast(pl.Utf8) == "2025-10-01") & (pl.col("kpi") == "cost_per_transaction"))
+    assert rollups.select("value", "services_reporting", "coverage").rows() == [(None, 0, 0.0)]
+
+
+def test_service_summary_is_the_latest_month_of_each_kpi_table(built):
+    store, _, _ = built
+    summary = published(store, "kpi_service_summary")
+    assert summary.height == published(store, "service_catalogue").height
+    assert summary["month"].cast(pl.Utf8).unique().to_list() == [LAST]
+    cost = published(store, "kpi_cost_per_transaction").filter(
+        (pl.col("channel") == "all") & (pl.col("month").cast(pl.Utf8) == LAST))
+    joined = summary.join(cost, on="service_id", suffix="_kpi")
+    assert joined.height == summary.height
+    assert joined["cost_per_transaction_gbp"].eq_missing(joined["cost_per_transaction_gbp_kpi"]).all()
+    # six months of data: nothing a year earlier, so no 12-month change (no data, not 0)
+    assert summary["cost_per_transaction_change_12m_pct"].null_count() == summary.height

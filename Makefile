@@ -48,6 +48,14 @@ DAGSTER_UI_HOST ?= 127.0.0.1
 dev: setup
 	$(VENV)/bin/dagster dev -w workspace.yaml --host $(DAGSTER_UI_HOST) --port 3000
 
+# PostgreSQL for the production-instance tests, which start and stop a throwaway cluster of their own.
+.PHONY: postgresql
+postgresql:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null || \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postgresql; }
+
+test: postgresql
+
 dashboards: $(DASHBOARDS_STAMP)
 	@test -f $(EVIDENCE_VAR__published_dir)/datapackage.json || \
 		{ echo "no published data in $(EVIDENCE_VAR__published_dir): run make demo first"; exit 1; }
@@ -56,6 +64,11 @@ dashboards: $(DASHBOARDS_STAMP)
 
 dashboards-dev: $(DASHBOARDS_STAMP)
 	cd dashboards && timeout 300 npm run sources && npm run dev
+
+# Transaction-level extracts at 10M and 50M events (pipeline, DuckDB floor, pandas) and 200M (pipeline), then one
+# new month on top of 36: writes benchmarks/RESULTS.md. Long (tens of minutes); the data goes to data/bench/.
+bench: setup
+	$(PY) -m benchmarks.run --sizes 10M,50M --pipeline-only 200M --months-built 36 --events-per-month 1M
 
 clean:
 	rm -rf data $(DAGSTER_HOME)

@@ -99,11 +99,37 @@ def _blocking() -> dict[str, list]:
                      "completion_rate"),
             _unique("service_id", "month", "channel"), _rate("completion_rate"),
         ],
+        "kpi_by_period": [
+            _columns("service_id", "grain", "period_start", "period_end", "channel", "source", "months_covered",
+                     "transactions_completed", "cost_per_transaction_gbp", "digital_take_up_rate"),
+            _unique("service_id", "grain", "period_start", "source", "channel"),
+            _in("grain", ["month", "quarter", "financial_year", "rolling_12_months", "span"]),
+            _rate("digital_take_up_rate"), _rate("completion_rate"), _rate("satisfaction_score"),
+            _not_negative("transactions_completed"), _not_above("period_start", "period_end",
+                                                                "a period ends after it starts"),
+        ],
         "kpi_user_satisfaction": [
             _columns("service_id", "month", "channel", "responses", "satisfaction_score", "satisfied_share"),
             _unique("service_id", "month", "channel"), _rate("satisfaction_score"), _rate("satisfied_share"),
             _not_above("satisfaction_score_ci_low", "satisfaction_score", "an interval contains its estimate"),
             _not_above("satisfaction_score", "satisfaction_score_ci_high", "an interval contains its estimate"),
+        ],
+        "stg_extract_transactions": [
+            _columns("agency_id", "service_id", "month", "channel", "transactions_started", "transactions_completed",
+                     "time_to_complete_median_seconds", "time_to_complete_p90_seconds"),
+            _unique("service_id", "month", "channel"), _present("month"), _in("channel", [*CHANNELS, "all"]),
+            _not_negative("transactions_started"), _not_negative("transactions_completed"),
+            _not_above("transactions_completed", "transactions_started", "a transaction cannot complete without starting"),
+            _not_negative("time_to_complete_median_seconds", "a duration"),
+            _not_above("time_to_complete_median_seconds", "time_to_complete_p90_seconds",
+                       "the median cannot exceed the 90th percentile"),
+        ],
+        "kpi_processing_time": [
+            _columns("service_id", "month", "channel", "transactions_completed", "time_to_complete_median_seconds",
+                     "time_to_complete_p90_seconds"),
+            _unique("service_id", "month", "channel"), _not_negative("time_to_complete_median_seconds", "a duration"),
+            _not_above("time_to_complete_median_seconds", "time_to_complete_p90_seconds",
+                       "the median cannot exceed the 90th percentile"),
         ],
     }
 

@@ -9,7 +9,7 @@ these small tables is both the simplest and the always-correct choice.
 import dagster as dg
 
 from pipelines.kpis import KPI_TABLES
-from pipelines.resources import DataStore
+from pipelines.resources import WAREHOUSE_POOL, DataStore
 from transforms import sql
 
 # table -> (upstream assets, key for the preview, description)
@@ -44,7 +44,7 @@ def build_table(store: DataStore, table: str, key: str) -> dict:
 
 
 def _benefits_asset(table: str, deps: list[str], key: str, description: str):
-    @dg.asset(name=table, group_name="benefits", deps=deps, description=description, kinds={"duckdb"})
+    @dg.asset(pool=WAREHOUSE_POOL, name=table, group_name="benefits", deps=deps, description=description, kinds={"duckdb"})
     def benefits_table(store: DataStore) -> dg.MaterializeResult:
         return dg.MaterializeResult(metadata=build_table(store, table, key))
     return benefits_table

@@ -4,7 +4,7 @@
 import dagster as dg
 
 from pipelines.partitions import monthly
-from pipelines.resources import DataStore
+from pipelines.resources import WAREHOUSE_POOL, DataStore
 from transforms import sql
 
 
@@ -26,7 +26,7 @@ def build_fact(store: DataStore, table: str, start, end) -> dict:
 
 
 def _fact_asset(table: str, deps: list[str], description: str):
-    @dg.asset(name=table, group_name="facts", partitions_def=monthly, deps=deps, description=description,
+    @dg.asset(pool=WAREHOUSE_POOL, name=table, group_name="facts", partitions_def=monthly, deps=deps, description=description,
               backfill_policy=dg.BackfillPolicy.single_run(), kinds={"duckdb"})
     def fact(context: dg.AssetExecutionContext, store: DataStore) -> dg.MaterializeResult:
         window = context.partition_time_window
@@ -35,7 +35,8 @@ def _fact_asset(table: str, deps: list[str], description: str):
 
 
 fct_service_month_channel = _fact_asset(
-    "fct_service_month_channel", ["stg_transactions", "stg_costs", "stg_satisfaction", "stg_service_catalogue"],
+    "fct_service_month_channel", ["stg_transactions", "stg_costs", "stg_satisfaction", "stg_reported_figures",
+                                  "stg_extract_transactions", "stg_service_catalogue"],
     "One row per service x month x offered channel: volumes, costs (direct + apportioned shared), rating counts.")
 fct_service_month = _fact_asset(
     "fct_service_month", ["fct_service_month_channel", "stg_costs"],

@@ -24,7 +24,7 @@ import duckdb
 import yaml
 
 from pipelines.registry import CONFIG_DIR
-from pipelines.resources import DUCKDB_CONFIG, DataStore, data_store_from_env
+from pipelines.resources import DUCKDB_CONFIG, WAREHOUSE_POOL, DataStore, data_store_from_env
 from transforms import sql
 
 FINISHED = [dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED]
@@ -149,7 +149,7 @@ def restore(source: Path, store: DataStore) -> dict:
     return {"warehouse": str(store.warehouse), "files_checked": len(manifest["files"])}
 
 
-@dg.op(pool="warehouse", description="Applies config/housekeeping.yaml: old runs, superseded raw copies, leftovers.")
+@dg.op(pool=WAREHOUSE_POOL, description="Applies config/housekeeping.yaml: old runs, superseded raw copies, leftovers.")
 def apply_retention_policy(context: dg.OpExecutionContext, store: DataStore) -> None:
     report = apply_retention(store, context.instance, load_policy())
     context.log.info("deleted: " + ", ".join(f"{len(items)} {what}" for what, items in report.items()))

@@ -9,82 +9,155 @@ new version beside the old one. Nothing here parses a file: staging reads the ar
 import datetime as dt
 import hashlib
 import os
+import shutil
 from pathlib import Path
 
 import dagster as dg
+from pipelines.connectors.http import FetchError, HttpSource, display_url, fetch
 from pipelines.faults import pause_point
-from pipelines.partitions import monthly, months_in
+from pipelines.partitions import agencies_of_run, monthly, months_in
 from pipelines.registry import load_registry
-from pipelines.resources import DataStore
+from pipelines.resources import WAREHOUSE_POOL, DataStore
 
 CENTRAL = {"service_catalogue": "catalogue/services.csv", "benefits_register": "benefits/benefits_register.csv"}
 
 
-def archive_file(con, store: DataStore, path: Path, agency_id: str | None, month: dt.date | None) -> bool:
+def archive_file(con, store: DataStore, path: Path, agency_id: str | None, month: dt.date | None,
+                 source: str = "file_drop") -> bool:
     """Archive one landed file; True when these bytes are new for this path."""
-    data = path.read_bytes()
-    sha = hashlib.sha256(data).hexdigest()
+    with path.open("rb") as handle:  # read in chunks: a transaction-level extract can be many GB
+        sha = hashlib.file_digest(handle, "sha256").hexdigest()
+    size = path.stat().st_size
     source_path = path.relative_to(store.landing).as_posix()
-    if con.execute("SELECT 1 FROM raw_submissions WHERE source_path = ? AND sha256 = ?",
-                   [source_path, sha]).fetchone():
-        return False
+    current = con.execute("SELECT sha256 FROM current_submissions WHERE source_path = ?", [source_path]).fetchall()
+    if current and current[0][0] == sha:
+        return False  # an identical resubmission of the version in force
     archive_path = f"{sha[:2]}/{sha}{path.suffix.lower()}"
     target = store.archive / archive_path
     if not target.exists():
         target.parent.mkdir(parents=True, exist_ok=True)
         temporary = target.with_name(target.name + ".tmp")
         temporary.unlink(missing_ok=True)  # a read-only leftover of a write killed half-way
-        temporary.write_bytes(data)
+        shutil.copyfile(path, temporary)
         os.chmod(temporary, 0o444)
         os.replace(temporary, target)
     received = dt.datetime.fromtimestamp(path.stat().st_mtime, dt.timezone.utc)  # when it landed on the drop
     con.execute("INSERT INTO raw_submissions BY NAME SELECT ? AS source_path, ? AS sha256, ? AS size_bytes, "
-                "? AS received_at, ? AS archived_at, 'file_drop' AS source, ? AS agency_id, ? AS month, "
-                "? AS archive_path",
-                [source_path, sha, len(data), received, dt.datetime.now(dt.timezone.utc), agency_id, month,
+                "? AS received_at, ? AS archived_at, ? AS source, ? AS agency_id, ? AS month, ? AS archive_path",
+                [source_path, sha, size, received, dt.datetime.now(dt.timezone.utc), source, agency_id, month,
                  archive_path])
     return True
 
 
-def _archive_all(store: DataStore, files: list[tuple[Path, str | None, dt.date | None]]) -> dict:
+def landed_files(store: DataStore, folder: Path) -> list[Path]:
+    """Files in a landing folder (recursively), never following a link out of data/landing/."""
+    landing = store.landing.resolve()
+    return [p for p in sorted(folder.rglob("*"))
+            if p.is_file() and not p.name.startswith(".") and p.resolve().is_relative_to(landing)]
+
+
+def archive_all(store: DataStore, files: list[tuple[Path, str | None, dt.date | None]],
+                source: str = "file_drop") -> dict:
     with store.connect() as con:
         con.execute("BEGIN")
-        new = sum(archive_file(con, store, path, agency, month) for path, agency, month in files)
+        new = sum(archive_file(con, store, path, agency, month, source) for path, agency, month in files)
         pause_point("archive")
         con.execute("COMMIT")
     return {"files_seen": len(files), "files_new": new, "files_unchanged": len(files) - new,
             "bytes": sum(path.stat().st_size for path, _, _ in files)}
 
 
-@dg.asset(group_name="raw", partitions_def=monthly, backfill_policy=dg.BackfillPolicy.single_run(),
+@dg.asset(pool=WAREHOUSE_POOL, group_name="raw", partitions_def=monthly, backfill_policy=dg.BackfillPolicy.single_run(),
           kinds={"duckdb"})
 def raw_agency_returns(context: dg.AssetExecutionContext, store: DataStore) -> dg.MaterializeResult:
     """Every agency return for the months in this run, archived unchanged (sha256, size, received time)."""
-    registry = load_registry()
+    only = agencies_of_run(context)
     files = []
     for month in months_in(context.partition_time_window):
-        for agency in registry.agencies:
-            folder = store.landing / agency.id / month.strftime("%Y-%m")
-            if folder.is_dir():
-                files += [(path, agency.id, month) for path in sorted(folder.rglob("*")) if path.is_file()]
-    counts = _archive_all(store, files)
+        for agency in load_registry().agencies:
+            if only is not None and agency.id not in only:
+                continue
+            folder = store.landing / agency.folder / month.strftime("%Y-%m")
+            if agency.connector == "file_drop" and folder.is_dir():
+                files += [(path, agency.id, month) for path in landed_files(store, folder)]
+    counts = archive_all(store, files)
     return dg.MaterializeResult(metadata={**counts, "agencies": len({a for _, a, _ in files})})
 
 
-@dg.asset(group_name="raw", kinds={"duckdb"})
+@dg.asset(pool=WAREHOUSE_POOL, group_name="raw", kinds={"duckdb"})
 def raw_reference_files(store: DataStore) -> dg.MaterializeResult:
     """The central files, archived unchanged: the service catalogue and the benefits register."""
     files = [(store.landing / rel, None, None) for rel in CENTRAL.values() if (store.landing / rel).is_file()]
-    return dg.MaterializeResult(metadata=_archive_all(store, files))
+    return dg.MaterializeResult(metadata=archive_all(store, files))
 
 
 def current_submissions(con, start: dt.date, end: dt.date) -> list[tuple]:
     """The latest version of each return file for months in [start, end):
     (source_path, sha256, agency_id, month, archive_path)."""
-    return con.execute("SELECT * FROM current_submissions WHERE month >= ? AND month < ? ORDER BY source_path",
+    return con.execute("SELECT source_path, sha256, agency_id, month, archive_path FROM current_submissions "
+                       "WHERE month >= ? AND month < ? ORDER BY archived_at, source_path",
                        [start, end]).fetchall()
 
 
 def current_reference(con, name: str) -> tuple | None:
     """The latest version of a central file (a key of CENTRAL), or None when none was ever received."""
-    return con.execute("SELECT * FROM current_submissions WHERE source_path = ?", [CENTRAL[name]]).fetchone()
+    return con.execute("SELECT source_path, sha256, agency_id, month, archive_path FROM current_submissions "
+                       "WHERE source_path = ?", [CENTRAL[name]]).fetchone()
+
+
+def fetch_api_returns(store: DataStore, agency, month: dt.date) -> list[dict]:
+    """Fetch one month of an http agency's returns into its landing folder (one file per return type, as its
+    mapping names it); returns a failure record for each return that could not be fetched."""
+    registry = load_registry()
+    failures = []
+    folder = store.landing / agency.folder / month.strftime("%Y-%m")
+    for return_type, layout in registry.mappings[agency.mapping]["returns"].items():
+        source = HttpSource(agency_id=agency.id, url=agency.url.replace("{return}", return_type),
+                            format=agency.format, credential_env=agency.credential_env,
+                            pagination=agency.pagination)
+        target = folder / layout["file"]
+        try:
+            data = fetch(source, month.strftime("%Y-%m"))
+        except FetchError as error:
+            failures.append({"return_type": "api_fetch", "agency_id": agency.id, "month": month,
+                             "source_file": target.relative_to(store.landing).as_posix(), "sha256": "",
+                             "row_number": None, "rule": error.rule, "column_name": return_type,
+                             "offending_value": display_url(error.url), "message": str(error)})
+            continue
+        if target.exists() and target.read_bytes() == data:
+            continue  # unchanged: keep the first time it was received
+        folder.mkdir(parents=True, exist_ok=True)
+        temporary = target.with_name(f".{target.name}.tmp")
+        temporary.write_bytes(data)
+        os.replace(temporary, target)
+    return failures
+
+
+@dg.asset(pool=WAREHOUSE_POOL, group_name="raw", partitions_def=monthly, backfill_policy=dg.BackfillPolicy.single_run(),
+          kinds={"duckdb"})
+def raw_api_returns(context: dg.AssetExecutionContext, store: DataStore) -> dg.MaterializeResult:
+    """Returns of agencies with an HTTP API, fetched for the months of this run and archived unchanged. A fetch
+    that fails (refused credential, server errors after retries, an endless page sequence) is quarantined with
+    its rule; the rest of the run goes on."""
+    window = context.partition_time_window
+    only = agencies_of_run(context)
+    agencies = [a for a in load_registry().agencies if a.connector == "http" and (only is None or a.id in only)]
+    failures, files = [], []
+    for month in months_in(window):
+        for agency in agencies:
+            failures += fetch_api_returns(store, agency, month)
+            folder = store.landing / agency.folder / month.strftime("%Y-%m")
+            if folder.is_dir():
+                files += [(path, agency.id, month) for path in landed_files(store, folder)]
+    counts = archive_all(store, files, source="http")
+    with store.connect() as con:
+        con.execute("BEGIN")
+        con.execute("DELETE FROM quarantine WHERE return_type = 'api_fetch' AND month >= ? AND month < ?",
+                    [window.start.date(), window.end.date()])
+        if failures:
+            con.executemany("INSERT INTO quarantine BY NAME SELECT ? AS return_type, ? AS agency_id, ? AS month, "
+                            "? AS source_file, ? AS sha256, ? AS row_number, ? AS rule, ? AS column_name, "
+                            "? AS offending_value, ? AS message", [list(f.values()) for f in failures])
+        con.execute("COMMIT")
+    return dg.MaterializeResult(metadata={**counts, "fetch_failures": len(failures),
+                                          "failures": dg.MetadataValue.json([f["message"] for f in failures[:10]])})

@@ -16,3 +16,12 @@ def months_in(window: dg.TimeWindow) -> list[dt.date]:
         months.append(day)
         day = dt.date(day.year + day.month // 12, day.month % 12 + 1, 1)
     return months
+
+
+AGENCIES_TAG = "pipeline/agencies"  # set by the submission sensor: only these agencies' returns are re-staged
+
+
+def agencies_of_run(context) -> list[str] | None:
+    """The agencies a run is limited to (comma-separated in its tags), or None for all."""
+    tag = context.run.tags.get(AGENCIES_TAG)
+    return sorted(tag.split(",")) if tag else None

@@ -19,7 +19,7 @@ from pipelines.benefits import BENEFIT_TABLES
 from pipelines.faults import pause_point
 from pipelines.kpis import KPI_TABLES
 from pipelines.registry import CONFIG_DIR
-from pipelines.resources import DataStore
+from pipelines.resources import WAREHOUSE_POOL, DataStore
 from transforms import SQL_DIR, sql
 
 # Satisfaction from fewer responses than this is suppressed in published data (README, "Dashboards and open data").
@@ -29,12 +29,15 @@ SATISFACTION_MIN_RESPONSES = 30
 PUBLISHED = {
     **{table: (table, "service_id, month" + (", channel" if table != "kpi_digital_take_up" else ""))
        for table in KPI_TABLES},
+    "kpi_by_period": ("kpi_by_period", "service_id, grain, period_start, source, channel"),
     "quarantine": ("quarantine", "return_type, source_file, row_number NULLS FIRST, rule, column_name"),
     "submission_accounting": ("submission_accounting", "return_type, source_file"),
     "service_catalogue": ("stg_service_catalogue", "service_id"),
     "kpi_rollups": ("kpi_rollups", "level, group_id, month, kpi_order"),
     "kpi_service_summary": ("kpi_service_summary", "service_id"),
     "submission_status": ("submission_status", "agency_id, month"),
+    "satisfaction_method_drift": ("satisfaction_method_drift", "service_id, channel, month"),
+    "revisions": ("revisions", "revised_at, table_name, service_id, month, channel NULLS FIRST, column_name"),
     **{table: (table, key) for table, (_, key, _) in BENEFIT_TABLES.items()},
 }
 
@@ -158,8 +161,8 @@ def data_package(folder: Path, tables: dict[str, list[tuple[str, str]]]) -> dict
     return {**meta["package"], "resources": resources}
 
 
-@dg.asset(group_name="publish", kinds={"parquet", "csv"},
-          deps=[*KPI_TABLES, "kpi_rollups", "kpi_service_summary", "submission_status", "stg_transactions", "stg_costs", "stg_satisfaction", "stg_service_catalogue",
+@dg.asset(pool=WAREHOUSE_POOL, group_name="publish", kinds={"parquet", "csv"},
+          deps=[*KPI_TABLES, "kpi_rollups", "kpi_service_summary", "submission_status", "satisfaction_method_drift", "stg_transactions", "stg_costs", "stg_satisfaction", "stg_service_catalogue",
                 *BENEFIT_TABLES])
 def pub_open_data(store: DataStore) -> dg.MaterializeResult:
     """The open-data files: each KPI table, the roll-ups, the quarantine and the catalogue as Parquet and CSV, and

@@ -8,7 +8,7 @@ import dagster as dg
 
 from expectations.runner import SuiteResult, run_suite
 from expectations.suites import BLOCKING
-from pipelines.resources import DataStore
+from pipelines.resources import WAREHOUSE_POOL, DataStore
 from transforms import sql
 
 KEYS = {
@@ -21,6 +21,9 @@ KEYS = {
     "kpi_digital_take_up": ["service_id", "month"],
     "kpi_completion_rate": ["service_id", "month", "channel"],
     "kpi_user_satisfaction": ["service_id", "month", "channel"],
+    "kpi_by_period": ["service_id", "grain", "period_start", "source", "channel"],
+    "stg_extract_transactions": ["service_id", "month", "channel"],
+    "kpi_processing_time": ["service_id", "month", "channel"],
 }
 
 
@@ -39,7 +42,7 @@ def check_result(result: SuiteResult, severity: dg.AssetCheckSeverity) -> dg.Ass
 
 
 def _suite_check(table: str):
-    @dg.asset_check(asset=table, name="valid", blocking=True,
+    @dg.asset_check(pool=WAREHOUSE_POOL, asset=table, name="valid", blocking=True,
                     description=f"Great Expectations suite '{table}': schema, keys and impossible values.")
     def valid(store: DataStore) -> dg.AssetCheckResult:
         with store.connect() as con:
@@ -48,7 +51,7 @@ def _suite_check(table: str):
     return valid
 
 
-@dg.asset_check(asset="kpi_cost_per_transaction", name="month_on_month_jumps",
+@dg.asset_check(pool=WAREHOUSE_POOL, asset="kpi_cost_per_transaction", name="month_on_month_jumps",
                 description="Warns when a service's volume or cost per transaction moves more than 3x in a month.")
 def month_on_month_jumps(store: DataStore) -> dg.AssetCheckResult:
     with store.connect() as con:

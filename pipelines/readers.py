@@ -97,7 +97,7 @@ def _json(data: bytes, layout: dict) -> pl.DataFrame:
     if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
         raise ParseError("the JSON is not a list of records (objects)")
     if not records:
-        raise ParseError("the file has a header but no rows")
+        raise ParseError("the file is an empty list of records")
     keys = list(dict.fromkeys(k for r in records for k in r))
     return pl.DataFrame({k: [_text(r.get(k)) for r in records] for k in keys},
                         schema={k: pl.String for k in keys})

@@ -29,7 +29,7 @@ import matplotlib.pyplot as plt  # noqa: E402  (after choosing the backend)
 import typst  # noqa: E402
 
 from pipelines.partitions import monthly, months_in  # noqa: E402
-from pipelines.resources import DataStore  # noqa: E402
+from pipelines.resources import WAREHOUSE_POOL, DataStore  # noqa: E402
 
 TEMPLATES = Path(__file__).parent / "templates"
 FONTS = Path(matplotlib.get_data_path()) / "fonts" / "ttf"
@@ -477,7 +477,7 @@ def build_summaries(store: DataStore, months: list[dt.date]) -> list[str]:
     return written
 
 
-@dg.asset(group_name="publish", partitions_def=monthly, backfill_policy=dg.BackfillPolicy.single_run(),
+@dg.asset(pool=WAREHOUSE_POOL, group_name="publish", partitions_def=monthly, backfill_policy=dg.BackfillPolicy.single_run(),
           deps=["pub_open_data"], kinds={"pdf", "html"})
 def pub_benefits_summary(context: dg.AssetExecutionContext, store: DataStore) -> dg.MaterializeResult:
     """The ministers' benefits summary (PDF and HTML) of each month, and of each financial quarter it ends."""

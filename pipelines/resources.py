@@ -14,6 +14,9 @@ from transforms import sql
 
 # Files DuckDB 1.4 can open (Evidence and the DuckDB CLI bundle older versions than the Python wheel).
 DUCKDB_CONFIG = {"storage_compatibility_version": "v1.4.0"}
+# DuckDB lets one process at a time open the warehouse file: every step that opens it (or reads what it published)
+# is in this Dagster pool, limited to one slot in the production instance (config/dagster-postgres.yaml).
+WAREHOUSE_POOL = "warehouse"
 
 
 class DataStore(dg.ConfigurableResource):
@@ -49,6 +52,7 @@ class DataStore(dg.ConfigurableResource):
         con.execute("SET TimeZone = 'UTC'")  # published timestamps must not depend on the machine's zone
         try:
             con.execute(sql("schema"))
+            con.execute(sql("formulas"))
             yield con
         finally:
             con.close()

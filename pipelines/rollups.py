@@ -7,7 +7,7 @@ import pandas as pd
 
 from pipelines.publishing import SATISFACTION_MIN_RESPONSES
 from pipelines.registry import load_registry
-from pipelines.resources import DataStore
+from pipelines.resources import WAREHOUSE_POOL, DataStore
 from transforms import sql
 
 KPI_MARTS = ["kpi_cost_per_transaction", "kpi_digital_take_up", "kpi_completion_rate", "kpi_user_satisfaction"]
@@ -27,14 +27,14 @@ def build_rollup(store: DataStore, table: str) -> dict:
     return {"dagster/row_count": rows, "preview": dg.MetadataValue.md(preview.to_markdown(index=False))}
 
 
-@dg.asset(group_name="kpis", deps=[*KPI_MARTS, "stg_service_catalogue"], kinds={"duckdb"})
+@dg.asset(pool=WAREHOUSE_POOL, group_name="kpis", deps=[*KPI_MARTS, "stg_service_catalogue"], kinds={"duckdb"})
 def kpi_rollups(store: DataStore) -> dg.MaterializeResult:
     """Each KPI per month for government, each department and each agency: volume-weighted, with coverage and the
     like-for-like change against the previous month."""
     return dg.MaterializeResult(metadata=build_rollup(store, "kpi_rollups"))
 
 
-@dg.asset(group_name="kpis", deps=[*KPI_MARTS, "stg_service_catalogue"], kinds={"duckdb"})
+@dg.asset(pool=WAREHOUSE_POOL, group_name="kpis", deps=[*KPI_MARTS, "stg_service_catalogue"], kinds={"duckdb"})
 def kpi_service_summary(store: DataStore) -> dg.MaterializeResult:
     """One row per service: its KPIs in the latest month and the change over 12 months."""
     return dg.MaterializeResult(metadata=build_rollup(store, "kpi_service_summary"))

@@ -16,11 +16,13 @@ FIRST, LAST = "2025-07-01", "2025-12-01"
 BROKEN = "pensions/2025-11/satisfaction.json"  # replaced by bytes no JSON parser accepts
 
 
-def run_graph(store: DataStore, start: str = FIRST, end: str = LAST, selection=None) -> dg.ExecuteInProcessResult:
+def run_graph(store: DataStore, start: str = FIRST, end: str = LAST, selection=None,
+              tags: dict | None = None) -> dg.ExecuteInProcessResult:
     """Materialise the whole graph (checks included) for the months [start, end] in one run."""
     return dg.materialize(
         [*assets, *checks], resources={"store": store}, instance=dg.DagsterInstance.ephemeral(),
-        tags={"dagster/asset_partition_range_start": start, "dagster/asset_partition_range_end": end},
+        tags={"dagster/asset_partition_range_start": start, "dagster/asset_partition_range_end": end,
+              **(tags or {})},
         selection=selection, raise_on_error=False)
 
 

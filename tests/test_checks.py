@@ -27,6 +27,8 @@ BREAKAGES = {
                             "expect_column_values_to_be_between"),
     "kpi_completion_rate": ("UPDATE kpi_completion_rate SET completion_rate = -0.1 WHERE channel = 'phone'",
                             "expect_column_values_to_be_between"),
+    "kpi_by_period": ("UPDATE kpi_by_period SET completion_rate = 2 WHERE channel = 'online'",
+                      "expect_column_values_to_be_between"),
     "kpi_user_satisfaction": ("UPDATE kpi_user_satisfaction SET satisfaction_score_ci_low = 1 "
                               "WHERE channel = 'all'", "expect_column_pair_values_a_to_be_greater_than_b"),
 }

@@ -18,6 +18,9 @@ ASSETS = {
     "kpi_rollups", "kpi_service_summary",
     "benefits_register", "channel_shift_savings", "channel_shift_savings_rollup", "benefits_realisation",
     "benefits_summary_figures", "pub_benefits_summary",
+    "stg_extract_transactions", "kpi_processing_time",
+    "raw_api_returns", "raw_performance_records", "stg_reported_figures", "satisfaction_method_drift",
+    "kpi_by_period",
 }
 CHECKS = {
     *(f"{table}:valid" for table in ("stg_service_catalogue", "stg_transactions", "stg_costs", "stg_satisfaction",
@@ -25,10 +28,12 @@ CHECKS = {
                                      "kpi_completion_rate", "kpi_user_satisfaction")),
     "kpi_cost_per_transaction:month_on_month_jumps",
     "submission_status:returns_on_time",
+    "stg_extract_transactions:valid", "kpi_processing_time:valid",
+    "kpi_by_period:valid",
     *(f"{table}:freshness_check" for table in KPI_TABLES),  # evaluated by the daemon (pipelines/automation.py)
 }
 MONTHLY = {"raw_agency_returns", "stg_transactions", "stg_costs", "stg_satisfaction", "fct_service_month_channel",
-           "fct_service_month", "pub_benefits_summary"}
+           "fct_service_month", "pub_benefits_summary", "stg_extract_transactions", "raw_api_returns"}
 
 
 def test_asset_keys_and_checks_are_exactly_these():

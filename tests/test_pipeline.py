@@ -8,6 +8,7 @@ import duckdb
 import polars as pl
 import pytest
 
+from pipelines.definitions import defs
 from pipelines.publishing import PUBLISHED
 from tests.conftest import BROKEN, FIRST, published_checksums, run_graph
 
@@ -21,12 +22,7 @@ def test_run_succeeds_with_every_step(built):
     _, _, result = built
     assert result.success
     materialised = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
-    assert materialised == {
-        "raw_reference_files", "raw_agency_returns", "stg_service_catalogue", "stg_benefits_register",
-        "stg_transactions", "stg_costs", "stg_satisfaction", "fct_service_month_channel", "fct_service_month",
-        "kpi_cost_per_transaction", "kpi_digital_take_up", "kpi_completion_rate", "kpi_user_satisfaction",
-        "pub_open_data", "stg_agencies", "submission_status", "benefits_register", "channel_shift_savings",
-        "channel_shift_savings_rollup", "benefits_realisation", "benefits_summary_figures", "pub_benefits_summary"}
+    assert materialised == {k.to_user_string() for k in defs.resolve_asset_graph().get_all_asset_keys()}
 
 
 def test_every_seeded_defect_is_quarantined_with_its_rule(built):
@@ -188,3 +184,11 @@ def test_corrected_resubmission_supersedes_and_keeps_the_original(copied):
                         "AND channel = ?", [service, month, channel]) == [(int(completed) - 10,)]
     versions = query(store, "SELECT count(*) FROM raw_submissions WHERE source_path = 'land/2025-12/transactions.csv'")
     assert versions == [(2,)]
+    # the revisions table says which published figures changed, from what to what
+    revised = query(store, "SELECT table_name, column_name, old_value, new_value FROM revisions WHERE service_id = ? "
+                           "AND month = ? AND channel = ? AND column_name = 'transactions_completed' ORDER BY 1",
+                    [service, month, channel])
+    assert revised == [("kpi_completion_rate", "transactions_completed", float(completed), float(completed) - 10),
+                       ("kpi_cost_per_transaction", "transactions_completed", float(completed),
+                        float(completed) - 10)]
+    assert query(store, "SELECT count(DISTINCT (service_id, month)) FROM revisions") == [(1,)]

@@ -64,7 +64,7 @@ def transactions():
         [" S1 ", APRIL, "paper", " 7 ", None],           # 3 accepted: padded cells, completed not provided
         ["S9", APRIL, "online", "1", "1"],               # 4 unknown_service
         ["S2", APRIL, "online", "1", "1"],               # 5 service_of_another_agency
-        ["S1", "April 2024", "online", "1", "1"],        # 6 month_not_a_date
+        ["S1", "Spring 2024", "online", "1", "1"],       # 6 period_not_recognised
         ["S1", "2024-05-01", "online", "1", "1"],        # 7 month_outside_return_period
         ["S1", APRIL, "web", "x", "1"],                  # 8 unknown_channel (before not_a_number)
         ["S1", APRIL, "face_to_face", "1", "1"],         # 9 channel_not_offered
@@ -88,7 +88,7 @@ def test_transactions_quarantine_each_rule_with_row_and_value(transactions):
     assert failures(quarantined) == [
         (4, "unknown_service", "service_id", "S9"),
         (5, "service_of_another_agency", "service_id", "S2"),
-        (6, "month_not_a_date", "month", "April 2024"),
+        (6, "period_not_recognised", "month", "Spring 2024"),
         (7, "month_outside_return_period", "month", "2024-05-01"),
         (8, "unknown_channel", "channel", "web"),
         (9, "channel_not_offered", "channel", "face_to_face"),
@@ -98,21 +98,21 @@ def test_transactions_quarantine_each_rule_with_row_and_value(transactions):
         (13, "negative_count", "transactions_completed", "-1"),
         (14, "completed_above_started", "transactions_completed", "11"),
         (15, "required_value_missing", "channel", ""),
-        (17, "duplicate_row", "service_id, month, channel", "S3 2024-04-01 online"),
-        (18, "conflicting_duplicate", "service_id, month, channel", "S3 2024-04-01 phone"),
-        (19, "conflicting_duplicate", "service_id, month, channel", "S3 2024-04-01 phone"),
+        (17, "duplicate_row", "service_id, grain, period_start, channel", "S3 month 2024-04-01 online"),
+        (18, "conflicting_duplicate", "service_id, grain, period_start, channel", "S3 month 2024-04-01 phone"),
+        (19, "conflicting_duplicate", "service_id, grain, period_start, channel", "S3 month 2024-04-01 phone"),
     ]
     assert set(quarantined.get_column("source_file")) == {"AG1/2024-04/x.csv"}
     messages = dict(zip(quarantined["row_number"], quarantined["message"]))
     assert messages[4] == "service_id is not in the service catalogue"
-    assert messages[7] == "month is outside this return's period 2024-04"
+    assert messages[7] == "the period does not end in this return's month 2024-04"
     assert messages[17] == "an exact repeat of an earlier row"
     assert messages[18] == "the same key is sent more than once with different figures"
 
 
 def test_transactions_accepted_rows_are_typed(transactions):
     _, accepted, _ = transactions
-    assert accepted.columns == [*TRANSACTION_COLUMNS, FILE, ROW]
+    assert accepted.columns == [*TRANSACTION_COLUMNS, "period_start", "period_end", "grain", FILE, ROW]
     assert accepted.schema["month"] == pl.Date
     assert accepted.schema["transactions_started"] == pl.Int64
     assert accepted.schema["transactions_completed"] == pl.Int64
@@ -164,7 +164,7 @@ def test_costs_rules_and_typing():
         (5, "not_a_number", "cost_gbp", "abc"),
         (6, "required_value_missing", "cost_gbp", ""),
         (7, "channel_not_offered", "channel", "face_to_face"),
-        (8, "duplicate_row", "service_id, month, cost_category, channel", "S1 2024-04-01 staff online"),
+        (8, "duplicate_row", "service_id, grain, period_start, cost_category, channel", "S1 month 2024-04-01 staff online"),
         (10, "unknown_channel", "channel", "parcel"),
     ]
     assert accepted.schema["cost_gbp"] == pl.Float64
@@ -195,8 +195,8 @@ def test_satisfaction_rules_and_typing():
     assert failures(quarantined) == [
         (2, "not_a_number", "rating_3", "x"),
         (3, "negative_count", "rating_5", "-2"),
-        (4, "conflicting_duplicate", "service_id, month, channel", "S1 2024-04-01 phone"),
-        (5, "conflicting_duplicate", "service_id, month, channel", "S1 2024-04-01 phone"),
+        (4, "conflicting_duplicate", "service_id, grain, period_start, channel", "S1 month 2024-04-01 phone"),
+        (5, "conflicting_duplicate", "service_id, grain, period_start, channel", "S1 month 2024-04-01 phone"),
     ]
     assert [accepted.schema[f"rating_{i}"] for i in range(1, 6)] == [pl.Int64] * 5
     assert accepted.sort(ROW).select(*SATISFACTION_COLUMNS).rows() == [
@@ -253,7 +253,8 @@ def wide():
 
 def test_wide_layout_normalises_to_long_canonical_rows(wide):
     _, normalised, _, _ = wide
-    assert normalised.columns == [*TRANSACTION_COLUMNS, "_row_shape", "_reported_total", FILE, ROW]
+    assert normalised.columns == [*TRANSACTION_COLUMNS, "_row_shape", "period_start", "period_end", "grain",
+                                  "_reported_total", FILE, ROW]
     row_1 = normalised.filter(pl.col(ROW) == 1).sort("channel")
     # N/A channels dropped; month "Mar 2024" parsed; started absent from the layout: null
     assert row_1.select("service_id", "month", "channel", "transactions_started", "transactions_completed",
@@ -279,7 +280,8 @@ def test_wide_layout_quarantines_totals_and_channels(wide):
 
 def test_wide_layout_accepted_rows(wide):
     source, _, accepted, quarantined = wide
-    assert accepted.columns == [*TRANSACTION_COLUMNS, FILE, ROW]  # the reported total is checked, then dropped
+    # the reported total is checked, then dropped
+    assert accepted.columns == [*TRANSACTION_COLUMNS, "period_start", "period_end", "grain", FILE, ROW]
     assert accepted.sort(ROW, "channel").select(ROW, "service_id", "month", "channel",
                                                 "transactions_completed").rows() == [
         (1, "S1", MAR, "online", 100),
@@ -357,12 +359,12 @@ def test_catalogue_rules_and_typing():
         (6, "duplicate_key", "service_id", "S1"),
         (7, "required_value_missing", "service_name", ""),
     ]
-    assert accepted.columns == CATALOGUE_COLUMNS
+    assert accepted.columns == [*CATALOGUE_COLUMNS, "live_from"]  # optional, null when not sent
     assert accepted.schema["channels_offered"] == pl.List(pl.String)
     assert accepted.schema["high_volume"] == pl.Boolean
     assert accepted.rows() == [
-        ("S1", "Renew a licence", "AG1", "Dept A", "licensing", "citizen", ["online", "phone"], True),
-        ("S7", "Pay", "AG2", "Dept B", "tax", "business", ["paper"], False),
+        ("S1", "Renew a licence", "AG1", "Dept A", "licensing", "citizen", ["online", "phone"], True, None),
+        ("S7", "Pay", "AG2", "Dept B", "tax", "business", ["paper"], False, None),
     ]
     assert source.height == accepted.height + quarantined.height
 

@@ -34,19 +34,24 @@ def build_warehouse(catalogue, transactions=(), costs=(), satisfaction=(), start
     """
     con = duckdb.connect()
     con.execute(sql("schema"))
+    con.execute(sql("formulas"))
     con.executemany(
         "INSERT INTO stg_service_catalogue VALUES ($service_id, $name, 'AG1', 'Dept', 'licensing', 'citizen', "
-        "$channels, false)",
+        "$channels, false, NULL)",
         [{"service_id": s, "name": f"Service {s}", "channels": list(ch)} for s, ch in catalogue])
-    if transactions:
-        con.executemany("INSERT INTO stg_transactions VALUES (?, ?, ?, ?, ?, 'AG1', 'transactions.csv', ?)",
-                        [[*row, i] for i, row in enumerate(transactions, 1)])
-    if costs:
-        con.executemany("INSERT INTO stg_costs VALUES (?, ?, ?, ?, ?, 'AG1', 'costs.csv', ?)",
-                        [[*row, i] for i, row in enumerate(costs, 1)])
-    if satisfaction:
-        con.executemany("INSERT INTO stg_satisfaction VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'AG1', 'satisfaction.csv', ?)",
-                        [[*row, i] for i, row in enumerate(satisfaction, 1)])
+    monthly = ("INSERT INTO {table} BY NAME SELECT *, month AS period_start, last_day(month) AS period_end, "
+               "'month' AS grain, 'AG1' AS agency_id, '{table}.csv' AS source_file FROM (SELECT {columns})")
+    for table, rows, columns in (
+            ("stg_transactions", transactions, "service_id, month, channel, transactions_started, "
+                                               "transactions_completed"),
+            ("stg_costs", costs, "service_id, month, cost_category, channel, cost_gbp"),
+            ("stg_satisfaction", satisfaction, "service_id, month, channel, rating_1, rating_2, rating_3, "
+                                               "rating_4, rating_5")):
+        names = [c.strip() for c in columns.split(",")]
+        typed = ", ".join(f"?::{'DATE' if c == 'month' else 'VARCHAR' if c in ('service_id', 'channel', 'cost_category') else 'DOUBLE' if c == 'cost_gbp' else 'BIGINT'} AS {c}" for c in names)
+        if rows:
+            con.executemany(monthly.format(table=table, columns=typed + ", ? AS source_row"),
+                            [[*row, i] for i, row in enumerate(rows, 1)])
     for run_start, run_end in runs or [(start, end)]:
         params = {"start": run_start, "end": run_end}
         for table in FACTS:  # as pipelines.facts.build_fact

@@ -53,9 +53,15 @@ def validate_catalogue(frame: pl.DataFrame, agency_ids: list[str]) -> tuple[pl.D
         Rule("not_a_boolean", "high_volume", ~pl.col("high_volume").str.to_lowercase().is_in(["true", "false"]),
              "high_volume is true or false"),
     ]
+    if "live_from" not in frame.columns:  # optional: the month the service started
+        frame = frame.with_columns(pl.lit(None, pl.String).alias("live_from"))
+    live_from = pl.col("live_from").str.slice(0, 7).str.strptime(pl.Date, "%Y-%m", strict=False)
+    checks.append(Rule("month_not_a_date", "live_from", pl.col("live_from").is_not_null() & live_from.is_null(),
+                       "live_from is not a month (YYYY-MM or YYYY-MM-DD)"))
     good, failed = _split(apply_rules(frame, checks), "service_id")
     typed = good.select(*CATALOGUE_COLUMNS[:6], channels.alias("channels_offered"),
-                        (pl.col("high_volume").str.to_lowercase() == "true").alias("high_volume"))
+                        (pl.col("high_volume").str.to_lowercase() == "true").alias("high_volume"),
+                        live_from.alias("live_from"))
     return typed, failed
 
 

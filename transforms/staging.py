@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from transforms.periods import period_columns
+
 CHANNELS = ("online", "phone", "face_to_face", "paper", "assisted_digital", "other")
 COST_CATEGORIES = ("staff", "it", "accommodation", "overheads", "third_party", "other")
 ROW = "_row_number"  # the data row in its file, 1 = the first row under the header
@@ -32,11 +34,12 @@ REQUIRED = {
     "costs": ["service_id", "month", "cost_category", "channel", "cost_gbp"],
     "satisfaction": COLUMNS["satisfaction"],
 }
-KEYS = {
-    "transactions": ["service_id", "month", "channel"],
-    "costs": ["service_id", "month", "cost_category", "channel"],
-    "satisfaction": ["service_id", "month", "channel"],
+KEYS = {  # a return may hold figures for several periods ending in its month (say a quarter and a month)
+    "transactions": ["service_id", "grain", "period_start", "channel"],
+    "costs": ["service_id", "grain", "period_start", "cost_category", "channel"],
+    "satisfaction": ["service_id", "grain", "period_start", "channel"],
 }
+PERIOD = ["period_start", "period_end", "grain"]
 COUNTS = {
     "transactions": ["transactions_started", "transactions_completed"],
     "costs": [],
@@ -87,9 +90,10 @@ def normalise(frame: pl.DataFrame, layout: dict, return_type: str) -> pl.DataFra
     missing = [c for c in REQUIRED[return_type] if c not in frame.columns]
     if missing:
         raise LayoutError(f"missing required column(s): {', '.join(missing)}")
-    return frame.select(
-        *(pl.col(c) if c in frame.columns else pl.lit(None, pl.String).alias(c) for c in [*COLUMNS[return_type], SHAPE]),
-        *([TOTAL] if TOTAL in frame.columns else []), FILE, ROW)
+    frame = frame.with_columns(period_columns("month", frame.get_column("month").to_list()))
+    present = [pl.col(c) if c in frame.columns else pl.lit(None, pl.String).alias(c)
+               for c in [*COLUMNS[return_type], SHAPE]]
+    return frame.select(*present, *PERIOD, *([TOTAL] if TOTAL in frame.columns else []), FILE, ROW)
 
 
 @dataclass(frozen=True)
@@ -115,11 +119,10 @@ def _not_a_number(column: str, whole: bool) -> Rule:
 def rules(return_type: str, agency_id: str, month: str, reported_total: bool = False) -> list[Rule]:
     """The rules of a return type, in the order they are applied. Needs the catalogue joined in
     (`catalogue_agency_id`, `channels_offered`); `reported_total` adds the checks of a wide row's total."""
-    month_value = pl.col("month").str.slice(0, 7) + pl.when(pl.col("month").str.len_chars() == 7).then(
-        pl.lit("-01")).otherwise(pl.col("month").str.slice(7))
-    month_date = month_value.str.strptime(pl.Date, "%Y-%m-%d", strict=False)
     channels = CHANNELS + ("shared",) if return_type == "costs" else CHANNELS
     common = [
+        Rule("wrong_number_of_fields", SHAPE, pl.col(SHAPE).is_not_null(),
+             "the row has the wrong number of fields (a truncated or mis-delimited line)"),
         # an empty count of transactions means "not provided"; costs are checked after their category
         *(Rule("required_value_missing", c, pl.col(c).is_null(), f"{c} is required")
           for c in REQUIRED[return_type] if c not in ("transactions_completed", "cost_gbp")),
@@ -127,9 +130,13 @@ def rules(return_type: str, agency_id: str, month: str, reported_total: bool = F
              "service_id is not in the service catalogue"),
         Rule("service_of_another_agency", "service_id", pl.col("catalogue_agency_id") != pl.lit(agency_id),
              "the catalogue gives this service to another agency"),
-        Rule("month_not_a_date", "month", month_date.is_null(), "month is not a date (YYYY-MM-DD or YYYY-MM)"),
-        Rule("month_outside_return_period", "month", month_date.dt.strftime("%Y-%m") != pl.lit(month[:7]),
-             f"month is outside this return's period {month[:7]}"),
+        Rule("period_not_recognised", "month", pl.col("period_start").is_null(),
+             "the period is not one the pipeline reads (a month such as 2024-03 or Mar 2024, a quarter such as "
+             "2024 Q1, a financial year such as 2024-25, or a span such as April 2024 to March 2025)"),
+        Rule("month_outside_return_period", "month", pl.col("period_end").dt.strftime("%Y-%m") != pl.lit(month[:7]),
+             f"the period does not end in this return's month {month[:7]}"),
+        Rule("before_service_existed", "month", pl.col("period_start") < pl.col("live_from"),
+             "the period starts before the service went live (live_from in the catalogue)"),
         Rule("unknown_channel", "channel", ~pl.col("channel").is_in(channels),
              f"channel is not one of {', '.join(channels)}"),
         Rule("channel_not_offered", "channel",
@@ -192,7 +199,7 @@ def first_failures(checked: pl.DataFrame) -> pl.DataFrame:
 
 
 def _typed(frame: pl.DataFrame, return_type: str) -> pl.DataFrame:
-    month = pl.col("month").str.slice(0, 7).str.strptime(pl.Date, "%Y-%m", strict=False)
+    month = pl.col("period_end").dt.truncate("1mo")  # the month the figure's period ends in: its return's month
     values = [_whole(c).alias(c) for c in COUNTS[return_type]]
     if return_type == "costs":
         values.append(pl.col("cost_gbp").cast(pl.Float64).round(2))
@@ -202,33 +209,39 @@ def _typed(frame: pl.DataFrame, return_type: str) -> pl.DataFrame:
 def validate(frame: pl.DataFrame, return_type: str, agency_id: str, month: str,
              catalogue: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     """(accepted rows, typed; quarantined source rows). `frame` is `normalise`d; `catalogue` has
-    service_id, agency_id and channels_offered (a list). Rows are in file order, so "first" means first sent."""
-    frame = frame.sort(FILE, ROW, maintain_order=True)
+    service_id, agency_id and channels_offered (a list). Rows come in the order they were sent (files in the
+    order they arrived, rows in file order), so "first" means first sent."""
+    if "live_from" not in catalogue.columns:
+        catalogue = catalogue.with_columns(pl.lit(None, pl.Date).alias("live_from"))
     joined = frame.join(catalogue.select("service_id", pl.col("agency_id").alias("catalogue_agency_id"),
-                                         "channels_offered"), on="service_id", how="left", maintain_order="left")
+                                         "channels_offered", "live_from"), on="service_id", how="left",
+                        maintain_order="left")
     joined = apply_rules(joined, rules(return_type, agency_id, month, reported_total=TOTAL in frame.columns))
     row_failed = pl.col("rule").is_not_null().any().over(FILE, ROW)
     failed = first_failures(joined)
     good = _typed(joined.filter(~row_failed), return_type)
 
-    # Duplicated keys among rows that passed: an exact repeat loses to the first copy; copies that disagree
-    # are all set aside, since nobody can tell which one is right.
-    key, values = KEYS[return_type], [c for c in COLUMNS[return_type] if c not in KEYS[return_type]]
+    good = mark_duplicates(good, KEYS[return_type],
+                           [c for c in COLUMNS[return_type] if c not in KEYS[return_type]])
+    failed = pl.concat([failed, first_failures(good)])
+    accepted = good.filter(~row_failed).select(*COLUMNS[return_type], *PERIOD, FILE, ROW)
+    return accepted, failed
+
+
+def mark_duplicates(frame: pl.DataFrame, key: list[str], values: list[str]) -> pl.DataFrame:
+    """Rules for repeated keys among rows that passed: an exact repeat loses to the first copy; copies that
+    disagree are all set aside, since nobody can tell which one is right. Rows must be in the order sent."""
     copies = pl.len().over(key)
     versions = pl.struct(values).n_unique().over(key)
     first_copy = pl.int_range(pl.len()).over(key) == 0
-    key_text = pl.concat_str([pl.col(c).cast(pl.String) for c in key], separator=" ")
-    good = good.with_columns(
+    return frame.with_columns(
         rule=pl.when((copies > 1) & (versions > 1)).then(pl.lit("conflicting_duplicate"))
         .when((copies > 1) & ~first_copy).then(pl.lit("duplicate_row")),
         column_name=pl.lit(", ".join(key)),
-        offending_value=key_text,
+        offending_value=pl.concat_str([pl.col(c).cast(pl.String) for c in key], separator=" "),
         message=pl.when(versions > 1).then(pl.lit("the same key is sent more than once with different figures"))
         .otherwise(pl.lit("an exact repeat of an earlier row")),
     )
-    failed = pl.concat([failed, first_failures(good)])
-    accepted = good.filter(~row_failed).select(*COLUMNS[return_type], FILE, ROW)
-    return accepted, failed
 
 
 def ignored_columns(frame: pl.DataFrame, layout: dict, return_type: str) -> list[str]:

@@ -7,7 +7,7 @@ WITH channels AS (
 
 service_costs AS (
     SELECT service_id, month, sum(cost_gbp) AS cost_gbp, sum(cost_gbp) FILTER (WHERE channel = 'shared') AS cost_shared_gbp
-    FROM stg_costs WHERE month >= $start AND month < $end GROUP BY ALL
+    FROM stg_costs WHERE month >= $start AND month < $end AND grain = 'month' GROUP BY ALL
 ),
 
 totals AS (

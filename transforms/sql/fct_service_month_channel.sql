@@ -1,4 +1,5 @@
 -- fct_service_month_channel: one row per service x month x channel the service offers, months in [$start, $end).
+-- Monthly figures only: figures sent for quarters or years stay at their grain (fct_service_period_channel).
 -- A channel the catalogue lists but with no accepted figures is "not provided" (NULL), never zero; a channel the
 -- service does not offer has no row ("not applicable").
 -- Costs per channel (DESIGN 4): the channel's direct cost plus the service's shared costs apportioned by the
@@ -18,11 +19,16 @@ scaffold AS (
 
 transactions AS (
     SELECT service_id, month, channel, transactions_started, transactions_completed
-    FROM stg_transactions WHERE month >= $start AND month < $end
+    FROM stg_transactions WHERE month >= $start AND month < $end AND grain = 'month'
+    UNION ALL
+    -- agencies that send transaction-level extracts (an agency sends one kind or the other: mapping `extract`)
+    SELECT service_id, month, channel, transactions_started, transactions_completed
+    FROM stg_extract_transactions WHERE month >= $start AND month < $end AND channel <> 'all'
 ),
 
 costs AS (
-    SELECT service_id, month, channel, cost_gbp FROM stg_costs WHERE month >= $start AND month < $end
+    SELECT service_id, month, channel, cost_gbp FROM stg_costs
+    WHERE month >= $start AND month < $end AND grain = 'month'
 ),
 
 direct_costs AS (
@@ -37,7 +43,19 @@ service_costs AS (
 
 ratings AS (
     SELECT service_id, month, channel, rating_1, rating_2, rating_3, rating_4, rating_5
-    FROM stg_satisfaction WHERE month >= $start AND month < $end
+    FROM stg_satisfaction WHERE month >= $start AND month < $end AND grain = 'month'
+    UNION ALL
+    -- survey counts sent as Performance-Platform records (an agency sends one kind or the other)
+    SELECT service_id, month, channel,
+        CAST(sum(value) FILTER (WHERE measure = 'rating_1') AS BIGINT),
+        CAST(sum(value) FILTER (WHERE measure = 'rating_2') AS BIGINT),
+        CAST(sum(value) FILTER (WHERE measure = 'rating_3') AS BIGINT),
+        CAST(sum(value) FILTER (WHERE measure = 'rating_4') AS BIGINT),
+        CAST(sum(value) FILTER (WHERE measure = 'rating_5') AS BIGINT)
+    FROM stg_reported_figures
+    WHERE month >= $start AND month < $end AND measure LIKE 'rating_%'
+    GROUP BY service_id, month, channel
+    HAVING count(DISTINCT measure) = 5
 ),
 
 joined AS (

@@ -15,7 +15,7 @@ final AS (
         channel,
         transactions_started,
         transactions_completed,
-        transactions_completed / NULLIF(transactions_started, 0) AS completion_rate
+        completion_rate(transactions_completed, transactions_started) AS completion_rate
     FROM (SELECT * FROM by_channel UNION ALL SELECT * FROM by_service)
 )
 

@@ -39,13 +39,13 @@ final AS (
         channel,
         cost_gbp,
         transactions_completed,
-        round(cost_gbp / NULLIF(transactions_completed, 0), 4) AS cost_per_transaction_gbp,
+        round(cost_per_transaction(cost_gbp, transactions_completed), 4) AS cost_per_transaction_gbp,
         CASE WHEN months_with_cost = 12 AND months_with_volume = 12 THEN round(cost_12m, 2) END
             AS rolling_12m_cost_gbp,
         CASE WHEN months_with_cost = 12 AND months_with_volume = 12 THEN completed_12m END
             AS rolling_12m_transactions_completed,
         CASE WHEN months_with_cost = 12 AND months_with_volume = 12
-            THEN round(cost_12m / NULLIF(completed_12m, 0), 4) END AS rolling_12m_cost_per_transaction_gbp,
+            THEN round(cost_per_transaction(cost_12m, completed_12m), 4) END AS rolling_12m_cost_per_transaction_gbp,
         CASE
             WHEN transactions_completed IS NULL AND cost_gbp IS NULL THEN 'transactions and costs not provided'
             WHEN transactions_completed IS NULL THEN 'transactions not provided'

@@ -24,7 +24,7 @@ WITH per_service AS (
 ),
 
 rates AS (
-    SELECT *, digital_transactions_completed / NULLIF(transactions_completed, 0) AS digital_take_up_rate
+    SELECT *, digital_take_up(digital_transactions_completed, transactions_completed) AS digital_take_up_rate
     FROM per_service
 ),
 

@@ -2,6 +2,7 @@
 -- and for the whole service ('all', the sum of the channels surveyed). Two methods, kept apart:
 --   satisfaction_score (GOV.UK): (mean rating - 1) / 4, 0..1; 95% interval by the normal approximation.
 --   satisfied_share (top-2-box): (satisfied + very satisfied) / responses, 0..1; 95% Wilson interval.
+-- (both formulas are the macros of formulas.sql)
 -- No responses give NULL.
 WITH by_channel AS (
     SELECT service_id, month, channel, rating_1, rating_2, rating_3, rating_4, rating_5
@@ -24,8 +25,8 @@ counted AS (
 scored AS (
     SELECT
         *,
-        (0.25 * rating_2 + 0.5 * rating_3 + 0.75 * rating_4 + rating_5) / n AS score,
-        (rating_4 + rating_5) / n AS share
+        satisfaction_score(rating_1, rating_2, rating_3, rating_4, rating_5) AS score,
+        satisfied_share(rating_1, rating_2, rating_3, rating_4, rating_5) AS share
     FROM counted
 ),
 

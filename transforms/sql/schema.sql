@@ -11,14 +11,15 @@ CREATE TABLE IF NOT EXISTS raw_submissions (
     agency_id     VARCHAR,            -- NULL for central files (catalogue, benefits register)
     month         DATE,               -- the return's period; NULL for central files
     archive_path  VARCHAR NOT NULL,   -- the unchanged copy, relative to data/archive/
-    PRIMARY KEY (source_path, sha256)
+    -- a version sent again after another (A, B, then A) is received again: a new row, the same archive copy
+    PRIMARY KEY (source_path, sha256, received_at)
 );
 
--- The version of each submitted file in force: the latest received. Earlier versions stay archived.
+-- The version of each submitted file in force: the one the pipeline saw last. Earlier versions stay archived.
 CREATE OR REPLACE VIEW current_submissions AS
-SELECT source_path, sha256, agency_id, month, archive_path
+SELECT source_path, sha256, agency_id, month, archive_path, archived_at
 FROM raw_submissions
-QUALIFY row_number() OVER (PARTITION BY source_path ORDER BY received_at DESC, sha256) = 1;
+QUALIFY row_number() OVER (PARTITION BY source_path ORDER BY archived_at DESC, sha256) = 1;
 
 -- The source registry as of the last run (config/sources.yaml), for due dates and names in SQL.
 CREATE TABLE IF NOT EXISTS stg_agencies (
@@ -34,10 +35,14 @@ CREATE TABLE IF NOT EXISTS stg_service_catalogue (
     category          VARCHAR NOT NULL,
     customer_type     VARCHAR NOT NULL,   -- citizen | business
     channels_offered  VARCHAR[] NOT NULL, -- channels the service has; a channel not here is "not applicable"
-    high_volume       BOOLEAN NOT NULL    -- 1 million or more transactions a year
+    high_volume       BOOLEAN NOT NULL,   -- 1 million or more transactions a year
+    live_from         DATE                -- the month the service started; NULL: before any data we hold
 );
 
 CREATE TABLE IF NOT EXISTS stg_transactions (
+    -- the period the figure was given for; month is the month it ends in (the return's month)
+    period_start DATE NOT NULL, period_end DATE NOT NULL,
+    grain VARCHAR NOT NULL, -- month | quarter | financial_year | rolling_12_months | span
     service_id VARCHAR NOT NULL, month DATE NOT NULL, channel VARCHAR NOT NULL,
     transactions_started BIGINT,   -- NULL: not provided
     transactions_completed BIGINT, -- NULL: not provided
@@ -45,6 +50,9 @@ CREATE TABLE IF NOT EXISTS stg_transactions (
 );
 
 CREATE TABLE IF NOT EXISTS stg_costs (
+    -- the period the figure was given for; month is the month it ends in (the return's month)
+    period_start DATE NOT NULL, period_end DATE NOT NULL,
+    grain VARCHAR NOT NULL, -- month | quarter | financial_year | rolling_12_months | span
     service_id VARCHAR NOT NULL, month DATE NOT NULL, cost_category VARCHAR NOT NULL,
     channel VARCHAR NOT NULL,      -- a channel, or 'shared' for costs no single channel carries
     cost_gbp DOUBLE NOT NULL,      -- GBP, pence precision
@@ -52,10 +60,21 @@ CREATE TABLE IF NOT EXISTS stg_costs (
 );
 
 CREATE TABLE IF NOT EXISTS stg_satisfaction (
+    -- the period the figure was given for; month is the month it ends in (the return's month)
+    period_start DATE NOT NULL, period_end DATE NOT NULL,
+    grain VARCHAR NOT NULL, -- month | quarter | financial_year | rolling_12_months | span
     service_id VARCHAR NOT NULL, month DATE NOT NULL, channel VARCHAR NOT NULL,
     rating_1 BIGINT NOT NULL, rating_2 BIGINT NOT NULL, rating_3 BIGINT NOT NULL,
     rating_4 BIGINT NOT NULL, rating_5 BIGINT NOT NULL, -- responses per rating, 1 = very dissatisfied
     agency_id VARCHAR NOT NULL, source_file VARCHAR NOT NULL, source_row BIGINT NOT NULL
+);
+
+-- Figures from Performance-Platform records, long: one row per service x month x channel x measure.
+CREATE TABLE IF NOT EXISTS stg_reported_figures (
+    agency_id VARCHAR NOT NULL, service_id VARCHAR NOT NULL, month DATE NOT NULL, channel VARCHAR NOT NULL,
+    measure VARCHAR NOT NULL, -- rating_1..rating_5 (counts), reported_satisfaction_percent, reported_digital_take_up_percent, uptime_percent
+    value DOUBLE NOT NULL,    -- a count, or a percentage 0..100 as the publisher reported it
+    source_file VARCHAR NOT NULL, source_row BIGINT NOT NULL
 );
 
 CREATE TABLE IF NOT EXISTS stg_benefits_register (
@@ -84,4 +103,23 @@ CREATE TABLE IF NOT EXISTS submission_accounting (
     sha256 VARCHAR NOT NULL,
     file_status VARCHAR NOT NULL,   -- read | unreadable (quarantined whole)
     rows_read BIGINT NOT NULL, rows_accepted BIGINT NOT NULL, rows_quarantined BIGINT NOT NULL
+);
+
+-- Transaction-level extracts, aggregated per service x month x channel offered and per service ('all') by
+-- transforms/sql/extract_aggregates.sql (pipelines/extracts.py); the rows themselves stay in the archived files.
+CREATE TABLE IF NOT EXISTS stg_extract_transactions (
+    agency_id VARCHAR NOT NULL, service_id VARCHAR NOT NULL, month DATE NOT NULL,
+    channel VARCHAR NOT NULL,                -- a channel, or 'all' for the whole service
+    transactions_started BIGINT NOT NULL, transactions_completed BIGINT NOT NULL,
+    time_to_complete_median_seconds DOUBLE,  -- seconds; NULL: none completed
+    time_to_complete_p90_seconds DOUBLE
+);
+
+-- Published KPI figures that changed when a corrected or late return arrived: from what to what, and when.
+CREATE TABLE IF NOT EXISTS revisions (
+    table_name VARCHAR NOT NULL, service_id VARCHAR NOT NULL, month DATE NOT NULL,
+    channel VARCHAR,            -- NULL for tables without channels
+    column_name VARCHAR NOT NULL,
+    old_value DOUBLE, new_value DOUBLE, -- NULL: not provided (or the row no longer exists)
+    revised_at TIMESTAMPTZ      -- when the newest submission behind the rebuild was received
 );

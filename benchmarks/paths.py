@@ -1,0 +1,136 @@
+"""The three ways of computing the same figures from the same extract files, measured by benchmarks/run.py.
+
+    python -m benchmarks.paths pipeline|floor|pandas <data folder> <figures.parquet> [--start YYYY-MM --end YYYY-MM]
+
+Each writes its figures (service_id, month, channel, transactions_started, transactions_completed,
+time_to_complete_median_seconds, time_to_complete_p90_seconds; channel 'all' for the whole service) to a Parquet
+file, and prints one JSON line of its own timings. Run one per process, so each one's peak memory is its own.
+
+- pipeline: the pipeline itself through Dagster (in-process executor, an ephemeral instance): every asset upstream
+  of pub_open_data and every check on them, from the landed files to the published KPI tables, whose figures
+  (kpi_completion_rate, kpi_processing_time) are read back from data/published/.
+- floor: one hand-written DuckDB query over the landed files: the least work that computes these figures.
+- pandas: the same aggregates in pandas, the usual alternative (the caller skips it when it cannot fit in memory).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+FIGURES = ["service_id", "month", "channel", "transactions_started", "transactions_completed",
+           "time_to_complete_median_seconds", "time_to_complete_p90_seconds"]
+
+FLOOR = """
+SELECT
+    service_id,
+    CAST(date_trunc('month', started_at) AS DATE) AS month,
+    coalesce(channel, 'all') AS channel,
+    count(*) AS transactions_started,
+    count(completed_at) AS transactions_completed,
+    quantile_cont(CAST(date_diff('second', started_at, completed_at) AS INTEGER), [0.5, 0.9]) AS quantiles
+FROM read_parquet($files)
+GROUP BY GROUPING SETS ((service_id, month, channel), (service_id, month))
+"""
+
+
+def extract_files(data_dir: Path) -> list[str]:
+    return sorted(str(p) for p in (data_dir / "landing").glob("*/*/extract-*.parquet"))
+
+
+def floor(data_dir: Path, out: Path) -> dict:
+    import duckdb
+
+    con = duckdb.connect()
+    con.execute(f"COPY (SELECT * EXCLUDE (quantiles), quantiles[1] AS time_to_complete_median_seconds, "
+                f"quantiles[2] AS time_to_complete_p90_seconds FROM ({FLOOR})) TO '{out}' (FORMAT parquet)",
+                {"files": extract_files(data_dir)})
+    return {}
+
+
+def pandas_path(data_dir: Path, out: Path) -> dict:
+    import pandas as pd
+
+    frame = pd.concat([pd.read_parquet(f, columns=["service_id", "channel", "started_at", "completed_at"])
+                       for f in extract_files(data_dir)], ignore_index=True)
+    frame["month"] = frame["started_at"].dt.to_period("M").dt.start_time.dt.date
+    frame["seconds"] = (frame["completed_at"].dt.floor("s") - frame["started_at"].dt.floor("s")).dt.total_seconds()
+    parts = []
+    for keys in (["service_id", "month", "channel"], ["service_id", "month"]):
+        grouped = frame.groupby(keys, observed=True)
+        part = pd.DataFrame({
+            "transactions_started": grouped.size(),
+            "transactions_completed": grouped["completed_at"].count(),
+            "time_to_complete_median_seconds": grouped["seconds"].quantile(0.5),
+            "time_to_complete_p90_seconds": grouped["seconds"].quantile(0.9),
+        }).reset_index()
+        parts.append(part if "channel" in keys else part.assign(channel="all"))
+    pd.concat(parts)[FIGURES].to_parquet(out, index=False)
+    return {}
+
+
+def pipeline(data_dir: Path, out: Path, start: str, end: str) -> dict:
+    """The whole path through Dagster (the registry from $PIPELINE_CONFIG_DIR); returns the run's own seconds, its
+    steps' and its checks' seconds."""
+    import dagster as dg
+    import duckdb
+
+    from pipelines.definitions import assets, checks
+    from pipelines.resources import DataStore
+
+    store = DataStore(data_dir=str(data_dir))
+    started = time.monotonic()
+    result = dg.materialize(
+        [*assets, *checks], resources={"store": store}, instance=dg.DagsterInstance.ephemeral(),
+        selection=dg.AssetSelection.assets("pub_open_data").upstream(),
+        tags={"dagster/asset_partition_range_start": f"{start}-01", "dagster/asset_partition_range_end": f"{end}-01"},
+        raise_on_error=False)
+    run_seconds = time.monotonic() - started
+    failed = [e.step_key for e in result.all_events if e.is_step_failure]
+    not_passed = [f"{c.asset_key.to_user_string()}:{c.check_name}" for c in result.get_asset_check_evaluations()
+                  if not c.passed and c.severity == dg.AssetCheckSeverity.ERROR]
+    if failed or not_passed:
+        raise SystemExit(f"pipeline run failed: steps {failed}, blocking checks {not_passed}")
+    steps = {e.step_key: e.event_specific_data.duration_ms / 1000 for e in result.all_events if e.is_step_success}
+    check_steps = {f"{c.asset_key.to_user_string()}_{c.check_name}" for c in result.get_asset_check_evaluations()}
+    extract = next(e.materialization.metadata for e in result.get_asset_materialization_events()
+                   if e.asset_key.to_user_string() == "stg_extract_transactions")
+    gates = extract["gate_seconds"].value
+    duckdb.connect().execute(
+        f"COPY (SELECT rate.service_id, rate.month, rate.channel, rate.transactions_started, "
+        f"rate.transactions_completed, time.time_to_complete_median_seconds, time.time_to_complete_p90_seconds "
+        f"FROM read_parquet($rate) AS rate JOIN read_parquet($time) AS time USING (service_id, month, channel)) "
+        f"TO '{out}' (FORMAT parquet)",
+        {"rate": str(store.published / "kpi_completion_rate.parquet"),
+         "time": str(store.published / "kpi_processing_time.parquet")})
+    return {"run_seconds": run_seconds, "gate_seconds": gates,
+            "check_step_seconds": sum(s for k, s in steps.items() if k in check_steps),
+            "extract_step_seconds": steps.get("stg_extract_transactions", 0.0),
+            "aggregation_seconds": extract["aggregation_seconds"].value, "rows_read": extract["rows_read"].value,
+            "steps": len(steps)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("path", choices=["pipeline", "floor", "pandas"])
+    parser.add_argument("data_dir", type=Path)
+    parser.add_argument("out", type=Path)
+    parser.add_argument("--start")
+    parser.add_argument("--end")
+    args = parser.parse_args()
+    started = time.monotonic()
+    if args.path == "pipeline":
+        os.environ["PIPELINE_CONFIG_DIR"] = str(args.data_dir.resolve() / "config")
+        timings = pipeline(args.data_dir.resolve(), args.out, args.start, args.end)
+    else:
+        timings = (floor if args.path == "floor" else pandas_path)(args.data_dir.resolve(), args.out)
+    print(json.dumps({"seconds_in_process": time.monotonic() - started, **timings}))
+    sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()

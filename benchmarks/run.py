@@ -1,0 +1,227 @@
+"""The benchmark: the pipeline against the floor (and pandas) on the same extract files, then incremental months.
+
+    python -m benchmarks.run [--sizes 10M,50M --pipeline-only 200M --months-built 36 --events-per-month 1M]
+
+For each size, extracts are generated once (benchmarks/generate.py) under --work, then each path
+(benchmarks/paths.py) runs in its own process on the same files: wall time, rows per second and peak memory
+(the process's maximum resident set, from the kernel's rusage of that child). The pipeline's figures must equal
+the floor's exactly (and pandas' to 1e-9): the benchmark is also a correctness check. Incremental months: with
+--months-built months built, the cost of adding one more against a full rebuild of all of them. And `make demo`
+from scratch. Writes benchmarks/RESULTS.md (data/bench/results.json keeps the figures; `python -m benchmarks.report
+data/bench/results.json` writes the page again from them); `make bench` runs the standard sizes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import time
+from importlib.metadata import version
+from pathlib import Path
+
+import duckdb
+
+from benchmarks.generate import generate
+from benchmarks.report import write_results
+
+HERE = Path(__file__).resolve().parent
+RESULTS = HERE / "RESULTS.md"
+PANDAS_BYTES_PER_EVENT = 170  # measured here: ~8 GB at 50M events (four columns, two group-bys)
+
+
+def events(text: str) -> int:
+    text = text.strip().upper()
+    return int(float(text[:-1]) * {"K": 1e3, "M": 1e6, "B": 1e9}[text[-1]]) if text[-1] in "KMB" else int(text)
+
+
+def label(n: int) -> str:
+    return f"{n / 1e6:g}M" if n >= 1e6 else f"{n / 1e3:g}K"
+
+
+def prepare(folder: Path, n: int, months: int, start: str = "2025-01") -> dict:
+    """Generated extracts in `folder` (kept between benchmark runs), with no pipeline output yet."""
+    marker = folder / "generated.json"
+    wanted = {"events": n, "months": months, "start": start}
+    if not marker.exists() or json.loads(marker.read_text())["request"] != wanted:
+        shutil.rmtree(folder, ignore_errors=True)
+        started = time.monotonic()
+        made = generate(folder, n, months, start)
+        marker.write_text(json.dumps({"request": wanted, "events": made["events"], "months": made["months"],
+                                      "files": len(made["files"]), "seconds": time.monotonic() - started}))
+    reset(folder)
+    return json.loads(marker.read_text())
+
+
+def reset(folder: Path) -> None:
+    """Remove everything the pipeline built, so the next run starts from the landed files alone."""
+    for name in ("warehouse.duckdb", "warehouse.duckdb.wal", "warehouse.duckdb.tmp", "archive", "published"):
+        target = folder / name
+        shutil.rmtree(target) if target.is_dir() else target.unlink(missing_ok=True)
+
+
+def measure(path: str, folder: Path, out: Path, start: str | None = None, end: str | None = None) -> dict:
+    """Run one path in a child process: wall seconds, peak resident memory (MB) and the path's own timings."""
+    command = [sys.executable, "-m", "benchmarks.paths", path, str(folder), str(out)]
+    if start:
+        command += ["--start", start, "--end", end]
+    log = out.with_suffix(".log")
+    started = time.monotonic()
+    with log.open("w") as stderr:
+        child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=stderr, text=True,
+                                 cwd=HERE.parent, env={**os.environ, "GX_ANALYTICS_ENABLED": "false"})
+        output = child.stdout.read()
+        _, status, usage = os.wait4(child.pid, 0)
+    seconds = time.monotonic() - started
+    if status != 0:
+        raise PathFailed(f"{path} on {folder.name} failed (exit status {status}): "
+                         f"{log.read_text()[-400:].strip().splitlines()[-1] if log.read_text().strip() else ''}")
+    return {"seconds": seconds, "peak_mb": usage.ru_maxrss / 1024, **json.loads(output.strip().splitlines()[-1])}
+
+
+class PathFailed(RuntimeError):
+    """A measured path that did not finish: reported as such, and the benchmark goes on with the next."""
+
+
+def differences(pipeline: Path, other: Path, tolerance: float = 0.0) -> int:
+    """Rows whose figures differ between the pipeline (its zero rows are offered channels with no transaction,
+    which the other paths cannot know of) and another path; 0 when they agree."""
+    return duckdb.connect().execute("""
+        WITH p AS (SELECT * FROM read_parquet($p) WHERE transactions_started > 0), o AS (SELECT * FROM read_parquet($o))
+        SELECT count(*) FROM p FULL JOIN o USING (service_id, month, channel)
+        WHERE p.transactions_started IS DISTINCT FROM o.transactions_started
+           OR p.transactions_completed IS DISTINCT FROM o.transactions_completed
+           OR NOT (coalesce(abs(p.time_to_complete_median_seconds - o.time_to_complete_median_seconds)
+                            <= $t * abs(o.time_to_complete_median_seconds), p.time_to_complete_median_seconds IS NULL
+                            AND o.time_to_complete_median_seconds IS NULL))
+           OR NOT (coalesce(abs(p.time_to_complete_p90_seconds - o.time_to_complete_p90_seconds)
+                            <= $t * abs(o.time_to_complete_p90_seconds), p.time_to_complete_p90_seconds IS NULL
+                            AND o.time_to_complete_p90_seconds IS NULL))
+        """, {"p": str(pipeline), "o": str(other), "t": tolerance}).fetchone()[0]
+
+
+def available_memory_bytes() -> int:
+    for line in Path("/proc/meminfo").read_text().splitlines():
+        if line.startswith("MemAvailable:"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
+def bench_size(work: Path, n: int, paths: list[str]) -> dict:
+    folder = work / f"extracts-{label(n)}"
+    months = max(1, round(n / 100e6))  # about 100M transactions a month, a national government's volume
+    generated = prepare(folder, n, months)
+    first, last = generated["months"][0][:7], generated["months"][-1][:7]
+    result = {"events": generated["events"], "months": months, "files": generated["files"],
+              "generate_seconds": generated["seconds"], "paths": {}}
+    for path in paths:
+        if path == "pandas" and n * PANDAS_BYTES_PER_EVENT > 0.7 * available_memory_bytes():
+            result["paths"]["pandas"] = {"skipped": f"needs about {n * PANDAS_BYTES_PER_EVENT / 1e9:.0f} GB; "
+                                                    f"{available_memory_bytes() / 1e9:.0f} GB available"}
+            continue
+        reset(folder)
+        out = work / f"figures-{label(n)}-{path}.parquet"
+        try:
+            result["paths"][path] = measure(path, folder, out, first, last)
+        except PathFailed as error:
+            result["paths"][path] = {"failed": str(error)}
+        print(f"{label(n)} {path}: {result['paths'][path]}", flush=True)
+    pipeline_figures = work / f"figures-{label(n)}-pipeline.parquet"
+    for other, tolerance in (("floor", 0.0), ("pandas", 1e-9)):
+        if "seconds" in result["paths"].get(other, {}) and "seconds" in result["paths"].get("pipeline", {}):
+            result["paths"][other]["differences"] = differences(pipeline_figures,
+                                                                work / f"figures-{label(n)}-{other}.parquet", tolerance)
+    reset(folder)
+    return result
+
+
+def bench_incremental(work: Path, built: int, per_month: int) -> dict:
+    """Months 1..built from scratch, then month built+1 alone, then all built+1 from scratch (the full rebuild)."""
+    folder = work / f"incremental-{built + 1}x{label(per_month)}"
+    generated = prepare(folder, per_month * (built + 1), built + 1, "2023-01")
+    months = [m[:7] for m in generated["months"]]
+    first = measure("pipeline", folder, work / "incremental-first.parquet", months[0], months[-2])
+    added = measure("pipeline", folder, work / "incremental-added.parquet", months[-1], months[-1])
+    kept = {p.name: p.read_bytes() for p in sorted((folder / "published").glob("kpi_*.parquet"))}
+    reset(folder)
+    full = measure("pipeline", folder, work / "incremental-full.parquet", months[0], months[-1])
+    rebuilt = {p.name: p.read_bytes() for p in sorted((folder / "published").glob("kpi_*.parquet"))}
+    reset(folder)
+    print(f"incremental: first {first['seconds']:.1f} s, one month {added['seconds']:.1f} s, "
+          f"full rebuild {full['seconds']:.1f} s", flush=True)
+    return {"months_built": built, "events_per_month": per_month, "events": generated["events"],
+            "first": first, "added": added, "full": full,
+            "same_published_kpis": kept == rebuilt and len(kept) > 0}
+
+
+def bench_demo(work: Path) -> dict:
+    """`make demo` after set-up: the example agencies generated, then the whole pipeline over them (pipelines.run),
+    in a fresh data folder and Dagster instance."""
+    folder, home = work / "demo", work / "demo-dagster"
+    shutil.rmtree(folder, ignore_errors=True)
+    shutil.rmtree(home, ignore_errors=True)
+    home.mkdir(parents=True)
+    shutil.copyfile(HERE.parent / "config" / "dagster.yaml", home / "dagster.yaml")
+    env = {**os.environ, "PIPELINE_DATA_DIR": str(folder), "DAGSTER_HOME": str(home), "GX_ANALYTICS_ENABLED": "false"}
+    env.pop("PIPELINE_CONFIG_DIR", None)
+    started, peak = time.monotonic(), 0.0
+    for command in (["-m", "pipelines.example_data", "--out", str(folder / "landing")], ["-m", "pipelines.run"]):
+        with (work / "demo.log").open("a") as log:
+            child = subprocess.Popen([sys.executable, *command], stdout=log, stderr=subprocess.STDOUT,
+                                     cwd=HERE.parent, env=env)
+            _, status, usage = os.wait4(child.pid, 0)
+        peak = max(peak, usage.ru_maxrss / 1024)
+        if status != 0:
+            return {"failed": f"{' '.join(command)} exited with status {status}; see {work / 'demo.log'}"}
+    seconds = time.monotonic() - started
+    shutil.rmtree(folder, ignore_errors=True)
+    shutil.rmtree(home, ignore_errors=True)
+    print(f"demo: {seconds:.1f} s", flush=True)
+    return {"seconds": seconds, "peak_mb": peak}
+
+
+def machine() -> dict:
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor())
+    return {"cpu": cpu, "cores": os.cpu_count(), "memory_gb": os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 1e9,
+            "system": f"{platform.system()} {platform.release()}", "python": platform.python_version(),
+            "versions": {p: version(p) for p in ("dagster", "duckdb", "pandas", "pyarrow", "great-expectations")},
+            "load_before": os.getloadavg()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="10M,50M", help="sizes run on all three paths")
+    parser.add_argument("--pipeline-only", default="200M", help="sizes run on the pipeline alone ('' for none)")
+    parser.add_argument("--months-built", type=int, default=36)
+    parser.add_argument("--events-per-month", default="1M", help="incremental benchmark ('0' to skip)")
+    parser.add_argument("--demo", action=argparse.BooleanOptionalAction, default=True, help="time `make demo` too")
+    parser.add_argument("--work", type=Path, default=HERE.parent / "data" / "bench")
+    parser.add_argument("--results", type=Path, default=RESULTS)
+    args = parser.parse_args()
+    args.work.mkdir(parents=True, exist_ok=True)
+    report = {"machine": machine(), "started": time.strftime("%Y-%m-%d %H:%M %Z"), "sizes": []}
+    runs = [(size, ["pipeline", "floor", "pandas"]) for size in filter(None, args.sizes.split(","))]
+    runs += [(size, ["pipeline"]) for size in filter(None, args.pipeline_only.split(","))]
+    for size, paths in runs:
+        report["sizes"].append(bench_size(args.work, events(size), paths))
+        (args.work / "results.json").write_text(json.dumps(report, indent=1, default=str))  # kept as it goes
+    if events(args.events_per_month):
+        try:
+            report["incremental"] = bench_incremental(args.work, args.months_built, events(args.events_per_month))
+        except PathFailed as error:
+            report["incremental_failed"] = str(error)
+    if args.demo:
+        report["demo"] = bench_demo(args.work)
+    report["load_after"] = os.getloadavg()
+    (args.work / "results.json").write_text(json.dumps(report, indent=1, default=str))
+    write_results(report, args.results)
+    print(f"wrote {args.results}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,110 @@
+"""Periods as agencies write them, read into (start, end, grain) without inventing anything.
+
+Grains: month ("2024-03", "2024-03-01", "Mar 2024", "March 2024"); quarter, three months from January, April,
+July or October ("2024 Q1" is January-March; the financial "Q1 2024-25" is April-June 2024); financial_year
+("2024-25", "2024/25", "April 2024 to March 2025"); rolling_12_months (any other 12-month span, "July 2023 to
+June 2024"); span (any other run of whole months). `end` is the last day of the period. Figures keep the period they were given
+for: a quarter is never spread over its months.
+"""
+
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+import re
+
+import polars as pl
+
+MONTHS = {name.lower(): n for n, name in enumerate(calendar.month_name) if name} | {
+    name.lower(): n for n, name in enumerate(calendar.month_abbr) if name} | {"sept": 9}
+_MONTH = r"([A-Za-z]+)\.?\s+(\d{4})"
+PATTERNS = [
+    ("iso", re.compile(r"(\d{4})-(\d{2})(?:-(\d{2}))?")),
+    ("month_name", re.compile(_MONTH)),
+    ("quarter", re.compile(r"(\d{4})\s*-?\s*Q([1-4])|Q([1-4])\s*-?\s*(\d{4})", re.IGNORECASE)),
+    ("financial_quarter", re.compile(r"Q([1-4])\s+(\d{4})[-/](\d{2})|(\d{4})[-/](\d{2})\s+Q([1-4])", re.IGNORECASE)),
+    ("financial_year", re.compile(r"(?:FY\s*)?(\d{4})[-/](\d{2}|\d{4})", re.IGNORECASE)),
+    ("span", re.compile(_MONTH + r"\s+(?:to|-|–)\s+" + _MONTH, re.IGNORECASE)),
+]
+GRAINS = ("month", "quarter", "financial_year", "rolling_12_months", "span")
+
+
+def _add_months(day: dt.date, months: int) -> dt.date:
+    index = day.year * 12 + day.month - 1 + months
+    return dt.date(index // 12, index % 12 + 1, 1)
+
+
+def _period(start: dt.date, months: int, grain: str) -> tuple[dt.date, dt.date, str]:
+    return start, _add_months(start, months) - dt.timedelta(days=1), grain
+
+
+def _month(name: str, year: str) -> dt.date | None:
+    number = MONTHS.get(name.lower())
+    return dt.date(int(year), number, 1) if number else None
+
+
+def parse_period(text: str | None) -> tuple[dt.date, dt.date, str] | None:
+    """(first day, last day, grain) of a period written as agencies write it, or None when not recognised."""
+    if text is None:
+        return None
+    text = text.strip()
+    for kind, pattern in PATTERNS:
+        match = pattern.fullmatch(text)
+        if not match:
+            continue
+        groups = match.groups()
+        if kind == "iso":
+            year, month, day = groups
+            if not 1 <= int(month) <= 12 or (day and not _valid(year, month, day)):
+                continue  # "2016-17" is a financial year, not month 17
+            return _period(dt.date(int(year), int(month), 1), 1, "month")
+        if kind == "month_name":
+            start = _month(*groups)
+            return _period(start, 1, "month") if start else None
+        if kind == "quarter":
+            year, quarter = (groups[0], groups[1]) if groups[0] else (groups[3], groups[2])
+            return _period(dt.date(int(year), 3 * int(quarter) - 2, 1), 3, "quarter")
+        if kind == "financial_quarter":
+            quarter, year, short = groups[:3] if groups[0] else (groups[5], groups[3], groups[4])
+            if not _consecutive(year, short):
+                return None
+            return _period(_add_months(dt.date(int(year), 4, 1), 3 * (int(quarter) - 1)), 3, "quarter")
+        if kind == "financial_year":
+            year, second = groups
+            return _period(dt.date(int(year), 4, 1), 12, "financial_year") if _consecutive(year, second) else None
+        if kind == "span":
+            start, last = _month(groups[0], groups[1]), _month(groups[2], groups[3])
+            if not start or not last or last < start:
+                return None
+            months = (last.year - start.year) * 12 + last.month - start.month + 1
+            if months == 12:
+                return _period(start, 12, "financial_year" if start.month == 4 else "rolling_12_months")
+            if months == 1:
+                return _period(start, 1, "month")
+            if months == 3 and start.month in (1, 4, 7, 10):
+                return _period(start, 3, "quarter")
+            return _period(start, months, "span")
+    return None
+
+
+def _valid(year: str, month: str, day: str) -> bool:
+    try:
+        dt.date(int(year), int(month), int(day))
+    except ValueError:
+        return False
+    return True
+
+
+def _consecutive(year: str, second: str) -> bool:
+    """'2024-25' and '2024/2025' name one April-March year; '2024-26' does not."""
+    following = int(year) + 1
+    return int(second) == (following % 100 if len(second) == 2 else following)
+
+
+def period_columns(column: str, values: list[str | None]) -> list[pl.Expr]:
+    """period_start, period_end and grain for a text column, parsing each distinct value once."""
+    parsed = {v: parse_period(v) for v in set(values) if v is not None}
+    found = {v: p for v, p in parsed.items() if p is not None}
+    return [pl.col(column).replace_strict({v: p[i] for v, p in found.items()}, default=None, return_dtype=dtype)
+            .alias(name) for i, (name, dtype) in enumerate((("period_start", pl.Date), ("period_end", pl.Date),
+                                                             ("grain", pl.String)))]

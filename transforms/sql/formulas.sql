@@ -1,0 +1,14 @@
+-- Formulas used by more than one query, defined once per connection (GOV.UK Service Manual definitions).
+-- User satisfaction from rating counts, 1 = very dissatisfied .. 5 = very satisfied; no responses give NULL.
+-- GOV.UK score: (mean rating - 1) / 4, i.e. weights 0, .25, .5, .75, 1; 0..1.
+CREATE OR REPLACE TEMP MACRO satisfaction_score(r1, r2, r3, r4, r5) AS
+    (0.25 * r2 + 0.5 * r3 + 0.75 * r4 + r5) / NULLIF(r1 + r2 + r3 + r4 + r5, 0);
+-- Top-2-box share: (satisfied + very satisfied) / responses; 0..1.
+CREATE OR REPLACE TEMP MACRO satisfied_share(r1, r2, r3, r4, r5) AS
+    (r4 + r5) / NULLIF(r1 + r2 + r3 + r4 + r5, 0);
+-- Cost per transaction: total cost / completed transactions, GBP; zero transactions give NULL.
+CREATE OR REPLACE TEMP MACRO cost_per_transaction(cost_gbp, completed) AS cost_gbp / NULLIF(completed, 0);
+-- Digital take-up: completed digital (online) transactions / all completed transactions; 0..1.
+CREATE OR REPLACE TEMP MACRO digital_take_up(digital, completed) AS digital / NULLIF(completed, 0);
+-- Completion rate: completed / started; 0..1.
+CREATE OR REPLACE TEMP MACRO completion_rate(completed, started) AS completed / NULLIF(started, 0);

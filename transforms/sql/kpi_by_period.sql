@@ -1,0 +1,158 @@
+-- kpi_by_period: the KPIs at grains coarser than a month, one row per service x grain x period x channel ('all'
+-- for the whole service). Two sources, never mixed in one row:
+--   submitted: figures agencies sent for a quarter, a financial year or a 12-month span, at that grain (a
+--              quarter is never spread over its months);
+--   rolled_up_from_months / rolled_up_from_quarters: monthly figures added up to quarters and financial years
+--              (April to March), and submitted quarters added up to financial years, only when every month of
+--              the period is there (months_covered); survey responses are summed over the months surveyed.
+-- Formulas are the macros of formulas.sql. Cost per transaction is for the whole service (channel 'all'). Totals
+-- are NULL when any offered channel's volume is not provided, as in the monthly tables.
+WITH offered AS (
+    SELECT service_id, unnest(channels_offered) AS channel FROM stg_service_catalogue
+),
+
+submitted_volumes AS (
+    SELECT service_id, grain, period_start, period_end, channel, transactions_started, transactions_completed
+    FROM stg_transactions WHERE grain <> 'month'
+),
+
+submitted_periods AS (
+    SELECT DISTINCT service_id, grain, period_start, period_end FROM submitted_volumes
+),
+
+submitted AS (
+    SELECT periods.service_id, periods.grain, periods.period_start, periods.period_end, offered.channel,
+        'submitted' AS source, NULL AS months_covered,
+        volumes.transactions_started, volumes.transactions_completed
+    FROM submitted_periods AS periods
+    JOIN offered USING (service_id)
+    LEFT JOIN submitted_volumes AS volumes USING (service_id, grain, period_start, period_end, channel)
+),
+
+-- The periods monthly figures (and submitted quarters) roll up to: financial quarters and years, April-March.
+months AS (
+    SELECT service_id, month AS part, 1 AS months, channel, transactions_started, transactions_completed,
+        'rolled_up_from_months' AS source
+    FROM fct_service_month_channel
+    UNION ALL
+    SELECT service_id, period_start, 3, channel, transactions_started, transactions_completed,
+        'rolled_up_from_quarters'
+    FROM submitted WHERE grain = 'quarter'
+),
+
+rollup_parts AS (
+    SELECT *, 'quarter' AS grain, date_trunc('quarter', part) AS rollup_start, 3 AS months_needed
+    FROM months WHERE source = 'rolled_up_from_months'
+    UNION ALL
+    SELECT *, 'financial_year', make_date(year(part) - CASE WHEN month(part) < 4 THEN 1 ELSE 0 END, 4, 1), 12
+    FROM months
+),
+
+rolled_up AS (
+    SELECT
+        service_id, grain, CAST(rollup_start AS DATE) AS period_start,
+        CAST(rollup_start + any_value(months_needed) * INTERVAL 1 MONTH - INTERVAL 1 DAY AS DATE) AS period_end,
+        channel, source, CAST(sum(months) AS INTEGER) AS months_covered, any_value(months_needed) AS months_needed,
+        CASE WHEN count(transactions_started) = count(*) THEN CAST(sum(transactions_started) AS BIGINT) END
+            AS transactions_started,
+        CASE WHEN count(transactions_completed) = count(*) THEN CAST(sum(transactions_completed) AS BIGINT) END
+            AS transactions_completed
+    FROM rollup_parts
+    GROUP BY service_id, grain, rollup_start, channel, source
+),
+
+channels AS (
+    SELECT service_id, grain, period_start, period_end, channel, source, months_covered,
+        transactions_started, transactions_completed
+    FROM submitted
+    UNION ALL
+    SELECT service_id, grain, period_start, period_end, channel, source, months_covered,
+        transactions_started, transactions_completed
+    FROM rolled_up WHERE months_covered = months_needed
+),
+
+cost_parts AS (
+    SELECT service_id, cost_gbp, 'quarter' AS grain, date_trunc('quarter', month) AS rollup_start,
+        1 AS months, 3 AS months_needed, 'rolled_up_from_months' AS source
+    FROM fct_service_month
+    UNION ALL
+    SELECT service_id, cost_gbp, 'financial_year', make_date(year(month) - CASE WHEN month(month) < 4 THEN 1 ELSE 0 END,
+        4, 1), 1, 12, 'rolled_up_from_months'
+    FROM fct_service_month
+    UNION ALL
+    SELECT service_id, sum(cost_gbp), 'financial_year', make_date(year(period_start)
+        - CASE WHEN month(period_start) < 4 THEN 1 ELSE 0 END, 4, 1), 3, 12, 'rolled_up_from_quarters'
+    FROM stg_costs WHERE grain = 'quarter' GROUP BY service_id, period_start
+),
+
+service_costs AS (
+    SELECT service_id, grain, period_start, 'submitted' AS source, sum(cost_gbp) AS cost_gbp
+    FROM stg_costs WHERE grain <> 'month' GROUP BY ALL
+    UNION ALL
+    SELECT service_id, grain, CAST(rollup_start AS DATE), source,
+        CASE WHEN count(cost_gbp) = count(*) AND sum(months) = any_value(months_needed) THEN sum(cost_gbp) END
+    FROM cost_parts GROUP BY service_id, grain, rollup_start, source
+),
+
+ratings AS (
+    SELECT service_id, grain, period_start, channel, 'submitted' AS source,
+        rating_1, rating_2, rating_3, rating_4, rating_5
+    FROM stg_satisfaction WHERE grain <> 'month'
+    UNION ALL
+    SELECT service_id, grain, period_start, channel, 'rolled_up_from_months',
+        sum(rating_1), sum(rating_2), sum(rating_3), sum(rating_4), sum(rating_5)
+    FROM (SELECT *, 'quarter' AS grain, date_trunc('quarter', month) AS period_start FROM fct_service_month_channel
+          UNION ALL
+          SELECT *, 'financial_year', make_date(year(month) - CASE WHEN month(month) < 4 THEN 1 ELSE 0 END, 4, 1)
+          FROM fct_service_month_channel)
+    WHERE responses IS NOT NULL
+    GROUP BY ALL
+),
+
+with_all AS (
+    SELECT * FROM channels
+    UNION ALL
+    SELECT service_id, grain, period_start, period_end, 'all', source, any_value(months_covered),
+        CASE WHEN count(transactions_started) = count(*) THEN CAST(sum(transactions_started) AS BIGINT) END,
+        CASE WHEN count(transactions_completed) = count(*) THEN CAST(sum(transactions_completed) AS BIGINT) END
+    FROM channels GROUP BY ALL
+),
+
+digital AS (
+    SELECT service_id, grain, period_start, source,
+        CASE WHEN bool_or(channel = 'online') THEN sum(transactions_completed) FILTER (WHERE channel = 'online')
+            ELSE 0 END AS digital_completed
+    FROM channels GROUP BY ALL
+),
+
+all_ratings AS (
+    SELECT * FROM ratings
+    UNION ALL
+    SELECT service_id, grain, period_start, 'all', source,
+        sum(rating_1), sum(rating_2), sum(rating_3), sum(rating_4), sum(rating_5)
+    FROM ratings GROUP BY ALL
+),
+
+final AS (
+    SELECT
+        with_all.service_id, with_all.grain, with_all.period_start, with_all.period_end, with_all.channel,
+        with_all.source, with_all.months_covered,
+        with_all.transactions_started, with_all.transactions_completed,
+        CASE WHEN with_all.channel = 'all' THEN round(service_costs.cost_gbp, 2) END AS cost_gbp,
+        CASE WHEN with_all.channel = 'all'
+            THEN round(cost_per_transaction(service_costs.cost_gbp, with_all.transactions_completed), 4) END
+            AS cost_per_transaction_gbp,
+        CASE WHEN with_all.channel = 'all'
+            THEN digital_take_up(digital.digital_completed, with_all.transactions_completed) END
+            AS digital_take_up_rate,
+        completion_rate(with_all.transactions_completed, with_all.transactions_started) AS completion_rate,
+        CAST(r.rating_1 + r.rating_2 + r.rating_3 + r.rating_4 + r.rating_5 AS BIGINT) AS responses,
+        satisfaction_score(r.rating_1, r.rating_2, r.rating_3, r.rating_4, r.rating_5) AS satisfaction_score,
+        satisfied_share(r.rating_1, r.rating_2, r.rating_3, r.rating_4, r.rating_5) AS satisfied_share
+    FROM with_all
+    LEFT JOIN service_costs USING (service_id, grain, period_start, source)
+    LEFT JOIN digital USING (service_id, grain, period_start, source)
+    LEFT JOIN all_ratings AS r USING (service_id, grain, period_start, channel, source)
+)
+
+SELECT * FROM final ORDER BY service_id, grain, period_start, source, channel

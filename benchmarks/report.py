@@ -98,7 +98,83 @@ def _targets(report: dict) -> list[str]:
     return lines
 
 
-def write_results(report: dict, path: Path, analysis: str = "") -> None:
+def _fit(sizes: list[dict], path: str, key: str = "seconds") -> tuple[float, float] | None:
+    """(fixed seconds, seconds per million events) through the two smallest sizes the path ran at."""
+    points = sorted((s["events"], s["paths"][path][key]) for s in sizes if key in s["paths"].get(path, {}))
+    if len(points) < 2 or points[0][0] == points[-1][0]:
+        return None
+    (n1, t1), (n2, t2) = points[0], points[-1]
+    per_million = (t2 - t1) / (n2 - n1) * 1e6
+    return t1 - per_million * n1 / 1e6, per_million
+
+
+def _analysis(report: dict) -> list[str]:
+    sizes = report["sizes"]
+    pipeline, floor = _fit(sizes, "pipeline"), _fit(sizes, "floor")
+    extract = _fit(sizes, "pipeline", "extract_step_seconds")
+    fifty = next((s for s in sizes if 45e6 <= s["events"] <= 55e6 and "seconds" in s["paths"].get("pipeline", {})),
+                 None)
+    if not (pipeline and floor and extract and fifty):
+        return []
+    p = fifty["paths"]["pipeline"]
+    other = p["seconds"] - p["extract_step_seconds"]
+    lines = [
+        "## Why the gaps, and what would close them",
+        "",
+        f"**Time against the floor.** Between the sizes measured, the pipeline costs a fixed "
+        f"{pipeline[0]:.0f} s plus {pipeline[1]:.2f} s per million events; the floor {floor[0]:.0f} s plus "
+        f"{floor[1]:.2f} s per million. So even per event the pipeline is {pipeline[1] / floor[1]:.1f}x the floor, "
+        "and its fixed part comes on top. At 50M the pipeline's "
+        f"{p['seconds']:.0f} s were: {p['seconds'] - p['run_seconds']:.0f} s of start-up (Python, Dagster, Great "
+        f"Expectations and the rest of the code location: imports only), {other - (p['seconds'] - p['run_seconds']):.0f} s "
+        f"of the other {p['steps'] - 1} steps (archiving {fifty['events'] / 1e6:.0f}M events' files by checksum, the "
+        "catalogue, facts, KPI marts, publishing, Great Expectations suites), and the extract step's "
+        f"{p['extract_step_seconds']:.0f} s: the aggregation with its row rules ({p['aggregation_seconds']:.0f} s, "
+        f"against the floor's {fifty['paths']['floor']['seconds']:.0f} s for the same aggregates) and the duplicate "
+        f"check ({p['gate_seconds']:.0f} s). The duplicate check is the one piece of work the floor does not do at "
+        "all: proving that 50 million transaction ids are unique is a sort of 50 million 8-byte hashes, as costly "
+        "as the aggregation itself.",
+        "",
+        "What would close it, largest first:",
+        "",
+        "1. *The duplicate check.* For agencies whose ids increase within a file and do not overlap between files "
+        "(what most systems export), uniqueness could be checked in one streaming comparison with no sort, taking "
+        "the per-event cost to about the aggregation's, close to the floor. Otherwise the check could run as each "
+        "file lands (files arrive through the month), keeping each file's sorted hashes beside the archive, so the "
+        "month's run would only merge them and a re-run would not redo it.",
+        "2. *The fixed part.* Most of it is start-up and the graph around the extract: about 45 steps, each opening "
+        "the warehouse, and Great Expectations suites over whole tables. A job for extract months alone (archive, "
+        "extract step, facts, KPI marts, publishing), and the small tables' suites run as SQL returning violating "
+        "rows instead of through Great Expectations, would remove most of it; a national volume (100 million or "
+        "more transactions a month) also makes it small beside the per-event part.",
+        "3. *The archive.* Hashing and copying every byte as received is deliberate (the raw layer is the record); "
+        "hashing files in parallel threads (hashlib releases the GIL) would hide most of it on more cores.",
+        "",
+        "**Checks' share.** The duplicate check is most of it; the Great Expectations steps add a few seconds "
+        "whatever the size. With the duplicate check done once per file (1. above) checks would fall well under 20%.",
+        "",
+        "**Memory.** DuckDB works within a 1 GB budget and spills to disk beyond it (the duplicate check's sort); the "
+        "quantiles, which cannot spill, are computed in two passes above 40M rows in an agency-month, so peak "
+        "memory is the Python process (about 0.5 GB with Dagster and Great Expectations loaded) plus at most that "
+        "budget, at any size up to about 150M transactions per agency and month.",
+    ]
+    incremental = report.get("incremental")
+    if incremental:
+        added = incremental["added"]
+        lines += [
+            "",
+            f"**Incremental months.** The new month's run processed only month {incremental['months_built'] + 1} "
+            f"({added['rows_read']:,} rows read; {added['extract_step_seconds']:.1f} s in the extract step) but still "
+            f"paid the fixed part: {added['seconds'] - added['run_seconds']:.0f} s of start-up and "
+            f"{added['run_seconds'] - added['extract_step_seconds']:.0f} s of the other steps, which rebuild the KPI "
+            "marts and publish whole (by design: they are small and their rolling windows and baselines reach across "
+            "months). With months of 1M transactions that fixed part dominates; with a national month (about 100M) "
+            "the new month's share of a full rebuild tends to 1/37, about 3%.",
+        ]
+    return lines
+
+
+def write_results(report: dict, path: Path) -> None:
     m = report["machine"]
     lines = [
         "# Benchmark results",
@@ -169,9 +245,7 @@ def write_results(report: dict, path: Path, analysis: str = "") -> None:
                else "**not** identical to those of the full rebuild."),
             "",
         ]
-    lines += ["## Targets", "", *_targets(report), ""]
-    if analysis:
-        lines += [analysis.strip(), ""]
+    lines += ["## Targets", "", *_targets(report), "", *_analysis(report), ""]
     path.write_text("\n".join(lines), encoding="utf-8")
 
 

@@ -18,21 +18,26 @@ WITH accepted AS (
     WHERE rule IS NULL
 ),
 
+-- Each row counts for its channel and for its service as a whole ('all'). $levels says which of the two this pass
+-- computes: [true, false] both at once, [true] the channels, [false] the services (pipelines/extracts.py splits a
+-- very large month into two passes, as quantiles hold every duration in memory until their group is done).
 measured AS (
     SELECT
         service_id,
-        coalesce(channel, 'all') AS channel,
+        CASE WHEN by_channel THEN channel ELSE 'all' END AS channel,
         count(*) AS transactions_started,
         count(seconds_to_complete) AS transactions_completed,
         quantile_cont(seconds_to_complete, [0.5, 0.9]) AS quantiles
     FROM accepted
-    GROUP BY GROUPING SETS ((service_id, channel), (service_id))
+    CROSS JOIN (SELECT unnest($levels) AS by_channel)
+    GROUP BY ALL
 ),
 
 scaffold AS (
-    SELECT service_id, unnest(list_append(channels_offered, 'all')) AS channel
-    FROM stg_service_catalogue
-    WHERE agency_id = $agency
+    SELECT service_id, channel
+    FROM (SELECT service_id, unnest(list_append(channels_offered, 'all')) AS channel
+          FROM stg_service_catalogue WHERE agency_id = $agency)
+    WHERE list_contains($levels, channel <> 'all')
 ),
 
 final AS (

@@ -5,8 +5,8 @@
 Writes a data folder for the pipeline (PIPELINE_DATA_DIR=<out>) and its source registry
 (PIPELINE_CONFIG_DIR=<out>/config: the agencies of benchmarks/sources.yaml, mapping `extract`):
 <out>/landing/catalogue/services.csv and, per agency and month, <out>/landing/<agency>/<YYYY-MM>/extract-NNN.parquet,
-one row per transaction (transaction_id, service_id, channel, started_at, completed_at or NULL, outcome). The data is clean (every row passes the quality gates), so the
-pipeline's figures must equal the floor query's exactly.
+one row per transaction (transaction_id, service_id, channel, started_at, completed_at or NULL, outcome). The data
+is clean (every row passes the quality gates), so the pipeline's figures must equal the floor query's exactly.
 
 Realistic skew: service k of an agency gets a share of volume falling as a power of k, so the three biggest services
 carry about half of the transactions and the smallest a few in a thousand; online dominates most services, paper

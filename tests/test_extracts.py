@@ -1,4 +1,4 @@
-"""Transaction-level extracts: every quality gate quarantines its row by file, row and rule; the rest reach the facts."""
+"""Transaction-level extracts: each quality gate quarantines its row by file, row and rule; the rest reach the facts."""
 
 import datetime as dt
 import hashlib
@@ -293,7 +293,8 @@ def test_months_run_in_parallel_processes_without_corrupting_the_warehouse(tmp_p
         assert all(r.dagster_run.status == dg.DagsterRunStatus.SUCCESS for r in records)
         windows = []
         for record in records:
-            events = {e.dagster_event.event_type_value: e.timestamp for e in instance.all_logs(record.dagster_run.run_id)
+            events = {e.dagster_event.event_type_value: e.timestamp
+                      for e in instance.all_logs(record.dagster_run.run_id)
                       if e.dagster_event and e.dagster_event.step_key == "stg_extract_transactions"}
             windows.append((events["STEP_START"], events["STEP_SUCCESS"]))
     first, second = sorted(windows)
@@ -303,5 +304,6 @@ def test_months_run_in_parallel_processes_without_corrupting_the_warehouse(tmp_p
     parallel = query(store, "SELECT * FROM stg_extract_transactions ORDER BY ALL")
     stage_extracts(store, dt.date(2025, 1, 1), dt.date(2025, 3, 1))  # the same months, one after the other
     assert query(store, "SELECT * FROM stg_extract_transactions ORDER BY ALL") == parallel
-    assert len(parallel) == 2 * query(store, "SELECT count(*) + count(DISTINCT service_id) FROM "
-                                             "(SELECT service_id, unnest(channels_offered) FROM stg_service_catalogue)")[0][0]
+    offered = query(store, "SELECT count(*) + count(DISTINCT service_id) FROM "
+                           "(SELECT service_id, unnest(channels_offered) FROM stg_service_catalogue)")[0][0]
+    assert len(parallel) == 2 * offered  # both months: every offered channel and 'all' of every service

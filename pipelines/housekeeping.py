@@ -135,17 +135,23 @@ def restore(source: Path, store: DataStore) -> dict:
             raise ValueError(f"backup {source} is damaged: {relative} does not match its sha256 in MANIFEST.json")
     if store.warehouse.exists() or (store.archive.exists() and any(store.archive.iterdir())):
         raise FileExistsError(f"{store.root} already holds a warehouse or an archive; restore into an empty folder")
+    # Both are built under temporary names and renamed at the end: a restore that fails leaves nothing in the way.
     store.root.mkdir(parents=True, exist_ok=True)
+    archive, warehouse = store.root / ".archive.restoring", store.root / ".warehouse.restoring.duckdb"
+    shutil.rmtree(archive, ignore_errors=True)
+    warehouse.unlink(missing_ok=True)
     if (source / "archive").is_dir():
-        shutil.copytree(source / "archive", store.archive, dirs_exist_ok=True)
-    temporary = store.root / ".warehouse.restoring.duckdb"
-    temporary.unlink(missing_ok=True)
-    con = duckdb.connect(str(temporary), config=DUCKDB_CONFIG)
+        shutil.copytree(source / "archive", archive)
+    con = duckdb.connect(str(warehouse), config=DUCKDB_CONFIG)
     try:
         con.execute(f"IMPORT DATABASE {_quoted(source / 'warehouse')}")
     finally:
         con.close()
-    os.replace(temporary, store.warehouse)
+    if archive.is_dir():
+        if store.archive.exists():
+            store.archive.rmdir()  # empty (checked above)
+        os.replace(archive, store.archive)
+    os.replace(warehouse, store.warehouse)
     return {"warehouse": str(store.warehouse), "files_checked": len(manifest["files"])}
 
 

@@ -29,6 +29,14 @@ BREAKAGES = {
                             "expect_column_values_to_be_between"),
     "kpi_by_period": ("UPDATE kpi_by_period SET completion_rate = 2 WHERE channel = 'online'",
                       "expect_column_values_to_be_between"),
+    # (no extracts in the small example data: the broken row is inserted)
+    "stg_extract_transactions": ("INSERT INTO stg_extract_transactions VALUES "
+                                 "('land', 'LND-001', '2025-11-01', 'online', 10, 12, 30, 60)",
+                                 "expect_column_pair_values_a_to_be_greater_than_b"),
+    "kpi_processing_time": ("CREATE OR REPLACE TABLE kpi_processing_time AS SELECT 'LND-001' AS service_id, "
+                            "DATE '2025-11-01' AS month, 'online' AS channel, 10 AS transactions_completed, "
+                            "90.0 AS time_to_complete_median_seconds, 60.0 AS time_to_complete_p90_seconds",
+                            "expect_column_pair_values_a_to_be_greater_than_b"),
     "kpi_user_satisfaction": ("UPDATE kpi_user_satisfaction SET satisfaction_score_ci_low = 1 "
                               "WHERE channel = 'all'", "expect_column_pair_values_a_to_be_greater_than_b"),
 }

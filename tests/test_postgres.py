@@ -1,6 +1,7 @@
 """The production deployment: PostgreSQL-backed Dagster runs month partitions in parallel, one warehouse writer at
 a time, raises an alert for a failed run, and writes the planted credential nowhere."""
 
+import contextlib
 import json
 import os
 import secrets
@@ -69,15 +70,13 @@ def background(command: list[str], env: dict, log: Path) -> subprocess.Popen:
 
 
 def stop(process: subprocess.Popen) -> None:
-    """Stop a process started by `background` and everything it started (its process group)."""
-    try:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(30)
-    except ProcessLookupError:
-        pass
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait(10)
+    """Stop a process started by `background` and all it started (its process group); never raises, so a
+    failure to stop one does not leave the others running."""
+    for sig, seconds in ((signal.SIGTERM, 30), (signal.SIGKILL, 10)):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, sig)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(seconds)
 
 
 def wait_for_port(port: int, process: subprocess.Popen, log: Path) -> None:
@@ -120,10 +119,11 @@ def deployment(tmp_path_factory):
         workspace.write_text(f"load_from:\n  - grpc_server: {{host: 127.0.0.1, port: {port}, "
                              f"location_name: service_performance}}\n", encoding="utf-8")
         daemon = background([str(BIN / "dagster-daemon"), "run", "-w", str(workspace)], env, logs / "daemon.log")
+        launches = []
         try:
             wait_for_port(port, code_server, logs / "code_server.log")
             failing_run_id = "f0000000-0000-4000-8000-000000000001"
-            launches = [
+            launches += [
                 background([str(BIN / "dagster"), "job", "backfill", "-w", str(workspace), "-j", "monthly_cycle",
                             "--from", MONTHS[0], "--to", MONTHS[-1], "--noprompt"], env, logs / "backfill.log"),
                 # A run whose data folder cannot exist (a volume not mounted): it fails in its first step.
@@ -146,8 +146,8 @@ def deployment(tmp_path_factory):
                 time.sleep(2)
             yield Deployment(cluster, store, home, logs, reference, failing_run_id, Webhook.received)
         finally:
-            stop(daemon)
-            stop(code_server)
+            for process in [*launches, daemon, code_server]:
+                stop(process)
             server.shutdown()
 
 

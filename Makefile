@@ -4,6 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 export DAGSTER_HOME := $(CURDIR)/.dagster
+export PIPELINE_DATA_DIR ?= $(CURDIR)/data
 export GX_ANALYTICS_ENABLED := false
 
 .PHONY: setup demo run test dev dashboards dashboards-dev dashboards-install bench clean
@@ -34,7 +35,7 @@ dashboards-install: $(DASHBOARDS_STAMP)
 	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium
 
 demo: setup
-	$(PY) -m pipelines.example_data --out data/landing
+	$(PY) -m examples.generator --out data/landing
 	$(PY) -m pipelines.run
 
 run: setup

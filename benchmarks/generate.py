@@ -25,10 +25,10 @@ from pathlib import Path
 
 import duckdb
 import yaml
+from transforms.domain import CHANNELS, add_months
 
 SOURCES = Path(__file__).with_name("sources.yaml")
 MAPPING = Path(__file__).resolve().parent.parent / "config" / "mappings" / "extract.yaml"
-CHANNELS = ["online", "phone", "face_to_face", "paper", "assisted_digital", "other"]
 SKEW = 4.0  # service index = floor(services x u^SKEW): P(the first k of n) = (k/n)^(1/SKEW)
 ROWS_PER_FILE = 5_000_000  # about a day of a large department's transactions
 
@@ -36,6 +36,11 @@ ROWS_PER_FILE = 5_000_000  # about a day of a large department's transactions
 # Per agency of benchmarks/sources.yaml: service id prefix, number of services, share of all transactions.
 SCALE = {"customs": ("CUS", 30, 0.7), "licensing": ("LIC", 18, 0.3)}
 
+
+
+def _month_starts(start: str, months: int) -> list[dt.date]:
+    first = dt.date.fromisoformat(f"{start}-01")
+    return [add_months(first, n) for n in range(months)]
 
 def agencies() -> list[dict]:
     """The registry's extract agencies, with their benchmark scale."""
@@ -145,11 +150,6 @@ FROM typed
 """
 
 
-def month_starts(start: str, months: int) -> list[dt.date]:
-    year, month = map(int, start.split("-"))
-    return [dt.date(year + (month - 1 + k) // 12, (month - 1 + k) % 12 + 1, 1) for k in range(months)]
-
-
 def generate(out: Path, events: int, months: int = 1, start: str = "2025-01", file_format: str = "parquet",
              rows_per_file: int = ROWS_PER_FILE, threads: int | None = None) -> dict:
     """Write the registry, the catalogue and `events` transactions spread evenly over `months` months."""
@@ -161,12 +161,12 @@ def generate(out: Path, events: int, months: int = 1, start: str = "2025-01", fi
     _service_table(con, rows)
     volumes = {a["id"]: a["volume_share"] for a in agencies()}
     written, first = [], 0
-    periods = month_starts(start, months)
+    periods = _month_starts(start, months)
     for agency in agencies():
         per_month = round(events * volumes[agency["id"]] / sum(volumes.values()) / months)
         count = sum(1 for s in rows if s["agency_id"] == agency["id"])
         for month in periods:
-            following = month_starts(month.strftime("%Y-%m"), 2)[1]
+            following = _month_starts(month.strftime("%Y-%m"), 2)[1]
             seconds = (following - month).days * 86400
             folder = landing / agency["id"] / month.strftime("%Y-%m")
             folder.mkdir(parents=True, exist_ok=True)

@@ -80,7 +80,7 @@ def pipeline(data_dir: Path, out: Path, start: str, end: str) -> dict:
     import duckdb
 
     from pipelines.definitions import assets, checks
-    from pipelines.resources import DataStore
+    from pipelines.lib.resources import DataStore
 
     store = DataStore(data_dir=str(data_dir))
     started = time.monotonic()

@@ -173,7 +173,7 @@ def bench_demo(work: Path) -> dict:
     env = {**os.environ, "PIPELINE_DATA_DIR": str(folder), "DAGSTER_HOME": str(home), "GX_ANALYTICS_ENABLED": "false"}
     env.pop("PIPELINE_CONFIG_DIR", None)
     result = {"seconds": 0.0, "peak_mb": 0.0, "commands": {}}
-    for name, command in (("example_data", ["-m", "pipelines.example_data", "--out", str(folder / "landing")]),
+    for name, command in (("example_data", ["-m", "examples.generator", "--out", str(folder / "landing")]),
                           ("run", ["-m", "pipelines.run"])):
         started = time.monotonic()
         with log.open("a") as output:

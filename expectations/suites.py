@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import great_expectations.expectations as gxe
 
-CHANNELS = ["online", "phone", "face_to_face", "paper", "assisted_digital", "other"]
-JUMP = 3.0  # a month-on-month ratio beyond JUMP (or below 1/JUMP) is flagged
+from transforms.domain import CHANNELS, MONTH_ON_MONTH_JUMP as JUMP  # a ratio beyond JUMP (or below 1/JUMP) is flagged
 
 
 def _why(expectation, why: str):
@@ -60,7 +59,7 @@ def _blocking() -> dict[str, list]:
         ],
         "stg_transactions": [
             _columns("service_id", "month", "channel", "transactions_started", "transactions_completed"),
-            _unique("service_id", "month", "channel"), _present("month"), _in("channel", CHANNELS),
+            _unique("service_id", "month", "channel"), _present("month"), _in("channel", list(CHANNELS)),
             _not_negative("transactions_started"), _not_negative("transactions_completed"),
             _not_above("transactions_completed", "transactions_started", "a transaction cannot complete without starting"),
         ],
@@ -71,12 +70,12 @@ def _blocking() -> dict[str, list]:
         ],
         "stg_satisfaction": [
             _columns("service_id", "month", "channel", "rating_1", "rating_5"),
-            _unique("service_id", "month", "channel"), _in("channel", CHANNELS),
+            _unique("service_id", "month", "channel"), _in("channel", list(CHANNELS)),
             *(_not_negative(f"rating_{k}") for k in range(1, 6)),
         ],
         "fct_service_month_channel": [
             _columns("service_id", "agency_id", "month", "channel", "channel_type", "transactions_completed", "cost_gbp"),
-            _unique("service_id", "month", "channel"), _in("channel", CHANNELS),
+            _unique("service_id", "month", "channel"), _in("channel", list(CHANNELS)),
             _not_negative("transactions_completed"), _not_negative("cost_gbp", "money spent"),
             _not_above("transactions_completed", "transactions_started", "a transaction cannot complete without starting"),
         ],

@@ -9,6 +9,7 @@ Dagster instance at $DAGSTER_HOME, so `make dev` shows it afterwards.
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import sys
 import time
@@ -16,7 +17,7 @@ import time
 import dagster as dg
 
 from pipelines.definitions import defs
-from pipelines.resources import data_store_from_env
+from pipelines.lib.resources import DATA_DIR_ENV, data_store_now
 
 MONTH_FOLDER = re.compile(r"^\d{4}-\d{2}$")
 
@@ -54,25 +55,22 @@ def summary(result: dg.ExecuteInProcessResult, store, seconds: dict[str, float])
 
 
 def headlines(con) -> str:
-    """Government-wide figures for the latest month, over the services with complete figures."""
-    month, cpt, take_up, completion, satisfaction = con.execute("""
-        WITH latest AS (SELECT max(month) AS month FROM kpi_digital_take_up
-                        WHERE digital_take_up_rate IS NOT NULL)
-        SELECT latest.month,
-            (SELECT sum(cost_gbp) / sum(transactions_completed) FROM kpi_cost_per_transaction
-             WHERE channel = 'all' AND month = latest.month AND cost_per_transaction_gbp IS NOT NULL),
-            (SELECT sum(digital_transactions_completed) / sum(transactions_completed) FROM kpi_digital_take_up
-             WHERE month = latest.month AND digital_take_up_rate IS NOT NULL),
-            (SELECT sum(transactions_completed) / sum(transactions_started) FROM kpi_completion_rate
-             WHERE channel = 'all' AND month = latest.month AND completion_rate IS NOT NULL),
-            (SELECT sum(satisfaction_score * responses) / sum(responses) FROM kpi_user_satisfaction
-             WHERE channel = 'all' AND month = latest.month)
-        FROM latest""").fetchone()
-    if month is None:
+    """Government-wide figures for the latest month with a digital take-up figure, from kpi_rollups (the roll-up's
+    formulas, volume-weighted over the services with a figure)."""
+    rows = con.execute("""
+        SELECT month, kpi, value FROM kpi_rollups
+        WHERE level = 'government' AND month = (SELECT max(month) FROM kpi_rollups WHERE level = 'government'
+                                                AND kpi = 'digital_take_up' AND value IS NOT NULL)""").fetchall()
+    if not rows:
         return "\nheadline KPIs: no complete month yet"
-    return (f"\nheadline KPIs, {month:%B %Y} (all services with complete figures, volume-weighted):\n"
-            f"  cost per transaction GBP {cpt:,.2f} | digital take-up {take_up:.1%} | "
-            f"completion rate {completion:.1%} | satisfaction score {satisfaction:.1%}")
+    month, values = rows[0][0], {kpi: value for _, kpi, value in rows}
+
+    def shown(kpi: str, form: str) -> str:
+        return "no data" if values.get(kpi) is None else format(values[kpi], form)
+    return (f"\nheadline KPIs, {month:%B %Y} (all services with a figure, volume-weighted):\n"
+            f"  cost per transaction GBP {shown('cost_per_transaction', ',.2f')} | "
+            f"digital take-up {shown('digital_take_up', '.1%')} | completion rate {shown('completion_rate', '.1%')} | "
+            f"satisfaction score {shown('user_satisfaction', '.1%')}")
 
 
 def main() -> int:
@@ -80,7 +78,8 @@ def main() -> int:
     parser.add_argument("--start", help="first month, YYYY-MM")
     parser.add_argument("--end", help="last month, YYYY-MM")
     args = parser.parse_args()
-    store = data_store_from_env()
+    store = data_store_now()
+    os.environ.setdefault(DATA_DIR_ENV, store.data_dir)  # the code location's store is the same folder
     months = landed_months(store)
     if not months and not (args.start and args.end):
         print(f"nothing to run: no returns under {store.landing}/<agency>/<YYYY-MM>/ (try `make demo`)")

@@ -8,8 +8,8 @@ import dagster as dg
 import pytest
 
 from pipelines.definitions import assets, checks
-from pipelines.example_data import generate
-from pipelines.resources import DataStore
+from examples.generator import generate
+from pipelines.lib.resources import DataStore
 
 SMALL = {"start": "2025-07", "months": 6, "services_per_agency": 2}
 FIRST, LAST = "2025-07-01", "2025-12-01"

@@ -12,11 +12,14 @@ from zoneinfo import ZoneInfo
 import dagster as dg
 import pytest
 
-from pipelines.automation import (CYCLE_DAY, WEBHOOK_ENV, kpi_freshness_checks, monthly_cycle_schedule,
-                                  run_failure_alert)
+import yaml
+
 from pipelines.definitions import defs
-from pipelines.kpis import KPI_TABLES
-from pipelines.registry import load_registry
+from pipelines.defs.automation.alerts import WEBHOOK_ENV, run_failure_alert
+from pipelines.defs.automation.schedules import monthly_cycle_schedule
+from pipelines.lib.partitions import CYCLE_DAY
+from pipelines.lib.registry import load_registry
+from pipelines.lib.resources import DataStore
 from tests.operations import REPO
 
 SECRET = "planted-Secret-4f1e9a27c3"
@@ -44,8 +47,8 @@ def test_schedules_and_sensors_are_on_by_default_in_the_code_location():
     sensors = {s.name: s.default_status for s in defs.sensors}
     assert {name: schedules.get(name) for name in ("monthly_cycle_schedule", "housekeeping_schedule")} == \
         dict.fromkeys(("monthly_cycle_schedule", "housekeeping_schedule"), dg.DefaultScheduleStatus.RUNNING)
-    assert {name: sensors.get(name) for name in ("run_failure_alert", "kpi_freshness_sensor")} == \
-        dict.fromkeys(("run_failure_alert", "kpi_freshness_sensor"), dg.DefaultSensorStatus.RUNNING)
+    assert sensors == {"run_failure_alert": dg.DefaultSensorStatus.RUNNING,
+                       "submission_sensor": dg.DefaultSensorStatus.STOPPED}
 
 
 class Hook(BaseHTTPRequestHandler):
@@ -85,12 +88,11 @@ def failure_context(instance: dg.DagsterInstance) -> dg.RunFailureSensorContext:
 
 
 def test_failed_run_writes_an_alert_file_and_posts_it_with_secrets_redacted(tmp_path, monkeypatch, hook):
-    monkeypatch.setenv("PIPELINE_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("DAGSTER_PG_PASSWORD", SECRET)
     monkeypatch.setenv(WEBHOOK_ENV, hook)
     instance = dg.DagsterInstance.ephemeral()
     context = failure_context(instance)
-    run_failure_alert(context)
+    run_failure_alert(context, store=DataStore(data_dir=str(tmp_path / "data")))
     alerts = list((tmp_path / "data" / "alerts").iterdir())
     assert [p.name for p in alerts] == [f"run_failed_{context.dagster_run.run_id}.json"]
     alert = json.loads(alerts[0].read_text(encoding="utf-8"))
@@ -100,17 +102,16 @@ def test_failed_run_writes_an_alert_file_and_posts_it_with_secrets_redacted(tmp_
     assert Hook.received == [(f"/alerts?key={SECRET}", alert)]
     assert SECRET not in alerts[0].read_text(encoding="utf-8")
 
-    run_failure_alert(context)  # the same failure seen again replaces its alert, it does not add one
+    run_failure_alert(context, store=DataStore(data_dir=str(tmp_path / "data")))  # seen again: replaced, not added
     assert len(list((tmp_path / "data" / "alerts").iterdir())) == 1
 
 
 def test_webhook_down_leaves_the_file_alert_and_logs_no_url(tmp_path, monkeypatch, hook, capfd):
     Hook.status = 500
-    monkeypatch.setenv("PIPELINE_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv(WEBHOOK_ENV, hook)
     context = failure_context(dg.DagsterInstance.ephemeral())
     capfd.readouterr()
-    run_failure_alert(context)
+    run_failure_alert(context, store=DataStore(data_dir=str(tmp_path / "data")))
     assert len(list((tmp_path / "data" / "alerts").glob("run_failed_*.json"))) == 1
     logged = "".join(capfd.readouterr())
     assert "alert could not be posted to the webhook (HTTPError)" in logged
@@ -118,24 +119,17 @@ def test_webhook_down_leaves_the_file_alert_and_logs_no_url(tmp_path, monkeypatc
     assert "alerts?key" not in logged
 
 
-def test_kpi_freshness_checks_fail_when_never_built_and_pass_once_built():
-    instance = dg.DagsterInstance.ephemeral()
-    job = dg.Definitions(assets=[dg.AssetSpec(table) for table in KPI_TABLES],
-                         asset_checks=kpi_freshness_checks).resolve_implicit_global_asset_job_def()
-    before = job.execute_in_process(instance=instance, raise_on_error=False).get_asset_check_evaluations()
-    assert {e.asset_key.to_user_string(): e.passed for e in before} == {table: False for table in KPI_TABLES}
-    for table in KPI_TABLES:
-        instance.report_runless_asset_event(dg.AssetMaterialization(table))
-    after = job.execute_in_process(instance=instance, raise_on_error=False).get_asset_check_evaluations()
-    assert {e.asset_key.to_user_string(): e.passed for e in after} == {table: True for table in KPI_TABLES}
-    assert {e.severity for e in after} == {dg.AssetCheckSeverity.WARN}
-
-
-def test_freshness_checks_are_evaluated_by_the_daemon_not_inside_the_monthly_run():
-    in_job = {k.name for k in defs.resolve_job_def("monthly_cycle").asset_layer.asset_graph.asset_check_keys}
-    assert "freshness_check" not in in_job
-    assert {k.asset_key.to_user_string() for k in defs.resolve_asset_graph().asset_check_keys
-            if k.name == "freshness_check"} == set(KPI_TABLES)
+def test_the_kpi_marts_carry_the_cycle_day_freshness_policy_evaluated_by_the_daemon():
+    graph = defs.resolve_asset_graph()
+    policies = {key.to_user_string(): graph.get(key).freshness_policy for key in graph.get_all_asset_keys()
+                if graph.get(key).freshness_policy is not None}
+    assert set(policies) == {"kpi_cost_per_transaction", "kpi_digital_take_up", "kpi_completion_rate",
+                             "kpi_user_satisfaction", "kpi_by_period", "kpi_processing_time"}
+    assert {(p.deadline_cron, p.lower_bound_delta, p.timezone) for p in policies.values()} == \
+        {(f"0 12 {CYCLE_DAY} * *", dt.timedelta(hours=12), "Europe/London")}
+    for instance_config in ("dagster.yaml", "dagster-postgres.yaml"):  # the daemon evaluates them only when enabled
+        assert yaml.safe_load((REPO / "config" / instance_config).read_text())["freshness"] == {"enabled": True}
+    assert not [k for k in graph.asset_check_keys if "fresh" in k.name]  # no superseded freshness checks
 
 
 def test_ui_binds_to_loopback_unless_told_otherwise():

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.resources import DataStore
+from pipelines.lib.resources import DataStore
 from tests.conftest import published_checksums
 from tests.operations import new_instance_home, pipeline_process, warehouse_digest
 

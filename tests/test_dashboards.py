@@ -14,7 +14,8 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from pipelines.publishing import SATISFACTION_MIN_RESPONSES, sql_definition
+from pipelines.defs.publishing.open_data import sql_definition
+from transforms.domain import SATISFACTION_MIN_RESPONSES
 
 DASHBOARDS = Path(__file__).resolve().parent.parent / "dashboards"
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",

@@ -16,10 +16,10 @@ import pytest
 
 from benchmarks.generate import generate
 from pipelines.definitions import assets, checks
-from pipelines import extracts as extracts_module
-from pipelines.extracts import RETURN_TYPE, stage_extracts, stg_extract_transactions
-from pipelines.ingestion import archive_file
-from pipelines.resources import DataStore
+from pipelines.defs.staging import extracts as extracts_module
+from pipelines.defs.staging.extracts import RETURN_TYPE, stage_extracts, stg_extract_transactions
+from pipelines.defs.ingestion.assets import archive_file
+from pipelines.lib.resources import DataStore
 
 MONTH = "customs/2025-01"
 PARQUET, CSV = f"{MONTH}/extract-defects.parquet", f"{MONTH}/extract-defects.csv"
@@ -240,8 +240,8 @@ def test_the_archive_hashes_and_copies_a_file_larger_than_memory_chunks(tmp_path
 
 PARALLEL_DEFS = """
 import dagster as dg
-from pipelines.extracts import stg_extract_transactions
-from pipelines.resources import DataStore
+from pipelines.defs.staging.extracts import stg_extract_transactions
+from pipelines.lib.resources import DataStore
 
 # Each run executes its steps in their own processes; the pool keeps warehouse writers to one at a time.
 defs = dg.Definitions(

@@ -10,8 +10,9 @@ import dagster as dg
 import duckdb
 import pytest
 
-from pipelines.housekeeping import RetentionPolicy, apply_retention, backup, load_policy, restore
-from pipelines.resources import DataStore
+from pipelines.defs.housekeeping.backup import backup, restore
+from pipelines.defs.housekeeping.retention import RetentionPolicy, apply_retention, load_policy
+from pipelines.lib.resources import DataStore
 from tests.conftest import LAST, published_checksums, run_graph
 from tests.operations import warehouse_digest
 

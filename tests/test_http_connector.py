@@ -9,7 +9,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from pipelines.connectors.http import FetchError, HttpSource, fetch
+from pipelines.defs.ingestion.http import FetchError, HttpSource, fetch
 
 TOKEN = "tok-Zq81-never-print-me"
 ENV = "TEST_AGENCY_API_TOKEN"
@@ -187,7 +187,7 @@ def test_bearer_token_sent_and_never_in_errors_or_logs(api, token, caplog):
     api.routes["/returns"] = guarded
     api.routes["/down"] = lambda call: (500, {}, f"stack trace with Bearer {TOKEN}".encode())
     assert json.loads(fetch(source(f"{api.base}/returns", credential_env=ENV), "2025-06")) == RECORDS
-    with caplog.at_level(logging.WARNING, logger="pipelines.connectors.http"):
+    with caplog.at_level(logging.WARNING, logger="pipelines.defs.ingestion.http"):
         error = failure(source(f"{api.base}/down?access_token={TOKEN}&month=2025-06", credential_env=ENV, retries=1))
     assert [c.authorization for c in api.calls] == [f"Bearer {TOKEN}"] * 3
     assert error.rule == "http_server_error"

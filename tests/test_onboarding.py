@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from pipelines.registry import CONFIG_DIR, load_registry
-from pipelines.resources import DataStore
+from pipelines.lib.registry import CONFIG_DIR, load_registry
+from pipelines.lib.resources import DataStore
 from tests.conftest import run_graph
 from transforms.periods import parse_period
 

@@ -9,7 +9,8 @@ import polars as pl
 import pytest
 from frictionless import validate
 
-from pipelines.publishing import PUBLISHED, SATISFACTION_MIN_RESPONSES, csv_column
+from pipelines.defs.publishing.open_data import PUBLISHED, csv_column
+from transforms.domain import SATISFACTION_MIN_RESPONSES
 from tests.conftest import LAST
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")

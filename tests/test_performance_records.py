@@ -9,7 +9,7 @@ import polars as pl
 import pytest
 import yaml
 
-from pipelines.resources import DataStore
+from pipelines.lib.resources import DataStore
 from tests.conftest import run_graph
 from transforms.records import validate_records
 

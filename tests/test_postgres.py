@@ -19,11 +19,11 @@ from pathlib import Path
 import psycopg2
 import pytest
 
-from pipelines.automation import WEBHOOK_ENV
-from pipelines.example_data import generate
-from pipelines.registry import load_registry
+from pipelines.defs.automation.alerts import WEBHOOK_ENV
+from examples.generator import generate
+from pipelines.lib.registry import load_registry
 from pipelines.definitions import defs
-from pipelines.resources import WAREHOUSE_POOL, DataStore
+from pipelines.lib.resources import WAREHOUSE_POOL, DataStore
 from tests.conftest import published_checksums, run_graph
 from tests.operations import REPO, new_instance_home, warehouse_digest
 from tests.pg_cluster import Cluster, free_port, throwaway_cluster

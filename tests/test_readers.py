@@ -8,7 +8,7 @@ import polars as pl
 import pytest
 import xlsxwriter
 
-from pipelines.readers import ParseError, read_table
+from pipelines.defs.staging.readers import ParseError, read_table
 
 ROWS = [["S1", "2025-01", "online", "10", "8"], ["S1", "2025-01", "phone", "", "4"]]
 HEADER = ["service_id", "month", "channel", "transactions_started", "transactions_completed"]

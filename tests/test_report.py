@@ -12,7 +12,7 @@ import pypdf
 import pypdfium2
 import pytest
 
-from pipelines.reports import (METHODS, Period, build_summaries, content, gbp, measure_value, percent, points,
+from pipelines.defs.publishing.summary import (METHODS, Period, build_summaries, content, gbp, measure_value, percent, points,
                                read_inputs)
 from transforms import sql
 

@@ -7,9 +7,9 @@ import dagster as dg
 import pytest
 
 from pipelines.definitions import defs
-from pipelines.partitions import AGENCIES_TAG
-from pipelines.resources import DataStore
-from pipelines.sources import submission_sensor
+from pipelines.lib.partitions import AGENCIES_TAG
+from pipelines.lib.resources import DataStore
+from pipelines.defs.automation.sensors import submission_sensor
 from tests.conftest import run_graph
 
 

@@ -15,6 +15,8 @@ import re
 
 import polars as pl
 
+from transforms.domain import add_months
+
 MONTHS = {name.lower(): n for n, name in enumerate(calendar.month_name) if name} | {
     name.lower(): n for n, name in enumerate(calendar.month_abbr) if name} | {"sept": 9}
 _MONTH = r"([A-Za-z]+)\.?\s+(\d{4})"
@@ -29,13 +31,8 @@ PATTERNS = [
 GRAINS = ("month", "quarter", "financial_year", "rolling_12_months", "span")
 
 
-def _add_months(day: dt.date, months: int) -> dt.date:
-    index = day.year * 12 + day.month - 1 + months
-    return dt.date(index // 12, index % 12 + 1, 1)
-
-
 def _period(start: dt.date, months: int, grain: str) -> tuple[dt.date, dt.date, str]:
-    return start, _add_months(start, months) - dt.timedelta(days=1), grain
+    return start, add_months(start, months) - dt.timedelta(days=1), grain
 
 
 def _month(name: str, year: str) -> dt.date | None:
@@ -68,7 +65,7 @@ def parse_period(text: str | None) -> tuple[dt.date, dt.date, str] | None:
             quarter, year, short = groups[:3] if groups[0] else (groups[5], groups[3], groups[4])
             if not _consecutive(year, short):
                 return None
-            return _period(_add_months(dt.date(int(year), 4, 1), 3 * (int(quarter) - 1)), 3, "quarter")
+            return _period(add_months(dt.date(int(year), 4, 1), 3 * (int(quarter) - 1)), 3, "quarter")
         if kind == "financial_year":
             year, second = groups
             return _period(dt.date(int(year), 4, 1), 12, "financial_year") if _consecutive(year, second) else None

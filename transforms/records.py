@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import polars as pl
 
-from transforms.staging import CHANNELS, FILE, ROW, Rule, apply_rules, first_failures, mark_duplicates
+from transforms.domain import CHANNELS
+from transforms.staging import FILE, ROW, Rule, apply_rules, first_failures, mark_duplicates
 
 DATA_TYPES = {
     "very-dissatisfied": "rating_1", "dissatisfied": "rating_2", "neither": "rating_3", "satisfied": "rating_4",

@@ -13,10 +13,9 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from transforms.domain import CHANNELS, COST_CATEGORIES
 from transforms.periods import period_columns
 
-CHANNELS = ("online", "phone", "face_to_face", "paper", "assisted_digital", "other")
-COST_CATEGORIES = ("staff", "it", "accommodation", "overheads", "third_party", "other")
 ROW = "_row_number"  # the data row in its file, 1 = the first row under the header
 FILE = "_source_file"
 TOTAL = "_reported_total"  # a total reported beside wide channel columns, checked then dropped

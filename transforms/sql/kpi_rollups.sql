@@ -73,9 +73,9 @@ groups AS (
     UNION ALL
     SELECT 'department', department, department, count(*) FROM catalogue GROUP BY department
     UNION ALL
-    SELECT 'agency', catalogue.agency_id, coalesce(any_value(registry_agencies.agency_name), catalogue.agency_id),
+    SELECT 'agency', catalogue.agency_id, coalesce(any_value(stg_agencies.agency_name), catalogue.agency_id),
         count(*)
-    FROM catalogue LEFT JOIN registry_agencies USING (agency_id) GROUP BY catalogue.agency_id
+    FROM catalogue LEFT JOIN stg_agencies USING (agency_id) GROUP BY catalogue.agency_id
 ),
 
 kpis AS (

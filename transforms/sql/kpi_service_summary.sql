@@ -10,12 +10,12 @@ WITH latest AS (
 
 catalogue AS (
     SELECT catalogue.service_id, catalogue.service_name, catalogue.agency_id,
-        coalesce(registry_agencies.agency_name, catalogue.agency_id) AS agency_name, catalogue.department,
+        coalesce(stg_agencies.agency_name, catalogue.agency_id) AS agency_name, catalogue.department,
         catalogue.category, catalogue.customer_type, catalogue.high_volume, latest.month,
         CAST(latest.month - INTERVAL 12 MONTH AS DATE) AS month_a_year_earlier
     FROM stg_service_catalogue AS catalogue
     CROSS JOIN latest
-    LEFT JOIN registry_agencies USING (agency_id)
+    LEFT JOIN stg_agencies USING (agency_id)
 ),
 
 cost AS (

@@ -1,0 +1,1 @@
+"""The bundled example data: a seeded generator of realistic agencies' returns."""

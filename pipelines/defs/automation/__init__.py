@@ -1,0 +1,1 @@
+"""Automation run by the daemon: the monthly schedule, the submission sensor, the run-failure alert."""

@@ -1,0 +1,1 @@
+"""Benefits realisation and channel-shift savings."""

@@ -1,0 +1,1 @@
+"""Housekeeping: the retention policy, and backup and restore."""

@@ -1,0 +1,1 @@
+"""Raw layer: every submission archived unchanged (file drops, HTTP APIs, Performance-Platform records)."""

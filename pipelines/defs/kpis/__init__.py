@@ -1,0 +1,1 @@
+"""KPI marts and roll-ups, each from its SQL file in transforms/sql."""

@@ -1,0 +1,1 @@
+"""Publishing: open data with its data package, and the ministers' summary."""

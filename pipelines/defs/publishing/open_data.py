@@ -1,0 +1,156 @@
+"""Publishing: KPI tables, roll-ups, quarantine and the catalogue as Parquet and CSV under data/published/, with a
+data package (datapackage.json, Frictionless Table Schema) describing the CSV files.
+
+Files are written to a temporary name and renamed, so a reader never sees half a file; rows are ordered by
+key, so the same inputs give byte-identical files. A table with a transforms/sql/pub_<name>.sql is published
+through that query (disclosure rules); CSV cells that a spreadsheet would run as a formula are neutralised.
+"""
+
+
+import hashlib
+import json
+from pathlib import Path
+
+import dagster as dg
+import yaml
+
+from pipelines.lib.faults import pause_point
+from pipelines.lib.files import write_atomically
+from pipelines.lib.registry import CONFIG_DIR
+from pipelines.lib.resources import WAREHOUSE_POOL, DataStore
+from transforms import SQL_DIR, sql
+from transforms.catalogue import CATALOGUE, published, writers
+from transforms.domain import SATISFACTION_MIN_RESPONSES
+
+# published name -> (warehouse table, row order), in the catalogue's order
+PUBLISHED = {table.publish_as: (table.name, table.published_order) for table in published()}
+
+
+def published_query(name: str, table: str, order: str) -> tuple[str, dict]:
+    """The query that gives a published table's rows, and its bound parameters."""
+    if (SQL_DIR / f"pub_{name}.sql").exists():
+        return (f"SELECT * FROM ({sql('pub_' + name)}) ORDER BY {order}",
+                {"min_responses": SATISFACTION_MIN_RESPONSES})
+    return f"SELECT * FROM {table} ORDER BY {order}", {}
+
+
+def csv_column(name: str, duckdb_type: str) -> str:
+    """A column as written to CSV: lists joined with ';', timestamps in ISO 8601 UTC, and text that a spreadsheet
+    would run as a formula (starting =, +, -, @, tab or carriage return, and not a number) prefixed with '."""
+    column = f'"{name}"'
+    if duckdb_type.startswith("TIMESTAMP"):
+        return f"strftime(timezone('UTC', {column}), '%Y-%m-%dT%H:%M:%S.%fZ') AS {column}"
+    if duckdb_type.endswith("[]"):
+        text = f"array_to_string({column}, ';')"
+    elif duckdb_type == "VARCHAR":
+        text = column
+    else:
+        return column
+    return (f"CASE WHEN regexp_matches({text}, '^[-=+@\\t\\r]') AND TRY_CAST({text} AS DOUBLE) IS NULL "
+            f"THEN '''' || {text} ELSE {text} END AS {column}")
+
+
+def publish_file(target: Path, write) -> str:
+    """Write one published file atomically; its sha256."""
+    write_atomically(target, write)
+    pause_point("publish")
+    return hashlib.sha256(target.read_bytes()).hexdigest()
+
+
+def publish(store: DataStore) -> dict:
+    store.published.mkdir(parents=True, exist_ok=True)
+    files, tables = {}, {}
+    with store.connect() as con:
+        for name, (table, order) in PUBLISHED.items():
+            query, params = published_query(name, table, order)
+            columns = [(row[0], row[1]) for row in con.execute(f"DESCRIBE {query}", params).fetchall()]
+            csv_query = f"SELECT {', '.join(csv_column(c, t) for c, t in columns)} FROM ({query})"
+            for extension, select, options in (("parquet", query, "FORMAT parquet, COMPRESSION zstd"),
+                                               ("csv", csv_query, "FORMAT csv, HEADER true")):
+                target = store.published / f"{name}.{extension}"
+                files[target.name] = publish_file(
+                    target, lambda path: con.execute(f"COPY ({select}) TO '{path}' ({options})", params))
+            tables[name] = columns
+    package = json.dumps(data_package(store.published, tables), indent=2, ensure_ascii=False) + "\n"
+    files["datapackage.json"] = publish_file(store.published / "datapackage.json",
+                                                  lambda path: path.write_text(package, encoding="utf-8"))
+    return files
+
+
+# Table Schema types of the DuckDB types in published tables, as written to CSV (lists joined into text).
+TABLE_SCHEMA_TYPES = {"VARCHAR": "string", "DATE": "date", "BOOLEAN": "boolean", "DOUBLE": "number",
+                      "FLOAT": "number", "BIGINT": "integer", "INTEGER": "integer", "HUGEINT": "integer",
+                      "UINTEGER": "integer", "UBIGINT": "integer", "SMALLINT": "integer",
+                      "TIMESTAMP WITH TIME ZONE": "datetime", "TIMESTAMP": "datetime"}
+
+
+# A column's unit when config/open_data.yaml names none: the unit is in the name (STYLE: cost_gbp, ..._rate).
+UNIT_SUFFIXES = (("_gbp", "GBP"), ("_pp", "percentage points"), ("_pct", "percent"), ("_percent", "percent"),
+                 ("_rate", "0..1"), ("_share", "0..1"), ("_seconds", "seconds"))
+
+
+def table_schema_type(duckdb_type: str) -> str:
+    if duckdb_type.endswith("[]"):
+        return "string"
+    if duckdb_type.startswith("DECIMAL"):
+        return "number"
+    return TABLE_SCHEMA_TYPES.get(duckdb_type, "any")  # a type not listed is still published, described as any
+
+
+def sql_definition(table: str) -> str | None:
+    """The definition at the top of a table's SQL file: its leading comment lines, as they are worded there."""
+    path = SQL_DIR / f"{table}.sql"
+    if not path.exists():
+        return None
+    lines = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if not line.startswith("--"):
+            break
+        lines.append(line.removeprefix("--").strip())
+    return "\n".join(lines)
+
+
+def data_package(folder: Path, tables: dict[str, list[tuple[str, str]]]) -> dict:
+    """datapackage.json for the published CSV files (config/open_data.yaml describes the tables and fields): types,
+    units, descriptions, keys, each table's definition from its SQL, the licence. Parquet twins hold the same rows."""
+    meta = yaml.safe_load((CONFIG_DIR / "open_data.yaml").read_text(encoding="utf-8"))
+    resources = []
+    for name, columns in tables.items():
+        table = CATALOGUE[PUBLISHED[name][0]]
+        fields = []
+        for column, duckdb_type in columns:
+            field_meta = meta["fields"].get(column, {})
+            field = {"name": column, "type": table_schema_type(duckdb_type),
+                     "description": field_meta.get("description", column.replace("_", " "))}
+            unit = field_meta.get("unit") or next((u for suffix, u in UNIT_SUFFIXES if column.endswith(suffix)), None)
+            if unit:
+                field["unit"] = unit
+            fields.append(field)
+        schema = {"fields": fields, "missingValues": [""]}
+        if table.key:
+            schema["primaryKey"] = list(table.key)
+        csv = folder / f"{name}.csv"
+        definition = sql_definition(table.name)
+        resources.append({
+            "name": name, "path": csv.name, "format": "csv", "mediatype": "text/csv", "encoding": "utf-8",
+            "title": table.title or name.replace("_", " "), "description": table.description,
+            **({"definition": definition} if definition else {}),
+            "bytes": csv.stat().st_size, "hash": f"sha256:{hashlib.sha256(csv.read_bytes()).hexdigest()}",
+            "parquet": f"{name}.parquet",
+            "schema": schema,
+        })
+    return {**meta["package"], "resources": resources}
+
+
+def writers_if_side(table) -> tuple[str, ...]:
+    return writers(table.name) if table.build == "side" else ()
+
+
+@dg.asset(pool=WAREHOUSE_POOL, group_name="publish", kinds={"parquet", "csv"},
+          deps=sorted({name for table in published() for name in (table.name, *writers_if_side(table))}))
+def pub_open_data(store: DataStore) -> dg.MaterializeResult:
+    """The open-data files: each KPI table, the roll-ups, the quarantine and the catalogue as Parquet and CSV, and
+    datapackage.json describing them."""
+    files = publish(store)
+    return dg.MaterializeResult(metadata={"folder": str(store.published), "files": len(files),
+                                          "sha256": dg.MetadataValue.json(files)})

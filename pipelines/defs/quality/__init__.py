@@ -1,0 +1,1 @@
+"""Quality gates: Great Expectations suites as asset checks, submission status, method drift."""

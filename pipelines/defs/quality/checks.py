@@ -1,0 +1,70 @@
+"""Quality: the Great Expectations suites of expectations/ as asset checks, the submission and method-drift tables,
+and the warnings on late returns and month-on-month jumps.
+
+Blocking checks (schema, keys, impossible values) stop downstream assets in the same run; warnings (outliers,
+late returns) are shown in the UI and do not. A failing check reports counts and up to 10 example rows.
+"""
+
+import dagster as dg
+
+from pipelines.lib.resources import WAREHOUSE_POOL, DataStore
+from pipelines.lib.tables import table_assets
+from transforms import sql
+from transforms.catalogue import TABLES, Table
+
+quality_assets = table_assets("quality")
+
+
+def check_result(result, severity: dg.AssetCheckSeverity) -> dg.AssetCheckResult:
+    return dg.AssetCheckResult(
+        passed=result.success,
+        severity=severity,
+        metadata={
+            "suite": result.suite,
+            "rows_checked": result.rows,
+            "expectations": result.evaluated,
+            "expectations_failed": len(result.failures),
+            "failures": dg.MetadataValue.json([vars(f) for f in result.failures]),
+        },
+    )
+
+
+def _suite_check(table: Table):
+    @dg.asset_check(pool=WAREHOUSE_POOL, asset=table.name, name="valid", blocking=True,
+                    description=f"Great Expectations suite '{table.name}': schema, keys and impossible values.")
+    def valid(store: DataStore) -> dg.AssetCheckResult:
+        from expectations.runner import run_suite  # Great Expectations is imported only when a suite runs
+
+        with store.connect() as con:
+            frame = con.execute(f"SELECT * FROM {table.name}").df()
+        return check_result(run_suite(table.name, frame, list(table.key)), dg.AssetCheckSeverity.ERROR)
+    return valid
+
+
+@dg.asset_check(pool=WAREHOUSE_POOL, asset="kpi_cost_per_transaction", name="month_on_month_jumps",
+                description="Warns when a service's volume or cost per transaction moves more than 3x in a month.")
+def month_on_month_jumps(store: DataStore) -> dg.AssetCheckResult:
+    from expectations.runner import run_suite
+
+    with store.connect() as con:
+        frame = con.execute(sql("check_month_on_month")).df()
+    return check_result(run_suite("kpi_cost_per_transaction", frame, ["service_id", "month"], warnings=True),
+                        dg.AssetCheckSeverity.WARN)
+
+
+@dg.asset_check(pool=WAREHOUSE_POOL, asset="submission_status", name="returns_on_time",
+                description="Warns about agency returns that are missing or arrived after their due date.")
+def returns_on_time(store: DataStore) -> dg.AssetCheckResult:
+    with store.connect() as con:
+        problems = con.execute("SELECT agency_id, month, status, due_date FROM submission_status "
+                               "WHERE status IN ('missing', 'late') ORDER BY status, agency_id, month").fetchall()
+    counts = {s: sum(1 for p in problems if p[2] == s) for s in ("missing", "late")}
+    return dg.AssetCheckResult(
+        passed=not problems, severity=dg.AssetCheckSeverity.WARN,
+        metadata={**counts, "examples": dg.MetadataValue.json(
+            [{"agency_id": a, "month": m.isoformat(), "status": s, "due_date": d.isoformat()}
+             for a, m, s, d in problems[:10]])})
+
+
+suite_checks = [_suite_check(table) for table in TABLES if table.suite]
+quality_checks = [*suite_checks, month_on_month_jumps, returns_on_time]

@@ -1,0 +1,1 @@
+"""Staged layer: typed canonical tables from the archived submissions, rejected rows in quarantine."""

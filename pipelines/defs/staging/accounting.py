@@ -1,0 +1,110 @@
+"""What staging shares: the row accounting of every file, the whole-file quarantine row, and the replacement of a
+run's slice of a staged table, its quarantine and its accounting in one transaction.
+
+For every file: rows read = rows accepted + rows quarantined (table `submission_accounting`). A file that cannot be
+parsed at all is quarantined whole with the parser's reason, and the rest of the run goes on.
+"""
+
+import datetime as dt
+
+import dagster as dg
+import polars as pl
+
+from pipelines.defs.staging.readers import ParseError, read_table
+from pipelines.lib.resources import DataStore
+from pipelines.lib.warehouse import delete_run_slice
+from transforms.staging import FILE, ROW
+
+ACCOUNTING_SCHEMA = {"return_type": pl.String, "agency_id": pl.String, "month": pl.Date, "source_file": pl.String,
+                     "sha256": pl.String, "file_status": pl.String, "rows_read": pl.Int64, "rows_accepted": pl.Int64,
+                     "rows_quarantined": pl.Int64}
+
+
+QUARANTINE_COLUMNS = ["source_file", "row_number", "rule", "column_name", "offending_value", "message"]
+
+
+def file_result(frame: pl.DataFrame | None, failed: pl.DataFrame, source_file: str) -> tuple[int, int, int]:
+    """(rows read, accepted, quarantined) of one file; an unreadable file has no rows (it is quarantined whole)."""
+    if frame is None:
+        return 0, 0, 0
+    read = frame.get_column(ROW).n_unique()
+    quarantined = failed.filter(pl.col("source_file") == source_file).height
+    return read, read - quarantined, quarantined
+
+
+def whole_file(source_file: str, reason: str) -> pl.DataFrame:
+    return pl.DataFrame([{"source_file": source_file, "row_number": None, "rule": "unreadable_file",
+                          "column_name": None, "offending_value": reason[:500],
+                          "message": f"the file could not be read: {reason[:500]}"}],
+                        schema={c: (pl.Int64 if c == "row_number" else pl.String) for c in QUARANTINE_COLUMNS})
+
+
+def write_slice(con, table: str, return_type: str, accepted: pl.DataFrame | None, quarantined: pl.DataFrame,
+           accounting: pl.DataFrame, start: dt.date | None, end: dt.date | None,
+           agencies: list[str] | None = None) -> None:
+    """Replace this run's slice of the staged table, quarantine and accounting in one transaction: its months,
+    and only its agencies when given. `accepted` None keeps the staged table as it was (a reference file that
+    could not be read at all)."""
+    con.execute("BEGIN")
+    if start is None:
+        if accepted is not None:
+            con.execute(f"DELETE FROM {table}")
+        con.execute("DELETE FROM quarantine WHERE return_type = ?", [return_type])
+        con.execute("DELETE FROM submission_accounting WHERE return_type = ?", [return_type])
+    else:
+        delete_run_slice(con, table, start, end, agencies)
+        for side in ("quarantine", "submission_accounting"):
+            delete_run_slice(con, side, start, end, agencies, return_type=return_type)
+    con.register("quarantine_frame", quarantined)
+    con.register("accounting_frame", accounting)
+    if accepted is not None:
+        con.register("accepted_frame", accepted)
+        con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM accepted_frame")
+    con.execute("INSERT INTO quarantine BY NAME SELECT * FROM quarantine_frame")
+    con.execute("INSERT INTO submission_accounting BY NAME SELECT * FROM accounting_frame")
+    con.execute("COMMIT")
+
+
+def summary(accounting: pl.DataFrame, quarantined: pl.DataFrame, accepted: pl.DataFrame) -> dict:
+    rules = quarantined.group_by("rule").len().sort("rule")
+    return {
+        "files": accounting.height,
+        "rows_read": int(accounting["rows_read"].sum()),
+        "rows_accepted": int(accounting["rows_accepted"].sum()),
+        "rows_quarantined": int(accounting["rows_quarantined"].sum()),
+        "files_unreadable": int((accounting["file_status"] == "unreadable").sum()),
+        "quarantine_rules": dg.MetadataValue.json(dict(zip(rules["rule"], rules["len"]))),
+        "preview": dg.MetadataValue.md(accepted.head(5).to_pandas().to_markdown(index=False)
+                                       if accepted.height else "(no rows)"),
+    }
+
+
+def stage_whole_files(store: DataStore, name: str, files: list[tuple], validator, table: str) -> dict:
+    """Stage files that are each read whole (not by month): the catalogue, the benefits register, records.
+    `files`: (source_path, sha256, agency_id, archive_path); `validator(frame, con, agency_id)` returns
+    (accepted, quarantined). With no file at all the staged table is left as it was."""
+    with store.connect() as con:
+        accepted_parts, failures, accounting = [], [], []
+        for source_path, sha, agency_id, archive_path in files:
+            frame = None
+            try:
+                frame = read_table(store.archive / archive_path, {}, source_path).with_columns(
+                    pl.lit(source_path).alias(FILE))
+                accepted, failed = validator(frame, con, agency_id)
+                accepted_parts.append(accepted)
+            except ParseError as error:
+                failed = whole_file(source_path, str(error))
+            failures.append(failed.with_columns(pl.lit(sha).alias("sha256"),
+                                                pl.lit(agency_id, pl.String).alias("agency_id")))
+            read, good, rejected = file_result(frame, failed, source_path)
+            accounting.append({"return_type": name, "agency_id": agency_id, "month": None, "source_file": source_path,
+                               "sha256": sha, "file_status": "read" if frame is not None else "unreadable",
+                               "rows_read": read, "rows_accepted": good, "rows_quarantined": rejected})
+        quarantined = (pl.concat(failures, how="diagonal_relaxed") if failures else whole_file("", "").clear()
+                       ).with_columns(return_type=pl.lit(name), month=pl.lit(None, pl.Date))
+        accounting = pl.DataFrame(accounting, schema=ACCOUNTING_SCHEMA)
+        accepted = (pl.concat(accepted_parts, how="diagonal_relaxed").rename(
+            {FILE: "source_file", ROW: "source_row"}, strict=False) if accepted_parts else None)
+        if files:
+            write_slice(con, table, name, accepted, quarantined, accounting, None, None)
+    return summary(accounting, quarantined, accepted if accepted is not None else pl.DataFrame())

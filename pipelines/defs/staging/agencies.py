@@ -1,0 +1,19 @@
+"""The source registry (config/sources.yaml) staged as a table, for due dates and agency names in SQL."""
+
+import dagster as dg
+
+from pipelines.lib.registry import load_registry
+from pipelines.lib.resources import WAREHOUSE_POOL, DataStore
+from transforms.catalogue import CATALOGUE
+
+
+@dg.asset(pool=WAREHOUSE_POOL, group_name="staging", description=CATALOGUE["stg_agencies"].description,
+          kinds={"duckdb"})
+def stg_agencies(store: DataStore) -> dg.MaterializeResult:
+    rows = [(a.id, a.name, a.department, a.connector, a.return_due_day) for a in load_registry().agencies]
+    with store.connect() as con:
+        con.execute("BEGIN")
+        con.execute("DELETE FROM stg_agencies")
+        con.executemany("INSERT INTO stg_agencies VALUES (?, ?, ?, ?, ?)", rows)
+        con.execute("COMMIT")
+    return dg.MaterializeResult(metadata={"agencies": len(rows)})

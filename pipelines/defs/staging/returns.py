@@ -1,0 +1,95 @@
+"""Staged monthly returns: typed canonical rows of transactions, costs and satisfaction from the archived
+submissions of a run's months; rejected rows go to quarantine. A run replaces exactly its own months (and only its
+agencies' rows when it is limited to some), in one transaction, so re-running is safe."""
+
+import datetime as dt
+from collections import defaultdict
+from pathlib import Path
+
+import dagster as dg
+import polars as pl
+
+from pipelines.defs.staging.accounting import (ACCOUNTING_SCHEMA, QUARANTINE_COLUMNS, file_result, summary,
+                                               whole_file, write_slice)
+from pipelines.defs.staging.readers import ParseError, read_table
+from pipelines.lib.partitions import agencies_of_run, monthly
+from pipelines.lib.registry import load_registry
+from pipelines.lib.resources import WAREHOUSE_POOL, DataStore
+from pipelines.lib.warehouse import current_submissions
+from transforms.catalogue import CATALOGUE, upstream
+from transforms.staging import COLUMNS, FILE, ROW, LayoutError, normalise, validate
+
+
+def stage_returns(store: DataStore, return_type: str, start: dt.date, end: dt.date,
+                  agencies: list[str] | None = None) -> dict:
+    """Read, normalise and validate every current return of one type for months in [start, end), of every
+    agency or of the `agencies` given (the rest of those months is left as it was)."""
+    registry = load_registry()
+    with store.connect() as con:
+        catalogue = con.sql("SELECT service_id, agency_id, channels_offered, live_from "
+                            "FROM stg_service_catalogue").pl()
+        submissions = current_submissions(con, start, end)
+        frames, failures, files = defaultdict(list), [], []
+        for source_path, sha, agency_id, month, archive_path in submissions:
+            agency = registry.agency(agency_id)
+            if agency is None or (agencies is not None and agency_id not in agencies):
+                continue
+            layout = registry.layout(agency, return_type)
+            if Path(source_path).name != layout["file"]:
+                continue
+            files.append((source_path, sha, agency_id, month))
+            try:
+                frame = read_table(store.archive / archive_path, layout, source_path).with_columns(
+                    pl.lit(source_path).alias(FILE))
+                normalised = normalise(frame, layout, return_type)
+                frames[(agency_id, month)].append((source_path, frame, normalised))
+            except (ParseError, LayoutError) as error:
+                failures.append(whole_file(source_path, str(error)))
+
+        accepted_parts, accounting_rows = [], []
+        read_counts = {}
+        for (agency_id, month), parts in sorted(frames.items()):
+            combined = pl.concat([normalised for _, _, normalised in parts], how="diagonal_relaxed")
+            accepted, failed = validate(combined, return_type, agency_id, month.isoformat(), catalogue)
+            accepted_parts.append(accepted.with_columns(pl.lit(agency_id).alias("agency_id")))
+            failures.append(failed)
+            for source_path, frame, _ in parts:
+                read_counts[source_path] = frame  # rows as read, before a wide layout is made long
+        quarantined = pl.concat(failures, how="diagonal_relaxed") if failures else pl.DataFrame(
+            schema={c: (pl.Int64 if c == "row_number" else pl.String) for c in QUARANTINE_COLUMNS})
+        for source_path, sha, agency_id, month in files:
+            read, accepted_rows, rejected = file_result(read_counts.get(source_path), quarantined, source_path)
+            status = "read" if source_path in read_counts else "unreadable"
+            accounting_rows.append({"return_type": return_type, "agency_id": agency_id, "month": month,
+                                    "source_file": source_path, "sha256": sha, "file_status": status,
+                                    "rows_read": read, "rows_accepted": accepted_rows,
+                                    "rows_quarantined": rejected})
+        accepted = (pl.concat(accepted_parts) if accepted_parts else pl.DataFrame()).rename(
+            {FILE: "source_file", ROW: "source_row"}, strict=False)
+        if not accepted.height:
+            accepted = pl.DataFrame(schema={c: pl.String for c in [*COLUMNS[return_type], "agency_id"]})
+        quarantined = quarantined.with_columns(pl.lit(return_type).alias("return_type")).join(
+            pl.DataFrame(files, schema={"source_file": pl.String, "sha256": pl.String, "agency_id": pl.String,
+                                        "month": pl.Date}, orient="row"),
+            on="source_file", how="left")
+        accounting = pl.DataFrame(accounting_rows, schema=ACCOUNTING_SCHEMA)
+        write_slice(con, f"stg_{return_type}", return_type, accepted, quarantined, accounting, start, end, agencies)
+    return summary(accounting, quarantined, accepted)
+
+
+def _returns_asset(return_type: str):
+    table = CATALOGUE[f"stg_{return_type}"]
+
+    @dg.asset(pool=WAREHOUSE_POOL, name=table.name, group_name="staging", partitions_def=monthly,
+              backfill_policy=dg.BackfillPolicy.single_run(), deps=upstream(table),
+              description=table.description, kinds={"duckdb", "polars"})
+    def staged(context: dg.AssetExecutionContext, store: DataStore) -> dg.MaterializeResult:
+        window = context.partition_time_window
+        return dg.MaterializeResult(metadata=stage_returns(store, return_type, window.start.date(),
+                                                           window.end.date(), agencies_of_run(context)))
+    return staged
+
+
+stg_transactions = _returns_asset("transactions")
+stg_costs = _returns_asset("costs")
+stg_satisfaction = _returns_asset("satisfaction")

@@ -1,0 +1,1 @@
+"""Mechanisms every stage shares: the data store, the warehouse, files, partitions, the asset factory."""

@@ -1,0 +1,36 @@
+"""Monthly partitions (one per calendar month of agency returns) and the monthly cycle's calendar."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import dagster as dg
+
+monthly = dg.MonthlyPartitionsDefinition(start_date="2020-01-01", end_offset=0)
+
+TIMEZONE = "Europe/London"
+# Every agency's return is due by the 20th of the following month (config/sources.yaml, return_due_day), so the
+# regular cycle runs on the 21st, early, for the month just ended.
+CYCLE_DAY = 21
+# The KPI marts must have been rebuilt by noon on cycle day, by that morning's run or a later one. Evaluated by the
+# daemon (config/dagster.yaml: freshness enabled), never inside a run.
+CYCLE_FRESHNESS = dg.FreshnessPolicy.cron(deadline_cron=f"0 12 {CYCLE_DAY} * *",
+                                          lower_bound_delta=dt.timedelta(hours=12), timezone=TIMEZONE)
+
+
+def months_in(window: dg.TimeWindow) -> list[dt.date]:
+    """The first day of each month in a partition window (a run may cover a range of months)."""
+    months, day = [], window.start.date()
+    while day < window.end.date():
+        months.append(day)
+        day = dt.date(day.year + day.month // 12, day.month % 12 + 1, 1)
+    return months
+
+
+AGENCIES_TAG = "pipeline/agencies"  # set by the submission sensor: only these agencies' returns are re-staged
+
+
+def agencies_of_run(context) -> list[str] | None:
+    """The agencies a run is limited to (comma-separated in its tags), or None for all."""
+    tag = context.run.tags.get(AGENCIES_TAG)
+    return sorted(tag.split(",")) if tag else None

@@ -1,0 +1,112 @@
+"""The warehouse's shared mechanisms, as functions of a DuckDB connection: open it with its schema in place,
+rebuild a table from SQL, replace a run's months, write quarantine rows, and read the submissions in force."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator, Sequence
+
+import duckdb
+
+from transforms import sql
+
+# Files DuckDB 1.4 can open (Evidence and the DuckDB CLI bundle older versions than the Python wheel).
+DUCKDB_CONFIG = {"storage_compatibility_version": "v1.4.0"}
+QUARANTINE_COLUMNS = ("return_type", "agency_id", "month", "source_file", "sha256", "row_number", "rule",
+                      "column_name", "offending_value", "message")
+# The schema's version: the DDL runs when a file does not have this one yet (once per file, not per connection).
+SCHEMA_VERSION = hashlib.sha256(sql("schema").encode()).hexdigest()[:16]
+
+
+@contextmanager
+def connect(path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A connection to the warehouse file with its tables in place and the shared formulas defined."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect(str(path), config=DUCKDB_CONFIG)
+    try:
+        con.execute("SET TimeZone = 'UTC'")  # published timestamps must not depend on the machine's zone
+        if schema_version(con) != SCHEMA_VERSION:
+            con.execute("BEGIN")
+            con.execute(sql("schema"))
+            con.execute("CREATE OR REPLACE TABLE schema_version AS SELECT ? AS version", [SCHEMA_VERSION])
+            con.execute("COMMIT")
+        con.execute(sql("formulas"))  # temporary macros: per connection, nothing written
+        yield con
+    finally:
+        con.close()
+
+
+def schema_version(con) -> str | None:
+    if not table_exists(con, "schema_version"):
+        return None
+    return con.execute("SELECT version FROM schema_version").fetchone()[0]
+
+
+def table_exists(con, table: str) -> bool:
+    return con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = ? AND schema_name = 'main'",
+                       [table]).fetchone()[0] > 0
+
+
+def rebuild_table(con, table: str, query: str, params: dict | None = None) -> int:
+    """Replace `table` with the rows of `query`, inside the caller's transaction; the new row count."""
+    con.execute(f"CREATE OR REPLACE TABLE {table} AS {query}", params or {})
+    return con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+
+
+def replace_months(con, table: str, query: str, start: dt.date, end: dt.date) -> int:
+    """Replace the months [start, end) of `table` with the rows of `query` (bound $start, $end), inside the
+    caller's transaction. Columns are matched by name; a table whose columns no longer match the query's is
+    rebuilt from the query's shape (its other months come back when their runs are repeated)."""
+    params = {"start": start, "end": end}
+    shape = [tuple(row[:2]) for row in con.execute(f"DESCRIBE {query}", params).fetchall()]
+    if table_exists(con, table) and shape != [tuple(r[:2]) for r in con.execute(f"DESCRIBE {table}").fetchall()]:
+        con.execute(f"DROP TABLE {table}")
+    con.execute(f"CREATE TABLE IF NOT EXISTS {table} AS SELECT * FROM ({query}) LIMIT 0", params)
+    con.execute(f"DELETE FROM {table} WHERE month >= $start AND month < $end", params)
+    con.execute(f"INSERT INTO {table} BY NAME {query}", params)
+    return con.execute(f"SELECT count(*) FROM {table} WHERE month >= $start AND month < $end", params).fetchone()[0]
+
+
+# The slice a run owns: its months and, when the run is limited to some agencies, only theirs.
+RUN_SLICE = "month >= ? AND month < ? AND (?::VARCHAR[] IS NULL OR list_contains(?::VARCHAR[], agency_id))"
+
+
+def delete_run_slice(con, table: str, start: dt.date, end: dt.date, agencies: Sequence[str] | None,
+                     return_type: str | None = None) -> None:
+    """Delete a run's months of `table` (only its agencies' rows when given; one return type's when given)."""
+    agencies = list(agencies) if agencies is not None else None
+    where, params = RUN_SLICE, [start, end, agencies, agencies]
+    if return_type is not None:
+        where, params = f"return_type = ? AND {where}", [return_type, *params]
+    con.execute(f"DELETE FROM {table} WHERE {where}", params)
+
+
+def write_quarantine(con, rows: Sequence[dict]) -> int:
+    """Append quarantine rows (dicts with the quarantine's columns; absent ones are NULL)."""
+    if rows:
+        con.executemany(f"INSERT INTO quarantine ({', '.join(QUARANTINE_COLUMNS)}) "
+                        f"VALUES ({', '.join('?' for _ in QUARANTINE_COLUMNS)})",
+                        [[row.get(column) for column in QUARANTINE_COLUMNS] for row in rows])
+    return len(rows)
+
+
+def current_submissions(con, start: dt.date, end: dt.date) -> list[tuple]:
+    """The version in force of each return file for months in [start, end):
+    (source_path, sha256, agency_id, month, archive_path), in the order they were archived."""
+    return con.execute("SELECT source_path, sha256, agency_id, month, archive_path FROM current_submissions "
+                       "WHERE month >= ? AND month < ? ORDER BY archived_at, source_path", [start, end]).fetchall()
+
+
+def current_file(con, source_path: str) -> tuple | None:
+    """The version in force of one submitted file (a central file), or None when it was never received."""
+    return con.execute("SELECT source_path, sha256, agency_id, month, archive_path FROM current_submissions "
+                       "WHERE source_path = ?", [source_path]).fetchone()
+
+
+def preview(con, query: str, params: dict | list | None = None, rows: int = 5) -> str:
+    """The first rows of a query as a Markdown table, for the Dagster UI."""
+    frame = con.execute(f"SELECT * FROM ({query}) LIMIT {int(rows)}", params or {}).df()
+    return frame.to_markdown(index=False) if len(frame) else "(no rows)"

@@ -1,0 +1,199 @@
+"""The table catalogue: every warehouse table once, with what everything else needs to know about it.
+
+One entry per table gives its stage, how it is built, its key (one row per key; also the published row order and
+the data package's primary key), its description, whether a blocking Great Expectations suite guards it, and under
+what name it is published. The asset factory, the checks, the publishing order, the data package and the
+definition tests all read this list. A table's upstream tables are not written here: they are read from its SQL
+(`tables_read`), so they cannot drift from what the query does.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import cache
+
+from transforms import SQL_DIR, sql
+
+# How a table is built:
+#   sql      rebuilt whole by transforms/sql/<name>.sql in one transaction
+#   months   the run's months replaced by transforms/sql/<name>.sql (bound $start, $end)
+#   code     written by its stage's Python (staging, ingestion); `reads` lists what that code reads
+#   side     a side table that several assets write (raw_submissions, quarantine, ...), shown in the lineage
+BUILDS = ("sql", "months", "code", "side")
+
+
+@dataclass(frozen=True)
+class Table:
+    name: str
+    stage: str
+    description: str
+    build: str = "sql"
+    key: tuple[str, ...] = ()
+    title: str | None = None
+    publish_as: str | None = None  # the name under data/published/ (CSV and Parquet); None: not published
+    order: str | None = None       # the published row order, when it is not the key's
+    suite: bool = False            # a blocking suite in expectations/suites.py guards it
+    revisions: bool = False        # a rebuild records every changed figure in `revisions`
+    partitioned: bool = False      # a monthly asset: a run replaces its months only
+    reads: tuple[str, ...] = ()    # build "code" and "side": the tables the asset reads or is written after
+    writes_to: tuple[str, ...] = ()  # side tables the asset also writes (quarantine, accounting, ...)
+
+    @property
+    def published_order(self) -> str:
+        return self.order or ", ".join(self.key)
+
+
+TABLES = (
+    # raw
+    Table("raw_submissions", "raw", "Every submission received: where it arrived, its sha256, size, received and "
+          "archived times, and its unchanged copy in the archive.", build="side",
+          reads=("raw_agency_returns", "raw_api_returns", "raw_reference_files", "raw_performance_records")),
+    # staging
+    Table("stg_agencies", "staging", "The source registry (config/sources.yaml) as a table: names, departments, "
+          "connectors, due days.", build="code", key=("agency_id",)),
+    Table("stg_service_catalogue", "staging", "The services measured, with their agency, department and the "
+          "channels they offer.", build="code", key=("service_id",), title="Service catalogue",
+          publish_as="service_catalogue", suite=True, reads=("raw_reference_files",),
+          writes_to=("quarantine", "submission_accounting")),
+    Table("stg_benefits_register", "staging", "The benefits register (HM Treasury Green Book fields): baseline, "
+          "target, owner per benefit.", build="code", key=("benefit_id",),
+          reads=("raw_reference_files", "stg_service_catalogue"), writes_to=("quarantine", "submission_accounting")),
+    *(Table(f"stg_{kind}", "staging", description, build="code", key=key, suite=True, partitioned=True,
+            reads=("raw_agency_returns", "raw_api_returns", "stg_service_catalogue"),
+            writes_to=("quarantine", "submission_accounting"))
+      for kind, key, description in (
+          ("transactions", ("service_id", "month", "channel"),
+           "Transactions started and completed per service x month x channel (NULL: not provided)."),
+          ("costs", ("service_id", "month", "cost_category", "channel"),
+           "Costs in GBP per service x month x cost category x channel, or 'shared' when no channel carries it."),
+          ("satisfaction", ("service_id", "month", "channel"),
+           "User satisfaction survey responses per rating (1-5) per service x month x channel."))),
+    Table("stg_reported_figures", "staging", "Figures from Performance-Platform records, one row per service x "
+          "month x channel x measure.", build="code", key=("service_id", "month", "channel", "measure"),
+          reads=("raw_performance_records", "stg_service_catalogue"), writes_to=("quarantine", "submission_accounting")),
+    Table("stg_extract_transactions", "staging", "Transaction-level extracts aggregated per service x month x "
+          "channel (and 'all'): transactions started and completed, median and 90th-percentile time to complete. "
+          "Rows that break a rule are quarantined.", build="code", key=("service_id", "month", "channel"),
+          suite=True, partitioned=True, reads=("raw_agency_returns", "stg_service_catalogue"),
+          writes_to=("quarantine", "submission_accounting")),
+    Table("quarantine", "staging", "Every row (or whole file) of the agencies' returns that was rejected, with the "
+          "rule it broke.", build="side", title="Quarantine",
+          order="return_type, source_file, row_number NULLS FIRST, rule, column_name", publish_as="quarantine"),
+    Table("submission_accounting", "staging", "For every file received - rows read = rows accepted + rows "
+          "quarantined.", build="side", title="Submission accounting", order="return_type, source_file",
+          publish_as="submission_accounting"),
+    # quality
+    Table("submission_status", "quality", "Per agency and month - whether the monthly return was received by its "
+          "due date.", key=("agency_id", "month"), title="Submission status", publish_as="submission_status"),
+    Table("satisfaction_method_drift", "quality", "Which method (GOV.UK score or top-2-box) each reported "
+          "satisfaction percentage follows, month by month.", key=("service_id", "channel", "month"),
+          publish_as="satisfaction_method_drift"),
+    # facts
+    Table("fct_service_month_channel", "facts", "One row per service x month x offered channel: volumes, costs "
+          "(direct + apportioned shared), rating counts.", build="months", key=("service_id", "month", "channel"),
+          suite=True, partitioned=True),
+    Table("fct_service_month", "facts", "One row per service x month: whole-service volumes and costs, and which "
+          "channels were not provided.", build="months", key=("service_id", "month"), partitioned=True),
+    # kpis
+    Table("kpi_cost_per_transaction", "kpis", "Cost per transaction (GBP) per service, month and channel, monthly "
+          "and rolling 12 months.", key=("service_id", "month", "channel"), title="Cost per transaction",
+          publish_as="kpi_cost_per_transaction", suite=True, revisions=True),
+    Table("kpi_digital_take_up", "kpis", "Digital take-up (0..1) and channel shift against the baseline month, per "
+          "service and month.", key=("service_id", "month"), title="Digital take-up and channel shift",
+          publish_as="kpi_digital_take_up", suite=True, revisions=True),
+    Table("kpi_completion_rate", "kpis", "Completion rate (completed / started, 0..1) per service, month and "
+          "channel.", key=("service_id", "month", "channel"), title="Completion rate",
+          publish_as="kpi_completion_rate", suite=True, revisions=True),
+    Table("kpi_user_satisfaction", "kpis", "User satisfaction: GOV.UK score and top-2-box share with 95% "
+          "intervals.", key=("service_id", "month", "channel"), title="User satisfaction",
+          publish_as="kpi_user_satisfaction", suite=True, revisions=True),
+    Table("kpi_by_period", "kpis", "The KPIs at the grain agencies sent (quarter, financial year, 12 months) and "
+          "monthly figures rolled up to quarters and financial years.",
+          key=("service_id", "grain", "period_start", "source", "channel"), publish_as="kpi_by_period", suite=True),
+    Table("kpi_processing_time", "kpis", "Time to complete (median and 90th percentile, seconds) per service, "
+          "month and channel, from transaction-level extracts.", key=("service_id", "month", "channel"),
+          publish_as="kpi_processing_time", suite=True, revisions=True),
+    Table("kpi_rollups", "kpis", "Each KPI per month for the whole government, each department and each agency, "
+          "volume-weighted over the services with a figure, with coverage and the like-for-like change against the "
+          "previous month.", key=("level", "group_id", "month", "kpi"), order="level, group_id, month, kpi_order",
+          title="KPIs for government, departments and agencies", publish_as="kpi_rollups"),
+    Table("kpi_service_summary", "kpis", "One row per service - its KPIs in the latest month and how they changed "
+          "over 12 months.", key=("service_id",), title="Services in the latest month",
+          publish_as="kpi_service_summary"),
+    Table("revisions", "kpis", "Published KPI figures that changed when a corrected or late return arrived: from "
+          "what to what, and when.", build="side",
+          order="revised_at, table_name, service_id, month, channel NULLS FIRST, column_name", publish_as="revisions"),
+    # benefits
+    Table("benefits_register", "benefits", "The benefits register as published: baseline, target, trajectory, "
+          "owners and full-year value per benefit.", key=("benefit_id",), publish_as="benefits_register"),
+    Table("channel_shift_savings", "benefits", "Channel-shift savings per service and month (GBP): theoretical and "
+          "counterfactual, monthly and cumulative.", key=("service_id", "month"), publish_as="channel_shift_savings"),
+    Table("channel_shift_savings_rollup", "benefits", "Channel-shift savings by agency, department and government, "
+          "with coverage and like-for-like flags.", key=("level", "group_id", "month"),
+          publish_as="channel_shift_savings_rollup"),
+    Table("benefits_realisation", "benefits", "Per benefit and month: planned, actual, variance, share of target, "
+          "RAG, forecast, money realised to date.", key=("benefit_id", "month"), publish_as="benefits_realisation"),
+    Table("benefits_summary_figures", "benefits", "The ministers' summary's figures per month and financial "
+          "quarter, with the previous period's.", key=("period_type", "period_start", "figure"),
+          publish_as="benefits_summary_figures"),
+)
+CATALOGUE = {table.name: table for table in TABLES}
+# Views over catalogue tables, read by SQL as if they were tables.
+VIEWS = {"current_submissions": "raw_submissions"}
+
+
+def published() -> list[Table]:
+    """The published tables, in the order they are written."""
+    return [table for table in TABLES if table.publish_as]
+
+
+def by_stage(stage: str, build: str | None = None) -> list[Table]:
+    return [t for t in TABLES if t.stage == stage and (build is None or t.build == build)]
+
+
+@cache
+def tables_read(query_name: str) -> tuple[str, ...]:
+    """The catalogue tables that transforms/sql/<query_name>.sql reads, from DuckDB's own parse of the query
+    (no table needs to exist): base tables named anywhere in it, less its CTEs, views mapped to their table."""
+    import duckdb  # the parser only; nothing is read
+
+    with duckdb.connect() as con:
+        tree = json.loads(con.execute("SELECT json_serialize_sql(?)", [sql(query_name)]).fetchall()[0][0])
+    if tree.get("error"):
+        raise ValueError(f"transforms/sql/{query_name}.sql: {tree['error_message']}")
+    found, ctes = set(), set()
+
+    def walk(node) -> None:
+        if isinstance(node, dict):
+            if node.get("type") == "BASE_TABLE":
+                found.add(node["table_name"])
+            ctes.update(entry["key"] for entry in (node.get("cte_map") or {}).get("map", []))
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(tree)
+    names = {VIEWS.get(name, name) for name in found - ctes}
+    return tuple(sorted(name for name in names if name in CATALOGUE))
+
+
+def writers(side: str) -> tuple[str, ...]:
+    """The assets that write a side table: those it names, those that say they write it, and (for `revisions`)
+    every table whose rebuild records revisions."""
+    names = set(CATALOGUE[side].reads) | {t.name for t in TABLES if side in t.writes_to}
+    if side == "revisions":
+        names |= {t.name for t in TABLES if t.revisions}
+    return tuple(sorted(names))
+
+
+def upstream(table: Table) -> tuple[str, ...]:
+    """What a table's asset depends on: the tables its SQL reads (for SQL-built tables) or those it declares, and
+    for a side table read, the assets that write it as well (so they run first)."""
+    if table.build == "side":
+        return writers(table.name)
+    direct = tables_read(table.name) if table.build in ("sql", "months") else table.reads
+    sides = [name for name in direct if name in CATALOGUE and CATALOGUE[name].build == "side"]
+    return tuple(sorted({*direct, *(w for side in sides for w in writers(side))}))

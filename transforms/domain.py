@@ -1,0 +1,30 @@
+"""The domain's constants and month arithmetic, defined once: channels, cost categories, return types, thresholds."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+# The closed set of channels (DESIGN 3); each has a channel type: digital = online, assisted_digital, non_digital.
+CHANNELS = ("online", "phone", "face_to_face", "paper", "assisted_digital", "other")
+COST_CATEGORIES = ("staff", "it", "accommodation", "overheads", "third_party", "other")
+RETURN_TYPES = ("transactions", "costs", "satisfaction")
+
+# Satisfaction from fewer responses than this is suppressed in published data (README, "Dashboards and open data").
+SATISFACTION_MIN_RESPONSES = 30
+# A month-on-month ratio beyond this (or below its inverse) is flagged as a jump.
+MONTH_ON_MONTH_JUMP = 3.0
+
+
+def add_months(day: dt.date, months: int) -> dt.date:
+    """The first day of the month `months` after (or before, when negative) the month of `day`."""
+    index = day.year * 12 + day.month - 1 + months
+    return dt.date(index // 12, index % 12 + 1, 1)
+
+
+def month_range(start: dt.date, end: dt.date) -> list[dt.date]:
+    """The first day of each month from the month of `start` up to, not including, the month of `end`."""
+    months, month = [], start.replace(day=1)
+    while month < end:
+        months.append(month)
+        month = add_months(month, 1)
+    return months

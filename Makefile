@@ -42,6 +42,7 @@ run: setup
 	$(PY) -m pipelines.run
 
 test: setup $(DASHBOARDS_STAMP) /usr/bin/chromium
+	$(VENV)/bin/lint-imports
 	$(PY) -m pytest
 
 # The UI listens on loopback only; expose it (DAGSTER_UI_HOST=0.0.0.0) only behind an authenticating proxy (README).

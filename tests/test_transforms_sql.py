@@ -8,7 +8,9 @@ import math
 import duckdb
 import pytest
 
-from transforms import sql
+from pipelines.lib.tables import build_months, build_table
+from pipelines.lib.warehouse import bootstrap
+from transforms.catalogue import CATALOGUE
 
 FACTS = ("fct_service_month_channel", "fct_service_month")
 KPIS = ("kpi_cost_per_transaction", "kpi_digital_take_up", "kpi_completion_rate", "kpi_user_satisfaction")
@@ -23,8 +25,8 @@ APR, MAY = month(2024, 4), month(2024, 5)
 
 
 def build_warehouse(catalogue, transactions=(), costs=(), satisfaction=(), start=APR, end=MAY, runs=None):
-    """An in-memory warehouse: schema.sql, the given staged rows, the facts built as pipelines/facts.py does
-    and every KPI mart as `CREATE TABLE kpi_x AS <sql>` (pipelines/kpis.py).
+    """An in-memory warehouse with its schema, the given staged rows, then the facts for each run and every KPI mart,
+    built by the functions the assets call (pipelines/lib/tables.py).
 
     catalogue:    (service_id, [channels offered])
     transactions: (service_id, month, channel, started, completed)   None = not provided
@@ -33,8 +35,7 @@ def build_warehouse(catalogue, transactions=(), costs=(), satisfaction=(), start
     runs:         the fact runs' [start, end) windows; default one run over [start, end)
     """
     con = duckdb.connect()
-    con.execute(sql("schema"))
-    con.execute(sql("formulas"))
+    bootstrap(con)
     con.executemany(
         "INSERT INTO stg_service_catalogue VALUES ($service_id, $name, 'AG1', 'Dept', 'licensing', 'citizen', "
         "$channels, false, NULL)",
@@ -53,16 +54,10 @@ def build_warehouse(catalogue, transactions=(), costs=(), satisfaction=(), start
             con.executemany(monthly.format(table=table, columns=typed + ", ? AS source_row"),
                             [[*row, i] for i, row in enumerate(rows, 1)])
     for run_start, run_end in runs or [(start, end)]:
-        params = {"start": run_start, "end": run_end}
-        for table in FACTS:  # as pipelines.facts.build_fact
-            query = sql(table)
-            con.execute("BEGIN")
-            con.execute(f"CREATE TABLE IF NOT EXISTS {table} AS SELECT * FROM ({query}) LIMIT 0", params)
-            con.execute(f"DELETE FROM {table} WHERE month >= $start AND month < $end", params)
-            con.execute(f"INSERT INTO {table} {query}", params)
-            con.execute("COMMIT")
+        for table in FACTS:
+            build_months(con, CATALOGUE[table], run_start, run_end)
     for table in KPIS:
-        con.execute(f"CREATE TABLE {table} AS {sql(table)}")
+        build_table(con, CATALOGUE[table])
     return con
 
 

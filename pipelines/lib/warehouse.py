@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import re
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator, Sequence
@@ -27,22 +28,33 @@ def connect(path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
     path.parent.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect(str(path), config=DUCKDB_CONFIG)
     try:
-        con.execute("SET TimeZone = 'UTC'")  # published timestamps must not depend on the machine's zone
-        if schema_version(con) != SCHEMA_VERSION:
-            con.execute("BEGIN")
-            con.execute(sql("schema"))
-            con.execute("CREATE OR REPLACE TABLE schema_version AS SELECT ? AS version", [SCHEMA_VERSION])
-            con.execute("COMMIT")
-        con.execute(sql("formulas"))  # temporary macros: per connection, nothing written
+        bootstrap(con)
         yield con
     finally:
         con.close()
+
+
+def bootstrap(con) -> None:
+    """The warehouse's tables, created when the file does not have this schema version yet, and the shared formulas
+    (temporary macros: defined per connection, nothing written)."""
+    con.execute("SET TimeZone = 'UTC'")  # published timestamps must not depend on the machine's zone
+    if schema_version(con) != SCHEMA_VERSION:
+        con.execute("BEGIN")
+        con.execute(sql("schema"))
+        con.execute("CREATE OR REPLACE TABLE schema_version AS SELECT ? AS version", [SCHEMA_VERSION])
+        con.execute("COMMIT")
+    con.execute(sql("formulas"))
 
 
 def schema_version(con) -> str | None:
     if not table_exists(con, "schema_version"):
         return None
     return con.execute("SELECT version FROM schema_version").fetchone()[0]
+
+
+def bound(query: str, params: dict) -> dict:
+    """The named parameters a query uses ($name), of those given: DuckDB refuses parameters a query does not name."""
+    return {name: value for name, value in params.items() if re.search(rf"\${name}\b", query)}
 
 
 def table_exists(con, table: str) -> bool:
@@ -60,14 +72,14 @@ def replace_months(con, table: str, query: str, start: dt.date, end: dt.date) ->
     """Replace the months [start, end) of `table` with the rows of `query` (bound $start, $end), inside the
     caller's transaction. Columns are matched by name; a table whose columns no longer match the query's is
     rebuilt from the query's shape (its other months come back when their runs are repeated)."""
-    params = {"start": start, "end": end}
+    params = bound(query, {"start": start, "end": end})
     shape = [tuple(row[:2]) for row in con.execute(f"DESCRIBE {query}", params).fetchall()]
     if table_exists(con, table) and shape != [tuple(r[:2]) for r in con.execute(f"DESCRIBE {table}").fetchall()]:
         con.execute(f"DROP TABLE {table}")
     con.execute(f"CREATE TABLE IF NOT EXISTS {table} AS SELECT * FROM ({query}) LIMIT 0", params)
-    con.execute(f"DELETE FROM {table} WHERE month >= $start AND month < $end", params)
+    con.execute(f"DELETE FROM {table} WHERE month >= ? AND month < ?", [start, end])
     con.execute(f"INSERT INTO {table} BY NAME {query}", params)
-    return con.execute(f"SELECT count(*) FROM {table} WHERE month >= $start AND month < $end", params).fetchone()[0]
+    return con.execute(f"SELECT count(*) FROM {table} WHERE month >= ? AND month < ?", [start, end]).fetchone()[0]
 
 
 # The slice a run owns: its months and, when the run is limited to some agencies, only theirs.

@@ -42,9 +42,9 @@ unit_costs AS (
         service_id,
         month,
         cost_gbp,
-        cost_gbp / NULLIF(transactions_completed, 0) AS cpt_gbp,
-        digital_cost_gbp / NULLIF(digital_completed, 0) AS digital_cpt_gbp,
-        offline_cost_gbp / NULLIF(offline_completed, 0) AS offline_cpt_gbp
+        cost_per_transaction(cost_gbp, transactions_completed) AS cpt_gbp,
+        cost_per_transaction(digital_cost_gbp, digital_completed) AS digital_cpt_gbp,
+        cost_per_transaction(offline_cost_gbp, offline_completed) AS offline_cpt_gbp
     FROM channels
 ),
 

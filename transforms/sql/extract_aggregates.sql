@@ -19,7 +19,7 @@ WITH accepted AS (
 ),
 
 -- Each row counts for its channel and for its service as a whole ('all'). $levels says which of the two this pass
--- computes: [true, false] both at once, [true] the channels, [false] the services (pipelines/extracts.py splits a
+-- computes: [true, false] both at once, [true] the channels, [false] the services (pipelines/defs/staging/extracts.py splits a
 -- very large month into two passes, as quantiles hold every duration in memory until their group is done).
 measured AS (
     SELECT

@@ -106,7 +106,7 @@ CREATE TABLE IF NOT EXISTS submission_accounting (
 );
 
 -- Transaction-level extracts, aggregated per service x month x channel offered and per service ('all') by
--- transforms/sql/extract_aggregates.sql (pipelines/extracts.py); the rows themselves stay in the archived files.
+-- transforms/sql/extract_aggregates.sql (pipelines/defs/staging/extracts.py); the rows themselves stay in the archived files.
 CREATE TABLE IF NOT EXISTS stg_extract_transactions (
     agency_id VARCHAR NOT NULL, service_id VARCHAR NOT NULL, month DATE NOT NULL,
     channel VARCHAR NOT NULL,                -- a channel, or 'all' for the whole service

@@ -1,0 +1,72 @@
+"""The table catalogue is the one place a table's facts live: the graph, the checks, publishing and the data package
+follow it, and every dependency declared equals what the SQL reads."""
+
+import subprocess
+import sys
+
+import dagster as dg
+
+from expectations.suites import BLOCKING
+from pipelines.definitions import defs
+from pipelines.defs.publishing.open_data import PUBLISHED
+from tests.operations import REPO
+from transforms import SQL_DIR
+from transforms.catalogue import CATALOGUE, TABLES, published, tables_read, upstream, writers
+
+# SQL files that are not a table of their own: helpers bound by the assets that use them.
+HELPER_SQL = {"schema", "formulas", "archive_purges", "superseded_archive_copies", "check_month_on_month",
+              "extract_rows", "extract_duplicates", "extract_aggregates", "extract_violations",
+              "pub_kpi_user_satisfaction"}
+
+
+def test_every_sql_file_is_a_catalogue_table_or_a_named_helper():
+    assert {p.stem for p in SQL_DIR.glob("*.sql")} - set(CATALOGUE) == HELPER_SQL
+    built_by_sql = {t.name for t in TABLES if t.build in ("sql", "months")}
+    assert built_by_sql <= {p.stem for p in SQL_DIR.glob("*.sql")}
+
+
+def test_each_sql_built_asset_depends_on_exactly_the_tables_its_sql_reads():
+    graph = defs.resolve_asset_graph()
+    for table in TABLES:
+        if table.build not in ("sql", "months"):
+            continue
+        declared = {k.to_user_string() for k in graph.get(dg.AssetKey(table.name)).parent_keys}
+        read = set(tables_read(table.name))
+        sides = {name for name in read if CATALOGUE[name].build == "side"}
+        assert declared == read | {w for side in sides for w in writers(side)}, table.name
+
+
+def test_tables_read_follows_the_sql_not_its_ctes_and_maps_views():
+    assert tables_read("kpi_by_period") == ("fct_service_month", "fct_service_month_channel", "stg_costs",
+                                            "stg_satisfaction", "stg_service_catalogue", "stg_transactions")
+    assert tables_read("submission_status") == ("raw_submissions", "stg_agencies")
+    assert tables_read("kpi_rollups") == ("kpi_completion_rate", "kpi_cost_per_transaction", "kpi_digital_take_up",
+                                          "kpi_user_satisfaction", "stg_agencies", "stg_service_catalogue")
+
+
+def test_every_asset_of_a_catalogue_table_has_its_description_and_upstream():
+    graph = defs.resolve_asset_graph()
+    for table in TABLES:
+        node = graph.get(dg.AssetKey(table.name))
+        assert node.description == table.description, table.name
+        assert {k.to_user_string() for k in node.parent_keys} == set(upstream(table)), table.name
+
+
+def test_blocking_suites_and_checks_are_the_catalogue_s():
+    graph = defs.resolve_asset_graph()
+    assert {t.name for t in TABLES if t.suite} == set(BLOCKING)
+    assert {k.asset_key.to_user_string() for k in graph.asset_check_keys if k.name == "valid"} == set(BLOCKING)
+
+
+def test_publishing_order_and_names_follow_the_catalogue():
+    assert list(PUBLISHED) == [t.publish_as for t in published()]
+    assert PUBLISHED["service_catalogue"] == ("stg_service_catalogue", "service_id")
+    assert PUBLISHED["kpi_rollups"] == ("kpi_rollups", "level, group_id, month, kpi_order")
+
+
+def test_the_code_location_imports_neither_great_expectations_nor_pandas():
+    probe = ("import sys, pipelines.definitions; "
+             "print(sorted(m for m in ('great_expectations', 'pandas') if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=REPO, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "[]"

@@ -1,0 +1,102 @@
+"""The shared warehouse library does what every stage relies on: the schema once per file, months replaced by column
+name, a run's slice deleted by month and agency, one quarantine shape, and checksums read in chunks."""
+
+import datetime as dt
+import tracemalloc
+
+import dagster as dg
+
+from pipelines.defs.automation.sensors import fingerprints
+from pipelines.defs.ingestion.assets import raw_api_returns
+from pipelines.lib.files import sha256_file, write_atomically
+from pipelines.lib.partitions import AGENCIES_TAG
+from pipelines.lib.resources import DataStore
+from pipelines.lib.tables import build_months
+from pipelines.lib.warehouse import connect, delete_run_slice, replace_months, write_quarantine
+from transforms.catalogue import CATALOGUE
+
+DEC, JAN = dt.date(2025, 12, 1), dt.date(2026, 1, 1)
+
+
+def quarantined(con) -> list[tuple]:
+    return con.execute("SELECT return_type, agency_id, month, rule FROM quarantine ORDER BY ALL").fetchall()
+
+
+def test_the_schema_is_created_once_per_file_not_per_connection(tmp_path):
+    path = tmp_path / "warehouse.duckdb"
+    with connect(path) as con:
+        con.execute("DROP VIEW current_submissions")  # a later connection that re-ran schema.sql would restore it
+    with connect(path) as con:
+        views = con.execute("SELECT count(*) FROM duckdb_views() WHERE view_name = 'current_submissions'").fetchone()
+        macros = con.execute("SELECT cost_per_transaction(10.0, 4)").fetchone()  # formulas: every connection
+        version = con.execute("SELECT version FROM schema_version").fetchall()
+    assert views == (0,) and macros == (2.5,) and len(version) == 1
+    path.unlink()
+    with connect(path) as con:  # a new file gets its schema
+        assert con.execute("SELECT count(*) FROM current_submissions").fetchone() == (0,)
+
+
+def test_replace_months_inserts_by_name_into_a_table_of_an_older_shape(tmp_path):
+    with connect(tmp_path / "warehouse.duckdb") as con:
+        con.execute("CREATE TABLE figures AS SELECT DATE '2025-11-01' AS month, 7 AS volume")  # an older shape
+        query = "SELECT 'S1' AS service_id, CAST($start AS DATE) AS month, 3 AS volume"
+        replace_months(con, "figures", query, DEC, JAN)
+        assert con.execute("SELECT * FROM figures ORDER BY month").fetchall() == [("S1", DEC, 3)]
+        con.execute("CREATE OR REPLACE TABLE figures AS SELECT 9 AS volume, DATE '2025-11-01' AS month, 'S0' AS "
+                    "service_id")  # same columns, another order: kept, matched by name
+        replace_months(con, "figures", query, DEC, JAN)
+        assert con.execute("SELECT service_id, month, volume FROM figures ORDER BY month").fetchall() == \
+            [("S1", DEC, 3)]
+
+
+def test_fact_months_are_replaced_and_other_months_kept(tmp_path):
+    with connect(tmp_path / "warehouse.duckdb") as con:
+        con.execute("INSERT INTO stg_service_catalogue VALUES ('S1', 'One', 'ag', 'Dept', 'licence', 'citizen', "
+                    "['online'], false, NULL)")
+        for month in (DEC, JAN):
+            con.execute("INSERT INTO stg_transactions VALUES (?, last_day(?), 'month', 'S1', ?, 'online', 5, 4, 'ag', "
+                        "'t.csv', 1)", [month, month, month])
+        build_months(con, CATALOGUE["fct_service_month_channel"], DEC, dt.date(2026, 2, 1))
+        con.execute("UPDATE stg_transactions SET transactions_completed = 5 WHERE month = ?", [JAN])
+        build_months(con, CATALOGUE["fct_service_month_channel"], JAN, dt.date(2026, 2, 1))
+        assert con.execute("SELECT month, transactions_completed FROM fct_service_month_channel ORDER BY month"
+                           ).fetchall() == [(DEC, 4), (JAN, 5)]
+
+
+def test_a_run_slice_is_its_months_and_only_its_agencies(tmp_path):
+    with connect(tmp_path / "warehouse.duckdb") as con:
+        rows = [{"return_type": "api_fetch", "agency_id": agency, "month": month, "source_file": "f", "sha256": "",
+                 "rule": "http_error", "message": "m"} for agency in ("a", "b") for month in (DEC, JAN)]
+        assert write_quarantine(con, rows) == 4
+        delete_run_slice(con, "quarantine", DEC, JAN, ["a"], return_type="api_fetch")
+        assert quarantined(con) == [("api_fetch", "a", JAN, "http_error"), ("api_fetch", "b", DEC, "http_error"),
+                                    ("api_fetch", "b", JAN, "http_error")]
+        delete_run_slice(con, "quarantine", DEC, JAN, None)
+        assert quarantined(con) == [("api_fetch", "a", JAN, "http_error"), ("api_fetch", "b", JAN, "http_error")]
+
+
+def test_a_run_limited_to_some_agencies_keeps_other_agencies_fetch_failures(tmp_path):
+    store = DataStore(data_dir=str(tmp_path / "data"))
+    with store.connect() as con:
+        write_quarantine(con, [{"return_type": "api_fetch", "agency_id": "elsewhere", "month": DEC,
+                                "source_file": "elsewhere/2025-12/transactions.json", "sha256": "",
+                                "rule": "http_error", "message": "HTTP 503 after 3 attempts"}])
+    result = dg.materialize([raw_api_returns], resources={"store": store}, partition_key="2025-12-01",
+                            instance=dg.DagsterInstance.ephemeral(), tags={AGENCIES_TAG: "passports"})
+    assert result.success
+    with store.connect() as con:
+        assert quarantined(con) == [("api_fetch", "elsewhere", DEC, "http_error")]
+
+
+def test_the_sensor_hashes_landed_files_in_chunks(tmp_path):
+    store = DataStore(data_dir=str(tmp_path / "data"))
+    big = store.landing / "revenue" / "2025-12" / "extract-1.csv"
+    write_atomically(big, lambda path: path.write_bytes(b"x" * (64 << 20)))
+    tracemalloc.start()
+    try:
+        found = fingerprints(store, {})
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert found["revenue/2025-12/extract-1.csv"][2] == sha256_file(big)
+    assert peak < 8 << 20  # a 64 MB file is never held whole

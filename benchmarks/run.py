@@ -1,12 +1,12 @@
-"""The benchmark: the pipeline against the floor (and pandas) on the same extract files, then incremental months.
+"""The benchmark: the pipeline against the floor, Polars and pandas on the same extract files, then incremental months.
 
     python -m benchmarks.run [--sizes 10M,50M --pipeline-only 200M --months-built 36 --events-per-month 1M]
 
 For each size, extracts are generated once (benchmarks/generate.py) under --work, then each path
 (benchmarks/paths.py) runs in its own process on the same files: wall time, rows per second and peak memory
 (the process's maximum resident set, from the kernel's rusage of that child). The pipeline's figures must equal
-the floor's exactly (and pandas' to 1e-9): the benchmark is also a correctness check. Incremental months: with
---months-built months built, the cost of adding one more against a full rebuild of all of them. And `make demo`
+the floor's exactly (and Polars' and pandas' to 1e-9): the benchmark is also a correctness check. Incremental
+months: with --months-built months built, the cost of adding one more against a full rebuild of all of them. And `make demo`
 from scratch. Writes benchmarks/RESULTS.md (data/bench/results.json keeps the figures; `python -m benchmarks.report
 data/bench/results.json` writes the page again from them); `make bench` runs the standard sizes.
 """
@@ -132,7 +132,7 @@ def bench_size(work: Path, n: int, paths: list[str]) -> dict:
             result["paths"][path] = {"failed": str(error)}
         print(f"{label(n)} {path}: {result['paths'][path]}", flush=True)
     pipeline_figures = work / f"figures-{label(n)}-pipeline.parquet"
-    for other, tolerance in (("floor", 0.0), ("pandas", 1e-9)):
+    for other, tolerance in (("floor", 0.0), ("polars", 1e-9), ("pandas", 1e-9)):
         if "seconds" in result["paths"].get(other, {}) and "seconds" in result["paths"].get("pipeline", {}):
             result["paths"][other]["differences"] = differences(pipeline_figures,
                                                                 work / f"figures-{label(n)}-{other}.parquet", tolerance)
@@ -208,7 +208,7 @@ def machine() -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", default="10M,50M", help="sizes run on all three paths")
+    parser.add_argument("--sizes", default="10M,50M", help="sizes run on every path")
     parser.add_argument("--pipeline-only", default="200M", help="sizes run on the pipeline alone ('' for none)")
     parser.add_argument("--months-built", type=int, default=36)
     parser.add_argument("--events-per-month", default="1M", help="incremental benchmark ('0' to skip)")
@@ -218,7 +218,7 @@ def main() -> None:
     args = parser.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
     report = {"machine": machine(), "started": time.strftime("%Y-%m-%d %H:%M %Z"), "sizes": []}
-    runs = [(size, ["pipeline", "floor", "pandas"]) for size in filter(None, args.sizes.split(","))]
+    runs = [(size, ["pipeline", "floor", "polars", "pandas"]) for size in filter(None, args.sizes.split(","))]
     runs += [(size, ["pipeline"]) for size in filter(None, args.pipeline_only.split(","))]
     for size, paths in runs:
         report["sizes"].append(bench_size(args.work, events(size), paths))

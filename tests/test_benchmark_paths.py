@@ -16,11 +16,12 @@ def figures(tmp_path_factory):
     """Two months of generated extracts (several files a month), and each path's figures on them."""
     root = tmp_path_factory.mktemp("bench")
     made = generate(root / "data", 40_000, months=2, rows_per_file=9_000)
-    out = {name: root / f"{name}.parquet" for name in ("pipeline", "floor", "pandas")}
+    out = {name: root / f"{name}.parquet" for name in ("pipeline", "floor", "polars", "pandas")}
     with pytest.MonkeyPatch.context() as env:
         env.setenv("PIPELINE_CONFIG_DIR", str(root / "data" / "config"))
         timings = paths.pipeline(root / "data", out["pipeline"], "2025-01", "2025-02")
     paths.floor(root / "data", out["floor"])
+    paths.polars_path(root / "data", out["polars"])
     paths.pandas_path(root / "data", out["pandas"])
     return root, made, out, timings
 
@@ -56,10 +57,11 @@ def test_the_pipelines_other_rows_are_offered_channels_with_no_transaction(figur
     assert {r[3:] for r in rows(out["pipeline"], "WHERE transactions_started = 0")} <= {(0, 0, None, None)}
 
 
-def test_pandas_gives_the_same_figures_to_rounding(figures):
+@pytest.mark.parametrize("peer", ["polars", "pandas"])
+def test_polars_and_pandas_give_the_same_figures_to_rounding(figures, peer):
     _, _, out, _ = figures
-    assert differences(out["pipeline"], out["pandas"], tolerance=1e-9) == 0
-    assert [r[:5] for r in rows(out["pandas"])] == [r[:5] for r in rows(out["floor"])]
+    assert differences(out["pipeline"], out[peer], tolerance=1e-9) == 0
+    assert [r[:5] for r in rows(out[peer])] == [r[:5] for r in rows(out["floor"])]
 
 
 def test_a_measured_child_reports_its_figures_time_and_peak_memory(figures, tmp_path):

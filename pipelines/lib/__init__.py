@@ -1,1 +1,2 @@
-"""Mechanisms every stage shares: the data store, the warehouse, files, partitions, the asset factory."""
+"""Mechanisms every stage shares: the data store, the warehouse, files, partitions, the asset factory, the
+configuration."""

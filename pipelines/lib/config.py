@@ -1,0 +1,177 @@
+"""Loading config/ into the typed models, with every problem found reported in one ConfigError that names, for
+each, the file, the entry (agency, mapping and return, section, table) and the key."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Hashable
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from pipelines.lib.config_models import (CYCLE_DAY, MODELS, RETURN_TYPES, Agency, Config, Housekeeping, MappingFile,
+                                         OpenData, Registry, ReturnLayout)
+
+__all__ = ["CYCLE_DAY", "PROJECT_CONFIG_DIR", "RETURN_TYPES", "Agency", "Config", "ConfigError", "Problem",
+           "ReturnLayout", "load_config"]
+
+PROJECT_CONFIG_DIR = Path(__file__).resolve().parents[2] / "config"
+FILES: dict[str, tuple[str, type[BaseModel]]] = {
+    "registry": ("sources.yaml", Registry), "housekeeping": ("housekeeping.yaml", Housekeeping),
+    "open_data": ("open_data.yaml", OpenData)}
+KNOWN_KEYS = sorted({name for model in MODELS for name in model.model_fields} | set(RETURN_TYPES))
+
+
+@dataclass(frozen=True)
+class Problem:
+    file: Path
+    entry: str | None  # "agency 'revenue'", "mapping 'xlsx_wide', return 'costs'", "line 3, column 5", ...
+    key: str | None  # "url", "unpivot.total", "licenses[0].path"
+    message: str
+
+    def __str__(self) -> str:
+        where = ", ".join(part for part in (self.entry, self.key and f"key '{self.key}'") if part)
+        return f"{self.file}: {where + ': ' if where else ''}{self.message}"
+
+
+class ConfigError(ValueError):
+    """The configuration does not hold; `problems` lists every problem found."""
+
+    def __init__(self, problems: list[Problem]):
+        self.problems = problems
+        count = f"{len(problems)} problem{'' if len(problems) == 1 else 's'}"
+        super().__init__(f"the configuration has {count}:\n" + "\n".join(f"  {p}" for p in problems))
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """YAML as PyYAML's safe loader reads it, except that a key given twice in one mapping is an error (PyYAML
+    would silently keep the last)."""
+
+    def construct_mapping(self, node, deep=False):
+        self.flatten_mapping(node)
+        keys = [self.construct_object(key_node, deep=deep) for key_node, _ in node.value]
+        for index, key in enumerate(keys):
+            if isinstance(key, Hashable) and key in keys[:index]:
+                raise yaml.constructor.ConstructorError(None, None, f"the key {key!r} is given twice",
+                                                        node.value[index][0].start_mark)
+        return super().construct_mapping(node, deep=deep)
+
+
+def load_config(config_dir: Path) -> Config:
+    """Every file of config_dir read and checked; raises ConfigError listing every problem found. Rules between
+    files (an agency's mapping exists and fits its connector) are checked once every file holds on its own."""
+    config_dir = Path(config_dir)
+    problems: list[Problem] = []
+    raw = {part: _read_yaml(config_dir / name, problems) for part, (name, _) in FILES.items()}
+    raw["mappings"] = {path.stem: _read_yaml(path, problems)
+                       for path in sorted((config_dir / "mappings").glob("*.yaml"))}
+    parts = {part: _validated(model, raw[part], (part,), raw, config_dir, problems)
+             for part, (_, model) in FILES.items() if raw[part] is not None}
+    parts["mappings"] = {name: _validated(MappingFile, data, ("mappings", name), raw, config_dir, problems)
+                         for name, data in raw["mappings"].items() if data is not None}
+    if problems:
+        raise ConfigError(problems)
+    try:
+        return Config(**parts)
+    except ValidationError as error:
+        raise ConfigError(_problems(error, (), raw, config_dir)) from None
+
+
+def _read_yaml(path: Path, problems: list[Problem]):
+    """The file's YAML, or None with the problem recorded."""
+    try:
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader)  # noqa: S506 (a safe loader)
+    except FileNotFoundError:
+        problems.append(Problem(path, None, None, "the file is missing"))
+        return None
+    except (OSError, UnicodeDecodeError) as error:
+        problems.append(Problem(path, None, None, f"the file cannot be read as UTF-8 text: {error}"))
+        return None
+    except yaml.MarkedYAMLError as error:
+        mark = error.problem_mark or error.context_mark
+        problems.append(Problem(path, f"line {mark.line + 1}, column {mark.column + 1}", None,
+                                f"not valid YAML: {error.problem or error.context}"))
+        return None
+    except yaml.YAMLError as error:
+        problems.append(Problem(path, None, None, f"not valid YAML: {error}"))
+        return None
+    if data is None:
+        problems.append(Problem(path, None, None, "the file is empty"))
+    return data
+
+
+def _validated(model: type[BaseModel], data, prefix: tuple, raw: dict, config_dir: Path, problems: list[Problem]):
+    try:
+        return model.model_validate(data)
+    except ValidationError as error:
+        problems.extend(_problems(error, prefix, raw, config_dir))
+        return None
+
+
+def _problems(error: ValidationError, prefix: tuple, raw: dict, config_dir: Path) -> list[Problem]:
+    """pydantic's errors as problems. A typo of a required key is one problem (the unknown key, with the key it
+    resembles), not two."""
+    found = []  # (location, message, the kind of pydantic error)
+    for detail in error.errors():
+        loc = prefix + tuple(detail["loc"])
+        if detail["type"] == "config_rules":
+            found += [(loc + key, message, "rule") for key, message in detail["ctx"]["problems"]]
+        else:
+            found.append((loc, _message(detail), detail["type"]))
+    typos = {loc[:-1] + (_resembles(loc[-1]),) for loc, _, kind in found if kind == "extra_forbidden"}
+    return [Problem(config_dir / file, entry, key, message) for loc, message, kind in found
+            if not (kind == "missing" and loc in typos) for file, entry, key in [_where(loc, raw)]]
+
+
+def _resembles(key) -> str | None:
+    matches = difflib.get_close_matches(str(key), KNOWN_KEYS, n=1, cutoff=0.75)
+    return matches[0] if matches else None
+
+
+def _message(detail: dict) -> str:
+    """A pydantic error in the words of a configuration file. Values are repeated only where they are a choice
+    among names (a credential_env or url could hold a secret)."""
+    kind = detail["type"]
+    if kind == "extra_forbidden":
+        like = _resembles(detail["loc"][-1])
+        return "unknown key" + (f" (did you mean '{like}'?)" if like else "")
+    if kind == "missing":
+        return "missing (required)"
+    if kind == "literal_error":
+        return f"must be one of {detail['ctx']['expected']}, not {str(detail['input'])[:40]!r}"
+    if kind == "value_error":
+        return str(detail["ctx"]["error"])
+    if kind in ("model_type", "model_attributes_type", "dict_type"):
+        return "must be a mapping (key: value)"
+    return detail["msg"].replace("Input should be", "must be", 1)
+
+
+def _where(loc: tuple, raw: dict) -> tuple[str, str | None, str | None]:
+    """(file relative to the config folder, entry, key) of a location in Config."""
+    part, rest = loc[0], loc[1:]
+    if part == "mappings":
+        name, rest = rest[0], rest[1:]
+        if len(rest) >= 3 and rest[0] == "returns":
+            return f"mappings/{name}.yaml", f"mapping '{name}', return '{rest[1]}'", _key(rest[2:])
+        return f"mappings/{name}.yaml", f"mapping '{name}'", _key(rest)
+    file = FILES[part][0]
+    if part == "registry" and len(rest) >= 2 and rest[0] == "agencies" and isinstance(rest[1], int):
+        return file, _agency(raw["registry"], rest[1]), _key(rest[2:])
+    if part == "open_data" and len(rest) >= 2 and rest[0] in ("tables", "fields"):
+        return file, f"{rest[0][:-1]} '{rest[1]}'", _key(rest[2:])
+    if len(rest) >= 2:
+        return file, str(rest[0]), _key(rest[1:])
+    return file, None, _key(rest)
+
+
+def _agency(registry, index: int) -> str:
+    """An agency entry by its id as written, else by its place in the list."""
+    entry = registry["agencies"][index]
+    return f"agency '{entry['id']}'" if isinstance(entry, dict) and isinstance(entry.get("id"), str) \
+        else f"agency #{index + 1}"
+
+
+def _key(path: tuple) -> str | None:
+    return "".join(f"[{k}]" if isinstance(k, int) else f".{k}" for k in path).lstrip(".") or None

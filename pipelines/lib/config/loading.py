@@ -1,5 +1,5 @@
-"""Loading config/ into the typed models, with every problem found reported in one ConfigError that names, for
-each, the file, the entry (agency, mapping and return, section, table) and the key."""
+"""Loading config/ into one Config, with every problem found reported in one ConfigError that names, for each,
+the file, the entry (agency, mapping and return, section, table) and the key."""
 
 from __future__ import annotations
 
@@ -9,19 +9,65 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ValidationError, model_validator
 
-from pipelines.lib.config_models import (CYCLE_DAY, MODELS, RETURN_TYPES, Agency, Config, Housekeeping, MappingFile,
-                                         OpenData, Registry, ReturnLayout)
+from pipelines.lib.config.base import Model, raise_broken
+from pipelines.lib.config.mappings import RETURN_TYPES, MappingFile, ReturnLayout
+from pipelines.lib.config.metadata import Housekeeping, OpenData
+from pipelines.lib.config.sources import Agency, Registry
 
-__all__ = ["CYCLE_DAY", "PROJECT_CONFIG_DIR", "RETURN_TYPES", "Agency", "Config", "ConfigError", "Problem",
-           "ReturnLayout", "load_config"]
-
-PROJECT_CONFIG_DIR = Path(__file__).resolve().parents[2] / "config"
+PROJECT_CONFIG_DIR = Path(__file__).resolve().parents[3] / "config"
 FILES: dict[str, tuple[str, type[BaseModel]]] = {
     "registry": ("sources.yaml", Registry), "housekeeping": ("housekeeping.yaml", Housekeeping),
     "open_data": ("open_data.yaml", OpenData)}
-KNOWN_KEYS = sorted({name for model in MODELS for name in model.model_fields} | set(RETURN_TYPES))
+
+
+class Config(Model):
+    """Everything in config/, with the rules that span files: each agency's mapping exists and fits its connector."""
+
+    registry: Registry
+    mappings: dict[str, MappingFile]
+    housekeeping: Housekeeping
+    open_data: OpenData
+
+    @property
+    def agencies(self) -> list[Agency]:
+        return self.registry.agencies
+
+    def agency(self, agency_id: str) -> Agency | None:
+        return next((a for a in self.agencies if a.id == agency_id), None)
+
+    def mapping(self, agency: Agency) -> MappingFile:
+        return self.mappings[agency.mapping]
+
+    def layout(self, agency: Agency, return_type: str) -> ReturnLayout:
+        """The layout of one return type of an agency (a file-drop or http agency has all three)."""
+        return getattr(self.mappings[agency.mapping].returns, return_type)
+
+    @model_validator(mode="after")
+    def _mappings_fit(self) -> Config:
+        problems = []
+        for index, agency in enumerate(self.agencies):
+            key, mapping = ("registry", "agencies", index, "mapping"), self.mappings.get(agency.mapping)
+            if mapping is None:
+                problems.append((key, f"there is no mappings/{agency.mapping}.yaml"))
+            elif agency.connector == "performance_platform" and mapping.records is None:
+                problems.append((key, f"mapping '{agency.mapping}' has no records, which a performance_platform "
+                                      "agency sends"))
+            elif agency.connector != "performance_platform" and mapping.returns is None:
+                problems.append((key, f"mapping '{agency.mapping}' has no returns, which a {agency.connector} "
+                                      "agency sends"))
+            elif agency.connector == "http":
+                extracts = [t for t in RETURN_TYPES if getattr(mapping.returns, t).file is None]
+                if extracts:
+                    problems.append((key, f"mapping '{agency.mapping}' names no file for {', '.join(extracts)}: an "
+                                          "http agency's returns are fetched into the files its mapping names"))
+        raise_broken(problems)
+        return self
+
+
+# Every key of every file, for "did you mean": the fields of every model (each derives from Model directly).
+KNOWN_KEYS = sorted({name for model in Model.__subclasses__() for name in model.model_fields})
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,121 @@
+"""sources.yaml, the agency registry: one entry per agency and how its returns arrive."""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from pydantic import field_validator, model_validator
+
+from pipelines.lib.config.base import Model, Text, raise_broken, web_address
+
+# The monthly cycle runs on this day for the month just ended (pipelines/automation.py), so every return is due
+# before it.
+CYCLE_DAY = 21
+# Folders under data/landing/ that hold the central team's files (the catalogue, the benefits register).
+CENTRAL_FOLDERS = ("catalogue", "benefits")
+AGENCY_ID = re.compile(r"[A-Za-z0-9_]+")
+ENV_NAME = re.compile(r"[A-Z_][A-Z0-9_]*")
+
+
+class Agency(Model):
+    """One entry of sources.yaml: an agency and how its returns arrive."""
+
+    id: str
+    name: Text
+    department: Text
+    connector: Literal["file_drop", "http", "performance_platform"]
+    format: Literal["csv", "xlsx", "json", "parquet", "extract"]
+    mapping: Text
+    return_due_day: int
+    credential_env: str | None = None  # the NAME of the environment variable holding a credential, never its value
+    location: str | None = None  # the folder under data/landing/ (default: the id)
+    url: str | None = None  # http: the API's address, {month} (YYYY-MM) and {return} filled in per fetch
+    pagination: Literal["none", "link", "next", "page"] = "none"  # http only
+
+    @property
+    def folder(self) -> str:
+        return self.location or self.id
+
+    @field_validator("id")
+    @classmethod
+    def _id(cls, value: str) -> str:
+        if not AGENCY_ID.fullmatch(value):
+            raise ValueError("must be letters, digits and underscores")
+        return value
+
+    @field_validator("location")
+    @classmethod
+    def _location(cls, value: str | None) -> str | None:
+        if value is not None and (value in ("", ".", "..") or "/" in value or "\\" in value):
+            raise ValueError("must be one folder name under data/landing/ (no '..', no '/')")
+        return value
+
+    @field_validator("return_due_day")
+    @classmethod
+    def _due_day(cls, value: int) -> int:
+        if not 1 <= value <= 28:
+            raise ValueError(f"must be a day from 1 to 28 (one that every month has), not {value}")
+        if value >= CYCLE_DAY:
+            raise ValueError(f"must be before day {CYCLE_DAY}, when the monthly cycle runs, not {value}")
+        return value
+
+    @field_validator("credential_env")
+    @classmethod
+    def _credential_name(cls, value: str | None) -> str | None:
+        if value is not None and not ENV_NAME.fullmatch(value):  # the value is never repeated: it may be a secret
+            raise ValueError("must be the name of an environment variable (capital letters, digits and _, such as "
+                             "DVLA_API_TOKEN), never the credential itself")
+        return value
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        web_address(value)
+        if value is not None and not ("{month}" in value and "{return}" in value):
+            raise ValueError("must contain {month} and {return}: each return of each month has its own address")
+        return value
+
+    @model_validator(mode="after")
+    def _connector_rules(self) -> Agency:
+        problems = []
+        if self.connector == "http":
+            if self.url is None:
+                problems.append((("url",), "missing: an http agency needs the address of its API"))
+            if self.format not in ("json", "csv"):
+                problems.append((("format",), "an http agency's format is json or csv"))
+            elif self.pagination == "next" and self.format != "json":
+                problems.append((("pagination",), "next reads a field of a JSON body; use link or page for csv"))
+        else:
+            problems += [((key,), f"is read only for connector http, not {self.connector}")
+                         for key in ("url", "pagination") if key in self.model_fields_set]
+        if self.connector == "performance_platform" and self.format != "json":
+            problems.append((("format",), "Performance-Platform records are json"))
+        if self.folder in CENTRAL_FOLDERS:
+            problems.append((("location" if self.location else "id",),
+                             f"data/landing/{self.folder}/ holds the central team's files, not an agency's"))
+        raise_broken(problems)
+        return self
+
+
+class Registry(Model):
+    """sources.yaml: the agencies, each with its own id and its own folder."""
+
+    agencies: list[Agency]
+
+    @model_validator(mode="after")
+    def _unique(self) -> Registry:
+        problems, ids, folders = [], {}, {}
+        for index, agency in enumerate(self.agencies):
+            if agency.id in ids:
+                problems.append((("agencies", index, "id"), f"entries {ids[agency.id] + 1} and {index + 1} have "
+                                                            "this id; each agency has its own"))
+                continue
+            ids[agency.id] = index
+            if agency.folder in folders:
+                problems.append((("agencies", index, "location" if agency.location else "id"),
+                                 f"data/landing/{agency.folder}/ is also the folder of agency "
+                                 f"'{folders[agency.folder]}'; each agency has its own"))
+            folders.setdefault(agency.folder, agency.id)
+        raise_broken(problems)
+        return self

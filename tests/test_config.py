@@ -70,7 +70,7 @@ def test_the_committed_configuration_loads():
     assert config.housekeeping.model_dump() == {"raw_archive": {"superseded_keep_days": None},
                                                 "run_history": {"keep_days": 400},
                                                 "temporary_files": {"keep_hours": 24}}
-    assert config.open_data.tables["kpi_rollups"].primary_key == ["level", "group_id", "month", "kpi"]
+    assert config.open_data.package.licenses[0].name == "OGL-UK-3.0"
     assert config.open_data.fields["category"].description == (
         "The kind of service (licence, registration, benefit, tax ...); costs compare fairly only within a kind.")
 
@@ -194,9 +194,9 @@ BROKEN = {
     "typo_in_housekeeping": (
         "housekeeping.yaml", lambda data: rename_key(data["temporary_files"], "keep_hours", "keep_hour"),
         "housekeeping.yaml: temporary_files, key 'keep_hour': unknown key (did you mean 'keep_hours'?)"),
-    "primary_key_not_described": (
-        "open_data.yaml", lambda data: data["tables"]["kpi_rollups"]["primary_key"].append("levle"),
-        "open_data.yaml: table 'kpi_rollups', key 'primary_key': levle is not described under fields"),
+    "typo_in_a_field": (
+        "open_data.yaml", lambda data: rename_key(data["fields"]["month"], "unit", "units"),
+        "open_data.yaml: field 'month', key 'units': unknown key (did you mean 'unit'?)"),
     "licence_not_a_web_address": (
         "open_data.yaml", lambda data: data["package"]["licenses"][0].update(path="licence.txt"),
         "open_data.yaml: package, key 'licenses[0].path': must be an http:// or https:// address"),

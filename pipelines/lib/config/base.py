@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic_core import PydanticCustomError
 
-from transforms.staging import CHANNELS
+from transforms.domain import CHANNELS
 
 Text = Annotated[str, Field(min_length=1)]
 Channel = Literal[CHANNELS]

@@ -1,5 +1,5 @@
 """Loading config/ into one Config, with every problem found reported in one ConfigError that names, for each,
-the file, the entry (agency, mapping and return, section, table) and the key."""
+the file, the entry (agency, mapping and return, section, field) and the key."""
 
 from __future__ import annotations
 
@@ -205,8 +205,8 @@ def _where(loc: tuple, raw: dict) -> tuple[str, str | None, str | None]:
     file = FILES[part][0]
     if part == "registry" and len(rest) >= 2 and rest[0] == "agencies" and isinstance(rest[1], int):
         return file, _agency(raw["registry"], rest[1]), _key(rest[2:])
-    if part == "open_data" and len(rest) >= 2 and rest[0] in ("tables", "fields"):
-        return file, f"{rest[0][:-1]} '{rest[1]}'", _key(rest[2:])
+    if part == "open_data" and len(rest) >= 2 and rest[0] == "fields":
+        return file, f"field '{rest[1]}'", _key(rest[2:])
     if len(rest) >= 2:
         return file, str(rest[0]), _key(rest[1:])
     return file, None, _key(rest)

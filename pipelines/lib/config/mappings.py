@@ -7,9 +7,8 @@ from typing import Annotated
 from pydantic import Field, field_validator, model_validator
 
 from pipelines.lib.config.base import Channel, Model, Text, raise_broken
+from transforms.domain import RETURN_TYPES
 from transforms.staging import COLUMNS, NUMERIC
-
-RETURN_TYPES = tuple(COLUMNS)
 
 
 class Unpivot(Model):

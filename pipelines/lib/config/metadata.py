@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, field_validator
 
-from pipelines.lib.config.base import Count, Model, Text, raise_broken, web_address
+from pipelines.lib.config.base import Count, Model, Text, web_address
 
 
 class RawArchive(Model):
@@ -54,27 +54,14 @@ class Package(Model):
     _homepage = field_validator("homepage")(web_address)
 
 
-class TableMeta(Model):
-    title: Text
-    description: Text | None = None
-    primary_key: list[str] | None = None
-
-
 class FieldMeta(Model):
     description: Text
     unit: Text | None = None
 
 
 class OpenData(Model):
-    """open_data.yaml: what the package, each published table and each column mean."""
+    """open_data.yaml: what the package and each column mean (each table's title, description and key are in
+    transforms/catalogue.py)."""
 
     package: Package
-    tables: dict[str, TableMeta]
     fields: dict[str, FieldMeta]
-
-    @model_validator(mode="after")
-    def _keys_described(self) -> OpenData:
-        raise_broken([(("tables", name, "primary_key"), f"{column} is not described under fields")
-                       for name, table in self.tables.items() for column in table.primary_key or []
-                       if column not in self.fields])
-        return self

@@ -5,9 +5,10 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 export DAGSTER_HOME := $(CURDIR)/.dagster
 export PIPELINE_DATA_DIR ?= $(CURDIR)/data
+export PIPELINE_CONFIG_DIR ?= $(CURDIR)/config
 export GX_ANALYTICS_ENABLED := false
 
-.PHONY: setup demo run test dev dashboards dashboards-dev dashboards-install bench clean
+.PHONY: setup check-config demo run test dev dashboards dashboards-dev dashboards-install bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +38,10 @@ dashboards-install: $(DASHBOARDS_STAMP)
 demo: setup
 	$(PY) -m examples.generator --out data/landing
 	$(PY) -m pipelines.run
+
+# Every problem of config/ (or $PIPELINE_CONFIG_DIR), each with its file, entry and key; exits 1 if there is any.
+check-config: setup
+	$(PY) -m pipelines check-config
 
 run: setup
 	$(PY) -m pipelines.run

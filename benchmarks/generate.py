@@ -71,11 +71,14 @@ def services() -> list[dict]:
 
 
 def write_config(out: Path) -> Path:
-    """The source registry of the extract agencies, as a config folder for PIPELINE_CONFIG_DIR."""
+    """A config folder (for PIPELINE_CONFIG_DIR) whose registry is the extract agencies; housekeeping and the
+    open-data metadata are the project's."""
     config = out / "config"
     (config / "mappings").mkdir(parents=True, exist_ok=True)
     shutil.copyfile(SOURCES, config / "sources.yaml")
     shutil.copyfile(MAPPING, config / "mappings" / "extract.yaml")
+    for name in ("housekeeping.yaml", "open_data.yaml"):
+        shutil.copyfile(MAPPING.parents[1] / name, config / name)
     return config
 
 

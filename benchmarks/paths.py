@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -92,18 +91,19 @@ def polars_path(data_dir: Path, out: Path) -> dict:
 
 
 def pipeline(data_dir: Path, out: Path, start: str, end: str) -> dict:
-    """The whole path through Dagster (the registry from $PIPELINE_CONFIG_DIR); returns the run's own seconds, its
+    """The whole path through Dagster (the configuration in data_dir/config); returns the run's own seconds, its
     steps' and its checks' seconds."""
     import dagster as dg
     import duckdb
 
     from pipelines.definitions import assets, checks
-    from pipelines.lib.resources import DataStore
+    from pipelines.lib.resources import DataStore, Settings
 
     store = DataStore(data_dir=str(data_dir))
     started = time.monotonic()
     result = dg.materialize(
-        [*assets, *checks], resources={"store": store}, instance=dg.DagsterInstance.ephemeral(),
+        [*assets, *checks], resources={"store": store, "settings": Settings(config_dir=str(data_dir / "config"))},
+        instance=dg.DagsterInstance.ephemeral(),
         selection=dg.AssetSelection.assets("pub_open_data").upstream(),
         tags={"dagster/asset_partition_range_start": f"{start}-01", "dagster/asset_partition_range_end": f"{end}-01"},
         raise_on_error=False)
@@ -142,7 +142,6 @@ def main() -> None:
     args = parser.parse_args()
     started = time.monotonic()
     if args.path == "pipeline":
-        os.environ["PIPELINE_CONFIG_DIR"] = str(args.data_dir.resolve() / "config")
         timings = pipeline(args.data_dir.resolve(), args.out, args.start, args.end)
     else:
         path = {"floor": floor, "polars": polars_path, "pandas": pandas_path}[args.path]

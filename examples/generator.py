@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import xlsxwriter
 
-from pipelines.lib.registry import Agency, load_registry
+from pipelines.lib.config import PROJECT_CONFIG_DIR, Agency, load_config
 from transforms.domain import CHANNELS, add_months
 
 XLSX_CHANNEL = {"online": "Online", "phone": "Telephone", "face_to_face": "Face to face", "paper": "Post",
@@ -254,7 +254,7 @@ def generate(out: Path, start: str = "2023-01", months: int = 36, services_per_a
              seed: int = 20230101) -> list[Defect]:
     """Write the example landing folder; return the defects seeded in it."""
     rng = np.random.default_rng(seed)
-    agencies = load_registry().agencies
+    agencies = load_config(PROJECT_CONFIG_DIR).agencies  # the bundled registry: the layouts below are its own
     services = build_services(agencies, rng, services_per_agency)
     periods = _month_starts(start, months)
     defects: list[Defect] = []

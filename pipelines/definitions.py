@@ -5,7 +5,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from pipelines.lib.resources import data_store
+from pipelines.lib.resources import data_store, settings
 from pipelines.lib.tables import side_table_specs
 
 # Every asset, checks included: one run covers a month or, with a partition range, a backfill in one go.
@@ -17,7 +17,7 @@ defs = dg.Definitions.merge(
     dg.Definitions(
         assets=side_table_specs(),
         jobs=[monthly_cycle],
-        resources={"store": data_store()},
+        resources={"store": data_store(), "settings": settings()},
         # Steps share one DuckDB file (one writer at a time) and are small: run them in one process.
         executor=dg.in_process_executor,
     ),

@@ -13,8 +13,8 @@ from pathlib import Path
 import dagster as dg
 
 from pipelines.defs.housekeeping.backup import backup, restore
-from pipelines.defs.housekeeping.retention import apply_retention, load_policy
-from pipelines.lib.resources import data_store_now
+from pipelines.defs.housekeeping.retention import apply_retention, retention_policy
+from pipelines.lib.resources import data_store_now, settings_now
 
 
 def main() -> int:
@@ -28,7 +28,8 @@ def main() -> int:
     store = data_store_now()
     if args.command == "retention":
         with dg.DagsterInstance.get() as instance:
-            report = apply_retention(store, instance, load_policy(), dry_run=args.dry_run)
+            policy = retention_policy(settings_now().config.housekeeping)
+            report = apply_retention(store, instance, policy, dry_run=args.dry_run)
     elif args.command == "backup":
         report = backup(store, args.dest)
     else:

@@ -17,7 +17,8 @@ import time
 import dagster as dg
 
 from pipelines.definitions import defs
-from pipelines.lib.resources import DATA_DIR_ENV, data_store_now
+from pipelines.lib.config import ConfigError
+from pipelines.lib.resources import CONFIG_DIR_ENV, DATA_DIR_ENV, data_store_now, settings_now
 
 MONTH_FOLDER = re.compile(r"^\d{4}-\d{2}$")
 
@@ -78,8 +79,14 @@ def main() -> int:
     parser.add_argument("--start", help="first month, YYYY-MM")
     parser.add_argument("--end", help="last month, YYYY-MM")
     args = parser.parse_args()
-    store = data_store_now()
-    os.environ.setdefault(DATA_DIR_ENV, store.data_dir)  # the code location's store is the same folder
+    store, settings = data_store_now(), settings_now()
+    try:
+        settings.config
+    except ConfigError as error:  # checked before the run, which would stop on it before writing anything
+        print(f"nothing run: {error}", file=sys.stderr)
+        return 1
+    os.environ.setdefault(DATA_DIR_ENV, store.data_dir)  # the code location's store and configuration are the same
+    os.environ.setdefault(CONFIG_DIR_ENV, settings.config_dir)
     months = landed_months(store)
     if not months and not (args.start and args.end):
         print(f"nothing to run: no returns under {store.landing}/<agency>/<YYYY-MM>/ (try `make demo`)")

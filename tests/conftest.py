@@ -9,18 +9,20 @@ import pytest
 
 from pipelines.definitions import assets, checks
 from examples.generator import generate
-from pipelines.lib.resources import DataStore
+from pipelines.lib.config import PROJECT_CONFIG_DIR
+from pipelines.lib.resources import DataStore, Settings
 
 SMALL = {"start": "2025-07", "months": 6, "services_per_agency": 2}
 FIRST, LAST = "2025-07-01", "2025-12-01"
 BROKEN = "pensions/2025-11/satisfaction.json"  # replaced by bytes no JSON parser accepts
 
 
-def run_graph(store: DataStore, start: str = FIRST, end: str = LAST, selection=None,
-              tags: dict | None = None) -> dg.ExecuteInProcessResult:
+def run_graph(store: DataStore, start: str = FIRST, end: str = LAST, selection=None, tags: dict | None = None,
+              config_dir: Path = PROJECT_CONFIG_DIR) -> dg.ExecuteInProcessResult:
     """Materialise the whole graph (checks included) for the months [start, end] in one run."""
     return dg.materialize(
-        [*assets, *checks], resources={"store": store}, instance=dg.DagsterInstance.ephemeral(),
+        [*assets, *checks], resources={"store": store, "settings": Settings(config_dir=str(config_dir))},
+        instance=dg.DagsterInstance.ephemeral(),
         tags={"dagster/asset_partition_range_start": start, "dagster/asset_partition_range_end": end,
               **(tags or {})},
         selection=selection, raise_on_error=False)

@@ -18,8 +18,8 @@ from pipelines.definitions import defs
 from pipelines.defs.automation.alerts import WEBHOOK_ENV, run_failure_alert
 from pipelines.defs.automation.schedules import monthly_cycle_schedule
 from pipelines.lib.partitions import CYCLE_DAY
-from pipelines.lib.registry import load_registry
-from pipelines.lib.resources import DataStore
+from pipelines.lib.config import PROJECT_CONFIG_DIR, load_config
+from pipelines.lib.resources import DataStore, Settings
 from tests.operations import REPO
 
 SECRET = "planted-Secret-4f1e9a27c3"
@@ -38,7 +38,8 @@ def test_schedule_runs_the_month_just_ended_on_cycle_day_in_london():
 
 
 def test_every_agency_return_is_due_before_the_cycle_runs():
-    late = [(a.id, a.return_due_day) for a in load_registry().agencies if a.return_due_day >= CYCLE_DAY]
+    late = [(a.id, a.return_due_day) for a in load_config(PROJECT_CONFIG_DIR).agencies
+            if a.return_due_day >= CYCLE_DAY]
     assert late == []
 
 
@@ -92,7 +93,7 @@ def test_failed_run_writes_an_alert_file_and_posts_it_with_secrets_redacted(tmp_
     monkeypatch.setenv(WEBHOOK_ENV, hook)
     instance = dg.DagsterInstance.ephemeral()
     context = failure_context(instance)
-    run_failure_alert(context, store=DataStore(data_dir=str(tmp_path / "data")))
+    run_failure_alert(context, store=DataStore(data_dir=str(tmp_path / "data")), settings=Settings())
     alerts = list((tmp_path / "data" / "alerts").iterdir())
     assert [p.name for p in alerts] == [f"run_failed_{context.dagster_run.run_id}.json"]
     alert = json.loads(alerts[0].read_text(encoding="utf-8"))
@@ -102,7 +103,8 @@ def test_failed_run_writes_an_alert_file_and_posts_it_with_secrets_redacted(tmp_
     assert Hook.received == [(f"/alerts?key={SECRET}", alert)]
     assert SECRET not in alerts[0].read_text(encoding="utf-8")
 
-    run_failure_alert(context, store=DataStore(data_dir=str(tmp_path / "data")))  # seen again: replaced, not added
+    # seen again: replaced, not added
+    run_failure_alert(context, store=DataStore(data_dir=str(tmp_path / "data")), settings=Settings())
     assert len(list((tmp_path / "data" / "alerts").iterdir())) == 1
 
 
@@ -111,7 +113,7 @@ def test_webhook_down_leaves_the_file_alert_and_logs_no_url(tmp_path, monkeypatc
     monkeypatch.setenv(WEBHOOK_ENV, hook)
     context = failure_context(dg.DagsterInstance.ephemeral())
     capfd.readouterr()
-    run_failure_alert(context, store=DataStore(data_dir=str(tmp_path / "data")))
+    run_failure_alert(context, store=DataStore(data_dir=str(tmp_path / "data")), settings=Settings())
     assert len(list((tmp_path / "data" / "alerts").glob("run_failed_*.json"))) == 1
     logged = "".join(capfd.readouterr())
     assert "alert could not be posted to the webhook (HTTPError)" in logged

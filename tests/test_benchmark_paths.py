@@ -17,9 +17,7 @@ def figures(tmp_path_factory):
     root = tmp_path_factory.mktemp("bench")
     made = generate(root / "data", 40_000, months=2, rows_per_file=9_000)
     out = {name: root / f"{name}.parquet" for name in ("pipeline", "floor", "polars", "pandas")}
-    with pytest.MonkeyPatch.context() as env:
-        env.setenv("PIPELINE_CONFIG_DIR", str(root / "data" / "config"))
-        timings = paths.pipeline(root / "data", out["pipeline"], "2025-01", "2025-02")
+    timings = paths.pipeline(root / "data", out["pipeline"], "2025-01", "2025-02")
     paths.floor(root / "data", out["floor"])
     paths.polars_path(root / "data", out["polars"])
     paths.pandas_path(root / "data", out["pandas"])

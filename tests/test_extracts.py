@@ -17,9 +17,10 @@ import pytest
 from benchmarks.generate import generate
 from pipelines.definitions import assets, checks
 from pipelines.defs.staging import extracts as extracts_module
-from pipelines.defs.staging.extracts import RETURN_TYPE, stage_extracts, stg_extract_transactions
+from pipelines.defs.staging.extracts import RETURN_TYPE, extract_patterns, stage_extracts, stg_extract_transactions
 from pipelines.defs.ingestion.assets import archive_file
-from pipelines.lib.resources import DataStore
+from pipelines.lib.config import load_config
+from pipelines.lib.resources import DataStore, Settings
 
 MONTH = "customs/2025-01"
 PARQUET, CSV = f"{MONTH}/extract-defects.parquet", f"{MONTH}/extract-defects.csv"
@@ -72,9 +73,19 @@ EXPECTED = {  # (file, row) -> (rule, column, offending value)
 ACCEPTED_CUS_001_ONLINE = 3  # csv rows 1 and 5, parquet row 11
 
 
+def settings_of(store: DataStore) -> Settings:
+    """The registry of the extract agencies, which benchmarks/generate.py writes beside the landing folder."""
+    return Settings(config_dir=str(store.root / "config"))
+
+
+def patterns_of(store: DataStore) -> dict[str, str]:
+    return extract_patterns(load_config(store.root / "config"))
+
+
 def run_to_published(store: DataStore, start: str, end: str) -> dg.ExecuteInProcessResult:
     return dg.materialize(
-        [*assets, *checks], resources={"store": store}, instance=dg.DagsterInstance.ephemeral(),
+        [*assets, *checks], resources={"store": store, "settings": settings_of(store)},
+        instance=dg.DagsterInstance.ephemeral(),
         selection=dg.AssetSelection.assets("pub_open_data").upstream(), raise_on_error=False,
         tags={"dagster/asset_partition_range_start": start, "dagster/asset_partition_range_end": end})
 
@@ -98,12 +109,7 @@ def extracts(tmp_path_factory):
     generate(root, 6_000, months=1, rows_per_file=4_000)
     write_defects(root / "landing")
     store = DataStore(data_dir=str(root))
-    os.environ["PIPELINE_CONFIG_DIR"] = str(root / "config")
-    try:
-        result = run_to_published(store, "2025-01-01", "2025-01-01")
-    finally:
-        del os.environ["PIPELINE_CONFIG_DIR"]
-    return store, result
+    return store, run_to_published(store, "2025-01-01", "2025-01-01")
 
 
 def query(store: DataStore, sql: str, params=None) -> list[tuple]:
@@ -199,16 +205,15 @@ def test_extract_figures_reach_the_facts_and_the_published_kpis(extracts):
     assert rate == [(total[0], total[1] / total[0])]
 
 
-def test_re_staging_the_same_month_changes_nothing(extracts, tmp_path, monkeypatch):
+def test_re_staging_the_same_month_changes_nothing(extracts, tmp_path):
     store, _ = extracts
     shutil.copytree(store.root, tmp_path / "data")
     copy = DataStore(data_dir=str(tmp_path / "data"))
-    monkeypatch.setenv("PIPELINE_CONFIG_DIR", str(copy.root / "config"))
     tables = ("SELECT * FROM stg_extract_transactions ORDER BY ALL",
               f"SELECT * FROM quarantine WHERE return_type = '{RETURN_TYPE}' ORDER BY ALL",
               f"SELECT * FROM submission_accounting WHERE return_type = '{RETURN_TYPE}' ORDER BY ALL")
     before = [query(copy, q) for q in tables]
-    stage_extracts(copy, dt.date(2025, 1, 1), dt.date(2025, 2, 1))
+    stage_extracts(copy, patterns_of(copy), dt.date(2025, 1, 1), dt.date(2025, 2, 1))
     assert [query(copy, q) for q in tables] == before
     assert len(before[1]) == len(EXPECTED) + 2
 
@@ -217,10 +222,9 @@ def test_a_month_too_large_for_one_pass_gives_the_same_figures_in_two(extracts, 
     store, _ = extracts
     shutil.copytree(store.root, tmp_path / "data")
     copy = DataStore(data_dir=str(tmp_path / "data"))
-    monkeypatch.setenv("PIPELINE_CONFIG_DIR", str(copy.root / "config"))
     one_pass = query(copy, "SELECT * FROM stg_extract_transactions ORDER BY ALL")
     monkeypatch.setattr(extracts_module, "ONE_PASS_ROWS", 1_000)  # customs' 4,219 rows now take two passes
-    stage_extracts(copy, dt.date(2025, 1, 1), dt.date(2025, 2, 1))
+    stage_extracts(copy, patterns_of(copy), dt.date(2025, 1, 1), dt.date(2025, 2, 1))
     assert query(copy, "SELECT * FROM stg_extract_transactions ORDER BY ALL") == one_pass
 
 
@@ -241,26 +245,26 @@ def test_the_archive_hashes_and_copies_a_file_larger_than_memory_chunks(tmp_path
 PARALLEL_DEFS = """
 import dagster as dg
 from pipelines.defs.staging.extracts import stg_extract_transactions
-from pipelines.lib.resources import DataStore
+from pipelines.lib.resources import DataStore, Settings
 
 # Each run executes its steps in their own processes; the pool keeps warehouse writers to one at a time.
 defs = dg.Definitions(
     assets=[stg_extract_transactions],
     jobs=[dg.define_asset_job("extracts", selection=[stg_extract_transactions],
                               executor_def=dg.multiprocess_executor)],
-    resources={"store": DataStore(data_dir=DATA)},
+    resources={"store": DataStore(data_dir=DATA), "settings": Settings(config_dir=DATA + "/config")},
 )
 """
 
 
-def test_months_run_in_parallel_processes_without_corrupting_the_warehouse(tmp_path, monkeypatch):
+def test_months_run_in_parallel_processes_without_corrupting_the_warehouse(tmp_path):
     """Two runs, one per month, launched at once with the multiprocess executor: the `warehouse` pool lets one
     writer in at a time, both succeed, and the warehouse holds what a sequential build gives."""
     root = tmp_path / "data"
     generate(root, 8_000, months=2, rows_per_file=2_000)
     store = DataStore(data_dir=str(root))
-    monkeypatch.setenv("PIPELINE_CONFIG_DIR", str(root / "config"))
-    setup = dg.materialize([*assets, *checks], resources={"store": store}, instance=dg.DagsterInstance.ephemeral(),
+    setup = dg.materialize([*assets, *checks], resources={"store": store, "settings": settings_of(store)},
+                           instance=dg.DagsterInstance.ephemeral(),
                            selection=dg.AssetSelection.assets("raw_agency_returns", "stg_service_catalogue").upstream(),
                            tags={"dagster/asset_partition_range_start": "2025-01-01",
                                  "dagster/asset_partition_range_end": "2025-02-01"}, raise_on_error=False)
@@ -272,8 +276,7 @@ def test_months_run_in_parallel_processes_without_corrupting_the_warehouse(tmp_p
                                        "telemetry:\n  enabled: false\n", encoding="utf-8")
     code = tmp_path / "parallel_defs.py"
     code.write_text(f"DATA = {str(root)!r}\n" + textwrap.dedent(PARALLEL_DEFS), encoding="utf-8")
-    env = {**os.environ, "DAGSTER_HOME": str(home), "PIPELINE_CONFIG_DIR": str(root / "config"),
-           "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    env = {**os.environ, "DAGSTER_HOME": str(home), "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
     with dg.DagsterInstance.from_config(str(home)):
         pass  # create the instance's storage once, before two processes race to create it
     logs = [tmp_path / f"run-{month}.log" for month in ("2025-01", "2025-02")]
@@ -302,7 +305,7 @@ def test_months_run_in_parallel_processes_without_corrupting_the_warehouse(tmp_p
     assert stg_extract_transactions.op.pool == "warehouse"
 
     parallel = query(store, "SELECT * FROM stg_extract_transactions ORDER BY ALL")
-    stage_extracts(store, dt.date(2025, 1, 1), dt.date(2025, 3, 1))  # the same months, one after the other
+    stage_extracts(store, patterns_of(store), dt.date(2025, 1, 1), dt.date(2025, 3, 1))  # the same, in one go
     assert query(store, "SELECT * FROM stg_extract_transactions ORDER BY ALL") == parallel
     offered = query(store, "SELECT count(*) + count(DISTINCT service_id) FROM "
                            "(SELECT service_id, unnest(channels_offered) FROM stg_service_catalogue)")[0][0]

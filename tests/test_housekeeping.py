@@ -11,7 +11,8 @@ import duckdb
 import pytest
 
 from pipelines.defs.housekeeping.backup import backup, restore
-from pipelines.defs.housekeeping.retention import RetentionPolicy, apply_retention, load_policy
+from pipelines.defs.housekeeping.retention import RetentionPolicy, apply_retention, retention_policy
+from pipelines.lib.config import PROJECT_CONFIG_DIR, load_config
 from pipelines.lib.resources import DataStore
 from tests.conftest import LAST, published_checksums, run_graph
 from tests.operations import warehouse_digest
@@ -81,7 +82,7 @@ def superseded(store: DataStore) -> tuple[str, str, dt.datetime]:
 def test_default_policy_keeps_every_raw_version_and_a_year_of_runs(copied, tmp_path):
     store, _ = copied
     old, new, _ = superseded(store)
-    policy = load_policy()
+    policy = retention_policy(load_config(PROJECT_CONFIG_DIR).housekeeping)
     assert policy == RetentionPolicy(superseded_keep_days=None, run_history_keep_days=400, temporary_keep_hours=24)
     report = apply_retention(store, dg.DagsterInstance.ephemeral(), policy, now=NOW + dt.timedelta(days=3650))
     assert report["archive_copies"] == []

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from pipelines.lib.registry import CONFIG_DIR, load_registry
+from pipelines.lib.config import PROJECT_CONFIG_DIR, ConfigError, load_config
 from pipelines.lib.resources import DataStore
 from tests.conftest import run_graph
 from transforms.periods import parse_period
@@ -39,12 +39,17 @@ API_CATALOGUE = HEADER + "API-1,Book a test,api,Transport,booking,citizen,online
 
 def config_with(tmp_path: Path, *entries: dict, mappings: dict) -> Path:
     config = tmp_path / "config"
-    shutil.copytree(CONFIG_DIR, config)
+    shutil.copytree(PROJECT_CONFIG_DIR, config)
     (config / "sources.yaml").write_text(yaml.safe_dump({"agencies": list(entries)}), encoding="utf-8")
     for name, mapping in mappings.items():
         (config / "mappings" / f"{name}.yaml").write_text(yaml.safe_dump(mapping, allow_unicode=True),
                                                           encoding="utf-8")
     return config
+
+
+def config_of(store: DataStore) -> Path:
+    """The fixtures keep each store's configuration beside its data folder."""
+    return store.root.parent / "config"
 
 
 def agency(**fields) -> dict:
@@ -53,10 +58,9 @@ def agency(**fields) -> dict:
 
 
 @pytest.fixture
-def messy(tmp_path, monkeypatch):
-    monkeypatch.setenv("PIPELINE_CONFIG_DIR", str(config_with(
-        tmp_path, agency(id="messy", name="Messy Returns Agency", mapping="messy_wide"),
-        mappings={"messy_wide": MESSY_MAPPING})))
+def messy(tmp_path):
+    config_with(tmp_path, agency(id="messy", name="Messy Returns Agency", mapping="messy_wide"),
+                mappings={"messy_wide": MESSY_MAPPING})
     store = DataStore(data_dir=str(tmp_path / "data"))
     (store.landing / "catalogue").mkdir(parents=True)
     (store.landing / "catalogue" / "services.csv").write_text(MESSY_CATALOGUE)
@@ -84,7 +88,7 @@ def query(store, sql, params=None):
 
 
 def test_wide_messy_quarterly_csv_gives_kpis_at_its_own_grain(messy):
-    assert run_graph(messy, "2025-09-01", "2025-09-01").success
+    assert run_graph(messy, "2025-09-01", "2025-09-01", config_dir=config_of(messy)).success
     assert query(messy, "SELECT count(*) FROM quarantine") == [(0,)]
     rows = query(messy, """
         SELECT service_id, period_start, period_end, transactions_completed, cost_gbp, cost_per_transaction_gbp,
@@ -104,7 +108,7 @@ def test_wide_messy_quarterly_csv_gives_kpis_at_its_own_grain(messy):
 
 
 def test_wide_messy_csv_rows_are_accounted_for(messy):
-    assert run_graph(messy, "2025-09-01", "2025-09-01").success
+    assert run_graph(messy, "2025-09-01", "2025-09-01", config_dir=config_of(messy)).success
     assert query(messy, "SELECT return_type, rows_read, rows_accepted, rows_quarantined FROM submission_accounting "
                         "WHERE agency_id = 'messy' ORDER BY 1") == [
         ("costs", 3, 3, 0), ("satisfaction", 1, 1, 0), ("transactions", 2, 2, 0)]
@@ -129,7 +133,7 @@ def test_a_financial_year_figure_stays_a_financial_year(messy):
     folder.mkdir(parents=True)
     (folder / "volumes.csv").write_bytes(("Service ref;Quarter;Total;Online;Phone;Post\n"
                                           "MSY-1;2025-26;100;60;30;10\n").encode("cp1252"))
-    assert run_graph(messy, "2026-03-01", "2026-03-01").success
+    assert run_graph(messy, "2026-03-01", "2026-03-01", config_dir=config_of(messy)).success
     assert query(messy, "SELECT grain, period_start, period_end, transactions_completed, digital_take_up_rate "
                         "FROM kpi_by_period WHERE source = 'submitted' AND channel = 'all'") == [
         ("financial_year", dt.date(2025, 4, 1), dt.date(2026, 3, 31), 100, 0.6)]
@@ -167,16 +171,15 @@ class Api(BaseHTTPRequestHandler):
 
 
 @pytest.fixture
-def api(tmp_path, monkeypatch):
+def api(tmp_path):
     server = ThreadingHTTPServer(("127.0.0.1", 0), Api)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     url = f"http://127.0.0.1:{server.server_address[1]}/returns/{{return}}?month={{month}}"
-    monkeypatch.setenv("PIPELINE_CONFIG_DIR", str(config_with(
-        tmp_path, agency(id="api", name="API Agency", connector="http", format="json", url=url,
-                         credential_env="API_AGENCY_TOKEN", mapping="api_json"),
-        mappings={"api_json": {"returns": {kind: {"file": f"{kind}.json"}
-                                           for kind in ("transactions", "costs", "satisfaction")}}})))
+    config_with(tmp_path, agency(id="api", name="API Agency", connector="http", format="json", url=url,
+                                 credential_env="API_AGENCY_TOKEN", mapping="api_json"),
+                mappings={"api_json": {"returns": {kind: {"file": f"{kind}.json"}
+                                                   for kind in ("transactions", "costs", "satisfaction")}}})
     store = DataStore(data_dir=str(tmp_path / "data"))
     (store.landing / "catalogue").mkdir(parents=True)
     (store.landing / "catalogue" / "services.csv").write_text(API_CATALOGUE)
@@ -188,7 +191,7 @@ def api(tmp_path, monkeypatch):
 
 def test_http_agency_is_fetched_archived_and_staged(api, monkeypatch):
     monkeypatch.setenv("API_AGENCY_TOKEN", Api.token)
-    assert run_graph(api, "2025-10-01", "2025-10-01").success
+    assert run_graph(api, "2025-10-01", "2025-10-01", config_dir=config_of(api)).success
     assert query(api, "SELECT source, count(*) FROM raw_submissions WHERE agency_id = 'api' GROUP BY source") == [
         ("http", 3)]
     assert query(api, "SELECT cost_gbp, transactions_completed, cost_per_transaction_gbp FROM "
@@ -199,7 +202,7 @@ def test_http_agency_is_fetched_archived_and_staged(api, monkeypatch):
 
 def test_http_refused_credential_is_quarantined_and_the_run_goes_on(api, monkeypatch):
     monkeypatch.setenv("API_AGENCY_TOKEN", "wrong-token")
-    result = run_graph(api, "2025-10-01", "2025-10-01")
+    result = run_graph(api, "2025-10-01", "2025-10-01", config_dir=config_of(api))
     assert result.success
     rows = query(api, "SELECT return_type, rule, column_name, message FROM quarantine ORDER BY column_name")
     assert [r[:3] for r in rows] == [("api_fetch", "http_unauthorised", "costs"),
@@ -211,15 +214,24 @@ def test_http_refused_credential_is_quarantined_and_the_run_goes_on(api, monkeyp
 @pytest.mark.parametrize("location", ["../outside", "/etc", "a/b"])
 def test_registry_refuses_a_location_outside_the_landing_folder(tmp_path, location):
     config = config_with(tmp_path, agency(id="x", name="X", mapping="canonical", location=location), mappings={})
-    with pytest.raises(ValueError, match="agency 'x': location .* must be one folder name"):
-        load_registry(config)
+    with pytest.raises(ConfigError) as caught:
+        load_config(config)
+    assert [str(p) for p in caught.value.problems] == [
+        f"{config}/sources.yaml: agency 'x', key 'location': must be one folder name under data/landing/ (no '..', "
+        "no '/')"]
 
 
-def test_agency_name_with_sql_metacharacters_is_data(messy, tmp_path, monkeypatch):
+def test_the_readme_example_is_a_valid_configuration(messy):
+    config = load_config(config_of(messy))
+    costs = config.layout(config.agency("messy"), "costs")
+    assert (costs.file, costs.encoding, costs.thousands, costs.scale) == (
+        "costs.csv", "cp1252", ",", {"cost_gbp": 1000.0})
+
+
+def test_agency_name_with_sql_metacharacters_is_data(messy, tmp_path):
     name = "O'Brien & Sons'); DROP TABLE stg_agencies; --"
-    monkeypatch.setenv("PIPELINE_CONFIG_DIR", str(config_with(
-        tmp_path / "other", agency(id="messy", name=name, mapping="messy_wide"),
-        mappings={"messy_wide": MESSY_MAPPING})))
-    assert run_graph(messy, "2025-09-01", "2025-09-01").success
+    config = config_with(tmp_path / "other", agency(id="messy", name=name, mapping="messy_wide"),
+                         mappings={"messy_wide": MESSY_MAPPING})
+    assert run_graph(messy, "2025-09-01", "2025-09-01", config_dir=config).success
     assert query(messy, "SELECT agency_name FROM stg_agencies") == [(name,)]
     assert query(messy, "SELECT DISTINCT agency_name FROM submission_status") == [(name,)]

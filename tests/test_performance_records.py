@@ -9,6 +9,7 @@ import polars as pl
 import pytest
 import yaml
 
+from pipelines.lib.config import PROJECT_CONFIG_DIR
 from pipelines.lib.resources import DataStore
 from tests.conftest import run_graph
 from transforms.records import validate_records
@@ -18,9 +19,12 @@ SERVICES = {"make-a-lpa": "OPG-MAKE", "use-an-lpa": "OPG-USE", "deputy-reporting
 
 
 def opg_config(tmp_path: Path) -> Path:
-    """A registry with one agency whose returns are Performance-Platform records."""
+    """A registry with one agency whose returns are Performance-Platform records (housekeeping and open-data
+    metadata as the project's)."""
     config = tmp_path / "config"
     (config / "mappings").mkdir(parents=True)
+    for name in ("housekeeping.yaml", "open_data.yaml"):
+        shutil.copyfile(PROJECT_CONFIG_DIR / name, config / name)
     (config / "sources.yaml").write_text(yaml.safe_dump({"agencies": [{
         "id": "opg", "name": "Office of the Public Guardian", "department": "Justice",
         "connector": "performance_platform", "location": "opg_records", "format": "json",
@@ -31,8 +35,8 @@ def opg_config(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def opg_store(tmp_path, monkeypatch):
-    monkeypatch.setenv("PIPELINE_CONFIG_DIR", str(opg_config(tmp_path)))
+def opg_store(tmp_path):
+    opg_config(tmp_path)
     store = DataStore(data_dir=str(tmp_path / "data"))
     (store.landing / "catalogue").mkdir(parents=True)
     (store.landing / "catalogue" / "services.csv").write_text(
@@ -48,7 +52,7 @@ def query(store, sql, params=None):
 
 
 def test_opg_method_change_in_april_2026_in_every_service(opg_store):
-    result = run_graph(opg_store, "2026-01-01", "2026-06-01")
+    result = run_graph(opg_store, "2026-01-01", "2026-06-01", config_dir=opg_store.root.parent / "config")
     assert result.success
     changes = query(opg_store, "SELECT service_id, month, reported_method FROM satisfaction_method_drift "
                                "WHERE method_changed ORDER BY service_id")
@@ -75,7 +79,7 @@ def test_opg_method_change_in_april_2026_in_every_service(opg_store):
 
 
 def test_every_opg_record_is_accepted_or_quarantined(opg_store):
-    assert run_graph(opg_store, "2026-06-01", "2026-06-01").success
+    assert run_graph(opg_store, "2026-06-01", "2026-06-01", config_dir=opg_store.root.parent / "config").success
     records = sum(len(json.loads(p.read_text())) for p in OPG.glob("*.json") if p.name != "schema.json")
     assert query(opg_store, "SELECT sum(rows_read), sum(rows_accepted) + sum(rows_quarantined) "
                             "FROM submission_accounting WHERE return_type = 'performance_records'") == [

@@ -21,7 +21,7 @@ import pytest
 
 from pipelines.defs.automation.alerts import WEBHOOK_ENV
 from examples.generator import generate
-from pipelines.lib.registry import load_registry
+from pipelines.lib.config import PROJECT_CONFIG_DIR, load_config
 from pipelines.definitions import defs
 from pipelines.lib.resources import WAREHOUSE_POOL, DataStore
 from tests.conftest import published_checksums, run_graph
@@ -105,8 +105,9 @@ def deployment(tmp_path_factory):
     Webhook.received = []
     with throwaway_cluster(password=TOKEN) as cluster:
         env = {**os.environ, **cluster.env(), "DAGSTER_HOME": str(home), "PIPELINE_DATA_DIR": str(store.root),
+               "PIPELINE_CONFIG_DIR": str(PROJECT_CONFIG_DIR),
                WEBHOOK_ENV: f"http://127.0.0.1:{server.server_port}/alerts?token={TOKEN}",
-               **{a.credential_env: TOKEN for a in load_registry().agencies if a.credential_env}}
+               **{a.credential_env: TOKEN for a in load_config(PROJECT_CONFIG_DIR).agencies if a.credential_env}}
         # Dagster's tables, created once before anything starts (processes starting together would race).
         subprocess.run([str(BIN / "dagster"), "instance", "migrate"], cwd=REPO, env=env, check=True,
                        capture_output=True, timeout=300)

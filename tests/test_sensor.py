@@ -8,13 +8,14 @@ import pytest
 
 from pipelines.definitions import defs
 from pipelines.lib.partitions import AGENCIES_TAG
-from pipelines.lib.resources import DataStore
+from pipelines.lib.resources import DataStore, Settings
 from pipelines.defs.automation.sensors import submission_sensor
 from tests.conftest import run_graph
 
 
 def evaluate(store: DataStore, cursor: str | None):
-    context = dg.build_sensor_context(cursor=cursor, resources={"store": store}, definitions=defs,
+    context = dg.build_sensor_context(cursor=cursor, resources={"store": store, "settings": Settings()},
+                                      definitions=defs,
                                       instance=dg.DagsterInstance.ephemeral())
     result = submission_sensor.evaluate_tick(context)
     return result.run_requests, result.cursor

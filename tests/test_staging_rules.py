@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
 
 import duckdb
 import polars as pl
 import pytest
-import yaml
 
+from pipelines.lib.config import PROJECT_CONFIG_DIR, load_config
 from transforms import sql
 from transforms.reference import validate_benefits, validate_catalogue
 from transforms.staging import FILE, ROW, LayoutError, normalise, validate
 
-MAPPINGS = Path(__file__).resolve().parents[1] / "config" / "mappings"
 APRIL = "2024-04-01"
 APR = dt.date(2024, 4, 1)
 
@@ -34,7 +32,8 @@ def submitted(columns: list[str], data: list[list[str | None]], source_file: str
 
 
 def wide_layout(return_type: str) -> dict:
-    return yaml.safe_load((MAPPINGS / "xlsx_wide.yaml").read_text(encoding="utf-8"))["returns"][return_type]
+    """A layout of config/mappings/xlsx_wide.yaml as staging hands it to the transforms."""
+    return getattr(load_config(PROJECT_CONFIG_DIR).mappings["xlsx_wide"].returns, return_type).model_dump()
 
 
 def failures(quarantined: pl.DataFrame) -> list[tuple]:

@@ -10,27 +10,37 @@ from pathlib import Path
 import dagster as dg
 
 from pipelines.lib.files import write_atomically
-from pipelines.lib.registry import load_registry
-from pipelines.lib.resources import DataStore
+from pipelines.lib.config import ConfigError
+from pipelines.lib.resources import DataStore, Settings
 
 WEBHOOK_ENV = "PIPELINE_ALERT_WEBHOOK_URL"
 # Environment variables whose values must never be written anywhere (alerts included), besides agency credentials.
 SECRET_ENVS = ("DAGSTER_PG_PASSWORD", WEBHOOK_ENV)
 
 
-def secret_values() -> list[str]:
+def credential_names(settings: Settings) -> list[str]:
+    """The environment variables the registry names as agencies' credentials; none when the configuration does not
+    hold (a run stopped by it fails before any agency is fetched, and its message repeats no value)."""
+    try:
+        return [a.credential_env for a in settings.config.agencies if a.credential_env]
+    except ConfigError:
+        return []
+
+
+def secret_values(credential_envs: list[str]) -> list[str]:
     """The values of every secret in the environment: agencies' credentials and the instance's own."""
-    names = {*SECRET_ENVS, *(a.credential_env for a in load_registry().agencies if a.credential_env)}
+    names = {*SECRET_ENVS, *credential_envs}
     return [os.environ[name] for name in names if len(os.environ.get(name, "")) >= 8]
 
 
-def redact(text: str) -> str:
-    for secret in secret_values():
+def redact(text: str, credential_envs: list[str]) -> str:
+    for secret in secret_values(credential_envs):
         text = text.replace(secret, "[redacted]")
     return text
 
 
-def alert_record(run: dg.DagsterRun, message: str, failed_steps: list[tuple[str, str]]) -> dict:
+def alert_record(run: dg.DagsterRun, message: str, failed_steps: list[tuple[str, str]],
+                 credential_envs: list[str]) -> dict:
     """What a person (or a mail relay) needs to act on a failed run, with no secret in it."""
     return json.loads(redact(json.dumps({
         "alert": "run_failed",
@@ -43,7 +53,7 @@ def alert_record(run: dg.DagsterRun, message: str, failed_steps: list[tuple[str,
         "message": message,
         "failed_steps": [{"step": step, "error": error} for step, error in failed_steps],
         "raised_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-    })))
+    }), credential_envs))
 
 
 def first_cause(error) -> str:
@@ -71,11 +81,12 @@ def post_alert(url: str, record: dict) -> int:
                        minimum_interval_seconds=15,
                        description="Writes data/alerts/run_failed_<run>.json for every failed run, and posts it to "
                                    f"the webhook in ${WEBHOOK_ENV} when that is set.")
-def run_failure_alert(context: dg.RunFailureSensorContext, store: DataStore) -> None:
+def run_failure_alert(context: dg.RunFailureSensorContext, store: DataStore, settings: Settings) -> None:
     failed_steps = [(event.step_key, first_cause(event.event_specific_data.error))
                     for event in context.get_step_failure_events()
                     if event.event_specific_data and event.event_specific_data.error]
-    record = alert_record(context.dagster_run, context.failure_event.message or "", failed_steps)
+    record = alert_record(context.dagster_run, context.failure_event.message or "", failed_steps,
+                          credential_names(settings))
     path = write_alert(store.root / "alerts", record)
     context.log.info(f"alert written to {path}")
     url = os.environ.get(WEBHOOK_ENV)

@@ -8,8 +8,8 @@ import dagster as dg
 
 from pipelines.lib.files import landed_files, sha256_file
 from pipelines.lib.partitions import AGENCIES_TAG, monthly
-from pipelines.lib.registry import load_registry
-from pipelines.lib.resources import DataStore
+from pipelines.lib.config import ConfigError
+from pipelines.lib.resources import DataStore, Settings
 
 MONTH_FOLDER = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
 
@@ -30,14 +30,20 @@ def fingerprints(store: DataStore, seen: dict) -> dict[str, list]:
 
 
 @dg.sensor(job_name="monthly_cycle", minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.STOPPED)
-def submission_sensor(context: dg.SensorEvaluationContext, store: DataStore):
+def submission_sensor(context: dg.SensorEvaluationContext, store: DataStore, settings: Settings):
     """New or changed submissions start a run of just the months and agencies they affect. An identical
     resubmission (same checksum) starts nothing. A changed catalogue, register or record file affects every
-    month, so it starts one run over all months with returns."""
+    month, so it starts one run over all months with returns. While the configuration does not hold, nothing
+    starts: the tick says why, and the changes are seen once it is fixed."""
+    try:
+        config = settings.config
+    except ConfigError as error:
+        yield dg.SkipReason(f"no run started: {error}")
+        return
     seen = json.loads(context.cursor) if context.cursor else {}
     current = fingerprints(store, seen)
     changed = sorted(k for k, v in current.items() if seen.get(k, [None] * 3)[2] != v[2])
-    folders = {a.folder: a for a in load_registry().agencies}
+    folders = {a.folder: a for a in config.agencies}
     last_partition = monthly.get_last_partition_key()
     by_month, whole = {}, False
     for key in changed:

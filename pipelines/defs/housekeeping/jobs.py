@@ -2,13 +2,13 @@
 
 import dagster as dg
 
-from pipelines.defs.housekeeping.retention import apply_retention, load_policy
-from pipelines.lib.resources import WAREHOUSE_POOL, DataStore
+from pipelines.defs.housekeeping.retention import apply_retention, retention_policy
+from pipelines.lib.resources import WAREHOUSE_POOL, DataStore, Settings
 
 
 @dg.op(pool=WAREHOUSE_POOL, description="Applies config/housekeeping.yaml: old runs, superseded raw copies, leftovers.")
-def apply_retention_policy(context: dg.OpExecutionContext, store: DataStore) -> None:
-    report = apply_retention(store, context.instance, load_policy())
+def apply_retention_policy(context: dg.OpExecutionContext, store: DataStore, settings: Settings) -> None:
+    report = apply_retention(store, context.instance, retention_policy(settings.config.housekeeping))
     context.log.info("deleted: " + ", ".join(f"{len(items)} {what}" for what, items in report.items()))
 
 

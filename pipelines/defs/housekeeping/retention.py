@@ -3,12 +3,10 @@ copies, leftovers of killed writes). The version of each return in force is neve
 
 import datetime as dt
 from dataclasses import dataclass
-from pathlib import Path
 
 import dagster as dg
-import yaml
 
-from pipelines.lib.registry import CONFIG_DIR
+from pipelines.lib.config import Housekeeping
 from pipelines.lib.resources import DataStore
 from transforms import sql
 
@@ -22,10 +20,10 @@ class RetentionPolicy:
     temporary_keep_hours: int | None = 24
 
 
-def load_policy(path: Path = CONFIG_DIR / "housekeeping.yaml") -> RetentionPolicy:
-    raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    return RetentionPolicy(raw["raw_archive"]["superseded_keep_days"], raw["run_history"]["keep_days"],
-                           raw["temporary_files"]["keep_hours"])
+def retention_policy(housekeeping: Housekeeping) -> RetentionPolicy:
+    """The policy that config/housekeeping.yaml sets."""
+    return RetentionPolicy(housekeeping.raw_archive.superseded_keep_days, housekeeping.run_history.keep_days,
+                           housekeeping.temporary_files.keep_hours)
 
 
 def _purge_superseded(store: DataStore, cutoff: dt.datetime, now: dt.datetime, dry_run: bool) -> list[str]:

@@ -17,8 +17,8 @@ from pipelines.defs.ingestion.http import FetchError, HttpSource, display_url, f
 from pipelines.lib.faults import pause_point
 from pipelines.lib.files import CENTRAL_FILES, landed_files, sha256_file, write_atomically
 from pipelines.lib.partitions import agencies_of_run, monthly, months_in
-from pipelines.lib.registry import load_registry
-from pipelines.lib.resources import WAREHOUSE_POOL, DataStore
+from pipelines.lib.config import RETURN_TYPES, Agency
+from pipelines.lib.resources import WAREHOUSE_POOL, DataStore, Settings
 from pipelines.lib.warehouse import delete_run_slice, write_quarantine
 
 def archive_file(con, store: DataStore, path: Path, agency_id: str | None, month: dt.date | None,
@@ -55,12 +55,13 @@ def archive_all(store: DataStore, files: list[tuple[Path, str | None, dt.date | 
 
 @dg.asset(pool=WAREHOUSE_POOL, group_name="raw", partitions_def=monthly, backfill_policy=dg.BackfillPolicy.single_run(),
           kinds={"duckdb"})
-def raw_agency_returns(context: dg.AssetExecutionContext, store: DataStore) -> dg.MaterializeResult:
+def raw_agency_returns(context: dg.AssetExecutionContext, store: DataStore,
+                       settings: Settings) -> dg.MaterializeResult:
     """Every agency return for the months in this run, archived unchanged (sha256, size, received time)."""
     only = agencies_of_run(context)
     files = []
     for month in months_in(context.partition_time_window):
-        for agency in load_registry().agencies:
+        for agency in settings.config.agencies:
             if only is not None and agency.id not in only:
                 continue
             folder = store.landing / agency.folder / month.strftime("%Y-%m")
@@ -71,23 +72,24 @@ def raw_agency_returns(context: dg.AssetExecutionContext, store: DataStore) -> d
 
 
 @dg.asset(pool=WAREHOUSE_POOL, group_name="raw", kinds={"duckdb"})
-def raw_reference_files(store: DataStore) -> dg.MaterializeResult:
+def raw_reference_files(store: DataStore, settings: Settings) -> dg.MaterializeResult:
     """The central files, archived unchanged: the service catalogue and the benefits register."""
+    # settings is not read here, but asking for it means the configuration is checked before this step archives
+    # anything, whichever executor runs it and whatever else the run selects.
     files = [(store.landing / rel, None, None) for rel in CENTRAL_FILES.values() if (store.landing / rel).is_file()]
     return dg.MaterializeResult(metadata=archive_all(store, files))
 
 
-def fetch_api_returns(store: DataStore, agency, month: dt.date) -> list[dict]:
-    """Fetch one month of an http agency's returns into its landing folder (one file per return type, as its
-    mapping names it); returns a failure record for each return that could not be fetched."""
-    registry = load_registry()
+def fetch_api_returns(store: DataStore, agency: Agency, files: dict[str, str], month: dt.date) -> list[dict]:
+    """Fetch one month of an http agency's returns into its landing folder, one file per return type (`files`:
+    return type -> the file name its mapping gives); returns a failure record for each return not fetched."""
     failures = []
     folder = store.landing / agency.folder / month.strftime("%Y-%m")
-    for return_type, layout in registry.mappings[agency.mapping]["returns"].items():
+    for return_type, file in files.items():
         source = HttpSource(agency_id=agency.id, url=agency.url.replace("{return}", return_type),
                             format=agency.format, credential_env=agency.credential_env,
                             pagination=agency.pagination)
-        target = folder / layout["file"]
+        target = folder / file
         try:
             data = fetch(source, month.strftime("%Y-%m"))
         except FetchError as error:
@@ -104,17 +106,20 @@ def fetch_api_returns(store: DataStore, agency, month: dt.date) -> list[dict]:
 
 @dg.asset(pool=WAREHOUSE_POOL, group_name="raw", partitions_def=monthly, backfill_policy=dg.BackfillPolicy.single_run(),
           kinds={"duckdb"})
-def raw_api_returns(context: dg.AssetExecutionContext, store: DataStore) -> dg.MaterializeResult:
+def raw_api_returns(context: dg.AssetExecutionContext, store: DataStore,
+                    settings: Settings) -> dg.MaterializeResult:
     """Returns of agencies with an HTTP API, fetched for the months of this run and archived unchanged. A fetch
     that fails (refused credential, server errors after retries, an endless page sequence) is quarantined with
     its rule; the rest of the run goes on."""
     window = context.partition_time_window
     only = agencies_of_run(context)
-    agencies = [a for a in load_registry().agencies if a.connector == "http" and (only is None or a.id in only)]
+    config = settings.config
+    agencies = [a for a in config.agencies if a.connector == "http" and (only is None or a.id in only)]
     failures, files = [], []
     for month in months_in(window):
         for agency in agencies:
-            failures += fetch_api_returns(store, agency, month)
+            names = {t: config.layout(agency, t).file for t in RETURN_TYPES}
+            failures += fetch_api_returns(store, agency, names, month)
             folder = store.landing / agency.folder / month.strftime("%Y-%m")
             if folder.is_dir():
                 files += [(path, agency.id, month) for path in landed_files(store.landing, folder)]
@@ -131,9 +136,9 @@ def raw_api_returns(context: dg.AssetExecutionContext, store: DataStore) -> dg.M
 
 
 @dg.asset(pool=WAREHOUSE_POOL, group_name="raw", kinds={"duckdb"})
-def raw_performance_records(store: DataStore) -> dg.MaterializeResult:
+def raw_performance_records(store: DataStore, settings: Settings) -> dg.MaterializeResult:
     """Performance-Platform record files, archived unchanged (they cover many months, so they are not monthly)."""
-    files = [(path, agency.id, None) for agency in load_registry().agencies
+    files = [(path, agency.id, None) for agency in settings.config.agencies
              if agency.connector == "performance_platform" and (store.landing / agency.folder).is_dir()
              for path in landed_files(store.landing, store.landing / agency.folder)]
     return dg.MaterializeResult(metadata=archive_all(store, files, source="performance_platform"))

@@ -12,12 +12,11 @@ import json
 from pathlib import Path
 
 import dagster as dg
-import yaml
 
 from pipelines.lib.faults import pause_point
 from pipelines.lib.files import write_atomically
-from pipelines.lib.registry import CONFIG_DIR
-from pipelines.lib.resources import WAREHOUSE_POOL, DataStore
+from pipelines.lib.config import OpenData
+from pipelines.lib.resources import WAREHOUSE_POOL, DataStore, Settings
 from transforms import SQL_DIR, sql
 from transforms.catalogue import CATALOGUE, published, writers
 from transforms.domain import SATISFACTION_MIN_RESPONSES
@@ -57,7 +56,7 @@ def publish_file(target: Path, write) -> str:
     return hashlib.sha256(target.read_bytes()).hexdigest()
 
 
-def publish(store: DataStore) -> dict:
+def publish(store: DataStore, open_data: OpenData) -> dict:
     store.published.mkdir(parents=True, exist_ok=True)
     files, tables = {}, {}
     with store.connect() as con:
@@ -71,7 +70,7 @@ def publish(store: DataStore) -> dict:
                 files[target.name] = publish_file(
                     target, lambda path: con.execute(f"COPY ({select}) TO '{path}' ({options})", params))
             tables[name] = columns
-    package = json.dumps(data_package(store.published, tables), indent=2, ensure_ascii=False) + "\n"
+    package = json.dumps(data_package(store.published, tables, open_data), indent=2, ensure_ascii=False) + "\n"
     files["datapackage.json"] = publish_file(store.published / "datapackage.json",
                                                   lambda path: path.write_text(package, encoding="utf-8"))
     return files
@@ -110,19 +109,20 @@ def sql_definition(table: str) -> str | None:
     return "\n".join(lines)
 
 
-def data_package(folder: Path, tables: dict[str, list[tuple[str, str]]]) -> dict:
-    """datapackage.json for the published CSV files (config/open_data.yaml describes the tables and fields): types,
-    units, descriptions, keys, each table's definition from its SQL, the licence. Parquet twins hold the same rows."""
-    meta = yaml.safe_load((CONFIG_DIR / "open_data.yaml").read_text(encoding="utf-8"))
+def data_package(folder: Path, tables: dict[str, list[tuple[str, str]]], open_data: OpenData) -> dict:
+    """datapackage.json for the published CSV files (the catalogue describes the tables, config/open_data.yaml the
+    package and the fields): types, units, descriptions, keys, each table's definition from its SQL, the licence.
+    Parquet twins hold the same rows."""
     resources = []
     for name, columns in tables.items():
         table = CATALOGUE[PUBLISHED[name][0]]
         fields = []
         for column, duckdb_type in columns:
-            field_meta = meta["fields"].get(column, {})
+            described = open_data.fields.get(column)
             field = {"name": column, "type": table_schema_type(duckdb_type),
-                     "description": field_meta.get("description", column.replace("_", " "))}
-            unit = field_meta.get("unit") or next((u for suffix, u in UNIT_SUFFIXES if column.endswith(suffix)), None)
+                     "description": described.description if described else column.replace("_", " ")}
+            unit = (described and described.unit) or next((u for suffix, u in UNIT_SUFFIXES
+                                                           if column.endswith(suffix)), None)
             if unit:
                 field["unit"] = unit
             fields.append(field)
@@ -139,7 +139,7 @@ def data_package(folder: Path, tables: dict[str, list[tuple[str, str]]]) -> dict
             "parquet": f"{name}.parquet",
             "schema": schema,
         })
-    return {**meta["package"], "resources": resources}
+    return {**open_data.package.model_dump(exclude_none=True), "resources": resources}
 
 
 def writers_if_side(table) -> tuple[str, ...]:
@@ -148,9 +148,9 @@ def writers_if_side(table) -> tuple[str, ...]:
 
 @dg.asset(pool=WAREHOUSE_POOL, group_name="publish", kinds={"parquet", "csv"},
           deps=sorted({name for table in published() for name in (table.name, *writers_if_side(table))}))
-def pub_open_data(store: DataStore) -> dg.MaterializeResult:
+def pub_open_data(store: DataStore, settings: Settings) -> dg.MaterializeResult:
     """The open-data files: each KPI table, the roll-ups, the quarantine and the catalogue as Parquet and CSV, and
     datapackage.json describing them."""
-    files = publish(store)
+    files = publish(store, settings.config.open_data)
     return dg.MaterializeResult(metadata={"folder": str(store.published), "files": len(files),
                                           "sha256": dg.MetadataValue.json(files)})

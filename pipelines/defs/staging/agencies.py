@@ -2,15 +2,14 @@
 
 import dagster as dg
 
-from pipelines.lib.registry import load_registry
-from pipelines.lib.resources import WAREHOUSE_POOL, DataStore
+from pipelines.lib.resources import WAREHOUSE_POOL, DataStore, Settings
 from transforms.catalogue import CATALOGUE
 
 
 @dg.asset(pool=WAREHOUSE_POOL, group_name="staging", description=CATALOGUE["stg_agencies"].description,
           kinds={"duckdb"})
-def stg_agencies(store: DataStore) -> dg.MaterializeResult:
-    rows = [(a.id, a.name, a.department, a.connector, a.return_due_day) for a in load_registry().agencies]
+def stg_agencies(store: DataStore, settings: Settings) -> dg.MaterializeResult:
+    rows = [(a.id, a.name, a.department, a.connector, a.return_due_day) for a in settings.config.agencies]
     with store.connect() as con:
         con.execute("BEGIN")
         con.execute("DELETE FROM stg_agencies")

@@ -23,8 +23,8 @@ import dagster as dg
 import duckdb
 
 from pipelines.lib.partitions import agencies_of_run, monthly
-from pipelines.lib.registry import load_registry
-from pipelines.lib.resources import WAREHOUSE_POOL, DataStore
+from pipelines.lib.config import Config
+from pipelines.lib.resources import WAREHOUSE_POOL, DataStore, Settings
 from pipelines.lib.warehouse import current_submissions, delete_run_slice, preview, write_quarantine
 from transforms import sql
 from transforms.catalogue import CATALOGUE, upstream
@@ -44,11 +44,16 @@ class UnreadableExtract(ValueError):
     """An extract file that cannot be read as a table with the extract's columns."""
 
 
-def extract_submissions(con, start: dt.date, end: dt.date) -> dict[tuple[str, dt.date], list[tuple[str, str, str]]]:
-    """The current extract files of each (agency, month) in [start, end): (source_path, sha256, archive_path)."""
-    registry = load_registry()
-    patterns = {agency.id: (registry.mappings[agency.mapping].get("returns", {}).get("transactions") or {})
-                .get("extract") for agency in registry.agencies}  # record sources have no returns
+def extract_patterns(config: Config) -> dict[str, str]:
+    """Agency id -> the file pattern of its transaction extracts, for the agencies whose transactions are extracts."""
+    layouts = {a.id: config.layout(a, "transactions") for a in config.agencies if config.mapping(a).returns}
+    return {agency_id: layout.extract for agency_id, layout in layouts.items() if layout.extract}
+
+
+def extract_submissions(con, patterns: dict[str, str], start: dt.date,
+                        end: dt.date) -> dict[tuple[str, dt.date], list[tuple[str, str, str]]]:
+    """The current extract files of each (agency, month) in [start, end): (source_path, sha256, archive_path).
+    `patterns`: agency id -> the file pattern of its extracts (extract_patterns)."""
     found = defaultdict(list)
     for source_path, sha, agency_id, month, archive_path in current_submissions(con, start, end):
         pattern = patterns.get(agency_id)
@@ -137,16 +142,19 @@ def stage_agency_month(con, store: DataStore, agency_id: str, month: dt.date, fi
     return accounting
 
 
-def stage_extracts(store: DataStore, start: dt.date, end: dt.date, agencies: list[str] | None = None) -> dict:
+def stage_extracts(store: DataStore, patterns: dict[str, str], start: dt.date, end: dt.date,
+                   agencies: list[str] | None = None) -> dict:
     """Replace the months [start, end) of stg_extract_transactions, and of the extracts' quarantine and accounting,
-    for every agency or only `agencies` (a run the submission sensor limited to some agencies)."""
+    for every agency or only `agencies` (a run the submission sensor limited to some agencies). `patterns`: agency
+    id -> the file pattern of its extracts (extract_patterns)."""
     seconds, accounting = Counter(), []
     store.root.mkdir(parents=True, exist_ok=True)
     with store.connect() as con, tempfile.TemporaryDirectory(dir=store.root, prefix=".extracts-") as work:
         con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
         con.execute(sql("extract_rows"))  # the macro the SQL below reads rows with
         submissions = {(agency_id, month): files for (agency_id, month), files
-                       in extract_submissions(con, start, end).items() if agencies is None or agency_id in agencies}
+                       in extract_submissions(con, patterns, start, end).items()
+                       if agencies is None or agency_id in agencies}
         con.execute("BEGIN")
         delete_run_slice(con, "stg_extract_transactions", start, end, agencies)
         for table in ("quarantine", "submission_accounting"):
@@ -183,7 +191,8 @@ def stage_extracts(store: DataStore, start: dt.date, end: dt.date, agencies: lis
 @dg.asset(group_name="staging", partitions_def=monthly, backfill_policy=dg.BackfillPolicy.single_run(),
           deps=upstream(CATALOGUE["stg_extract_transactions"]), kinds={"duckdb", "parquet"}, pool=WAREHOUSE_POOL,
           description=CATALOGUE["stg_extract_transactions"].description)
-def stg_extract_transactions(context: dg.AssetExecutionContext, store: DataStore) -> dg.MaterializeResult:
+def stg_extract_transactions(context: dg.AssetExecutionContext, store: DataStore,
+                             settings: Settings) -> dg.MaterializeResult:
     window = context.partition_time_window
-    return dg.MaterializeResult(metadata=stage_extracts(store, window.start.date(), window.end.date(),
-                                                        agencies_of_run(context)))
+    return dg.MaterializeResult(metadata=stage_extracts(store, extract_patterns(settings.config), window.start.date(),
+                                                        window.end.date(), agencies_of_run(context)))

@@ -5,17 +5,16 @@ import dagster as dg
 import polars as pl
 
 from pipelines.defs.staging.accounting import stage_whole_files
-from pipelines.lib.registry import load_registry
-from pipelines.lib.resources import WAREHOUSE_POOL, DataStore
+from pipelines.lib.resources import WAREHOUSE_POOL, DataStore, Settings
 from transforms.catalogue import CATALOGUE, upstream
 from transforms.records import validate_records
 
 
 @dg.asset(pool=WAREHOUSE_POOL, group_name="staging", deps=upstream(CATALOGUE["stg_reported_figures"]),
           description=CATALOGUE["stg_reported_figures"].description, kinds={"duckdb", "polars"})
-def stg_reported_figures(store: DataStore) -> dg.MaterializeResult:
-    registry = load_registry()
-    agencies = {a.id: a for a in registry.agencies if a.connector == "performance_platform"}
+def stg_reported_figures(store: DataStore, settings: Settings) -> dg.MaterializeResult:
+    config = settings.config
+    agencies = {a.id: a for a in config.agencies if a.connector == "performance_platform"}
     with store.connect() as con:
         catalogue = con.sql("SELECT service_id, agency_id FROM stg_service_catalogue").pl()
         files = [row for row in con.execute(
@@ -23,7 +22,7 @@ def stg_reported_figures(store: DataStore) -> dg.MaterializeResult:
             "WHERE month IS NULL AND agency_id IS NOT NULL ORDER BY source_path").fetchall() if row[2] in agencies]
 
     def validator(frame, con, agency_id):
-        mapping = registry.mappings[agencies[agency_id].mapping]["records"]
+        mapping = config.mapping(agencies[agency_id]).records.model_dump()
         accepted, failed = validate_records(frame, mapping, agency_id, catalogue)
         return accepted.with_columns(pl.lit(agency_id).alias("agency_id")), failed
 

@@ -4,8 +4,7 @@ import dagster as dg
 
 from pipelines.defs.staging.accounting import stage_whole_files
 from pipelines.lib.files import CENTRAL_FILES
-from pipelines.lib.registry import load_registry
-from pipelines.lib.resources import WAREHOUSE_POOL, DataStore
+from pipelines.lib.resources import WAREHOUSE_POOL, DataStore, Settings
 from pipelines.lib.warehouse import current_file
 from transforms.catalogue import CATALOGUE, upstream
 from transforms.reference import validate_benefits, validate_catalogue
@@ -21,8 +20,8 @@ def stage_reference(store: DataStore, name: str, validator, table: str) -> dict:
 
 @dg.asset(pool=WAREHOUSE_POOL, group_name="staging", deps=upstream(CATALOGUE["stg_service_catalogue"]),
           description=CATALOGUE["stg_service_catalogue"].description, kinds={"duckdb", "polars"})
-def stg_service_catalogue(store: DataStore) -> dg.MaterializeResult:
-    agency_ids = [a.id for a in load_registry().agencies]
+def stg_service_catalogue(store: DataStore, settings: Settings) -> dg.MaterializeResult:
+    agency_ids = [a.id for a in settings.config.agencies]
     return dg.MaterializeResult(metadata=stage_reference(
         store, "service_catalogue", lambda frame, con: validate_catalogue(frame, agency_ids), "stg_service_catalogue"))
 

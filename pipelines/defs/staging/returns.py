@@ -13,30 +13,31 @@ from pipelines.defs.staging.accounting import (ACCOUNTING_SCHEMA, QUARANTINE_COL
                                                whole_file, write_slice)
 from pipelines.defs.staging.readers import ParseError, read_table
 from pipelines.lib.partitions import agencies_of_run, monthly
-from pipelines.lib.registry import load_registry
-from pipelines.lib.resources import WAREHOUSE_POOL, DataStore
+from pipelines.lib.config import Config
+from pipelines.lib.resources import WAREHOUSE_POOL, DataStore, Settings
 from pipelines.lib.warehouse import current_submissions
 from transforms.catalogue import CATALOGUE, upstream
 from transforms.staging import COLUMNS, FILE, ROW, LayoutError, normalise, validate
 
 
-def stage_returns(store: DataStore, return_type: str, start: dt.date, end: dt.date,
+def stage_returns(store: DataStore, config: Config, return_type: str, start: dt.date, end: dt.date,
                   agencies: list[str] | None = None) -> dict:
     """Read, normalise and validate every current return of one type for months in [start, end), of every
     agency or of the `agencies` given (the rest of those months is left as it was)."""
-    registry = load_registry()
     with store.connect() as con:
         catalogue = con.sql("SELECT service_id, agency_id, channels_offered, live_from "
                             "FROM stg_service_catalogue").pl()
         submissions = current_submissions(con, start, end)
         frames, failures, files = defaultdict(list), [], []
         for source_path, sha, agency_id, month, archive_path in submissions:
-            agency = registry.agency(agency_id)
-            if agency is None or (agencies is not None and agency_id not in agencies):
+            agency = config.agency(agency_id)
+            if agency is None or config.mapping(agency).returns is None or (
+                    agencies is not None and agency_id not in agencies):
                 continue
-            layout = registry.layout(agency, return_type)
-            if Path(source_path).name != layout["file"]:
+            layout = config.layout(agency, return_type)
+            if Path(source_path).name != layout.file:
                 continue
+            layout = layout.model_dump()  # the readers and transforms take plain values
             files.append((source_path, sha, agency_id, month))
             try:
                 frame = read_table(store.archive / archive_path, layout, source_path).with_columns(
@@ -83,9 +84,9 @@ def _returns_asset(return_type: str):
     @dg.asset(pool=WAREHOUSE_POOL, name=table.name, group_name="staging", partitions_def=monthly,
               backfill_policy=dg.BackfillPolicy.single_run(), deps=upstream(table),
               description=table.description, kinds={"duckdb", "polars"})
-    def staged(context: dg.AssetExecutionContext, store: DataStore) -> dg.MaterializeResult:
+    def staged(context: dg.AssetExecutionContext, store: DataStore, settings: Settings) -> dg.MaterializeResult:
         window = context.partition_time_window
-        return dg.MaterializeResult(metadata=stage_returns(store, return_type, window.start.date(),
+        return dg.MaterializeResult(metadata=stage_returns(store, settings.config, return_type, window.start.date(),
                                                            window.end.date(), agencies_of_run(context)))
     return staged
 

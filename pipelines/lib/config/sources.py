@@ -8,12 +8,11 @@ from typing import Literal
 from pydantic import field_validator, model_validator
 
 from pipelines.lib.config.base import Model, Text, raise_broken, web_address
+from pipelines.lib.files import CENTRAL_FILES
+from pipelines.lib.partitions import CYCLE_DAY  # the monthly cycle runs then: every return is due before it
 
-# The monthly cycle runs on this day for the month just ended (pipelines/automation.py), so every return is due
-# before it.
-CYCLE_DAY = 21
 # Folders under data/landing/ that hold the central team's files (the catalogue, the benefits register).
-CENTRAL_FOLDERS = ("catalogue", "benefits")
+CENTRAL_FOLDERS = tuple(path.split("/")[0] for path in CENTRAL_FILES.values())
 AGENCY_ID = re.compile(r"[A-Za-z0-9_]+")
 ENV_NAME = re.compile(r"[A-Z_][A-Z0-9_]*")
 

@@ -1,13 +1,26 @@
-"""Pins the configuration's checks: the committed config/ loads as typed models, and each kind of broken
-configuration gives one ConfigError naming the file, the entry and the key, never a bare KeyError or TypeError."""
+"""Pins the configuration's checks: the committed config/ loads as typed models, each kind of broken configuration
+gives one ConfigError naming the file, the entry and the key (never a bare KeyError or TypeError), and a broken
+configuration stops a run before it writes anything, skips the sensor and fails `check-config`."""
 
+import json
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
+import dagster as dg
 import pytest
 import yaml
 
+from pipelines.__main__ import main
+from pipelines.definitions import defs
+from pipelines.defs.automation.alerts import run_failure_alert
+from pipelines.defs.automation.sensors import submission_sensor
 from pipelines.lib.config import PROJECT_CONFIG_DIR, ConfigError, load_config
+from pipelines.lib.resources import DataStore, Settings
+from tests.conftest import run_graph
+from tests.operations import REPO
 
 
 def copied(tmp_path: Path) -> Path:
@@ -263,3 +276,65 @@ def test_every_problem_of_every_file_is_reported_at_once(tmp_path):
         "to parse string as an integer",
         f"  {config}/mappings/xlsx_wide.yaml: mapping 'xlsx_wide', return 'costs', key 'scale.cost_gbp': must be "
         "greater than 0"])
+
+
+DUPLICATE_ID = "sources.yaml: agency 'revenue', key 'id': entries 1 and 3 have this id; each agency has its own"
+
+
+@pytest.fixture
+def broken(tmp_path) -> tuple[DataStore, Path]:
+    """A duplicate agency id (which once deleted another agency's staged rows) and a return waiting in landing."""
+    config = copied(tmp_path)
+    edit(config, "sources.yaml", agency(2, id="revenue"))
+    store = DataStore(data_dir=str(tmp_path / "data"))
+    (store.landing / "catalogue").mkdir(parents=True)
+    (store.landing / "catalogue" / "services.csv").write_text(
+        "service_id,service_name,agency_id,department,category,customer_type,channels_offered,high_volume\n"
+        "REV-1,File a return,revenue,Treasury,tax,citizen,online,false\n", encoding="utf-8")
+    (store.landing / "revenue" / "2025-07").mkdir(parents=True)
+    (store.landing / "revenue" / "2025-07" / "transactions.csv").write_text(
+        "service_id,month,channel,transactions_started,transactions_completed\n"
+        "REV-1,2025-07-01,online,2,1\n", encoding="utf-8")
+    return store, config
+
+
+def test_a_broken_configuration_stops_the_run_before_anything_is_written(broken, tmp_path):
+    store, config = broken
+    result = run_graph(store, "2025-07-01", "2025-07-01", config_dir=config)
+    assert not result.success
+    assert [e.event_type for e in result.all_events if e.is_step_start or e.is_step_success] == []
+    # nothing archived, no warehouse, nothing published: the data folder holds what landed, and no more
+    assert sorted(p.relative_to(store.root).as_posix() for p in store.root.rglob("*") if p.is_file()) == [
+        "landing/catalogue/services.csv", "landing/revenue/2025-07/transactions.csv"]
+    failure = next(e for e in result.all_events if e.event_type == dg.DagsterEventType.RUN_FAILURE)
+    context = dg.build_run_status_sensor_context(
+        sensor_name="run_failure_alert", dagster_event=failure, dagster_instance=dg.DagsterInstance.ephemeral(),
+        dagster_run=result.dagster_run).for_run_failure()
+    alerts = DataStore(data_dir=str(tmp_path / "alerting"))
+    run_failure_alert(context, store=alerts, settings=Settings(config_dir=str(config)))
+    [alert] = (alerts.root / "alerts").iterdir()
+    assert json.loads(alert.read_text(encoding="utf-8"))["message"].splitlines()[1:] == [
+        "pipelines.lib.config.loading.ConfigError: the configuration has 1 problem:", f"  {config}/{DUPLICATE_ID}"]
+
+
+def test_the_submission_sensor_starts_nothing_and_says_why(broken):
+    store, config = broken
+    context = dg.build_sensor_context(resources={"store": store, "settings": Settings(config_dir=str(config))},
+                                      definitions=defs, instance=dg.DagsterInstance.ephemeral())
+    result = submission_sensor.evaluate_tick(context)
+    assert (result.run_requests, result.cursor) == ([], None)  # the landed files are seen again once it is fixed
+    assert result.skip_message == f"no run started: the configuration has 1 problem:\n  {config}/{DUPLICATE_ID}"
+
+
+def test_check_config_prints_every_problem_and_exits_1(broken):
+    _, config = broken
+    env = {**os.environ, "PIPELINE_CONFIG_DIR": str(config)}  # as `make check-config PIPELINE_CONFIG_DIR=...`
+    done = subprocess.run([sys.executable, "-m", "pipelines", "check-config"], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert (done.returncode, done.stdout, done.stderr) == (
+        1, "", f"the configuration has 1 problem:\n  {config}/{DUPLICATE_ID}\n")
+
+
+def test_check_config_of_the_committed_configuration_exits_0(capsys):
+    assert main(["check-config", "--config-dir", str(PROJECT_CONFIG_DIR)]) == 0
+    assert capsys.readouterr().out == f"{PROJECT_CONFIG_DIR}: the configuration holds: 10 agencies, 4 mappings\n"

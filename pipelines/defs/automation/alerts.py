@@ -56,11 +56,16 @@ def alert_record(run: dg.DagsterRun, message: str, failed_steps: list[tuple[str,
     }), credential_envs))
 
 
-def first_cause(error) -> str:
-    """The error that started it all (Dagster wraps it in its own), on one line."""
+def root_cause(error) -> str:
+    """The message of the error that started it all (Dagster wraps it in its own)."""
     while error.cause is not None:
         error = error.cause
-    return error.message.strip().splitlines()[0]
+    return error.message.strip()
+
+
+def first_cause(error) -> str:
+    """The error that started it all, on one line."""
+    return root_cause(error).splitlines()[0]
 
 
 def write_alert(alerts_dir: Path, record: dict) -> Path:
@@ -85,8 +90,11 @@ def run_failure_alert(context: dg.RunFailureSensorContext, store: DataStore, set
     failed_steps = [(event.step_key, first_cause(event.event_specific_data.error))
                     for event in context.get_step_failure_events()
                     if event.event_specific_data and event.event_specific_data.error]
-    record = alert_record(context.dagster_run, context.failure_event.message or "", failed_steps,
-                          credential_names(settings))
+    message = context.failure_event.message or ""
+    run_error = getattr(context.failure_event.event_specific_data, "error", None)
+    if run_error is not None and not failed_steps:  # stopped before any step (a configuration problem): say why
+        message += "\n" + root_cause(run_error)
+    record = alert_record(context.dagster_run, message, failed_steps, credential_names(settings))
     path = write_alert(store.root / "alerts", record)
     context.log.info(f"alert written to {path}")
     url = os.environ.get(WEBHOOK_ENV)

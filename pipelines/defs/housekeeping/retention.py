@@ -3,6 +3,7 @@ copies, leftovers of killed writes). The version of each return in force is neve
 
 import datetime as dt
 from dataclasses import dataclass
+from pathlib import Path
 
 import dagster as dg
 

@@ -46,8 +46,8 @@ class UnreadableExtract(ValueError):
 
 def extract_patterns(config: Config) -> dict[str, str]:
     """Agency id -> the file pattern of its transaction extracts, for the agencies whose transactions are extracts."""
-    layouts = {a.id: config.layout(a, "transactions") for a in config.agencies if config.mapping(a).returns}
-    return {agency_id: layout.extract for agency_id, layout in layouts.items() if layout.extract}
+    layouts = {a.id: config.layout(a, "transactions") for a in config.agencies}
+    return {agency_id: layout.extract for agency_id, layout in layouts.items() if layout and layout.extract}
 
 
 def extract_submissions(con, patterns: dict[str, str], start: dt.date,

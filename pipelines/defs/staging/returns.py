@@ -31,11 +31,10 @@ def stage_returns(store: DataStore, config: Config, return_type: str, start: dt.
         frames, failures, files = defaultdict(list), [], []
         for source_path, sha, agency_id, month, archive_path in submissions:
             agency = config.agency(agency_id)
-            if agency is None or config.mapping(agency).returns is None or (
-                    agencies is not None and agency_id not in agencies):
+            if agency is None or (agencies is not None and agency_id not in agencies):
                 continue
             layout = config.layout(agency, return_type)
-            if Path(source_path).name != layout.file:
+            if layout is None or Path(source_path).name != layout.file:
                 continue
             layout = layout.model_dump()  # the readers and transforms take plain values
             files.append((source_path, sha, agency_id, month))

@@ -40,9 +40,11 @@ class Config(Model):
     def mapping(self, agency: Agency) -> MappingFile:
         return self.mappings[agency.mapping]
 
-    def layout(self, agency: Agency, return_type: str) -> ReturnLayout:
-        """The layout of one return type of an agency (a file-drop or http agency has all three)."""
-        return getattr(self.mappings[agency.mapping].returns, return_type)
+    def layout(self, agency: Agency, return_type: str) -> ReturnLayout | None:
+        """The layout of one return type of an agency; None for a Performance-Platform agency, which sends records
+        (a file-drop or http agency has all three)."""
+        returns = self.mappings[agency.mapping].returns
+        return getattr(returns, return_type) if returns else None
 
     @model_validator(mode="after")
     def _mappings_fit(self) -> Config:

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import dagster as dg
 
-from pipelines.lib.files import write_atomically
 from pipelines.lib.config import ConfigError
+from pipelines.lib.files import write_atomically
 from pipelines.lib.resources import DataStore, Settings
 
 WEBHOOK_ENV = "PIPELINE_ALERT_WEBHOOK_URL"

@@ -6,9 +6,9 @@ import re
 
 import dagster as dg
 
+from pipelines.lib.config import ConfigError
 from pipelines.lib.files import landed_files, sha256_file
 from pipelines.lib.partitions import AGENCIES_TAG, monthly
-from pipelines.lib.config import ConfigError
 from pipelines.lib.resources import DataStore, Settings
 
 MONTH_FOLDER = re.compile(r"\d{4}-(0[1-9]|1[0-2])")

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import dagster as dg
 
+from pipelines.lib.config import OpenData
 from pipelines.lib.faults import pause_point
 from pipelines.lib.files import write_atomically
-from pipelines.lib.config import OpenData
 from pipelines.lib.resources import WAREHOUSE_POOL, DataStore, Settings
 from transforms import SQL_DIR, sql
 from transforms.catalogue import CATALOGUE, published, writers

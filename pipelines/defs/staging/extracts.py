@@ -22,8 +22,8 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 
-from pipelines.lib.partitions import agencies_of_run, monthly
 from pipelines.lib.config import Config
+from pipelines.lib.partitions import agencies_of_run, monthly
 from pipelines.lib.resources import WAREHOUSE_POOL, DataStore, Settings
 from pipelines.lib.warehouse import current_submissions, delete_run_slice, preview, write_quarantine
 from transforms import sql

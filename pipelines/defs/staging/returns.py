@@ -12,8 +12,8 @@ import polars as pl
 from pipelines.defs.staging.accounting import (ACCOUNTING_SCHEMA, QUARANTINE_COLUMNS, file_result, summary,
                                                whole_file, write_slice)
 from pipelines.defs.staging.readers import ParseError, read_table
-from pipelines.lib.partitions import agencies_of_run, monthly
 from pipelines.lib.config import Config
+from pipelines.lib.partitions import agencies_of_run, monthly
 from pipelines.lib.resources import WAREHOUSE_POOL, DataStore, Settings
 from pipelines.lib.warehouse import current_submissions
 from transforms.catalogue import CATALOGUE, upstream

@@ -27,6 +27,11 @@ def raise_broken(problems: list[tuple[tuple, str]]) -> None:
                                                                                "count": len(problems)})
 
 
+def one_name(value: str) -> bool:
+    """A name that is one path part (a folder under data/landing/, a file in a month's folder), never a path."""
+    return value not in ("", ".", "..") and "/" not in value and "\\" not in value
+
+
 def web_address(value: str | None) -> str | None:
     parts = urlsplit(value or "")
     if value is not None and (parts.scheme not in ("http", "https") or not parts.netloc):

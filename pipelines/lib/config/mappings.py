@@ -6,7 +6,7 @@ from typing import Annotated
 
 from pydantic import Field, field_validator, model_validator
 
-from pipelines.lib.config.base import Channel, Model, Text, raise_broken
+from pipelines.lib.config.base import Channel, Model, Text, one_name, raise_broken
 from transforms.domain import RETURN_TYPES
 from transforms.staging import COLUMNS, NUMERIC
 
@@ -40,7 +40,7 @@ class ReturnLayout(Model):
     @field_validator("file")
     @classmethod
     def _file_name(cls, value: str | None) -> str | None:
-        if value is not None and (value in ("", ".", "..") or "/" in value or "\\" in value):
+        if value is not None and not one_name(value):
             raise ValueError("must be a file name, without a folder")
         return value
 

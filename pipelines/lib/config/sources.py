@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import field_validator, model_validator
 
-from pipelines.lib.config.base import Model, Text, raise_broken, web_address
+from pipelines.lib.config.base import Model, Text, one_name, raise_broken, web_address
 from pipelines.lib.files import CENTRAL_FILES
 from pipelines.lib.partitions import CYCLE_DAY  # the monthly cycle runs then: every return is due before it
 
@@ -46,7 +46,7 @@ class Agency(Model):
     @field_validator("location")
     @classmethod
     def _location(cls, value: str | None) -> str | None:
-        if value is not None and (value in ("", ".", "..") or "/" in value or "\\" in value):
+        if value is not None and not one_name(value):
             raise ValueError("must be one folder name under data/landing/ (no '..', no '/')")
         return value
 

@@ -249,12 +249,16 @@ def test_a_key_given_twice_is_an_error(tmp_path):
                                 "'costs' is given twice"]
 
 
-def test_missing_and_empty_files_are_named(tmp_path):
+def test_missing_empty_and_unreadable_files_are_named(tmp_path):
     config = copied(tmp_path)
     (config / "housekeeping.yaml").unlink()
     (config / "open_data.yaml").write_text("# nothing yet\n", encoding="utf-8")
+    # an e-acute saved by an old editor as cp1252: byte 34, counting from 0
+    (config / "mappings" / "canonical.yaml").write_bytes("returns: {transactions: {file: caf\u00e9.csv}}\n"
+                                                         .encode("cp1252"))
     assert problems(config) == [f"{config}/housekeeping.yaml: the file is missing",
-                                f"{config}/open_data.yaml: the file is empty"]
+                                f"{config}/open_data.yaml: the file is empty",
+                                f"{config}/mappings/canonical.yaml: the file is not UTF-8 text (byte 34)"]
 
 
 def test_every_problem_of_every_file_is_reported_at_once(tmp_path):

@@ -130,12 +130,15 @@ def load_config(config_dir: Path) -> Config:
 def _read_yaml(path: Path, problems: list[Problem]):
     """The file's YAML, or None with the problem recorded."""
     try:
-        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader)  # noqa: S506 (a safe loader)
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader)  # a safe loader (above)
     except FileNotFoundError:
         problems.append(Problem(path, None, None, "the file is missing"))
         return None
-    except (OSError, UnicodeDecodeError) as error:
-        problems.append(Problem(path, None, None, f"the file cannot be read as UTF-8 text: {error}"))
+    except UnicodeDecodeError as error:
+        problems.append(Problem(path, None, None, f"the file is not UTF-8 text (byte {error.start})"))
+        return None
+    except OSError as error:
+        problems.append(Problem(path, None, None, f"the file cannot be read: {error.strerror}"))
         return None
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark

@@ -10,7 +10,7 @@ from pipelines.defs.automation.sensors import fingerprints
 from pipelines.defs.ingestion.assets import raw_api_returns
 from pipelines.lib.files import sha256_file, write_atomically
 from pipelines.lib.partitions import AGENCIES_TAG
-from pipelines.lib.resources import DataStore
+from pipelines.lib.resources import DataStore, Settings
 from pipelines.lib.tables import build_months
 from pipelines.lib.warehouse import connect, delete_run_slice, replace_months, write_quarantine
 from transforms.catalogue import CATALOGUE
@@ -81,7 +81,8 @@ def test_a_run_limited_to_some_agencies_keeps_other_agencies_fetch_failures(tmp_
         write_quarantine(con, [{"return_type": "api_fetch", "agency_id": "elsewhere", "month": DEC,
                                 "source_file": "elsewhere/2025-12/transactions.json", "sha256": "",
                                 "rule": "http_error", "message": "HTTP 503 after 3 attempts"}])
-    result = dg.materialize([raw_api_returns], resources={"store": store}, partition_key="2025-12-01",
+    result = dg.materialize([raw_api_returns], resources={"store": store, "settings": Settings()},
+                            partition_key="2025-12-01",
                             instance=dg.DagsterInstance.ephemeral(), tags={AGENCIES_TAG: "passports"})
     assert result.success
     with store.connect() as con:

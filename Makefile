@@ -74,8 +74,10 @@ dashboards-dev: $(DASHBOARDS_STAMP)
 
 # Transaction-level extracts at 10M and 50M events (pipeline, DuckDB floor, pandas) and 200M (pipeline), then one
 # new month on top of 36: writes benchmarks/RESULTS.md. Long (tens of minutes); the data goes to data/bench/.
+# SPARK=1 adds the pipeline with its extract stage on Spark (local[2]; BENCH_SPARK_MASTER to change) at 10M and 50M.
 bench: setup
-	$(PY) -m benchmarks.run --sizes 10M,50M --pipeline-only 200M --months-built 36 --events-per-month 1M
+	$(PY) -m benchmarks.run --sizes 10M,50M --pipeline-only 200M --months-built 36 --events-per-month 1M \
+		$(if $(filter 1,$(SPARK)),--spark)
 
 clean:
 	rm -rf data $(DAGSTER_HOME)

@@ -1,6 +1,6 @@
 """The ways of computing the same figures from the same extract files, measured by benchmarks/run.py.
 
-    python -m benchmarks.paths pipeline|floor|polars|pandas <data folder> <figures.parquet> [--start/--end YYYY-MM]
+    python -m benchmarks.paths pipeline|spark|floor|polars|pandas <data folder> <figures.parquet> [--start/--end ...]
 
 Each writes its figures (service_id, month, channel, transactions_started, transactions_completed,
 time_to_complete_median_seconds, time_to_complete_p90_seconds; channel 'all' for the whole service) to a Parquet
@@ -9,6 +9,8 @@ file, and prints one JSON line of its own timings. Run one per process, so each 
 - pipeline: the pipeline itself through Dagster (in-process executor, an ephemeral instance): every asset upstream
   of pub_open_data and every check on them, from the landed files to the published KPI tables, whose figures
   (kpi_completion_rate, kpi_processing_time) are read back from data/published/.
+- spark: the same pipeline with every extract agency's registry entry set to `engine: spark`: the extract stage
+  runs on Spark (master $BENCH_SPARK_MASTER, default local[2]) through Dagster Pipes, the rest as in `pipeline`.
 - floor: one hand-written DuckDB query over the landed files: the least work that computes these figures.
 - polars: the same aggregates in Polars, lazy and on its streaming engine: the peer a user would pick.
 - pandas: the same aggregates in pandas, the usual alternative (the caller skips it when it cannot fit in memory).
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -90,9 +93,9 @@ def polars_path(data_dir: Path, out: Path) -> dict:
     return {}
 
 
-def pipeline(data_dir: Path, out: Path, start: str, end: str) -> dict:
-    """The whole path through Dagster (the configuration in data_dir/config); returns the run's own seconds, its
-    steps' and its checks' seconds."""
+def pipeline(data_dir: Path, out: Path, start: str, end: str, config_dir: Path | None = None) -> dict:
+    """The whole path through Dagster (the configuration in `config_dir`, default data_dir/config); returns the
+    run's own seconds, its steps' and its checks' seconds."""
     import dagster as dg
     import duckdb
 
@@ -102,7 +105,8 @@ def pipeline(data_dir: Path, out: Path, start: str, end: str) -> dict:
     store = DataStore(data_dir=str(data_dir))
     started = time.monotonic()
     result = dg.materialize(
-        [*assets, *checks], resources={"store": store, "settings": Settings(config_dir=str(data_dir / "config"))},
+        [*assets, *checks],
+        resources={"store": store, "settings": Settings(config_dir=str(config_dir or data_dir / "config"))},
         instance=dg.DagsterInstance.ephemeral(),
         selection=dg.AssetSelection.assets("pub_open_data").upstream(),
         tags={"dagster/asset_partition_range_start": f"{start}-01", "dagster/asset_partition_range_end": f"{end}-01"},
@@ -129,12 +133,33 @@ def pipeline(data_dir: Path, out: Path, start: str, end: str) -> dict:
             "check_step_seconds": sum(s for k, s in steps.items() if k in check_steps),
             "extract_step_seconds": steps.get("stg_extract_transactions", 0.0),
             "aggregation_seconds": extract["aggregation_seconds"].value, "rows_read": extract["rows_read"].value,
-            "steps": len(steps)}
+            "steps": len(steps),
+            **{key: value.value for key, value in extract.items()
+               if key.startswith("spark_") and key.endswith("seconds")}}
+
+
+def spark_pipeline(data_dir: Path, out: Path, start: str, end: str) -> dict:
+    """The pipeline with the extract agencies on Spark: their registry (data_dir/config) copied to
+    data_dir/config-spark with `engine: spark` and the Spark master, then the same run as `pipeline`."""
+    import shutil
+
+    import yaml
+
+    config = data_dir / "config-spark"
+    shutil.rmtree(config, ignore_errors=True)
+    shutil.copytree(data_dir / "config", config)
+    registry = yaml.safe_load((config / "sources.yaml").read_text(encoding="utf-8"))
+    for agency in registry["agencies"]:
+        agency["engine"] = "spark"
+    master = os.environ.get("BENCH_SPARK_MASTER", "local[2]")
+    registry["spark"] = {"master": master, "conf": {"spark.driver.memory": "2g", "spark.driver.host": "127.0.0.1"}}
+    (config / "sources.yaml").write_text(yaml.safe_dump(registry, sort_keys=False), encoding="utf-8")
+    return {"spark_master": master, **pipeline(data_dir, out, start, end, config)}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("path", choices=["pipeline", "floor", "polars", "pandas"])
+    parser.add_argument("path", choices=["pipeline", "spark", "floor", "polars", "pandas"])
     parser.add_argument("data_dir", type=Path)
     parser.add_argument("out", type=Path)
     parser.add_argument("--start")
@@ -143,6 +168,8 @@ def main() -> None:
     started = time.monotonic()
     if args.path == "pipeline":
         timings = pipeline(args.data_dir.resolve(), args.out, args.start, args.end)
+    elif args.path == "spark":
+        timings = spark_pipeline(args.data_dir.resolve(), args.out, args.start, args.end)
     else:
         path = {"floor": floor, "polars": polars_path, "pandas": pandas_path}[args.path]
         timings = path(args.data_dir.resolve(), args.out)

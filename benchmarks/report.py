@@ -222,6 +222,45 @@ def _analysis(report: dict) -> list[str]:
     return lines
 
 
+def _spark(sizes: list[dict], cores: int) -> list[str]:
+    """The pipeline with its extract stage on Spark: where its time goes, per-core throughput, what a cluster would
+    change."""
+    rows = [(s, s["paths"]["spark"]) for s in sizes if "seconds" in s["paths"].get("spark", {})]
+    if not rows:
+        return []
+    lines = ["## The extract stage on Spark", "",
+             "| events | master | pipeline (s) | extract step (s) | of which Spark job (s) | session start (s) | "
+             "duplicate check and listing (s) | aggregation with row rules (s) | events per second per core |",
+             "|---:|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for size, p in rows:
+        work = p["spark_seconds"] - p["spark_session_seconds"]
+        lines.append(f"| {_size(size['events'])} | {p['spark_master']} | {p['seconds']:.1f} | "
+                     f"{p['extract_step_seconds']:.1f} | {p['spark_seconds']:.1f} | {p['spark_session_seconds']:.1f} | "
+                     f"{p['spark_gate_seconds']:.1f} | {p['spark_aggregation_seconds']:.1f} | "
+                     f"{size['events'] / work / cores:,.0f} |")
+    size, p = rows[-1]
+    duck = size["paths"].get("pipeline", {})
+    work = p["spark_seconds"] - p["spark_session_seconds"]
+    lines += [
+        "",
+        f"Per core, Spark staged {size['events'] / work / cores:,.0f} events a second here (the job's time less its "
+        f"session start, over {cores} cores)"
+        + (f", against DuckDB's {size['events'] / duck['extract_step_seconds'] / cores:,.0f} in the pipeline's "
+           f"extract step" if "extract_step_seconds" in duck else "") + ". "
+        "On one small machine Spark is the slower engine, as expected: a JVM to start, Parquet decoded row by row "
+        "into its own format, and a shuffle between every grouping. What a cluster changes is the denominator: the "
+        "row rules, the aggregation and the quarantine listing are split by file and by group over every executor "
+        "core, so at this per-core rate 100 cores would stage a national month (100M transactions) in about "
+        f"{100e6 / (size['events'] / work / cores) / 100:.0f} s, and the session start, the catalogue snapshot and "
+        "the warehouse load stay fixed. Two parts do not spread: the duplicate check's ordered window over all of "
+        "an agency-month's id hashes (transforms/sql/extract_duplicates.sql, `lag ... OVER (ORDER BY id_hash)`), "
+        "which Spark runs in one task, and the quantiles, which hold each service's and channel's durations in one "
+        "task. The figures equal the DuckDB pipeline's exactly (the `figures` column above).",
+        "",
+    ]
+    return lines
+
+
 def write_results(report: dict, path: Path) -> None:
     m = report["machine"]
     lines = [
@@ -249,6 +288,9 @@ def write_results(report: dict, path: Path) -> None:
         "in-process executor, from the landed files (archived by checksum, gated, aggregated, facts, KPI marts, "
         "Great Expectations suites) to the published Parquet/CSV; its figures are read back from "
         "`kpi_completion_rate` and `kpi_processing_time`.",
+        "- **spark** (`make bench SPARK=1`): the same pipeline with the extract agencies' registry entries set to "
+        "`engine: spark`: the extract stage runs on Spark in local mode through Dagster Pipes, the rest as above; "
+        "its peak memory is the Python process's alone (the Spark JVM, given 2 GB, is not a child it waits for).",
         "- **floor**: one hand-written DuckDB query computing the same figures straight from the files.",
         "- **polars**: the same aggregates in Polars, lazy, on its streaming engine (the peer a user would pick).",
         "- **pandas**: the same aggregates in pandas (read the four columns, two group-bys).",
@@ -270,6 +312,7 @@ def write_results(report: dict, path: Path) -> None:
         "own pass and counted there.",
         "",
     ]
+    lines += _spark(report["sizes"], m["cores"])
     incremental = report.get("incremental")
     if incremental:
         lines += [
@@ -295,7 +338,8 @@ def write_results(report: dict, path: Path) -> None:
                + ", ".join(incremental.get("differing_published_kpis", [])) + " differ."),
             "",
         ]
-    lines += ["## Targets", "", *_targets(report), "", *_analysis(report), ""]
+    targets = _targets(report)
+    lines += (["## Targets", "", *targets, ""] if len(targets) > 2 else []) + [*_analysis(report), ""]
     path.write_text("\n".join(lines), encoding="utf-8")
 
 

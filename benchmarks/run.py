@@ -1,6 +1,7 @@
 """The benchmark: the pipeline against the floor, Polars and pandas on the same extract files, then incremental months.
 
     python -m benchmarks.run [--sizes 10M,50M --pipeline-only 200M --months-built 36 --events-per-month 1M]
+                             [--spark: the pipeline with its extract stage on Spark too, at --sizes]
 
 For each size, extracts are generated once (benchmarks/generate.py) under --work, then each path
 (benchmarks/paths.py) runs in its own process on the same files: wall time, rows per second and peak memory
@@ -60,7 +61,8 @@ def prepare(folder: Path, n: int, months: int, start: str = "2025-01") -> dict:
 
 def reset(folder: Path) -> None:
     """Remove everything the pipeline built, so the next run starts from the landed files alone."""
-    for name in ("warehouse.duckdb", "warehouse.duckdb.wal", "warehouse.duckdb.tmp", "archive", "published"):
+    for name in ("warehouse.duckdb", "warehouse.duckdb.wal", "warehouse.duckdb.tmp", "archive", "published",
+                 "stage-outputs", "config-spark"):
         target = folder / name
         shutil.rmtree(target) if target.is_dir() else target.unlink(missing_ok=True)
 
@@ -132,7 +134,7 @@ def bench_size(work: Path, n: int, paths: list[str]) -> dict:
             result["paths"][path] = {"failed": str(error)}
         print(f"{label(n)} {path}: {result['paths'][path]}", flush=True)
     pipeline_figures = work / f"figures-{label(n)}-pipeline.parquet"
-    for other, tolerance in (("floor", 0.0), ("polars", 1e-9), ("pandas", 1e-9)):
+    for other, tolerance in (("spark", 0.0), ("floor", 0.0), ("polars", 1e-9), ("pandas", 1e-9)):
         if "seconds" in result["paths"].get(other, {}) and "seconds" in result["paths"].get("pipeline", {}):
             result["paths"][other]["differences"] = differences(pipeline_figures,
                                                                 work / f"figures-{label(n)}-{other}.parquet", tolerance)
@@ -213,12 +215,15 @@ def main() -> None:
     parser.add_argument("--months-built", type=int, default=36)
     parser.add_argument("--events-per-month", default="1M", help="incremental benchmark ('0' to skip)")
     parser.add_argument("--demo", action=argparse.BooleanOptionalAction, default=True, help="time `make demo` too")
+    parser.add_argument("--spark", action=argparse.BooleanOptionalAction, default=False,
+                        help="run the pipeline with its extract stage on Spark too, at --sizes (make bench SPARK=1)")
     parser.add_argument("--work", type=Path, default=HERE.parent / "data" / "bench")
     parser.add_argument("--results", type=Path, default=RESULTS)
     args = parser.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
     report = {"machine": machine(), "started": time.strftime("%Y-%m-%d %H:%M %Z"), "sizes": []}
-    runs = [(size, ["pipeline", "floor", "polars", "pandas"]) for size in filter(None, args.sizes.split(","))]
+    every = ["pipeline", *(["spark"] if args.spark else []), "floor", "polars", "pandas"]
+    runs = [(size, every) for size in filter(None, args.sizes.split(","))]
     runs += [(size, ["pipeline"]) for size in filter(None, args.pipeline_only.split(","))]
     for size, paths in runs:
         report["sizes"].append(bench_size(args.work, events(size), paths))

@@ -20,9 +20,9 @@ ASSETS = {
     "stg_extract_transactions", "kpi_processing_time",
     "raw_api_returns", "raw_performance_records", "stg_reported_figures", "satisfaction_method_drift",
     "kpi_by_period",
-    "raw_submissions", "quarantine", "submission_accounting", "revisions",  # side tables: lineage only
+    "raw_submissions", "quarantine", "submission_accounting", "revisions", "extract_manifest",  # side: lineage only
 }
-SIDE_TABLES = {"raw_submissions", "quarantine", "submission_accounting", "revisions"}
+SIDE_TABLES = {"raw_submissions", "quarantine", "submission_accounting", "revisions", "extract_manifest"}
 CHECKS = {
     *(f"{table}:valid" for table in ("stg_service_catalogue", "stg_transactions", "stg_costs", "stg_satisfaction",
                                      "fct_service_month_channel", "kpi_cost_per_transaction", "kpi_digital_take_up",

@@ -76,7 +76,10 @@ TABLES = (
           "channel (and 'all'): transactions started and completed, median and 90th-percentile time to complete. "
           "Rows that break a rule are quarantined.", build="code", key=("service_id", "month", "channel"),
           suite=True, partitioned=True, reads=("raw_agency_returns", "stg_service_catalogue"),
-          writes_to=("quarantine", "submission_accounting")),
+          writes_to=("quarantine", "submission_accounting", "extract_manifest")),
+    Table("extract_manifest", "staging", "Extract files read where they live (engine spark with an "
+          "extract_location), not copied into the archive: each file's URI, size and sha256, and the run whose "
+          "stage outputs hold its figures.", build="side"),
     Table("quarantine", "staging", "Every row (or whole file) of the agencies' returns that was rejected, with the "
           "rule it broke.", build="side", title="Quarantine",
           order="return_type, source_file, row_number NULLS FIRST, rule, column_name", publish_as="quarantine"),

@@ -12,7 +12,12 @@
 -- An extract is the whole record of the agency's transactions that month: an offered channel with no row in it
 -- had 0 transactions (a value, not "not provided").
 WITH accepted AS (
-    SELECT service_id, channel, CAST(date_diff('second', started_at, completed_at) AS INTEGER) AS seconds_to_complete
+    SELECT
+        service_id,
+        channel,
+        -- whole seconds crossed: truncated first, so engines that count whole elapsed seconds agree (Spark)
+        CAST(date_diff('second', date_trunc('second', started_at), date_trunc('second', completed_at)) AS INTEGER)
+            AS seconds_to_complete
     FROM extract_rows($files, $agency, $month) AS rows
     ANTI JOIN extract_duplicates USING (file, row_number)
     WHERE rule IS NULL

@@ -24,12 +24,13 @@ final AS (
         file,
         row_number,
         CASE
-            WHEN count(DISTINCT (service_id, channel, started_at, completed_at, outcome)) OVER same_id > 1
-                THEN 'conflicting_duplicate'
+            -- some copy differs from this one (a count, not count(DISTINCT ...) OVER, which Spark does not run)
+            WHEN count(*) OVER same_values < count(*) OVER same_id THEN 'conflicting_duplicate'
             WHEN row_number() OVER (PARTITION BY transaction_id ORDER BY file, row_number) > 1 THEN 'duplicate_row'
         END AS rule
     FROM candidates
-    WINDOW same_id AS (PARTITION BY transaction_id)
+    WINDOW same_id AS (PARTITION BY transaction_id),
+        same_values AS (PARTITION BY transaction_id, service_id, channel, started_at, completed_at, outcome)
 )
 
 SELECT * FROM final WHERE rule IS NOT NULL

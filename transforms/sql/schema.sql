@@ -115,6 +115,14 @@ CREATE TABLE IF NOT EXISTS stg_extract_transactions (
     time_to_complete_p90_seconds DOUBLE
 );
 
+-- Extract files aggregated where they live (registry `extract_location`, engine spark) and so not copied into the
+-- archive: what was read, with its size and checksum, and the run whose outputs hold its figures.
+CREATE TABLE IF NOT EXISTS extract_manifest (
+    agency_id VARCHAR NOT NULL, month DATE NOT NULL,
+    uri VARCHAR NOT NULL, size_bytes BIGINT NOT NULL, sha256 VARCHAR NOT NULL,
+    run_id VARCHAR NOT NULL
+);
+
 -- Published KPI figures that changed when a corrected or late return arrived: from what to what, and when.
 CREATE TABLE IF NOT EXISTS revisions (
     table_name VARCHAR NOT NULL, service_id VARCHAR NOT NULL, month DATE NOT NULL,

@@ -22,6 +22,7 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 
+from pipelines.defs.staging.extract_engines import SparkStage
 from pipelines.lib.config import Config
 from pipelines.lib.partitions import agencies_of_run, monthly
 from pipelines.lib.resources import WAREHOUSE_POOL, DataStore, Settings
@@ -143,10 +144,13 @@ def stage_agency_month(con, store: DataStore, agency_id: str, month: dt.date, fi
 
 
 def stage_extracts(store: DataStore, patterns: dict[str, str], start: dt.date, end: dt.date,
-                   agencies: list[str] | None = None) -> dict:
+                   agencies: list[str] | None = None, context: dg.AssetExecutionContext | None = None,
+                   config: Config | None = None) -> dict:
     """Replace the months [start, end) of stg_extract_transactions, and of the extracts' quarantine and accounting,
     for every agency or only `agencies` (a run the submission sensor limited to some agencies). `patterns`: agency
-    id -> the file pattern of its extracts (extract_patterns)."""
+    id -> the file pattern of its extracts (extract_patterns). Agencies that `config` puts on `engine: spark` are
+    staged by Spark through Dagster Pipes (extract_engines.py; `context` is the asset's), outside the warehouse,
+    and their outputs loaded in the same transaction."""
     seconds, accounting = Counter(), []
     store.root.mkdir(parents=True, exist_ok=True)
     with store.connect() as con, tempfile.TemporaryDirectory(dir=store.root, prefix=".extracts-") as work:
@@ -155,6 +159,8 @@ def stage_extracts(store: DataStore, patterns: dict[str, str], start: dt.date, e
         submissions = {(agency_id, month): files for (agency_id, month), files
                        in extract_submissions(con, patterns, start, end).items()
                        if agencies is None or agency_id in agencies}
+        spark = SparkStage.run(context, con, store, config, submissions, start, end, agencies, as_parquet, Path(work))
+        submissions = {key: files for key, files in submissions.items() if key not in spark.jobs}
         con.execute("BEGIN")
         delete_run_slice(con, "stg_extract_transactions", start, end, agencies)
         for table in ("quarantine", "submission_accounting"):
@@ -169,6 +175,7 @@ def stage_extracts(store: DataStore, patterns: dict[str, str], start: dt.date, e
                             "? AS rows_accepted, ? AS rows_quarantined",
                             [row[k] for k in ("return_type", "agency_id", "month", "source_file", "sha256",
                                               "file_status", "rows_read", "rows_accepted", "rows_quarantined")])
+        accounting += spark.load(con)
         con.execute("COMMIT")
         rules = dict(con.execute("SELECT rule, count(*) FROM quarantine WHERE return_type = ? AND month >= ? "
                                  "AND month < ? GROUP BY rule ORDER BY rule", [RETURN_TYPE, start, end]).fetchall())
@@ -176,7 +183,7 @@ def stage_extracts(store: DataStore, patterns: dict[str, str], start: dt.date, e
                              "ORDER BY transactions_started DESC", [start, end])
     return {
         "files": len(accounting),
-        "agency_months": len(submissions),
+        "agency_months": len(submissions) + len(spark.jobs),
         "rows_read": sum(r["rows_read"] for r in accounting),
         "rows_accepted": sum(r["rows_accepted"] for r in accounting),
         "rows_quarantined": sum(r["rows_quarantined"] for r in accounting),
@@ -185,6 +192,7 @@ def stage_extracts(store: DataStore, patterns: dict[str, str], start: dt.date, e
         "gate_seconds": round(seconds["gates"], 3),
         "aggregation_seconds": round(seconds["aggregation"], 3),
         "preview": dg.MetadataValue.md(shown),
+        **spark.metadata,
     }
 
 
@@ -195,4 +203,5 @@ def stg_extract_transactions(context: dg.AssetExecutionContext, store: DataStore
                              settings: Settings) -> dg.MaterializeResult:
     window = context.partition_time_window
     return dg.MaterializeResult(metadata=stage_extracts(store, extract_patterns(settings.config), window.start.date(),
-                                                        window.end.date(), agencies_of_run(context)))
+                                                        window.end.date(), agencies_of_run(context), context,
+                                                        settings.config))

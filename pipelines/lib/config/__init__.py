@@ -5,7 +5,7 @@ the agencies' layouts, housekeeping.yaml the retention policy, open_data.yaml th
 from pipelines.lib.config.loading import PROJECT_CONFIG_DIR, Config, ConfigError, Problem, load_config
 from pipelines.lib.config.mappings import RETURN_TYPES, MappingFile, ReturnLayout
 from pipelines.lib.config.metadata import Housekeeping, OpenData
-from pipelines.lib.config.sources import CYCLE_DAY, Agency, Registry
+from pipelines.lib.config.sources import CYCLE_DAY, Agency, Registry, Spark
 
 __all__ = ["CYCLE_DAY", "PROJECT_CONFIG_DIR", "RETURN_TYPES", "Agency", "Config", "ConfigError", "Housekeeping",
-           "MappingFile", "OpenData", "Problem", "Registry", "ReturnLayout", "load_config"]
+           "MappingFile", "OpenData", "Problem", "Registry", "ReturnLayout", "Spark", "load_config"]

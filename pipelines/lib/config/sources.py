@@ -31,6 +31,8 @@ class Agency(Model):
     location: str | None = None  # the folder under data/landing/ (default: the id)
     url: str | None = None  # http: the API's address, {month} (YYYY-MM) and {return} filled in per fetch
     pagination: Literal["none", "link", "next", "page"] = "none"  # http only
+    engine: Literal["duckdb", "spark"] = "duckdb"  # transaction-level extracts: which engine stages them
+    extract_location: str | None = None  # engine spark: a month's Parquet folder where the extracts live ({month})
 
     @property
     def folder(self) -> str:
@@ -67,6 +69,13 @@ class Agency(Model):
                              "DVLA_API_TOKEN), never the credential itself")
         return value
 
+    @field_validator("extract_location")
+    @classmethod
+    def _extract_location(cls, value: str | None) -> str | None:
+        if value is not None and "{month}" not in value:
+            raise ValueError("must contain {month} (YYYY-MM): each month's extracts are a folder of their own")
+        return value
+
     @field_validator("url")
     @classmethod
     def _url(cls, value: str | None) -> str | None:
@@ -88,6 +97,8 @@ class Agency(Model):
         else:
             problems += [((key,), f"is read only for connector http, not {self.connector}")
                          for key in ("url", "pagination") if key in self.model_fields_set]
+        if self.extract_location is not None and self.engine != "spark":
+            problems.append((("extract_location",), "is read only with engine spark (extracts read where they live)"))
         if self.connector == "performance_platform" and self.format != "json":
             problems.append((("format",), "Performance-Platform records are json"))
         if self.folder in CENTRAL_FOLDERS:
@@ -97,10 +108,36 @@ class Agency(Model):
         return self
 
 
+class Spark(Model):
+    """sources.yaml's `spark:` section: where agencies on engine spark are staged (README, "Beyond one machine")."""
+
+    master: Text = "local[2]"  # local[N], spark://host:7077, yarn, k8s://...: the job is the driver (client mode)
+    remote: str | None = None  # a Spark Connect address (sc://host:15002) instead of a master
+    token_env: str | None = None  # the NAME of the environment variable holding the Connect token, never its value
+    conf: dict[str, str] = {}
+    outputs: str | None = None  # the run outputs' root, a path or URI; default <data_dir>/stage-outputs
+
+    @field_validator("remote")
+    @classmethod
+    def _remote(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith("sc://"):
+            raise ValueError("must be a Spark Connect address, sc://host:port")
+        return value
+
+    @field_validator("token_env")
+    @classmethod
+    def _token_name(cls, value: str | None) -> str | None:
+        if value is not None and not ENV_NAME.fullmatch(value):
+            raise ValueError("must be the name of an environment variable (capital letters, digits and _), never "
+                             "the token itself")
+        return value
+
+
 class Registry(Model):
     """sources.yaml: the agencies, each with its own id and its own folder."""
 
     agencies: list[Agency]
+    spark: Spark = Spark()
 
     @model_validator(mode="after")
     def _unique(self) -> Registry:

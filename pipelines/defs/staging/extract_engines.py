@@ -1,0 +1,186 @@
+"""Which engine stages an agency's extracts, and the Spark path: launched through Dagster Pipes, its outputs
+written as Parquet under a run-scoped prefix, then loaded into the warehouse by the one serialised step.
+
+An agency's registry entry says `engine: spark` (default `duckdb`) and, optionally, `extract_location`: a Parquet
+folder per month (`{month}` is YYYY-MM; a local path or an object-store URI) where its extracts live and are read,
+instead of landed files copied into the archive. The registry's `spark:` section says where Spark runs (`master`,
+or `remote` for a Spark Connect address, `token_env` naming the variable that holds its token, `conf`) and where
+run outputs go (`outputs`, default data/stage-outputs/). The Spark job (pipelines/lib/spark_job.py) never opens the
+warehouse: any number of them can run at once on any worker; load_stage_outputs is the only step that writes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+from pathlib import Path
+
+import dagster as dg
+
+from pipelines.lib.config import Config, Spark
+from pipelines.lib.warehouse import delete_run_slice, write_quarantine
+from transforms.domain import add_months
+
+RETURN_TYPE = "transaction_extract"
+
+
+def month_starts(start: dt.date, end: dt.date) -> list[dt.date]:
+    months, month = [], start
+    while month < end:
+        months.append(month)
+        month = add_months(month, 1)
+    return months
+
+
+def spark_agency_months(config: Config, submissions: dict, start: dt.date, end: dt.date,
+                        agencies: list[str] | None) -> dict:
+    """The agency-months in [start, end) that Spark stages: {(agency, month): job}, a job naming its archived files
+    (landed extracts, `submissions` as extract_submissions gives them) or the folder where they live."""
+    jobs = {}
+    for agency in config.agencies:
+        if agency.engine != "spark" or (agencies is not None and agency.id not in agencies):
+            continue
+        if agency.extract_location:
+            for month in month_starts(start, end):
+                jobs[(agency.id, month)] = {"agency": agency.id, "month": month.isoformat(),
+                                            "location": agency.extract_location.replace("{month}",
+                                                                                        month.strftime("%Y-%m"))}
+        else:
+            for (agency_id, month), files in submissions.items():
+                if agency_id == agency.id:
+                    jobs[(agency_id, month)] = {"agency": agency_id, "month": month.isoformat(), "files": files}
+    return jobs
+
+
+def outputs_prefix(store, settings: Spark, run_id: str) -> str:
+    """Where this run's stage outputs go: <outputs root>/<run id>/stg_extract_transactions."""
+    root = settings.outputs or (store.root / "stage-outputs").as_uri()
+    return f"{root.rstrip('/')}/{run_id}/stg_extract_transactions"
+
+
+class SparkStage:
+    """The agency-months of one run that Spark stages: computed before the warehouse transaction (`start`, through
+    Dagster Pipes), loaded inside it (`load`)."""
+
+    def __init__(self, jobs: dict, prefix: str | None, start: dt.date, end: dt.date, agencies: list[str] | None):
+        self.jobs, self.prefix, self.start, self.end, self.agencies = jobs, prefix, start, end, agencies
+        self.metadata, self.unreadable, self.ran = {}, [], False
+
+    @classmethod
+    def run(cls, context, con, store, config: Config | None, submissions: dict, start: dt.date, end: dt.date,
+            agencies: list[str] | None, as_parquet, work: Path) -> "SparkStage":
+        """Stage the run's Spark agency-months (none without a `config`). `as_parquet(path, source_path, work)` is
+        the DuckDB path's check of an archived file (it raises ValueError with the reason it cannot be staged)."""
+        jobs = spark_agency_months(config, submissions, start, end, agencies) if config is not None else {}
+        if not jobs:
+            return cls(jobs, None, start, end, agencies)
+        if context is None:
+            raise ValueError(f"{sorted({a for a, _ in jobs})}: engine spark is launched through Dagster Pipes, "
+                             "from the asset stg_extract_transactions (no context given)")
+        settings = config.registry.spark
+        stage = cls(jobs, outputs_prefix(store, settings, context.run.run_id), start, end, agencies)
+        specs = []
+        for (agency_id, month), job in sorted(jobs.items()):
+            if "files" in job:
+                files = []
+                for source_path, sha, archive_path in job["files"]:
+                    try:
+                        path = as_parquet(store.archive / archive_path, source_path, work)
+                    except ValueError as error:
+                        stage.unreadable.append((agency_id, month, source_path, sha, str(error)))
+                        continue
+                    files.append({"source_file": source_path, "sha256": sha, "uri": Path(path).as_uri()})
+                job = {**job, "files": files}
+                if not files:
+                    continue
+            specs.append(job)
+        if specs:
+            catalogue = f"{stage.prefix}/catalogue.parquet"
+            _write(con.sql("SELECT service_id, agency_id, channels_offered FROM stg_service_catalogue "
+                           "ORDER BY service_id").to_arrow_table(), catalogue)
+            invocation = dg.PipesSubprocessClient().run(
+                context=context, command=[sys.executable, "-m", "pipelines.lib.spark_job"],
+                extras={"spark": settings.model_dump(exclude={"outputs"}), "catalogue": catalogue,
+                        "output": stage.prefix, "agency_months": specs})
+            stage.metadata = dict(invocation.get_materialize_result().metadata)
+            stage.ran = True
+        return stage
+
+    def load(self, con) -> list[dict]:
+        """Inside the caller's transaction: replace the run's slice of the manifest, then load the outputs and the
+        archived files found unreadable; the accounting rows (already written to submission_accounting)."""
+        delete_run_slice(con, "extract_manifest", self.start, self.end, self.agencies)
+        write_quarantine(con, [{"return_type": RETURN_TYPE, "agency_id": agency_id, "month": month,
+                                "source_file": source_path, "sha256": sha, "rule": "unreadable_file",
+                                "offending_value": reason[:500],
+                                "message": f"the file could not be read: {reason[:500]}"}
+                               for agency_id, month, source_path, sha, reason in self.unreadable])
+        accounting = [{"agency_id": agency_id, "month": month, "source_file": source_path, "sha256": sha,
+                       "file_status": "unreadable", "rows_read": 0, "rows_accepted": 0, "rows_quarantined": 0}
+                      for agency_id, month, source_path, sha, _ in self.unreadable]
+        if accounting:
+            import pyarrow as pa  # here: pyarrow's datasets import pandas, which the code location does not load
+
+            con.register("stage_unreadable_files", pa.Table.from_pylist(accounting))
+            con.execute("INSERT INTO submission_accounting BY NAME SELECT ? AS return_type, * "
+                        "FROM stage_unreadable_files", [RETURN_TYPE])
+            con.unregister("stage_unreadable_files")
+        if self.ran:
+            accounting += load_stage_outputs(con, self.prefix)
+        return [{"return_type": RETURN_TYPE, **row} for row in accounting]
+
+
+def _write(table, uri: str) -> None:
+    """An Arrow table as one Parquet file at a local path or URI (the catalogue snapshot the job stages against)."""
+    import pyarrow.parquet as pq
+
+    from pipelines.lib.spark_job import filesystem
+
+    fs, path = filesystem(uri)
+    fs.create_dir(path.rsplit("/", 1)[0], recursive=True)
+    pq.write_table(table, path, filesystem=fs)
+
+
+def _table(uri: str):
+    """A Parquet file or folder of stage outputs as an Arrow table (None: the job wrote none)."""
+    import pyarrow.dataset as pads
+    import pyarrow.fs as pafs
+
+    from pipelines.lib.spark_job import filesystem
+
+    fs, path = filesystem(uri)
+    if fs.get_file_info(path).type == pafs.FileType.NotFound:
+        return None
+    return pads.dataset(path, filesystem=fs, format="parquet").to_table()
+
+
+def load_stage_outputs(con, prefix: str) -> list[dict]:
+    """Load one run's stage outputs (aggregates, quarantined rows, accounting, manifest) into the warehouse inside
+    the caller's transaction; the accounting rows. The serialised step: the only one that writes the warehouse, so
+    it is the only one that needs it."""
+    tables = {name: _table(f"{prefix}/{name}") for name in
+              ("aggregates", "quarantine", "accounting.parquet", "manifest.parquet", "unreadable.parquet")}
+    run_id = prefix.rstrip("/").split("/")[-2]
+    if tables["aggregates"] is not None:
+        con.register("stage_aggregates", tables["aggregates"])
+        con.execute("INSERT INTO stg_extract_transactions BY NAME SELECT * FROM stage_aggregates")
+    if tables["quarantine"] is not None:
+        con.register("stage_quarantine", tables["quarantine"])
+        con.execute("INSERT INTO quarantine BY NAME SELECT ? AS return_type, * FROM stage_quarantine", [RETURN_TYPE])
+    if tables["unreadable.parquet"] is not None:
+        con.register("stage_unreadable", tables["unreadable.parquet"])
+        con.execute("INSERT INTO quarantine BY NAME SELECT ? AS return_type, agency_id, month, source_file, sha256, "
+                    "NULL AS row_number, 'unreadable_file' AS rule, message AS offending_value, "
+                    "'the file could not be read: ' || message AS message FROM stage_unreadable", [RETURN_TYPE])
+    if tables["manifest.parquet"] is not None:
+        con.register("stage_manifest", tables["manifest.parquet"])
+        con.execute("INSERT INTO extract_manifest BY NAME SELECT *, ? AS run_id FROM stage_manifest", [run_id])
+    accounting = []
+    if tables["accounting.parquet"] is not None:
+        con.register("stage_accounting", tables["accounting.parquet"])
+        con.execute("INSERT INTO submission_accounting BY NAME SELECT ? AS return_type, * FROM stage_accounting",
+                    [RETURN_TYPE])
+        accounting = tables["accounting.parquet"].to_pylist()
+    for name in ("stage_aggregates", "stage_quarantine", "stage_unreadable", "stage_manifest", "stage_accounting"):
+        con.unregister(name)
+    return accounting

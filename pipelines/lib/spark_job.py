@@ -1,0 +1,274 @@
+"""The extract stage on Spark: a job launched through Dagster Pipes that gates and aggregates agency-months of
+transaction-level extracts with the stage's own SQL (transpiled, transforms/spark_sql.py) and writes its outputs
+as Parquet under a run-scoped prefix, for the warehouse to load. It never opens the warehouse.
+
+    python -m pipelines.lib.spark_job    (launched by pipelines/defs/staging/extract_engines.py, with its spec
+                                          as Pipes extras)
+
+The spec: `spark` (master, or remote for Spark Connect, token_env naming the variable holding a Connect token,
+conf), `catalogue` (Parquet: service_id, agency_id, channels_offered), `output` (the run-scoped prefix), and
+`agency_months`: each with its agency, month and either `files` (archived copies: source_file, sha256, uri) or
+`location` (a Parquet folder, local path or object-store URI, where the extracts live: listed, sized and hashed
+here into the manifest, since they are not copied into the archive). Outputs under the prefix: aggregates/,
+quarantine/ (a Spark Parquet folder per agency-month in each), accounting.parquet, manifest.parquet and unreadable.parquet (files of a
+location that could not be staged); the caller writes catalogue.parquet there first.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import os
+import time
+from pathlib import PurePosixPath
+
+import pyarrow as pa
+import pyarrow.fs as pafs
+import pyarrow.parquet as pq
+from dagster_pipes import PipesContext, open_dagster_pipes
+
+from transforms.spark_sql import spark_sql
+
+COLUMNS = ("transaction_id", "service_id", "channel", "started_at", "completed_at", "outcome")
+HASH_CHUNK = 8 * 1024 * 1024
+ACCOUNTING = pa.schema([("agency_id", pa.string()), ("month", pa.date32()), ("source_file", pa.string()),
+                        ("sha256", pa.string()), ("file_status", pa.string()), ("rows_read", pa.int64()),
+                        ("rows_accepted", pa.int64()), ("rows_quarantined", pa.int64())])
+MANIFEST = pa.schema([("agency_id", pa.string()), ("month", pa.date32()), ("uri", pa.string()),
+                      ("size_bytes", pa.int64()), ("sha256", pa.string())])
+UNREADABLE = pa.schema([("agency_id", pa.string()), ("month", pa.date32()), ("source_file", pa.string()),
+                        ("sha256", pa.string()), ("message", pa.string())])
+
+
+def spark_session(settings: dict):
+    """A Spark session: Spark Connect when `remote` is set (its token read from the variable `token_env` names),
+    else a classic session on `master` (local[N] runs in this process's JVM)."""
+    from pyspark.sql import SparkSession
+
+    builder = SparkSession.builder.appName("service-performance extracts")
+    if settings.get("remote"):
+        remote = settings["remote"]
+        if settings.get("token_env"):
+            remote = f"{remote.rstrip('/')}/;token={os.environ[settings['token_env']]}"
+        builder = builder.remote(remote)
+    else:
+        builder = builder.master(settings.get("master") or "local[2]")
+    for key, value in {"spark.sql.session.timeZone": "UTC", "spark.ui.enabled": "false",
+                       "spark.ui.showConsoleProgress": "false", "spark.log.level": "ERROR",
+                       **(settings.get("conf") or {})}.items():
+        builder = builder.config(key, value)
+    return builder.getOrCreate()
+
+
+# Hadoop's names for object stores (what Spark is given) and pyarrow's for the same (what hashes and writes here).
+PYARROW_SCHEMES = {"s3a": "s3", "s3n": "s3", "abfss": "abfs", "wasbs": "abfs"}
+
+
+def filesystem(uri: str) -> tuple[pafs.FileSystem, str]:
+    """The file system of a local path or URI (file://, s3a:// or s3://, gs://, abfss://, hdfs://) and the path
+    inside it."""
+    if "://" not in uri:
+        return pafs.LocalFileSystem(), os.path.abspath(uri)
+    scheme, rest = uri.split("://", 1)
+    return pafs.FileSystem.from_uri(f"{PYARROW_SCHEMES.get(scheme, scheme)}://{rest}")
+
+
+def as_uri(path: str, location: str) -> str:
+    """The URI of `path`, a path inside the file system of `location`, in `location`'s own scheme."""
+    if "://" not in location:
+        return path
+    scheme = location.split("://", 1)[0]
+    return f"file://{path}" if scheme == "file" else f"{scheme}://{path}"
+
+
+def listed_files(location: str) -> list[dict]:
+    """The Parquet files of a folder where extracts live, by name, each with its size and sha256 (streamed)."""
+    fs, folder = filesystem(location)
+    info = fs.get_file_info(folder)
+    if info.type == pafs.FileType.NotFound:
+        return []
+    found = []
+    for entry in sorted(fs.get_file_info(pafs.FileSelector(folder)), key=lambda e: e.path):
+        name = PurePosixPath(entry.path).name
+        if entry.type != pafs.FileType.File or not name.endswith(".parquet") or name.startswith((".", "_")):
+            continue
+        digest = hashlib.sha256()
+        with fs.open_input_stream(entry.path) as stream:
+            while chunk := stream.read(HASH_CHUNK):
+                digest.update(chunk)
+        uri = as_uri(entry.path, location)
+        found.append({"source_file": uri, "uri": uri, "sha256": digest.hexdigest(), "size_bytes": entry.size,
+                      "fs": fs, "path": entry.path})
+    return found
+
+
+def unreadable_reason(file: dict) -> str | None:
+    """Why a Parquet file cannot be staged (not Parquet, or an extract column missing), or None."""
+    try:
+        with file["fs"].open_input_file(file["path"]) as handle:
+            names = set(pq.ParquetFile(handle).schema_arrow.names)
+    except (pa.ArrowException, OSError) as error:
+        return f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"
+    missing = [c for c in COLUMNS if c not in names]
+    if missing:
+        return f"missing column(s): {', '.join(missing)} (an extract has {', '.join(COLUMNS)})"
+    return None
+
+
+def row_counts(files: list[dict]) -> list[int]:
+    counts = []
+    for file in files:
+        fs, path = (file["fs"], file["path"]) if "fs" in file else filesystem(file["uri"])
+        with fs.open_input_file(path) as handle:
+            counts.append(pq.ParquetFile(handle).metadata.num_rows)
+    return counts
+
+
+def extract_source(spark, files: list[dict]):
+    """The files as DuckDB's read_parquet(files, file_row_number = true, union_by_name = true) gives them: the
+    extract columns, file_index (position in `files`) and file_row_number (0-based); a column whose type differs
+    between files is read as text, as DuckDB's union by name does."""
+    from pyspark.sql import functions as F
+
+    frames = [spark.read.parquet(f["uri"]).select(F.lit(i).alias("file_index"),
+                                                   F.col("_metadata.row_index").alias("file_row_number"), *COLUMNS)
+              for i, f in enumerate(files)]
+    types = {c: {dict(frame.dtypes)[c] for frame in frames} for c in COLUMNS}
+    frames = [frame.select("file_index", "file_row_number",
+                           *[F.col(c).cast("string").alias(c) if len(types[c]) > 1 else F.col(c) for c in COLUMNS])
+              for frame in frames]
+    source = frames[0]
+    for frame in frames[1:]:
+        source = source.unionByName(frame)
+    return source
+
+
+def stage_agency_month(spark, agency: str, month: str, files: list[dict], seconds: dict):
+    """Gate and aggregate one agency-month on Spark: (aggregates, quarantined rows or None, accounting rows, the
+    cached rows to release once the first two are kept)."""
+    from pyspark import StorageLevel
+    from pyspark.sql import functions as F
+
+    month = dt.date.fromisoformat(month)
+    extract_source(spark, files).createOrReplaceTempView("extract_source")
+    # read four times below (hashes, candidates, aggregates, violations): kept after the first, spilling to disk
+    rows = spark.sql(spark_sql("extract_rows"), args={"agency": agency, "month": month}).persist(
+        StorageLevel.MEMORY_AND_DISK)
+    rows.createOrReplaceTempView("extract_rows")
+    started = time.monotonic()
+    duplicates = spark.sql(spark_sql("extract_duplicates")).cache()
+    duplicates.count()
+    duplicates.createOrReplaceTempView("extract_duplicates")
+    seconds["gates"] += time.monotonic() - started
+
+    started = time.monotonic()
+    levels = F.array(F.lit(True), F.lit(False))
+    aggregates = spark.sql(spark_sql("extract_aggregates"), args={"agency": agency, "month": month,
+                                                                  "levels": levels}).cache()
+    accepted = aggregates.where("channel = 'all'").agg(F.sum("transactions_started")).first()[0] or 0
+    seconds["aggregation"] += time.monotonic() - started
+
+    rows_read = row_counts(files)
+    rejected, quarantined = {}, None
+    if accepted < sum(rows_read):
+        started = time.monotonic()
+        index = spark.createDataFrame([(i, f["source_file"], f["sha256"]) for i, f in enumerate(files)],
+                                      "file INT, source_file STRING, sha256 STRING")
+        violations = spark.sql(spark_sql("extract_violations"), args={"agency": agency, "month": month})
+        quarantined = (violations.join(index, "file")
+                       .select(F.lit(agency).alias("agency_id"), F.lit(month).alias("month"), "source_file",
+                               "sha256", "row_number", "rule", "column_name", "offending_value", "message", "file")
+                       .cache())
+        rejected = {row["file"]: row["count"] for row in quarantined.groupBy("file").count().collect()}
+        quarantined = quarantined.drop("file")
+        seconds["gates"] += time.monotonic() - started
+    if accepted + sum(rejected.values()) != sum(rows_read):
+        raise RuntimeError(f"{agency} {month}: {sum(rows_read)} rows read but {accepted} accepted and "
+                           f"{sum(rejected.values())} quarantined")
+    accounting = [{"agency_id": agency, "month": month, "source_file": f["source_file"], "sha256": f["sha256"],
+                   "file_status": "read", "rows_read": rows_read[i], "rows_accepted": rows_read[i] - rejected.get(i, 0),
+                   "rows_quarantined": rejected.get(i, 0)} for i, f in enumerate(files)]
+    return aggregates, quarantined, accounting, rows
+
+
+def write_table(rows: list[dict], schema: pa.Schema, uri: str) -> None:
+    fs, path = filesystem(uri)
+    fs.create_dir(str(PurePosixPath(path).parent), recursive=True)
+    pq.write_table(pa.Table.from_pylist(rows, schema=schema), path, filesystem=fs)
+
+
+def run(pipes: PipesContext) -> None:
+    spec = pipes.extras
+    output = spec["output"].rstrip("/")
+    seconds = {"gates": 0.0, "aggregation": 0.0}
+    started = time.monotonic()
+    spark = spark_session(spec["spark"])
+    seconds["session"] = time.monotonic() - started
+    pipes.log.info(f"Spark {spark.version} session ({spec['spark'].get('remote') or spec['spark'].get('master')}) "
+                   f"in {seconds['session']:.1f} s")
+    spark.read.parquet(spec["catalogue"]).createOrReplaceTempView("stg_service_catalogue")
+
+    accounting, manifest, unreadable = [], [], []
+    for job in spec["agency_months"]:
+        agency, month = job["agency"], job["month"]
+        if "location" in job:
+            files = listed_files(job["location"])
+            manifest += [{"agency_id": agency, "month": month, "uri": f["uri"], "size_bytes": f["size_bytes"],
+                          "sha256": f["sha256"]} for f in files]
+            readable = []
+            for file in files:
+                reason = unreadable_reason(file)
+                if reason is None:
+                    readable.append(file)
+                    continue
+                unreadable.append({"agency_id": agency, "month": month, "source_file": file["source_file"],
+                                   "sha256": file["sha256"], "message": reason[:500]})
+                accounting.append({"agency_id": agency, "month": month, "source_file": file["source_file"],
+                                   "sha256": file["sha256"], "file_status": "unreadable", "rows_read": 0,
+                                   "rows_accepted": 0, "rows_quarantined": 0})
+        else:
+            readable = job["files"]
+        if not readable:  # nothing readable: the month's transactions are not provided
+            continue
+        result, rejected, rows, cached = stage_agency_month(spark, agency, month, readable, seconds)
+        part = f"{agency}-{month[:7]}"  # written now, so that the month's cached rows can go
+        result.coalesce(1).write.mode("overwrite").parquet(f"{output}/aggregates/{part}")
+        if rejected is not None:
+            rejected.coalesce(1).write.mode("overwrite").parquet(f"{output}/quarantine/{part}")
+        cached.unpersist()
+        accounting += rows
+        pipes.log.info(f"{agency} {month[:7]}: {sum(r['rows_read'] for r in rows):,} rows read from "
+                       f"{len(readable)} file(s), {sum(r['rows_quarantined'] for r in rows):,} quarantined")
+
+    for rows in (accounting, manifest, unreadable):
+        for row in rows:
+            row["month"] = dt.date.fromisoformat(str(row["month"])[:10])
+    write_table(accounting, ACCOUNTING, f"{output}/accounting.parquet")
+    write_table(manifest, MANIFEST, f"{output}/manifest.parquet")
+    write_table(unreadable, UNREADABLE, f"{output}/unreadable.parquet")
+    spark.stop()
+    pipes.report_asset_materialization(metadata={
+        "engine": "spark",
+        "spark_master": spec["spark"].get("remote") or spec["spark"].get("master"),
+        "spark_outputs": output,
+        "spark_agency_months": len(spec["agency_months"]),
+        "spark_rows_read": sum(r["rows_read"] for r in accounting),
+        "spark_rows_accepted": sum(r["rows_accepted"] for r in accounting),
+        "spark_rows_quarantined": sum(r["rows_quarantined"] for r in accounting),
+        "spark_files_unreadable": len(unreadable),
+        "spark_manifest_files": len(manifest),
+        "spark_manifest_bytes": sum(m["size_bytes"] for m in manifest),
+        "spark_session_seconds": round(seconds["session"], 3),
+        "spark_gate_seconds": round(seconds["gates"], 3),
+        "spark_aggregation_seconds": round(seconds["aggregation"], 3),
+        "spark_seconds": round(time.monotonic() - started, 3),
+    })
+
+
+def main() -> None:
+    with open_dagster_pipes() as pipes:
+        run(pipes)
+
+
+if __name__ == "__main__":
+    main()

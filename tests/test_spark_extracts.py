@@ -15,6 +15,7 @@ from benchmarks.generate import generate
 from pipelines.definitions import assets, checks
 from pipelines.defs.staging.extract_engines import load_stage_outputs
 from pipelines.defs.staging.extracts import RETURN_TYPE
+from pipelines.lib.config import PROJECT_CONFIG_DIR, ConfigError, load_config
 from pipelines.lib.resources import DataStore, Settings
 
 MONTH = "2025-01"
@@ -219,3 +220,32 @@ def test_run_outputs_are_run_scoped_parquet_that_one_step_loads_into_any_warehou
     assert query(tmp_path, AGGREGATES) == query(root, AGGREGATES)
     assert query(tmp_path, QUARANTINE) == query(root, QUARANTINE)
     assert len(accounting) == 6 + 3  # customs' six files (one unreadable), licensing's three
+
+
+ENGINE_PROBLEMS = [
+    (lambda d: d["agencies"][0].update(engine="flink"),
+     "agency 'revenue', key 'engine': must be one of 'duckdb' or 'spark', not 'flink'"),
+    (lambda d: d["agencies"][0].update(extract_location="s3a://lake/revenue/{month}"),
+     "agency 'revenue', key 'extract_location': is read only with engine spark (extracts read where they live)"),
+    (lambda d: d["agencies"][0].update(engine="spark", extract_location="s3a://lake/revenue"),
+     "agency 'revenue', key 'extract_location': must contain {month} (YYYY-MM): each month's extracts are a folder "
+     "of their own"),
+    (lambda d: d.update(spark={"master": "local[2]", "token_env": "my-token"}),
+     "spark, key 'token_env': must be the name of an environment variable (capital letters, digits and _), never "
+     "the token itself"),
+    (lambda d: d.update(spark={"remote": "http://spark:15002"}),
+     "spark, key 'remote': must be a Spark Connect address, sc://host:port"),
+    (lambda d: d.update(spark={"mastr": "local[2]"}), "spark, key 'mastr': unknown key (did you mean 'master'?)"),
+]
+
+
+@pytest.mark.parametrize("change, problem", ENGINE_PROBLEMS)
+def test_the_engine_settings_are_checked_with_the_rest_of_the_configuration(tmp_path, change, problem):
+    config = tmp_path / "config"
+    shutil.copytree(PROJECT_CONFIG_DIR, config)
+    registry = yaml.safe_load((config / "sources.yaml").read_text(encoding="utf-8"))
+    change(registry)
+    (config / "sources.yaml").write_text(yaml.safe_dump(registry, sort_keys=False), encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load_config(config)
+    assert [str(p) for p in caught.value.problems] == [f"{config / 'sources.yaml'}: {problem}"]

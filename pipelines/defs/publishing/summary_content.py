@@ -1,0 +1,420 @@
+"""What the ministers' benefits summary says: pure functions from the summary tables' rows to its words and figures.
+
+Nothing here reads a file, draws a chart or lays out a page (summary.py, beside it, does); every sentence and every
+formatted figure of the summary is made here, from the rows of benefits_summary_figures, benefits_realisation,
+channel_shift_savings and submission_status, so it can be tested on literal rows.
+"""
+
+import datetime as dt
+import hashlib
+import json
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+
+MINUS = "\u2212"
+STATUS_ORDER = {"red": 0, "amber": 1, "no data": 2, "green": 3}
+RATE_MEASURES = ("digital_take_up_rate", "completion_rate", "satisfaction_score", "satisfied_share")
+MONEY_TOTAL_MEASURES = ("channel_shift_saving_gbp",)
+MEASURE_NAMES = {"digital_take_up_rate": "digital take-up", "cost_per_transaction_gbp": "cost per transaction",
+                 "channel_shift_saving_gbp": "channel-shift saving to date",
+                 "completion_rate": "completion rate", "satisfaction_score": "satisfaction score",
+                 "satisfied_share": "share satisfied"}
+FY_QUARTER_MONTHS = (6, 9, 12, 3)  # the last month of each financial quarter
+# The methods and caveats section, the same in both formats (the RAG thresholds are benefits_realisation.sql's).
+METHODS = [
+    ("Why the two savings differ",
+     "The theoretical measure prices each transaction moved online at the gap between offline and digital unit "
+     "costs at the baseline month; it ignores what happened to unit costs since. The counterfactual measure compares "
+     "what this volume would have cost at the baseline channel mix and unit costs with what it actually cost, so it "
+     "also moves with pay, contracts and fixed costs spread over fewer offline transactions. When digital unit costs "
+     "rise, the theoretical figure can be far above the money actually saved."),
+    ("Attribution",
+     "Neither measure proves that channel shift alone caused the change; both are reported, never added, and "
+     "cashable and non-cashable savings are kept apart."),
+    ("Status (RAG)",
+     "Shortfall = how far the actual value is behind the planned value, as a share of the whole promised change "
+     "(baseline to target; reversed for dis-benefits). Green: a shortfall of at most 5%; amber: more than 5% and at "
+     "most 20%; red: more than 20%. No data: the measure has no figure for the month, shown as such, never as zero. "
+     "For a dis-benefit (a harm accepted in the plan, such as a dip in satisfaction while a phone line closes) green "
+     "means the harm is no worse than the plan allowed for."),
+    ("Plan",
+     "The register's trajectory points, with straight lines between them; without a trajectory, a straight line "
+     "from baseline to target."),
+    ("Savings benefits",
+     "A benefit measured by channel-shift saving uses the counterfactual measure, added up from the benefit's "
+     "baseline month; one measured by cost per transaction realises (baseline - actual unit cost) x transactions "
+     "each month."),
+    ("Forecast",
+     "A least-squares straight line through the last six months' values (at least three), read at the target "
+     "month. Seasonal services make it rough."),
+    ("Like-for-like",
+     "Totals count only items with every figure they need; \"not like-for-like\" marks a change between periods "
+     "whose items differ. Savings to date and cumulative savings add up the months with figures."),
+    ("Sources",
+     "The published tables benefits_summary_figures, benefits_realisation, channel_shift_savings and "
+     "submission_status, built from agencies' returns and the benefits register by the pipeline named above."),
+]
+CAPTIONS = {
+    "savings": "Cashable savings realised to date (solid line with dots) against the plan to date (dashed line), "
+               "benefits measured in money, dis-benefits apart.",
+    "take_up": "Digital take-up across government: online completed transactions as a share of all completed "
+               "transactions, volume-weighted; the axis starts at 0%.",
+    "benefits": "Red first, then amber, no data and green. Planned and actual values are for the period's last "
+                "month; the forecast is the value the recent trend reaches at the target month. Money to date is "
+                "in £ million throughout; cost per transaction in pounds and pence.",
+}
+
+
+@dataclass(frozen=True)
+class Period:
+    kind: str   # month | quarter
+    start: dt.date
+    end: dt.date  # the first day of the period's last month
+
+    @property
+    def label(self) -> str:
+        """As in benefits_summary_figures.period_label: 2025-12, or 2025-26 Q3."""
+        if self.kind == "month":
+            return f"{self.start:%Y-%m}"
+        year = self.start.year - (self.start.month < 4)
+        return f"{year}-{(year + 1) % 100:02d} Q{(self.start.month + 8) % 12 // 3 + 1}"
+
+    @property
+    def name(self) -> str:
+        if self.kind == "month":
+            return f"{self.start:%B %Y}"
+        return f"{self.label} ({self.start:%B} to {self.end:%B %Y})"
+
+    @property
+    def stem(self) -> str:
+        return f"benefits-summary-{self.label.replace(' ', '-')}"
+
+    @property
+    def previous_name(self) -> str:
+        months = 1 if self.kind == "month" else 3
+        start = add_months(self.start, -months)
+        return Period(self.kind, start, add_months(start, months - 1)).name
+
+
+def add_months(day: dt.date, months: int) -> dt.date:
+    index = day.year * 12 + day.month - 1 + months
+    return dt.date(index // 12, index % 12 + 1, 1)
+
+
+def periods_ending_in(months: list[dt.date]) -> list[Period]:
+    """Each month, and each financial quarter whose last month is among them."""
+    periods = []
+    for month in months:
+        periods.append(Period("month", month, month))
+        if month.month in FY_QUARTER_MONTHS:
+            periods.append(Period("quarter", add_months(month, -2), month))
+    return periods
+
+
+# --- formatting: the only place numbers become text ------------------------------------------------------------
+
+def fixed(number: float, places: int) -> str:
+    """`number` with `places` decimals and thousands separators, halves rounded up (58.25 reads 58.3), as the
+    dashboards round; Python's own format would round half to even."""
+    rounded = Decimal(repr(number)).quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+    return f"{rounded:,.{places}f}"
+
+
+def _sign(value: float, digits: str, plus: bool) -> str:
+    """The sign of a formatted amount: none when it rounds to zero (never -0)."""
+    if not digits.strip("0.,"):
+        return ""
+    return MINUS if value < 0 else ("+" if plus else "")
+
+
+def gbp(value: float | None, pence: bool = False, sign: bool = False) -> str:
+    if value is None:
+        return "no data"
+    amount = abs(value)
+    if pence:
+        digits, suffix = fixed(amount, 2), ""
+    elif amount >= 1e9:
+        digits, suffix = fixed(amount / 1e9, 2), "bn"
+    elif amount >= 1e6:
+        digits, suffix = fixed(amount / 1e6, 1), "m"
+    else:
+        digits, suffix = fixed(amount, 0), ""
+    return f"{_sign(value, digits, sign)}£{digits}{suffix}"
+
+
+def gbp_millions(value: float | None) -> str:
+    """Money in £ million with two decimals whatever its size, so that a column of totals has one scale."""
+    if value is None:
+        return "no data"
+    digits = fixed(abs(value) / 1e6, 2)
+    return f"{_sign(value, digits, False)}£{digits}m"
+
+
+def percent(share: float | None) -> str:
+    if share is None:
+        return "no data"
+    digits = fixed(abs(share) * 100, 1)
+    return f"{_sign(share, digits, False)}{digits}%"
+
+
+def points(change: float) -> str:
+    """A change in a share, in percentage points."""
+    digits = fixed(abs(change) * 100, 1)
+    return f"{_sign(change, digits, True)}{digits} pp"
+
+
+def count_change(change: float) -> str:
+    return "no change" if change == 0 else f"{MINUS if change < 0 else '+'}{abs(change):.0f}"
+
+
+def measure_value(measure: str, value: float | None) -> str:
+    if value is None:
+        return "no data"
+    if measure in RATE_MEASURES:
+        return percent(value)
+    return gbp(value, pence=measure == "cost_per_transaction_gbp")
+
+
+def table_value(measure: str, value: float | None) -> str:
+    """A benefit's value in the benefits table: money to date always in £ million (one scale per column)."""
+    return gbp_millions(value) if measure in MONEY_TOTAL_MEASURES else measure_value(measure, value)
+
+
+# --- forecasts and status in words -------------------------------------------------------------------------------
+
+def forecast_words(b: dict, formatter=measure_value) -> str:
+    """Where the recent trend leads by the target month, against the target, in words.
+
+    For a benefit, the promised change runs from baseline to target; for a dis-benefit the target is the harm the
+    plan allows for, so reaching it is bad news and falling short of it is good news."""
+    measure, month = b["measure"], f"{b['target_month']:%B %Y}"
+    if b["forecast_value"] is None or b["forecast_share_of_target"] is None:
+        return (f"no forecast (too few recent months with figures); target "
+                f"{formatter(measure, b['target_value'])} by {month}")
+    forecast, target = formatter(measure, b["forecast_value"]), formatter(measure, b["target_value"])
+    baseline, share = formatter(measure, b["baseline_value"]), b["forecast_share_of_target"]
+    if b["category"] == "dis-benefit":
+        change = "fall" if b["target_value"] < b["baseline_value"] else "rise"
+        if share <= 0:
+            side = "above" if change == "fall" else "below"
+            return (f"no {change} expected: heading for {forecast} by {month}, {side} the {baseline} baseline "
+                    f"(a {change} to {target} was allowed for)")
+        if share <= 1:
+            return f"heading for {forecast} by {month}, within the {change} to {target} allowed for"
+        return f"heading for {forecast} by {month}, worse than the {change} to {target} allowed for"
+    if share >= 1:
+        return f"on course to reach the {target} target by {month} (trend: {forecast})"
+    if share > 0:
+        return f"on course to reach {forecast} by {month}, short of the {target} target"
+    return f"heading for {forecast} by {month}: moving away from the {target} target (baseline {baseline})"
+
+
+def status_note(b: dict) -> str:
+    """Beside a dis-benefit's status, which way the news is: green is a harm no worse than the plan allowed for."""
+    if b["category"] != "dis-benefit" or b["rag_status"] == "no data":
+        return ""
+    return "harm no worse than allowed for" if b["rag_status"] == "green" else "harm worse than allowed for"
+
+
+# --- the content: every sentence generated from the rows ---------------------------------------------------------
+
+def _change(figure: dict | None, formatter, period: Period) -> str:
+    if figure is None or figure["change"] is None:
+        return "no previous period to compare"
+    text = f"{formatter(figure['change'])} on {period.previous_name}"
+    if figure["same_items_as_previous"] is False:
+        text += " (not like-for-like: the items counted changed)"
+    return text
+
+
+def _coverage(figure: dict, items: str) -> str:
+    return f"{figure['items_counted']} of {figure['items_in_scope']} {items} with figures"
+
+
+def headlines(figures: dict, period: Period, savings_cost: dict | None = None) -> list[dict]:
+    """The page-1 tiles; each says in `covers` what its figure is made of."""
+    tiles = []
+    cashable, planned = figures.get("cashable_realised_to_date_gbp"), figures.get("cashable_planned_to_date_gbp")
+    if cashable:
+        tiles.append({"label": "Cashable savings realised to date", "value": gbp(cashable["value"]),
+                      "covers": f"Covers: the register's {cashable['items_in_scope']} cashable benefits measured in "
+                                f"money, each added up since its baseline month.",
+                      "detail": f"plan to date {gbp(planned['value'])}; {_coverage(cashable, 'benefits')}",
+                      "change": _change(cashable, lambda v: gbp(v, sign=True), period)})
+    counterfactual = figures.get("channel_shift_counterfactual_saving_gbp")
+    theoretical = figures.get("channel_shift_theoretical_saving_gbp")
+    if counterfactual:
+        covers = (f"Covers: {counterfactual['items_counted']} services with an online channel, this {period.kind} "
+                  f"only; not a register benefit and not to be added to the figure beside it.")
+        if savings_cost and savings_cost.get("cost_gbp"):
+            covers += (f" It equals {percent(savings_cost['saving_gbp'] / savings_cost['cost_gbp'])} of what those "
+                       f"services cost this {period.kind} ({gbp(savings_cost['cost_gbp'])}).")
+        tiles.append({"label": f"Saved by channel shift this {period.kind}", "value": gbp(counterfactual["value"]),
+                      "covers": covers,
+                      "detail": f"counterfactual measure; the theoretical measure gives {gbp(theoretical['value'])}",
+                      "change": _change(counterfactual, lambda v: gbp(v, sign=True), period)})
+    take_up = figures.get("digital_take_up_rate")
+    if take_up:
+        tiles.append({"label": "Digital take-up", "value": percent(take_up["value"]),
+                      "covers": f"Covers: completed transactions of all services with figures, this {period.kind}.",
+                      "detail": _coverage(take_up, "services"), "change": _change(take_up, points, period)})
+    cpt = figures.get("cost_per_transaction_gbp")
+    if cpt:
+        tiles.append({"label": "Cost per transaction", "value": gbp(cpt["value"], pence=True),
+                      "covers": f"Covers: total cost over completed transactions of all services with figures, "
+                                f"this {period.kind}.",
+                      "detail": _coverage(cpt, "services"),
+                      "change": _change(cpt, lambda v: gbp(v, pence=True, sign=True), period)})
+    statuses = {s: figures.get(f"benefits_{s.replace(' ', '_')}") for s in ("green", "amber", "red", "no data")}
+    if statuses["red"]:
+        tiles.append({"label": "Benefits off track (red)", "value": f"{statuses['red']['value']:.0f}",
+                      "covers": f"Covers: every benefit in the register, at the end of {period.end:%B %Y}.",
+                      "detail": ", ".join(f"{statuses[s]['value']:.0f} {s}" for s in ("green", "amber", "no data"))
+                      + f" of {statuses['red']['items_in_scope']} benefits",
+                      "change": _change(statuses["red"], count_change, period)})
+    return tiles
+
+
+def _were(count: float) -> str:
+    return "was" if count == 1 else "were"
+
+
+def narrative(figures: dict, period: Period) -> list[str]:
+    text = []
+    red = figures.get("benefits_red")
+    if red:
+        counts = {s: figures[f"benefits_{s}"]["value"] for s in ("green", "amber", "red", "no_data")}
+        text.append(f"At the end of {period.name}, {counts['green']:.0f} of the {red['items_in_scope']} benefits in "
+                    f"the register {_were(counts['green'])} on track (green), {counts['amber']:.0f} "
+                    f"{_were(counts['amber'])} behind plan (amber), {counts['red']:.0f} {_were(counts['red'])} off "
+                    f"track (red) and {counts['no_data']:.0f} had no data.")
+    cashable, planned = figures.get("cashable_realised_to_date_gbp"), figures.get("cashable_planned_to_date_gbp")
+    if cashable and cashable["value"] is not None:
+        position = "ahead of" if cashable["value"] >= planned["value"] else "behind"
+        text.append(f"Cashable savings realised so far stood at {gbp(cashable['value'])}, {position} the "
+                    f"{gbp(planned['value'])} planned by now for the same {cashable['items_counted']} benefits.")
+        non_cashable = figures.get("non_cashable_realised_to_date_gbp")
+        if non_cashable and non_cashable["value"] is not None:
+            text.append(f"Non-cashable savings, reported separately and never added to cashable ones, stood at "
+                        f"{gbp(non_cashable['value'])}.")
+    counterfactual = figures.get("channel_shift_counterfactual_saving_gbp")
+    if counterfactual and counterfactual["value"] is not None:
+        theoretical = figures["channel_shift_theoretical_saving_gbp"]
+        text.append(f"Moving transactions online saved {gbp(counterfactual['value'])} this {period.kind} by the "
+                    f"counterfactual measure (what the transactions would have cost at the baseline channel mix and "
+                    f"unit costs, less what they did cost). The theoretical measure gives "
+                    f"{gbp(theoretical['value'])}. The two answer different questions and are not added together.")
+        if cashable and cashable["value"] is not None:
+            text.append(f"The two savings headlines measure different things: {gbp(cashable['value'])} is the "
+                        f"register's cashable benefits since their baselines; {gbp(counterfactual['value'])} is one "
+                        f"{period.kind} of channel shift across {counterfactual['items_counted']} services, which "
+                        f"overlaps with the register's own channel-shift benefits.")
+    take_up, cpt = figures.get("digital_take_up_rate"), figures.get("cost_per_transaction_gbp")
+    if take_up and take_up["value"] is not None:
+        sentence = f"Digital take-up was {percent(take_up['value'])}"
+        if take_up["change"] is not None:
+            sentence += f" ({points(take_up['change'])} on {period.previous_name})"
+        if cpt and cpt["value"] is not None:
+            sentence += f" and the cost per transaction was {gbp(cpt['value'], pence=True)}"
+            if cpt["change"] is not None:
+                sentence += f" ({gbp(cpt['change'], pence=True, sign=True)})"
+        text.append(sentence + f", over {take_up['items_counted']} of {take_up['items_in_scope']} services.")
+    return text
+
+
+def benefit_row(b: dict) -> dict:
+    measure = b["measure"]
+    category = b["category"]
+    return {"id": b["benefit_id"], "title": b["title"], "category": category, "owner": b["owner"],
+            "measure": MEASURE_NAMES[measure], "planned": table_value(measure, b["planned_value"]),
+            "actual": table_value(measure, b["actual_value"]), "status": b["rag_status"],
+            "status_label": b["rag_status"].capitalize(), "status_note": status_note(b),
+            "forecast": forecast_words(b, table_value)}
+
+
+def attention(benefits: list[dict], period: Period) -> list[str]:
+    items = []
+    for b in sorted(benefits, key=lambda b: (STATUS_ORDER[b["rag_status"]], b["benefit_id"])):
+        measure = b["measure"]
+        if b["rag_status"] == "red":
+            items.append(f"Red: {b['benefit_id']} {b['title']}. {MEASURE_NAMES[measure].capitalize()} "
+                         f"{measure_value(measure, b['actual_value'])} against "
+                         f"{measure_value(measure, b['planned_value'])} planned; owner: {b['owner']}.")
+        elif b["rag_status"] == "no data":
+            items.append(f"No data: {b['benefit_id']} {b['title']}. No {MEASURE_NAMES[measure]} figure for "
+                         f"{period.end:%B %Y}"
+                         + (f" ({b['services_measured']} of {b['services_in_group']} services measured)"
+                            if b["services_in_group"] > 1 else "")
+                         + f"; owner: {b['owner']}.")
+    return items
+
+
+def late_returns(returns: dict | None) -> list[str] | None:
+    if returns is None:
+        return None
+    items = []
+    for r in returns["rows"]:
+        if r["status"] == "late":
+            items.append(f"{r['agency_name']}: the return for {r['month']:%B %Y} arrived late, on "
+                         f"{r['first_received_at']:%d %B %Y} (due {r['due_date']:%d %B %Y}).")
+        elif r["status"] == "missing":
+            items.append(f"{r['agency_name']}: the return for {r['month']:%B %Y} is missing "
+                         f"(due {r['due_date']:%d %B %Y}).")
+    return items
+
+
+def series(history: list[dict], figure: str) -> list[tuple[dt.date, float]]:
+    """One figure's monthly values, oldest first, months without a figure left out."""
+    return [(h["month"], h["value"]) for h in history if h["figure"] == figure and h["value"] is not None]
+
+
+def chart_texts(history: list[dict]) -> dict:
+    realised = series(history, "cashable_realised_to_date_gbp")
+    planned = series(history, "cashable_planned_to_date_gbp")
+    take_up = series(history, "digital_take_up_rate")
+    savings_alt = "No cashable savings figures for this period."
+    if realised and planned:
+        savings_alt = (f"Line chart of cashable savings realised to date against plan, {realised[0][0]:%B %Y} to "
+                       f"{realised[-1][0]:%B %Y}: realised {gbp(realised[0][1])} to {gbp(realised[-1][1])}, "
+                       f"planned {gbp(planned[0][1])} to {gbp(planned[-1][1])}.")
+    take_up_alt = "No digital take-up figures for this period."
+    if take_up:
+        take_up_alt = (f"Line chart of digital take-up across government, {take_up[0][0]:%B %Y} to "
+                       f"{take_up[-1][0]:%B %Y}: from {percent(take_up[0][1])} to {percent(take_up[-1][1])}.")
+    return {"savings_alt": savings_alt, "take_up_alt": take_up_alt}
+
+
+def content(inputs: dict, period: Period, version: str) -> dict:
+    """Every word and figure of the summary of `period`, from the rows `inputs` holds (see summary.read_inputs)."""
+    figures, returns = inputs["figures"], inputs["returns"]
+    as_of = f"Data as of: returns for months up to {period.end:%B %Y}"
+    if returns and returns["latest_received"] is not None:
+        as_of += f", the latest received on {returns['latest_received']:%d %B %Y}"
+    elif returns is None:
+        as_of += " (no return-status data)"
+    savings = {name: figures.get(f"channel_shift_{name}") for name in
+               ("theoretical_saving_gbp", "counterfactual_saving_gbp", "theoretical_cumulative_gbp",
+                "counterfactual_cumulative_gbp")}
+    body = {
+        "title": f"Benefits realisation summary: {period.name}",
+        "kind": "Monthly" if period.kind == "month" else "Quarterly",
+        "period": period.name,
+        "as_of": as_of,
+        "version": f"Version {version} of the service performance pipeline",
+        "headlines": headlines(figures, period, inputs.get("savings_cost")),
+        "narrative": narrative(figures, period),
+        "attention": attention(inputs["benefits"], period),
+        "benefits": [benefit_row(b) for b in sorted(inputs["benefits"], key=lambda b: (
+            STATUS_ORDER[b["rag_status"]], b["benefit_id"]))],
+        "late_returns": late_returns(returns),
+        "savings": {name: (gbp(row["value"]) if row else "no data") for name, row in savings.items()},
+        "savings_coverage": (f"{savings['counterfactual_saving_gbp']['items_counted']} of "
+                             f"{savings['counterfactual_saving_gbp']['items_in_scope']} services with an online "
+                             f"channel and a baseline month had both savings figures"
+                             if savings["counterfactual_saving_gbp"] else "no service had savings figures"),
+        "charts": chart_texts(inputs["history"]),
+        "captions": CAPTIONS,
+        "methods": [{"heading": heading, "text": text} for heading, text in METHODS],
+    }
+    body["checksum"] = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:12]
+    return body

@@ -1,4 +1,5 @@
-"""The ministers' summary: one per month and quarter, at most 4 A4 pages, every figure from a published table."""
+"""The ministers' summary: one per month and quarter, at most 4 full A4 pages, every figure from a published table,
+every savings figure saying what it covers, forecasts and statuses in words."""
 
 from __future__ import annotations
 
@@ -12,8 +13,10 @@ import pypdf
 import pypdfium2
 import pytest
 
-from pipelines.defs.publishing.summary import (METHODS, Period, build_summaries, content, gbp, measure_value, percent, points,
-                               read_inputs)
+from pipelines.defs.publishing.summary import build_summaries, chart_figures, read_inputs
+from pipelines.defs.publishing.summary_content import (METHODS, Period, content, forecast_words, gbp, gbp_millions,
+                                                      headlines, measure_value, narrative, percent, points,
+                                                      status_note, table_value)
 from transforms import sql
 
 DECEMBER = Period("month", dt.date(2025, 12, 1), dt.date(2025, 12, 1))
@@ -44,6 +47,68 @@ def test_formatting_of_money_shares_and_changes():
         "61.8%", "no data", "+0.5 pp", "\u22121.2 pp"]
     assert [measure_value("completion_rate", 0.8674), measure_value("cost_per_transaction_gbp", 8.675),
             measure_value("channel_shift_saving_gbp", 64_539_808.3)] == ["86.7%", "£8.68", "£64.5m"]
+
+
+def test_halves_round_up_as_on_the_dashboards_and_nothing_reads_minus_zero():
+    assert [percent(0.5825), percent(0.5824), gbp(10.125, pence=True)] == ["58.3%", "58.2%", "£10.13"]
+    assert [percent(-0.0004), points(-0.0004), points(0.0), gbp(-0.004, pence=True, sign=True), gbp_millions(-400.0)] \
+        == ["0.0%", "0.0 pp", "0.0 pp", "£0.00", "£0.00m"]
+
+
+def test_money_to_date_has_one_scale_in_the_benefits_table():
+    assert [table_value("channel_shift_saving_gbp", v) for v in (380_484.3, 7_800_000.0, 57_640_000.0)] == [
+        "£0.38m", "£7.80m", "£57.64m"]
+    assert table_value("cost_per_transaction_gbp", 10.298) == "£10.30"
+    assert table_value("digital_take_up_rate", 0.5825) == "58.3%"
+
+
+def benefit(**values) -> dict:
+    return {"measure": "digital_take_up_rate", "category": "non-cashable", "rag_status": "green",
+            "baseline_value": 0.40, "target_value": 0.90, "target_month": dt.date(2026, 3, 1), **values}
+
+
+def test_forecasts_read_in_words_against_the_target():
+    assert forecast_words(benefit(forecast_value=0.84, forecast_share_of_target=0.88)) == \
+        "on course to reach 84.0% by March 2026, short of the 90.0% target"
+    assert forecast_words(benefit(forecast_value=0.93, forecast_share_of_target=1.06)) == \
+        "on course to reach the 90.0% target by March 2026 (trend: 93.0%)"
+    assert forecast_words(benefit(forecast_value=0.35, forecast_share_of_target=-0.1)) == \
+        "heading for 35.0% by March 2026: moving away from the 90.0% target (baseline 40.0%)"
+    assert forecast_words(benefit(forecast_value=None, forecast_share_of_target=None)) == \
+        "no forecast (too few recent months with figures); target 90.0% by March 2026"
+
+
+def test_a_dis_benefit_that_did_not_happen_reads_as_good_news():
+    dip = benefit(measure="satisfaction_score", category="dis-benefit", baseline_value=0.697, target_value=0.667)
+    assert forecast_words({**dip, "forecast_value": 0.783, "forecast_share_of_target": -2.87}) == (
+        "no fall expected: heading for 78.3% by March 2026, above the 69.7% baseline (a fall to 66.7% was allowed for)")
+    assert forecast_words({**dip, "forecast_value": 0.68, "forecast_share_of_target": 0.57}) == \
+        "heading for 68.0% by March 2026, within the fall to 66.7% allowed for"
+    assert forecast_words({**dip, "forecast_value": 0.64, "forecast_share_of_target": 1.9}) == \
+        "heading for 64.0% by March 2026, worse than the fall to 66.7% allowed for"
+    assert [status_note({**dip, "rag_status": s}) for s in ("green", "red", "no data")] == [
+        "harm no worse than allowed for", "harm worse than allowed for", ""]
+    assert status_note(benefit()) == ""
+
+
+def figure(value, change=None, counted=10, scope=10) -> dict:
+    return {"value": value, "change": change, "items_counted": counted, "items_in_scope": scope,
+            "same_items_as_previous": True}
+
+
+def test_each_savings_headline_says_what_it_covers_and_how_the_two_differ():
+    figures = {"cashable_realised_to_date_gbp": figure(210_517_700.0), "cashable_planned_to_date_gbp": figure(2.08e8),
+               "channel_shift_counterfactual_saving_gbp": figure(96_160_964.6, counted=62, scope=62),
+               "channel_shift_theoretical_saving_gbp": figure(66_396_000.0, counted=62, scope=62)}
+    tiles = {t["label"]: t for t in headlines(figures, DECEMBER, {"saving_gbp": 96_160_964.6, "cost_gbp": 163_479_029.3})}
+    assert tiles["Cashable savings realised to date"]["covers"] == (
+        "Covers: the register's 10 cashable benefits measured in money, each added up since its baseline month.")
+    assert tiles["Saved by channel shift this month"]["covers"] == (
+        "Covers: 62 services with an online channel, this month only; not a register benefit and not to be added to "
+        "the figure beside it. It equals 58.8% of what those services cost this month (£163.5m).")
+    assert ("The two savings headlines measure different things: £210.5m is the register's cashable benefits since "
+            "their baselines; £96.2m is one month of channel shift across 62 services, which overlaps with the "
+            "register's own channel-shift benefits.") in narrative(figures, DECEMBER)
 
 
 def test_financial_quarters_run_april_to_march():
@@ -77,10 +142,20 @@ def test_every_pdf_is_at_most_four_a4_pages_of_real_text(built):
         assert "/StructTreeRoot" in reader.trailer["/Root"]  # tagged: headings and reading order for screen readers
 
 
+def savings_and_cost(store, period: Period) -> tuple[float, float]:
+    """The counterfactual saving and the cost of the services with both savings measures, from the published rows."""
+    rows = pl.read_parquet(store.published / "channel_shift_savings.parquet").filter(
+        pl.col("month").is_between(period.start, period.end) & pl.col("counterfactual_saving_gbp").is_not_null()
+        & pl.col("theoretical_saving_gbp").is_not_null())
+    return rows["counterfactual_saving_gbp"].sum(), rows["cost_gbp"].sum()
+
+
 def expected_page_one(store, period: Period) -> list[str]:
     """Every figure page 1 must show, formatted from the published tables' values."""
     f = figures(store, period)
-    wanted = [
+    saving, cost = savings_and_cost(store, period)
+    assert saving == pytest.approx(f["channel_shift_counterfactual_saving_gbp"]["value"])
+    wanted = [percent(saving / cost), gbp(cost),
         gbp(f["cashable_realised_to_date_gbp"]["value"]), gbp(f["cashable_realised_to_date_gbp"]["change"], sign=True),
         gbp(f["cashable_planned_to_date_gbp"]["value"]),
         gbp(f["channel_shift_counterfactual_saving_gbp"]["value"]),
@@ -103,12 +178,12 @@ def test_page_one_holds_exactly_the_figures_of_the_published_tables(built):
     store, _, _ = built
     page = pdf_text(store.published / "reports" / "benefits-summary-2025-12.pdf")[0]
     wanted = expected_page_one(store, DECEMBER)
-    for figure in wanted:
-        assert figure in page, figure
+    for wanted_figure in wanted:
+        assert wanted_figure in page, wanted_figure
     # and nothing else: every number on the page is one of those (dates, page numbers and the version apart)
     page = re.sub(r"Data as of: .*? Content checksum [0-9a-f]{12}\.", "", page)
     page = re.sub(r"Page \d of \d", "", page)
-    allowed = {token for figure in wanted for token in NUMBER.findall(figure)} | {"2025"}
+    allowed = {token for wanted_figure in wanted for token in NUMBER.findall(wanted_figure)} | {"2025"}
     assert [token for token in NUMBER.findall(page) if token not in allowed] == []
 
 
@@ -117,13 +192,43 @@ def test_benefits_table_shows_each_benefit_from_the_published_table(built):
     text = " ".join(pdf_text(store.published / "reports" / "benefits-summary-2025-12.pdf"))
     for b in benefits(store, DECEMBER):
         row = text[text.rindex(f"{b['benefit_id']} {b['title'][:20]}"):]  # the table comes after the call-outs
-        cells = [measure_value(b["measure"], b["planned_value"]), measure_value(b["measure"], b["actual_value"]),
-                 {"no data": "No data"}.get(b["rag_status"], b["rag_status"].capitalize()),
-                 f"target {measure_value(b['measure'], b['target_value'])}"]
-        if b["forecast_value"] is not None:
-            cells.append(f"forecast {measure_value(b['measure'], b['forecast_value'])}")
+        cells = [b["owner"], table_value(b["measure"], b["planned_value"]), table_value(b["measure"], b["actual_value"]),
+                 {"no data": "No data"}.get(b["rag_status"], b["rag_status"].capitalize()), status_note(b),
+                 forecast_words(b, table_value)]
         for cell in cells:
-            assert cell in row[:400], (b["benefit_id"], cell)
+            assert cell in row[:500], (b["benefit_id"], cell)
+    assert "of the promised change" not in text  # forecasts are words, never "(-151% of the promised change)"
+
+
+def test_page_one_says_what_each_savings_figure_covers(built):
+    store, _, _ = built
+    page = pdf_text(store.published / "reports" / "benefits-summary-2025-12.pdf")[0]
+    f = figures(store, DECEMBER)
+    saving, cost = savings_and_cost(store, DECEMBER)
+    cashable, shift = f["cashable_realised_to_date_gbp"], f["channel_shift_counterfactual_saving_gbp"]
+    assert (f"Covers: the register's {cashable['items_in_scope']} cashable benefits measured in money, each added up "
+            f"since its baseline month.") in page
+    assert (f"Covers: {shift['items_counted']} services with an online channel, this month only; not a register "
+            f"benefit and not to be added to the figure beside it. It equals {percent(saving / cost)} of what those "
+            f"services cost this month ({gbp(cost)}).") in page
+    assert (f"The two savings headlines measure different things: {gbp(cashable['value'])} is the register's cashable "
+            f"benefits since their baselines; {gbp(shift['value'])} is one month of channel shift") in page
+
+
+def test_charts_name_months_and_start_rates_at_zero(built):
+    store, _, _ = built
+    july = Period("month", dt.date(2025, 7, 1), dt.date(2025, 7, 1))  # one month of history: one tick
+    for period, ticks in ((july, ["Jul 2025"]), (DECEMBER, ["Jul 2025", "Aug 2025", "Sep 2025", "Oct 2025",
+                                                            "Nov 2025", "Dec 2025"])):
+        drawn = chart_figures(read_inputs(store.published, period)["history"])
+        for name, chart in drawn.items():
+            chart.canvas.draw()
+            axes = chart.axes[0]
+            assert axes.get_ylim()[0] == 0, name
+            assert [t.get_text() for t in axes.get_xticklabels()] == ticks, name
+        assert [t.get_text() for t in drawn["take_up"].axes[0].get_yticklabels()][-1] == "100%"
+        money = [t.get_text() for t in drawn["savings"].axes[0].get_yticklabels()]
+        assert all(m.startswith("£") and m.endswith("m") for m in money) and len(set(money)) == len(money), money
 
 
 def test_a_month_without_data_shows_no_data_never_zero(built):
@@ -172,11 +277,12 @@ def test_same_inputs_give_the_same_bytes(copied):
 
 def test_html_says_what_the_pdf_says_with_accessible_structure(built):
     store, _, _ = built
-    body = content(read_inputs(store.published, DECEMBER), DECEMBER)
+    body = content(read_inputs(store.published, DECEMBER), DECEMBER, "0.1.0")
     page = (store.published / "reports" / "benefits-summary-2025-12.html").read_text(encoding="utf-8")
     pdf = " ".join(pdf_text(store.published / "reports" / "benefits-summary-2025-12.pdf"))
     plain = " ".join(html.unescape(re.sub(r"<[^>]+>", " ", page)).split())
-    for sentence in [*body["narrative"], *body["attention"], *(t["value"] for t in body["headlines"])]:
+    for sentence in [*body["narrative"], *body["attention"], *(t[key] for t in body["headlines"]
+                                                               for key in ("value", "covers"))]:
         assert sentence in plain and sentence in pdf, sentence
     assert '<html lang="en-GB">' in page and page.count("<h1>") == 1
     assert re.findall(r"<h2 id=\"[\w-]+\">([^<]+)</h2>", page) == [
@@ -188,16 +294,29 @@ def test_html_says_what_the_pdf_says_with_accessible_structure(built):
     assert page.count("<svg") == 2 and "<script" not in page
 
 
-def test_pdf_renders_to_png_pages(built, tmp_path):
+def ink_depth(image) -> float:
+    """How far down the page, as a share of the space above the footer, the last printed line is."""
+    body = image.height - 60  # the footer's band (page number, title) at 72 dpi
+    rows = [y for y in range(body) if any(image.getpixel((x, y)) < 128 for x in range(0, image.width, 2))]
+    return rows[-1] / body
+
+
+def test_pdf_pages_render_and_none_is_half_empty(built, tmp_path):
     store, _, _ = built
-    document = pypdfium2.PdfDocument(store.published / "reports" / "benefits-summary-2025-26-Q3.pdf")
-    for number in range(len(document)):
-        image = document[number].render(scale=1).to_pil().convert("L")
-        image.save(tmp_path / f"page-{number + 1}.png")
-        assert image.size == (596, 842)  # A4 at 72 dpi, rounded up
-        dark = sum(1 for value in image.getdata() if value < 128) / (595 * 842)
-        assert 0.005 < dark < 0.5, (number, dark)  # ink on every page, and not a black page
-    assert len(list(tmp_path.glob("page-*.png"))) == len(document) <= 4
+    for path in sorted((store.published / "reports").glob("*.pdf")):
+        document = pypdfium2.PdfDocument(path)
+        depths = []
+        for number in range(len(document)):
+            image = document[number].render(scale=1).to_pil().convert("L")
+            image.save(tmp_path / f"{path.stem}-page-{number + 1}.png")
+            assert image.size == (596, 842)  # A4 at 72 dpi, rounded up
+            dark = sum(1 for value in image.getdata() if value < 128) / (595 * 842)
+            assert 0.005 < dark < 0.5, (path.name, number, dark)  # ink on every page, and not a black page
+            depths.append(ink_depth(image))
+        assert len(document) <= 4
+        assert all(depth > 0.7 for depth in depths[:-1]), (path.name, depths)  # a page breaks only when full
+        assert depths[-1] > 0.3, (path.name, depths)  # and no short tail on a page of its own
+    print(f"summary pages as PNG: {tmp_path}")
 
 
 def test_methods_state_the_rag_thresholds_the_sql_applies():

@@ -84,12 +84,25 @@ def _svg(figure) -> str:
 
 
 def _month_axis(axes, months: list[dt.date]) -> None:
-    """Months named on the x axis (Jul 2025), about five of them, never ISO dates."""
+    """Months named on the x axis (Jul 2025), at most six of them at even steps, never ISO dates."""
     import matplotlib.dates as mdates
 
-    span = (months[-1].year - months[0].year) * 12 + months[-1].month - months[0].month + 1 if months else 1
-    axes.xaxis.set_major_locator(mdates.MonthLocator(interval=max(1, -(-span // 5))))
+    if not months:
+        return
+    span = (months[-1].year - months[0].year) * 12 + months[-1].month - months[0].month + 1
+    step = next(step for step in (1, 2, 3, 6, 12, 24) if span <= step * 6)
+    axes.xaxis.set_major_locator(mdates.MonthLocator(bymonth=range(1, 13, step) if step < 12 else (1,)))
     axes.xaxis.set_major_formatter(mdates.DateFormatter("%b %Y"))
+    axes.set_xlim(months[0] - dt.timedelta(days=20), months[-1] + dt.timedelta(days=20))
+
+
+def _millions_axis(axes) -> None:
+    """Money on the y axis in £ million, with as many decimals as the scale needs (£0.2m, never £0m twice)."""
+    from matplotlib.ticker import FuncFormatter
+
+    top = axes.get_ylim()[1]
+    places = 0 if top >= 10 else 1 if top >= 1 else 2
+    axes.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"£{v:,.{places}f}m"))
 
 
 def chart_figures(history: list[dict]) -> dict:
@@ -110,7 +123,7 @@ def chart_figures(history: list[dict]) -> dict:
                 axes.plot([m for m, _ in points], [v / 1e6 for _, v in points], line, color="black" if "Realised"
                           in label else "0.45", marker="o" if line == "-" else None, markersize=3, label=label)
         axes.set_ylim(bottom=0)
-        axes.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"£{v:,.0f}m"))
+        _millions_axis(axes)
         axes.set_ylabel("Savings to date")
         _month_axis(axes, [m for m, _ in series(history, "cashable_realised_to_date_gbp")])
         axes.legend(frameon=False, loc="upper left")

@@ -1,5 +1,7 @@
-"""The Evidence dashboards build offline from the published files alone, and a real browser shows on them the same
-numbers as the published KPI tables."""
+"""The Evidence dashboards build offline from the published files alone, and a real browser (Debian's chromium, driven
+by Playwright) shows on every page template, at 1366 x 768, the published numbers formatted for people, the key
+columns in view, "no data" only where a figure is absent, no -0, and no serious or critical axe-core violation.
+Screenshots of every page template are left in the pytest folder (pytest-current/screenshots0) for a person."""
 
 import functools
 import os
@@ -13,14 +15,18 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from playwright.sync_api import sync_playwright
 
 from pipelines.defs.publishing.open_data import sql_definition
 from transforms.domain import SATISFACTION_MIN_RESPONSES
 
 DASHBOARDS = Path(__file__).resolve().parent.parent / "dashboards"
-CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run", "--window-size=1280,2400",
-                  "--virtual-time-budget=20000"]
+AXE = DASHBOARDS / "node_modules" / "axe-core" / "axe.min.js"
+VIEWPORT = {"width": 1366, "height": 768}
+COST_AND_TAKE_UP = ["Service", "Cost per transaction", "Change in 12 months", "Digital take-up",
+                    "Take-up change in 12 months"]
+MINUS_ZERO = re.compile(r"(?<![\w.\-−])[-−]0(?:\.0+)?(?![\d.])")
+STRAY_SPACE = re.compile(r"[\w%)] [.,;:](?=\s|$)")
 
 
 def npm(project: Path, script: str, published: Path, timeout: int) -> None:
@@ -37,7 +43,7 @@ def site(built, tmp_path_factory):
     assert (DASHBOARDS / "node_modules" / ".bin" / "evidence").exists(), "run `make dashboards-install` first"
     project = tmp_path_factory.mktemp("site") / "dashboards"
     shutil.copytree(DASHBOARDS, project, ignore=shutil.ignore_patterns("node_modules", "build", ".evidence",
-                                                                       "open-data"))
+                                                                       "static"))
     (project / "node_modules").symlink_to(DASHBOARDS / "node_modules")
     npm(project, "sources", store.published, timeout=300)
     npm(project, "build:strict", store.published, timeout=1500)
@@ -60,17 +66,30 @@ def server(site):
     thread.join()
 
 
-def chromium(url: str, folder: Path, screenshot: str) -> str:
-    """The page's DOM after its scripts ran (headless Debian chromium, fresh profile); a screenshot beside it."""
-    binary = shutil.which("chromium")
-    assert binary, "Debian's chromium is not installed (`make test` installs it)"
-    for mode in ([f"--screenshot={folder / screenshot}"], ["--dump-dom"]):
-        profile = folder / f"profile-{screenshot}-{len(mode[0])}"
-        done = subprocess.run([binary, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", *mode, url],
-                              capture_output=True, text=True, timeout=120)
-        assert done.returncode == 0, done.stderr[-2000:]
-    assert (folder / screenshot).stat().st_size > 10_000
-    return done.stdout
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's chromium driven by Playwright (never `playwright install`: it would download a browser)."""
+    assert Path("/usr/bin/chromium").exists(), "Debian's chromium is not installed (`make test` installs it)"
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox"])
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture(scope="module")
+def shots(tmp_path_factory):
+    return tmp_path_factory.mktemp("screenshots")
+
+
+def visit(browser, server: str, path: str, shots: Path, name: str):
+    """The page at 1366 x 768 once its queries have run and its tables are drawn; a full-page screenshot beside."""
+    page = browser.new_page(viewport=VIEWPORT)
+    page.goto(f"{server}{path}", wait_until="networkidle")
+    page.wait_for_selector("article, main", state="attached")
+    page.wait_for_function("!document.body.innerText.includes('Loading...')")
+    page.wait_for_timeout(500)  # echarts animates its first frame
+    page.screenshot(path=shots / f"{name}.png", full_page=True)
+    return page
 
 
 class MarkedText(HTMLParser):
@@ -100,12 +119,7 @@ class MarkedText(HTMLParser):
 def marked(dom: str, marker: str) -> dict[str, str]:
     parser = MarkedText(marker)
     parser.feed(dom)
-    return {key: normalised(text) for key, text in parser.text.items()}
-
-
-def normalised(text: str) -> str:
-    """Whitespace collapsed; values render with a trailing space, so "63.6% , from" reads "63.6%, from"."""
-    return re.sub(r" ([,.;:)])", r"\1", " ".join(text.split()))
+    return {key: " ".join(text.split()) for key, text in parser.text.items()}
 
 
 def number(text: str) -> float:
@@ -125,6 +139,76 @@ def latest(frame: pl.DataFrame, **where) -> dict:
     return frame.sort("month").row(-1, named=True)
 
 
+def table_rows(page, table: str) -> tuple[list[str], list[list[str]]]:
+    """The header titles and the rows' cell texts of the data table inside [data-table=<table>]."""
+    container = page.locator(f"[data-table='{table}'] table").first
+    headers = [" ".join(t.split()) for t in container.locator("thead th").all_inner_texts()]
+    rows = [[" ".join(c.split()) for c in row.locator("td").all_inner_texts()]
+            for row in container.locator("tbody tr").all()]
+    return headers, rows
+
+
+def assert_key_columns_in_view(page, table: str, titles: list[str]) -> None:
+    """Each key column's header is inside the window and inside its table's visible box: no sideways scrolling."""
+    box = page.locator(f"[data-table='{table}']").first.bounding_box()
+    headers = page.locator(f"[data-table='{table}'] table thead th")
+    for title in titles:
+        header = headers.filter(has_text=re.compile(rf"^\s*{re.escape(title)}\s*$")).first
+        edge = header.bounding_box()
+        assert edge, (table, title)
+        right = edge["x"] + edge["width"]
+        assert edge["x"] >= 0 and right <= min(VIEWPORT["width"], box["x"] + box["width"]) + 1, (table, title, edge)
+
+
+def assert_reads_cleanly(page, path: str) -> None:
+    """No sideways scrolling, no -0, no stray space before punctuation after a value, no Evidence branding."""
+    assert page.evaluate("document.documentElement.scrollWidth") <= VIEWPORT["width"], path
+    text = page.inner_text("body")
+    assert MINUS_ZERO.findall(text) == [], path
+    assert STRAY_SPACE.findall(text) == [], (path, [text[max(0, m.start() - 30):m.end()]
+                                                    for m in STRAY_SPACE.finditer(text)])
+    assert "Public service performance" in page.inner_text("header")
+    assert "Built with Evidence" not in text and page.locator("img[alt='Home']").count() == 0
+
+
+def assert_accessible(page, path: str) -> None:
+    """axe-core (WCAG 2.0-2.2 A and AA rules) finds no serious or critical violation."""
+    page.add_script_tag(path=str(AXE))
+    result = page.evaluate("""async () => (await axe.run(document, {runOnly: {type: 'tag',
+        values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa']}})).violations
+        .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+        .map((v) => ({id: v.id, impact: v.impact, nodes: v.nodes.slice(0, 3).map((n) => n.target.join(' '))}))""")
+    assert result == [], (path, result)
+
+
+def templates(published: Path) -> list[tuple[str, str, dict[str, list[str]]]]:
+    """(name, path, {table: key column titles}) for one page of every template."""
+    summary = pl.read_parquet(published / "kpi_service_summary.parquet").sort("service_id")
+    service = summary.row(0, named=True)
+    benefit = pl.read_parquet(published / "benefits_realisation.parquet")["benefit_id"].sort()[0]
+    return [
+        ("overview", "/", {"costliest": COST_AND_TAKE_UP,
+                           "government": ["Month", "Figure", "Value", "Change on the month before"]}),
+        ("services", "/services/", {"services": COST_AND_TAKE_UP,
+                                    "take-up-ranking": ["Service", "Digital take-up", "Take-up change in 12 months"]}),
+        ("service", f"/services/{service['service_id']}/", {}),
+        ("agencies", "/agencies/", {"agencies": ["Agency", "Cost per transaction", "Digital take-up",
+                                                 "Take-up change since baseline"]}),
+        ("agency", f"/agencies/{service['agency_id']}/", {"services": COST_AND_TAKE_UP}),
+        ("departments", "/departments/", {"departments": ["Department", "Cost per transaction", "Digital take-up",
+                                                          "Take-up change since baseline"]}),
+        ("department", f"/departments/{service['department']}/", {"services": COST_AND_TAKE_UP}),
+        ("channel-shift", "/channel-shift/", {"agencies": ["Month", "Agency", "Digital take-up"],
+                                              "savings": ["Service", "Theoretical saving", "Counterfactual saving"]}),
+        ("benefits", "/benefits/", {"benefits": ["Benefit", "Title", "Planned", "Actual", "Status"]}),
+        ("benefit", f"/benefits/{benefit}/", {"benefit": ["Month", "Planned", "Actual", "Actual - planned",
+                                                          "Status"]}),
+        ("data-quality", "/data-quality/", {}),
+        ("about", "/about/", {}),
+        ("open-data", "/open-data/", {"open-data": ["Table", "What it holds"]}),
+    ]
+
+
 def test_site_has_every_page_and_offers_every_table_for_download(site):
     build, published = site
     catalogue = pl.read_parquet(published / "service_catalogue.parquet")
@@ -132,29 +216,78 @@ def test_site_has_every_page_and_offers_every_table_for_download(site):
     assert sorted(p.name for p in (build / "agencies").iterdir() if p.is_dir()) == sorted(set(catalogue["agency_id"]))
     assert sorted(p.name for p in (build / "departments").iterdir() if p.is_dir()) == \
         sorted(set(catalogue["department"]))
-    for page in ("index.html", "services/index.html", "agencies/index.html", "channel-shift/index.html",
-                 "benefits/index.html", "data-quality/index.html", "about/index.html"):
+    for page in ("index.html", "services/index.html", "agencies/index.html", "departments/index.html",
+                 "channel-shift/index.html", "benefits/index.html", "data-quality/index.html", "about/index.html",
+                 "open-data/index.html"):
         assert (build / page).stat().st_size > 5_000, page
-    if (published / "benefits_realisation.parquet").exists():  # the benefits pages fill in once it is published
-        benefits = pl.read_parquet(published / "benefits_realisation.parquet")["benefit_id"].unique()
-        assert sorted(p.name for p in (build / "benefits").iterdir() if p.is_dir()) == sorted(benefits)
+    benefits = pl.read_parquet(published / "benefits_realisation.parquet")["benefit_id"].unique()
+    assert sorted(p.name for p in (build / "benefits").iterdir() if p.is_dir()) == sorted(benefits)
     for csv in published.glob("*.csv"):
         assert (build / "open-data" / csv.name).read_bytes() == csv.read_bytes()
     assert (build / "open-data" / "datapackage.json").read_bytes() == (published / "datapackage.json").read_bytes()
 
 
-def test_about_page_quotes_each_kpi_definition_as_worded_in_its_sql(site):
-    build, _ = site
-    definitions = marked((build / "about" / "index.html").read_text(encoding="utf-8"), "data-definition")
-    for table in ("kpi_cost_per_transaction", "kpi_digital_take_up", "kpi_completion_rate", "kpi_user_satisfaction",
-                  "kpi_rollups", "kpi_service_summary"):
-        assert definitions[table] == normalised(sql_definition(table))
-
-
-def test_overview_shows_the_published_government_figures(site, server, tmp_path_factory):
+def test_every_page_template_fits_1366_reads_cleanly_and_passes_axe(site, server, browser, shots):
     _, published = site
-    shots = tmp_path_factory.mktemp("screenshots")
-    tiles = marked(chromium(f"{server}/", shots, "overview.png"), "data-kpi")
+    for name, path, tables in templates(published):
+        page = visit(browser, server, path, shots, name)
+        assert_reads_cleanly(page, path)
+        for table, titles in tables.items():
+            assert_key_columns_in_view(page, table, titles)
+        assert_accessible(page, path)
+        page.close()
+    assert len(list(shots.glob("*.png"))) == len(templates(published))
+    print(f"screenshots: {shots}")
+
+
+def test_services_tables_say_no_data_only_where_a_figure_is_absent(site, server, browser, shots):
+    _, published = site
+    catalogue = pl.read_parquet(published / "service_catalogue.parquet")
+    online = {r["service_id"] for r in catalogue.iter_rows(named=True) if "online" in r["channels_offered"]}
+    summary = {r["service_name"]: r for r in pl.read_parquet(published / "kpi_service_summary.parquet").iter_rows(
+        named=True)}
+    page = visit(browser, server, "/services/", shots, "services-checked")
+    headers, rows = table_rows(page, "services")
+    assert headers == COST_AND_TAKE_UP[:1] + ["Kind"] + COST_AND_TAKE_UP[1:]
+    assert len(rows) == 25
+    costs = [summary[row[0]]["cost_per_transaction_gbp"] for row in rows]
+    assert costs == sorted(costs, key=lambda c: (c is None, -(c or 0)))  # as the page says: highest first
+    for service_name, kind, cost, cost_change, take_up, take_up_change in rows:
+        published_row = summary[service_name]
+        assert kind == published_row["category"]
+        expected_cost = published_row["cost_per_transaction_gbp"]
+        assert (cost == "no data") == (expected_cost is None), service_name
+        if expected_cost is not None:
+            assert number(cost) == pytest.approx(expected_cost, abs=0.005 + 1e-9)
+        assert (cost_change == "no data") == (published_row["cost_per_transaction_change_12m_pct"] is None)
+        if published_row["service_id"] not in online:
+            assert (take_up, take_up_change) == ("not applicable", "not applicable"), service_name
+        else:
+            assert (take_up == "no data") == (published_row["digital_take_up_rate"] is None), service_name
+            if published_row["digital_take_up_rate"] is not None:
+                assert take_up == f"{published_row['digital_take_up_rate'] * 100:.1f}%".replace("-", "")
+    headers, rows = table_rows(page, "services-more")
+    assert headers == ["Service", "Agency", "High volume", "Completed transactions", "Completion rate",
+                       "User satisfaction", "Responses"]
+    for service_name, _, high_volume, _, _, satisfaction, responses in rows:
+        published_row = summary[service_name]
+        assert high_volume == ("Yes" if published_row["high_volume"] else "No")
+        if published_row["suppression_note"]:
+            assert satisfaction == "suppressed", service_name
+        else:
+            assert (satisfaction == "no data") == (published_row["satisfaction_score"] is None), service_name
+    assert "no data" not in " ".join(row[-1] for row in rows if summary[row[0]]["satisfaction_responses"])
+    # services with no online channel are not in the take-up ranking
+    _, ranking = table_rows(page, "take-up-ranking")
+    ranked = {summary[row[0]]["service_id"] for row in ranking}
+    assert ranked and ranked <= online
+    page.close()
+
+
+def test_overview_shows_the_published_government_figures(site, server, browser, shots):
+    _, published = site
+    page = visit(browser, server, "/", shots, "overview-checked")
+    tiles = marked(page.content(), "data-kpi")
     rollups = pl.read_parquet(published / "kpi_rollups.parquet").filter(pl.col("level") == "government")
     titles = {"cost_per_transaction": "Cost per transaction", "digital_take_up": "Digital take-up",
               "completion_rate": "Completion rate", "user_satisfaction": "User satisfaction"}
@@ -164,27 +297,38 @@ def test_overview_shows_the_published_government_figures(site, server, tmp_path_
         if kpi == "cost_per_transaction":
             assert shown(tile, title).startswith("£")
             assert number(shown(tile, title)) == pytest.approx(row["value"], abs=0.005 + 1e-9)
-            change = re.search(r"([+-]\d+\.\d)% on the month before", tile)
+            change = re.search(r"([+-]?\d+\.\d)% on the month before", tile)
         else:
             assert number(shown(tile, title)) == pytest.approx(row["value"] * 100, abs=0.05 + 1e-9)
-            change = re.search(r"([+-]\d+\.\d) pp on the month before", tile)
+            change = re.search(r"([+-]?\d+\.\d) pp on the month before", tile)
         assert change, tile
         assert float(change.group(1)) == pytest.approx(row["change_vs_previous_month"], abs=0.05 + 1e-9)
         coverage = re.search(r"Coverage (\d+)% \((\d+) of (\d+) services\)", tile)
         assert coverage, tile
         assert [int(g) for g in coverage.groups()] == [
             round(row["coverage"] * 100), row["services_reporting"], row["services_expected"]]
-    print(f"screenshots: {shots}")
+    # the month-by-month table: KPI names in words, each value formatted as its unit is
+    headers, rows = table_rows(page, "government")
+    assert headers[:4] == ["Month", "Figure", "Value", "Change on the month before"]
+    newest = {row[1]: row for row in rows[:4]}
+    cost, take_up = latest(rollups, kpi="cost_per_transaction"), latest(rollups, kpi="digital_take_up")
+    assert newest["Cost per transaction"][2] == f"£{cost['value']:,.2f}"
+    assert newest["Digital take-up"][2] == f"{take_up['value'] * 100:.1f}%"
+    assert re.fullmatch(r"[+-]?\d+\.\d pp", newest["Digital take-up"][3])
+    page.close()
 
 
-def test_service_pages_show_the_published_service_figures(site, server, tmp_path_factory):
+def test_service_pages_show_the_published_service_figures(site, server, browser, shots):
     _, published = site
-    shots = tmp_path_factory.mktemp("screenshots")
     summary = pl.read_parquet(published / "kpi_service_summary.parquet").sort("service_id")
     complete = summary.drop_nulls(["cost_per_transaction_gbp", "digital_take_up_rate", "completion_rate",
                                    "satisfaction_score"]).row(0, named=True)
     service_id = complete["service_id"]
-    tiles = marked(chromium(f"{server}/services/{service_id}/", shots, f"service-{service_id}.png"), "data-kpi")
+    page = visit(browser, server, f"/services/{service_id}/", shots, f"service-{service_id}")
+    tiles = marked(page.content(), "data-kpi")
+    assert page.inner_text("nav[aria-label='Breadcrumb']").split() == \
+        ["Overview", "›", "Services", "›", *complete["service_name"].split()]
+    page.close()
 
     def table(name):
         return pl.read_parquet(published / f"{name}.parquet").filter(pl.col("service_id") == service_id)
@@ -209,10 +353,75 @@ def test_service_pages_show_the_published_service_figures(site, server, tmp_path
     assert number(high) == pytest.approx(satisfaction["satisfaction_score_ci_high"] * 100, abs=0.05 + 1e-9)
     assert int(number(responses)) == satisfaction["responses"]
 
-    # a service whose latest satisfaction comes from too few responses: "no data" and the reason, never a figure
+    # a service whose latest satisfaction comes from too few responses: "suppressed" and the reason, never a figure
     few = summary.filter(pl.col("satisfaction_responses") < SATISFACTION_MIN_RESPONSES).row(0, named=True)
-    tiles = marked(chromium(f"{server}/services/{few['service_id']}/", shots, "service-suppressed.png"), "data-kpi")
-    assert tiles["user_satisfaction"].startswith("User satisfaction no data ")
+    page = visit(browser, server, f"/services/{few['service_id']}/", shots, "service-suppressed")
+    tiles = marked(page.content(), "data-kpi")
+    assert tiles["user_satisfaction"].startswith("User satisfaction suppressed ")
     assert "suppressed: fewer than 30 responses" in tiles["user_satisfaction"]
     assert f"from {few['satisfaction_responses']} responses" in tiles["user_satisfaction"]
-    print(f"screenshots: {shots}")
+    page.close()
+
+    # a service with no online channel: digital take-up is not applicable, never 0.0%
+    catalogue = pl.read_parquet(published / "service_catalogue.parquet")
+    offline = catalogue.filter(~pl.col("channels_offered").list.contains("online"))["service_id"].sort()
+    if len(offline):
+        page = visit(browser, server, f"/services/{offline[0]}/", shots, "service-no-online-channel")
+        tile = marked(page.content(), "data-kpi")["digital_take_up"]
+        assert tile.startswith("Digital take-up not applicable") and "0.0%" not in tile
+        page.close()
+
+
+def test_department_and_benefit_pages_name_themselves_in_words(site, server, browser, shots):
+    _, published = site
+    department = sorted(set(pl.read_parquet(published / "service_catalogue.parquet")["department"]))[-1]
+    page = visit(browser, server, f"/departments/{department}/", shots, "department-checked")
+    assert page.inner_text("nav[aria-label='Breadcrumb']").split() == ["Overview", "›", "Departments", "›",
+                                                                       *department.split()]
+    page.close()
+    benefits = pl.read_parquet(published / "benefits_realisation.parquet")
+    signed = benefits.filter(pl.col("variance").abs() < 0.001).sort("benefit_id")  # rounds to zero either side
+    benefit = (signed if len(signed) else benefits).row(0, named=True)
+    page = visit(browser, server, f"/benefits/{benefit['benefit_id']}/", shots, "benefit-checked")
+    crumbs = page.inner_text("nav[aria-label='Breadcrumb']")
+    assert crumbs.startswith("Overview") and f"{benefit['benefit_id']}: {benefit['title']}" in crumbs
+    headers, rows = table_rows(page, "benefit")
+    assert headers[:5] == ["Month", "Planned", "Actual", "Actual - planned", "Status"]
+    for row in rows:
+        assert MINUS_ZERO.findall(" ".join(row)) == [], row
+        assert row[4] in ("Green", "Amber", "Red", "No data")
+        if benefit["measure"] in ("digital_take_up_rate", "completion_rate", "satisfaction_score", "satisfied_share"):
+            assert re.fullmatch(r"\d+\.\d%", row[1]), row
+            assert row[3] == "no data" or re.fullmatch(r"[+-]?\d+\.\d pp", row[3]), row
+    page.close()
+
+
+def test_about_page_puts_the_kpis_first_in_prose_and_quotes_each_definition(site, server, browser, shots):
+    build, _ = site
+    definitions = marked((build / "about" / "index.html").read_text(encoding="utf-8"), "data-definition")
+    for table in ("kpi_cost_per_transaction", "kpi_digital_take_up", "kpi_completion_rate", "kpi_user_satisfaction",
+                  "kpi_rollups", "kpi_service_summary"):
+        assert definitions[table] == " ".join(sql_definition(table).split())
+        assert "DESIGN" not in definitions[table] and ".sql" not in definitions[table]
+    page = visit(browser, server, "/about/", shots, "about-checked")
+    headings = page.locator("article h2, article h3").all_inner_texts()
+    assert headings[:5] == ["The four key figures", "Cost per transaction", "Digital take-up", "Completion rate",
+                            "User satisfaction"]
+    assert headings.index("Benefits") > headings.index("User satisfaction")
+    visible = page.inner_text("article")
+    for internal in ("DESIGN", ".sql", "transforms/", "kpi_", "_gbp"):
+        assert internal not in visible, internal
+    page.close()
+
+
+def test_index_pages_for_departments_and_open_data_link_every_item(site, server, browser, shots):
+    _, published = site
+    page = visit(browser, server, "/departments/", shots, "departments-checked")
+    departments = sorted(set(pl.read_parquet(published / "service_catalogue.parquet")["department"]))
+    assert sorted(page.locator("article ul a").all_inner_texts()) == departments
+    page.close()
+    page = visit(browser, server, "/open-data/", shots, "open-data-checked")
+    links = page.locator("article ul a").evaluate_all("links => links.map((a) => a.getAttribute('href'))")
+    assert sorted(links) == sorted([f"/open-data/{p.name}" for p in published.glob("*.csv")]
+                                   + ["/open-data/datapackage.json"])
+    page.close()

@@ -1,4 +1,4 @@
--- Channel-shift savings (DESIGN 4), per service offering an online channel x month from its baseline month, GBP.
+-- Channel-shift savings, per service offering an online channel x month from its baseline month, GBP.
 -- Baseline: the service's channel-shift baseline month (kpi_digital_take_up.baseline_month, its first month with a
 -- take-up figure). Unit costs at the baseline month, from kpi_cost_per_transaction's rows:
 --   digital CPT  = the online channel's cost / its completed transactions;

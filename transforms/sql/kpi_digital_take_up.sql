@@ -2,7 +2,7 @@
 -- in the same month, 0..1. Assisted digital is reported separately and is not in the numerator. NULL when any
 -- offered channel's volume is not provided (missing_inputs names them). A service with no online channel has
 -- digital take-up 0 (digital_channel_offered = false): none of its transactions can be digital.
--- Channel shift (DESIGN 4): take_up_change_pp = (take-up now - take-up in baseline_month) x 100, percentage points,
+-- Channel shift: take_up_change_pp = (take-up now - take-up in baseline_month) x 100, percentage points,
 -- where baseline_month is the service's first month with a take-up figure; shifted_transactions =
 -- (take-up now - take-up at baseline) x completed transactions now.
 WITH per_service AS (

@@ -1,4 +1,4 @@
--- Roll-ups (DESIGN 4): each KPI for the whole government, each department and each agency, per month, always
+-- Roll-ups: each KPI for the whole government, each department and each agency, per month, always
 -- volume-weighted (sum of numerators / sum of denominators over the services with a figure), never a mean of rates:
 --   cost_per_transaction: sum(cost_gbp) / sum(transactions_completed), GBP;
 --   digital_take_up: sum(digital_transactions_completed) / sum(transactions_completed), 0..1;

@@ -2,9 +2,9 @@
 -- and for the whole service ('all', the sum of the channels surveyed). Two methods, kept apart:
 --   satisfaction_score (GOV.UK): (mean rating - 1) / 4, 0..1; 95% interval by the normal approximation.
 --   satisfied_share (top-2-box): (satisfied + very satisfied) / responses, 0..1; 95% Wilson interval.
--- (both formulas are the macros of formulas.sql)
 -- No responses give NULL.
 WITH by_channel AS (
+    -- both formulas are the macros of formulas.sql
     SELECT service_id, month, channel, rating_1, rating_2, rating_3, rating_4, rating_5
     FROM fct_service_month_channel WHERE responses IS NOT NULL
 ),

@@ -5,7 +5,8 @@ create table channel_shift_savings (service_id varchar, agency_id varchar, month
     theoretical_saving_cumulative_gbp double, counterfactual_saving_cumulative_gbp double, missing_inputs varchar, is_published boolean);
 insert into channel_shift_savings
 select service_id, agency_id, month, baseline_month, shifted_transactions, theoretical_saving_gbp,
-    counterfactual_saving_gbp, theoretical_saving_cumulative_gbp, counterfactual_saving_cumulative_gbp, missing_inputs, true
+    counterfactual_saving_gbp, theoretical_saving_cumulative_gbp, counterfactual_saving_cumulative_gbp,
+    coalesce(missing_inputs, ''), true
 from read_parquet('${published_dir}/channel_shift_savings.parquet');
 select * from channel_shift_savings
 union all by name

@@ -3,8 +3,7 @@ and an HTML page for each month and each financial quarter (April-March year), u
 (benefits-summary-2025-12.pdf, benefits-summary-2025-26-Q3.html, ...).
 
 What the summary says is summary_content.py's, beside this file: this module only reads its rows and renders its
-words.
-Nothing depends on the clock: "data as of" comes from the data, the version from the package, fonts are bundled
+words. Nothing depends on the clock: "data as of" comes from the data, the version from the package, fonts are bundled
 (matplotlib's DejaVu Sans) and chart files carry no dates, so the same inputs give the same text and the same bytes.
 """
 

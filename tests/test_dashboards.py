@@ -140,18 +140,20 @@ def latest(frame: pl.DataFrame, **where) -> dict:
 
 
 def table_rows(page, table: str) -> tuple[list[str], list[list[str]]]:
-    """The header titles and the rows' cell texts of the data table inside [data-table=<table>]."""
-    container = page.locator(f"[data-table='{table}'] table").first
-    headers = [" ".join(t.split()) for t in container.locator("thead th").all_inner_texts()]
-    rows = [[" ".join(c.split()) for c in row.locator("td").all_inner_texts()]
-            for row in container.locator("tbody tr").all()]
+    """The column titles and the rows' cell texts of the data table shown inside [data-table=<table>]."""
+    shown_table = page.locator(f"[data-table='{table}'] table:visible").first
+    headers = [" ".join(t.split()) for t in shown_table.locator("th[role=columnheader]").all_inner_texts()]
+    rows = [[" ".join(c.split()) for c in row.locator("td[role=cell]").all_inner_texts()]
+            for row in shown_table.locator("tr:has(td[role=cell])").all()]
+    if headers[-1:] == ["Links"]:  # the arrow that opens a row's page
+        headers, rows = headers[:-1], [row[:-1] for row in rows]
     return headers, rows
 
 
 def assert_key_columns_in_view(page, table: str, titles: list[str]) -> None:
     """Each key column's header is inside the window and inside its table's visible box: no sideways scrolling."""
     box = page.locator(f"[data-table='{table}']").first.bounding_box()
-    headers = page.locator(f"[data-table='{table}'] table thead th")
+    headers = page.locator(f"[data-table='{table}'] table:visible th[role=columnheader]")
     for title in titles:
         header = headers.filter(has_text=re.compile(rf"^\s*{re.escape(title)}\s*$")).first
         edge = header.bounding_box()
@@ -249,7 +251,7 @@ def test_services_tables_say_no_data_only_where_a_figure_is_absent(site, server,
     page = visit(browser, server, "/services/", shots, "services-checked")
     headers, rows = table_rows(page, "services")
     assert headers == COST_AND_TAKE_UP[:1] + ["Kind"] + COST_AND_TAKE_UP[1:]
-    assert len(rows) == 25
+    assert len(rows) == min(25, len(summary))
     costs = [summary[row[0]]["cost_per_transaction_gbp"] for row in rows]
     assert costs == sorted(costs, key=lambda c: (c is None, -(c or 0)))  # as the page says: highest first
     for service_name, kind, cost, cost_change, take_up, take_up_change in rows:
@@ -389,7 +391,7 @@ def test_department_and_benefit_pages_name_themselves_in_words(site, server, bro
     assert headers[:5] == ["Month", "Planned", "Actual", "Actual - planned", "Status"]
     for row in rows:
         assert MINUS_ZERO.findall(" ".join(row)) == [], row
-        assert row[4] in ("Green", "Amber", "Red", "No data")
+        assert row[4] in ("Green", "Amber", "Red", "No data"), row
         if benefit["measure"] in ("digital_take_up_rate", "completion_rate", "satisfaction_score", "satisfied_share"):
             assert re.fullmatch(r"\d+\.\d%", row[1]), row
             assert row[3] == "no data" or re.fullmatch(r"[+-]?\d+\.\d pp", row[3]), row

@@ -1,7 +1,6 @@
-"""The Evidence dashboards build offline from the published files alone, and a real browser (Debian's chromium, driven
-by Playwright) shows on every page template, at 1366 x 768, the published numbers formatted for people, the key
-columns in view, "no data" only where a figure is absent, no -0, and no serious or critical axe-core violation.
-Screenshots of every page template are left in the pytest folder (pytest-current/screenshots0) for a person."""
+"""The dashboards build offline from the published files alone, and in a real browser at 1366 x 768 every page template
+shows the published figures as people write them, its key columns in view, and passes axe-core (screenshots of each
+are left in screenshots/dashboards/, git-ignored, for a person to look at)."""
 
 import functools
 import os
@@ -21,6 +20,7 @@ from pipelines.defs.publishing.open_data import sql_definition
 from transforms.domain import SATISFACTION_MIN_RESPONSES
 
 DASHBOARDS = Path(__file__).resolve().parent.parent / "dashboards"
+SCREENSHOTS = Path(__file__).resolve().parent.parent / "screenshots" / "dashboards"
 AXE = DASHBOARDS / "node_modules" / "axe-core" / "axe.min.js"
 VIEWPORT = {"width": 1366, "height": 768}
 COST_AND_TAKE_UP = ["Service", "Cost per transaction", "Change in 12 months", "Digital take-up",
@@ -77,8 +77,11 @@ def browser():
 
 
 @pytest.fixture(scope="module")
-def shots(tmp_path_factory):
-    return tmp_path_factory.mktemp("screenshots")
+def shots():
+    """screenshots/dashboards/ (git-ignored), emptied first: the pytest folders are shared and pruned."""
+    shutil.rmtree(SCREENSHOTS, ignore_errors=True)
+    SCREENSHOTS.mkdir(parents=True)
+    return SCREENSHOTS
 
 
 def visit(browser, server: str, path: str, shots: Path, name: str):
@@ -238,8 +241,7 @@ def test_every_page_template_fits_1366_reads_cleanly_and_passes_axe(site, server
             assert_key_columns_in_view(page, table, titles)
         assert_accessible(page, path)
         page.close()
-    assert len(list(shots.glob("*.png"))) == len(templates(published))
-    print(f"screenshots: {shots}")
+    assert {p.stem for p in shots.glob("*.png")} >= {name for name, _, _ in templates(published)}
 
 
 def test_services_tables_say_no_data_only_where_a_figure_is_absent(site, server, browser, shots):

@@ -7,6 +7,7 @@ import datetime as dt
 import hashlib
 import html
 import re
+from pathlib import Path
 
 import polars as pl
 import pypdf
@@ -292,6 +293,26 @@ def test_html_says_what_the_pdf_says_with_accessible_structure(built):
     assert page.count('<svg role="img" aria-label="Line chart of') == 2
     assert 'font-family: "DejaVu Sans"' in page  # the stylesheet is not escaped
     assert page.count("<svg") == 2 and "<script" not in page
+
+
+def test_html_passes_axe_core_in_a_real_browser(built):
+    """axe-core (WCAG 2.0-2.2 A and AA rules) on the HTML summary in Debian's chromium: no serious or critical
+    violation (white on the amber grey once failed contrast)."""
+    from playwright.sync_api import sync_playwright
+
+    store, _, _ = built
+    axe = Path(__file__).resolve().parent.parent / "dashboards" / "node_modules" / "axe-core" / "axe.min.js"
+    assert axe.exists(), "run `make dashboards-install` first (axe-core comes from npm)"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox"])
+        page = browser.new_page(viewport={"width": 1366, "height": 768})
+        page.goto((store.published / "reports" / "benefits-summary-2025-12.html").as_uri())
+        page.add_script_tag(path=str(axe))
+        found = page.evaluate("""async () => (await axe.run(document, {runOnly: {type: 'tag',
+            values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa']}})).violations
+            .filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => v.id)""")
+        browser.close()
+    assert found == []
 
 
 def ink_depth(image) -> float:

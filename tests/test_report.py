@@ -15,9 +15,10 @@ import pypdfium2
 import pytest
 
 from pipelines.defs.publishing.summary import build_summaries, chart_figures, read_inputs
-from pipelines.defs.publishing.summary_content import (METHODS, Period, content, forecast_words, gbp, gbp_millions,
-                                                      headlines, measure_value, narrative, percent, points,
-                                                      status_note, table_value)
+from pipelines.defs.publishing.summary_content import (METHODS, content, forecast_words, headlines, narrative,
+                                                      status_note)
+from pipelines.defs.publishing.summary_formats import (Period, gbp, gbp_millions, measure_value, percent, points,
+                                                      table_value)
 from transforms import sql
 
 DECEMBER = Period("month", dt.date(2025, 12, 1), dt.date(2025, 12, 1))

@@ -20,9 +20,11 @@ import dagster as dg
 import duckdb
 import jinja2
 
-from pipelines.defs.publishing.summary_content import Period, add_months, content, periods_ending_in, series
+from pipelines.defs.publishing.summary_content import content, series
+from pipelines.defs.publishing.summary_formats import Period, periods_ending_in
 from pipelines.lib.partitions import monthly, months_in
 from pipelines.lib.resources import WAREHOUSE_POOL, DataStore
+from transforms.domain import add_months
 
 TEMPLATES = Path(__file__).parent / "templates"
 CHART_STYLE = {"svg.hashsalt": "benefits-summary", "svg.fonttype": "path", "font.family": "DejaVu Sans",

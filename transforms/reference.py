@@ -9,7 +9,7 @@ from __future__ import annotations
 import polars as pl
 
 from transforms.domain import CHANNELS
-from transforms.staging import FILE, ROW, Rule, apply_rules, first_failures
+from transforms.staging import FILE, ROW, LayoutError, Rule, apply_rules, first_failures
 
 CATALOGUE_COLUMNS = ["service_id", "service_name", "agency_id", "department", "category", "customer_type",
                      "channels_offered", "high_volume"]
@@ -25,8 +25,11 @@ TRAJECTORY = "trajectory"
 CONFIDENCE = ("high", "medium", "low")
 
 
-def _missing_columns(frame: pl.DataFrame, columns: list[str]) -> list[str]:
-    return [c for c in columns if c not in frame.columns]
+def _require_columns(frame: pl.DataFrame, columns: list[str]) -> None:
+    """A reference file without a column its rules read is set aside whole, naming the columns."""
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise LayoutError(f"missing required column(s): {', '.join(missing)}")
 
 
 def _split(checked: pl.DataFrame, key: str) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -42,6 +45,7 @@ def _split(checked: pl.DataFrame, key: str) -> tuple[pl.DataFrame, pl.DataFrame]
 
 def validate_catalogue(frame: pl.DataFrame, agency_ids: list[str]) -> tuple[pl.DataFrame, pl.DataFrame]:
     """`frame`: the catalogue as text. Returns (typed services, quarantined rows)."""
+    _require_columns(frame, CATALOGUE_COLUMNS)
     channels = pl.col("channels_offered").str.split(";").list.eval(pl.element().str.strip_chars())
     checks = [
         *(Rule("required_value_missing", c, pl.col(c).is_null(), f"{c} is required") for c in CATALOGUE_COLUMNS),
@@ -81,14 +85,18 @@ def _trajectory_points() -> pl.Expr:
 def validate_benefits(frame: pl.DataFrame, service_ids: list[str]) -> tuple[pl.DataFrame, pl.DataFrame]:
     """`frame`: the register as text. Returns (typed benefits, quarantined rows). service_id may name a group of
     services separated by ';'. The optional `trajectory` column is kept (typed) when the register has it."""
-    def number(c: str) -> pl.Expr:
-        return pl.col(c).cast(pl.Float64, strict=False)
+    def number(c: str) -> pl.Expr:  # a finite number; NaN and infinities are not numbers here
+        value = pl.col(c).cast(pl.Float64, strict=False)
+        return pl.when(value.is_finite()).then(value)
 
     def month(c: str) -> pl.Expr:
         return pl.col(c).str.slice(0, 7).str.strptime(pl.Date, "%Y-%m", strict=False)
 
-    services = pl.col("service_id").str.split(";").list.eval(pl.element().str.strip_chars())
     required = [c for c in BENEFIT_COLUMNS if c not in ("description", "full_year_value_gbp")]
+    _require_columns(frame, required)
+    frame = frame.with_columns(pl.lit(None, pl.String).alias(c) for c in ("description", "full_year_value_gbp")
+                               if c not in frame.columns)
+    services = pl.col("service_id").str.split(";").list.eval(pl.element().str.strip_chars())
     checks = [
         *(Rule("required_value_missing", c, pl.col(c).is_null(), f"{c} is required") for c in required),
         Rule("unknown_service", "service_id", ~services.list.eval(pl.element().is_in(service_ids)).list.all(),

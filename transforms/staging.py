@@ -103,25 +103,78 @@ class Rule:
     message: str
 
 
+BIGINT_MAX = 2**63 - 1
+NUMBER_TEXT = r"^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$"  # 12, -3.5, 1e3, 2.5E+2; read as exact decimals
+# What a reader says in _row_shape about a row it could not read as sent: (rule, how the note starts, message).
+ROW_PROBLEMS = [
+    ("wrong_number_of_fields", r"^\d+ fields where", "the row has the wrong number of fields (a truncated or "
+                                                      "mis-delimited line)"),
+    ("unterminated_quote", "^an unterminated quote", "a quoted field opens on this row and never closes; the rows "
+                                                     "after it are read on their own"),
+    ("stray_quote", "^a stray quote", "a quote inside a field that is not quoted whole"),
+    ("line_too_long", "^a line over", "the line is longer than files.max_line_bytes"),
+    ("field_too_long", "^a cell over", "a cell is longer than files.max_field_bytes"),
+]
+
+
+def _exact(column: str) -> pl.Expr:
+    """The text as an exact decimal (never through a float): null when it is not a number or has more than 29
+    digits before the point."""
+    return pl.when(pl.col(column).str.contains(NUMBER_TEXT)).then(pl.col(column).cast(pl.Decimal(38, 9), strict=False))
+
+
+def _is_whole(column: str) -> pl.Expr:
+    return _exact(column) == _exact(column).floor()
+
+
 def _whole(column: str) -> pl.Expr:
-    """A count as an integer, or null when the text is not a whole number."""
+    """A count as an exact integer, or null when the text is not a whole number or does not fit in a BIGINT."""
+    return pl.when(_is_whole(column)).then(_exact(column).cast(pl.Int64, strict=False))
+
+
+def _not_finite(column: str) -> Rule:
     number = pl.col(column).cast(pl.Float64, strict=False)
-    return pl.when(number == number.floor()).then(number).cast(pl.Int64, strict=False)
+    return Rule("not_finite", column, number.is_nan() | number.is_infinite(),
+                f"{column} is not a finite number (NaN or infinity)")
+
+
+def _count_rules(column: str, max_count: int) -> list[Rule]:
+    """A count: finite, a whole number, within max_count (at most the largest BIGINT), not negative."""
+    whole = _whole(column)
+    return [_not_finite(column),
+            Rule("not_a_number", column, pl.col(column).is_not_null() & ~pl.col(column).str.contains(NUMBER_TEXT),
+                 f"{column} is not a whole number"),
+            Rule("not_a_number", column, _is_whole(column).not_(), f"{column} is not a whole number"),
+            Rule("value_out_of_range", column, pl.col(column).is_not_null() & (whole.is_null() | (whole > max_count)),
+                 f"{column} is above {max_count:,} (values.max_count)"),
+            Rule("negative_count", column, whole < 0, f"{column} is negative")]
+
+
+def _sum_rule(columns: list[str], weights: list[int], max_count: int) -> Rule:
+    """The counts of a service's period added over its channels (weighted: a satisfaction score multiplies each
+    rating by its weight) must fit, or every sum built on them would overflow."""
+    group = ["service_id", "grain", "period_start"]
+    total = pl.sum_horizontal([_whole(c).cast(pl.Int128) * w for c, w in zip(columns, weights)])
+    return Rule("value_out_of_range", columns[-1], total.sum().over(group) > max_count,
+                f"{' + '.join(columns)} over the service's channels add up to more than {max_count:,} "
+                "(values.max_count)")
 
 
 def _not_a_number(column: str, whole: bool) -> Rule:
-    parsed = _whole(column) if whole else pl.col(column).cast(pl.Float64, strict=False)
-    kind = "a whole number" if whole else "a number"
-    return Rule("not_a_number", column, pl.col(column).is_not_null() & parsed.is_null(), f"{column} is not {kind}")
+    broken = pl.col(column).is_not_null() & ~pl.col(column).str.contains(NUMBER_TEXT)
+    return Rule("not_a_number", column, (broken | _is_whole(column).not_()) if whole else broken,
+                f"{column} is not {'a whole number' if whole else 'a number'}")
 
 
-def rules(return_type: str, agency_id: str, month: str, reported_total: bool = False) -> list[Rule]:
+def rules(return_type: str, agency_id: str, month: str, reported_total: bool = False, max_count: int = BIGINT_MAX,
+          max_cost_gbp: float = 1e12) -> list[Rule]:
     """The rules of a return type, in the order they are applied. Needs the catalogue joined in
-    (`catalogue_agency_id`, `channels_offered`); `reported_total` adds the checks of a wide row's total."""
+    (`catalogue_agency_id`, `channels_offered`); `reported_total` adds the checks of a wide row's total;
+    `max_count` and `max_cost_gbp` are the ceilings of config/limits.yaml."""
     channels = CHANNELS + ("shared",) if return_type == "costs" else CHANNELS
     common = [
-        Rule("wrong_number_of_fields", SHAPE, pl.col(SHAPE).is_not_null(),
-             "the row has the wrong number of fields (a truncated or mis-delimited line)"),
+        *(Rule(name, SHAPE, pl.col(SHAPE).str.contains(start), message) for name, start, message in ROW_PROBLEMS),
+        Rule("unreadable_row", SHAPE, pl.col(SHAPE).is_not_null(), "the row could not be read as it was sent"),
         # an empty count of transactions means "not provided"; costs are checked after their category
         *(Rule("required_value_missing", c, pl.col(c).is_null(), f"{c} is required")
           for c in REQUIRED[return_type] if c not in ("transactions_completed", "cost_gbp")),
@@ -145,9 +198,9 @@ def rules(return_type: str, agency_id: str, month: str, reported_total: bool = F
     if return_type == "transactions":
         started, completed = _whole("transactions_started"), _whole("transactions_completed")
         return [*common,
-                _not_a_number("transactions_started", True), _not_a_number("transactions_completed", True),
-                Rule("negative_count", "transactions_started", started < 0, "transactions_started is negative"),
-                Rule("negative_count", "transactions_completed", completed < 0, "transactions_completed is negative"),
+                *_count_rules("transactions_started", max_count), *_count_rules("transactions_completed", max_count),
+                _sum_rule(["transactions_started"], [1], max_count),
+                _sum_rule(["transactions_completed"], [1], max_count),
                 Rule("completed_above_started", "transactions_completed", completed > started,
                      "more transactions completed than started"),
                 *(_total_rules(completed) if reported_total else [])]
@@ -156,12 +209,16 @@ def rules(return_type: str, agency_id: str, month: str, reported_total: bool = F
                 Rule("unknown_cost_category", "cost_category", ~pl.col("cost_category").is_in(COST_CATEGORIES),
                      f"cost_category is not one of {', '.join(COST_CATEGORIES)}"),
                 Rule("required_value_missing", "cost_gbp", pl.col("cost_gbp").is_null(), "cost_gbp is required"),
+                _not_finite("cost_gbp"),
+                Rule("value_out_of_range", "cost_gbp",
+                     pl.col("cost_gbp").cast(pl.Float64, strict=False).abs() > max_cost_gbp,
+                     f"cost_gbp is above {max_cost_gbp:,.0f} (values.max_cost_gbp): not a plausible cost"),
                 _not_a_number("cost_gbp", False),
                 Rule("negative_cost", "cost_gbp", pl.col("cost_gbp").cast(pl.Float64, strict=False) < 0,
                      "cost_gbp is negative")]
-    return [*common,
-            *(_not_a_number(c, True) for c in COUNTS["satisfaction"]),
-            *(Rule("negative_count", c, _whole(c) < 0, f"{c} is negative") for c in COUNTS["satisfaction"])]
+    ratings = COUNTS["satisfaction"]
+    return [*common, *(rule for c in ratings for rule in _count_rules(c, max_count)),
+            _sum_rule(ratings, [1, 2, 3, 4, 5], max_count)]
 
 
 def _total_rules(completed: pl.Expr) -> list[Rule]:
@@ -200,13 +257,13 @@ def first_failures(checked: pl.DataFrame) -> pl.DataFrame:
 def _typed(frame: pl.DataFrame, return_type: str) -> pl.DataFrame:
     month = pl.col("period_end").dt.truncate("1mo")  # the month the figure's period ends in: its return's month
     values = [_whole(c).alias(c) for c in COUNTS[return_type]]
-    if return_type == "costs":
-        values.append(pl.col("cost_gbp").cast(pl.Float64).round(2))
+    if return_type == "costs":  # exact to the penny (half to even), then the double nearest that many pence
+        values.append(pl.col("cost_gbp").cast(pl.Decimal(38, 2)).cast(pl.Float64))
     return frame.with_columns(month.alias("month"), *values)
 
 
-def validate(frame: pl.DataFrame, return_type: str, agency_id: str, month: str,
-             catalogue: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+def validate(frame: pl.DataFrame, return_type: str, agency_id: str, month: str, catalogue: pl.DataFrame,
+             max_count: int = BIGINT_MAX, max_cost_gbp: float = 1e12) -> tuple[pl.DataFrame, pl.DataFrame]:
     """(accepted rows, typed; quarantined source rows). `frame` is `normalise`d; `catalogue` has
     service_id, agency_id and channels_offered (a list). Rows come in the order they were sent (files in the
     order they arrived, rows in file order), so "first" means first sent."""
@@ -215,7 +272,7 @@ def validate(frame: pl.DataFrame, return_type: str, agency_id: str, month: str,
     joined = frame.join(catalogue.select("service_id", pl.col("agency_id").alias("catalogue_agency_id"),
                                          "channels_offered", "live_from"), on="service_id", how="left",
                         maintain_order="left")
-    joined = apply_rules(joined, rules(return_type, agency_id, month, reported_total=TOTAL in frame.columns))
+    joined = apply_rules(joined, rules(return_type, agency_id, month, TOTAL in frame.columns, max_count, max_cost_gbp))
     row_failed = pl.col("rule").is_not_null().any().over(FILE, ROW)
     failed = first_failures(joined)
     good = _typed(joined.filter(~row_failed), return_type)

@@ -11,9 +11,10 @@ import dagster as dg
 import polars as pl
 
 from pipelines.defs.staging.readers import ParseError, read_table
+from pipelines.lib.config.limits import FileLimits
 from pipelines.lib.resources import DataStore
 from pipelines.lib.warehouse import delete_run_slice
-from transforms.staging import FILE, ROW
+from transforms.staging import FILE, ROW, LayoutError
 
 ACCOUNTING_SCHEMA = {"return_type": pl.String, "agency_id": pl.String, "month": pl.Date, "source_file": pl.String,
                      "sha256": pl.String, "file_status": pl.String, "rows_read": pl.Int64, "rows_accepted": pl.Int64,
@@ -32,8 +33,9 @@ def file_result(frame: pl.DataFrame | None, failed: pl.DataFrame, source_file: s
     return read, read - quarantined, quarantined
 
 
-def whole_file(source_file: str, reason: str) -> pl.DataFrame:
-    return pl.DataFrame([{"source_file": source_file, "row_number": None, "rule": "unreadable_file",
+def whole_file(source_file: str, reason: str, rule: str = "unreadable_file") -> pl.DataFrame:
+    """The quarantine row of a file set aside whole: `rule` is unreadable_file or the limit it broke."""
+    return pl.DataFrame([{"source_file": source_file, "row_number": None, "rule": rule,
                           "column_name": None, "offending_value": reason[:500],
                           "message": f"the file could not be read: {reason[:500]}"}],
                         schema={c: (pl.Int64 if c == "row_number" else pl.String) for c in QUARANTINE_COLUMNS})
@@ -79,7 +81,8 @@ def summary(accounting: pl.DataFrame, quarantined: pl.DataFrame, accepted: pl.Da
     }
 
 
-def stage_whole_files(store: DataStore, name: str, files: list[tuple], validator, table: str) -> dict:
+def stage_whole_files(store: DataStore, name: str, files: list[tuple], validator, table: str,
+                      limits: FileLimits | None = None) -> dict:
     """Stage files that are each read whole (not by month): the catalogue, the benefits register, records.
     `files`: (source_path, sha256, agency_id, archive_path); `validator(frame, con, agency_id)` returns
     (accepted, quarantined). With no file at all the staged table is left as it was."""
@@ -88,12 +91,12 @@ def stage_whole_files(store: DataStore, name: str, files: list[tuple], validator
         for source_path, sha, agency_id, archive_path in files:
             frame = None
             try:
-                frame = read_table(store.archive / archive_path, {}, source_path).with_columns(
+                frame = read_table(store.archive / archive_path, {}, source_path, limits).with_columns(
                     pl.lit(source_path).alias(FILE))
                 accepted, failed = validator(frame, con, agency_id)
                 accepted_parts.append(accepted)
-            except ParseError as error:
-                failed = whole_file(source_path, str(error))
+            except (ParseError, LayoutError) as error:
+                frame, failed = None, whole_file(source_path, str(error), getattr(error, "rule", "unreadable_file"))
             failures.append(failed.with_columns(pl.lit(sha).alias("sha256"),
                                                 pl.lit(agency_id, pl.String).alias("agency_id")))
             read, good, rejected = file_result(frame, failed, source_path)

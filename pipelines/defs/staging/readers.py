@@ -1,39 +1,41 @@
 """Reading a submitted file as a table of text: CSV (any delimiter, UTF-8 with or without BOM, or a declared
 encoding such as cp1252), XLSX (a named sheet or the first), JSON records, Parquet, and gzip of any of these.
 
-Every cell comes back as text (null where empty) with `_row_number` from 1 (the first row under the header). A CSV
-row with the wrong number of fields is kept and marked in `_row_shape`, so validation can quarantine that row
-alone. A file that cannot be read as a table at all raises ParseError with the parser's reason.
+Every cell comes back as text (null where empty) with `_row_number` from 1 (the first row under the header). A row
+that cannot be read as it was sent (the wrong number of fields, an unterminated or stray quote, a line or a cell
+over its limit) is kept with the problem in `_row_shape`, so validation quarantines that row alone and every row
+after it is still read. A file that cannot be read as a table at all, or breaks a limit of config/limits.yaml,
+raises ParseError with the rule and the reason.
 """
 
 from __future__ import annotations
 
 import csv
-import gzip
 import io
 import json
 from pathlib import Path
 
 import polars as pl
 
+from pipelines.defs.staging.guards import ParseError, check_parquet, check_shape, check_xlsx, gunzip
+from pipelines.lib.config.limits import FileLimits
 from transforms.staging import ROW, SHAPE
 
 DELIMITERS = ",;\t|"
+__all__ = ["ParseError", "read_table"]
 
 
-class ParseError(ValueError):
-    """A file that cannot be read as a table at all; the message is the reason, for the quarantine."""
-
-
-def read_table(path: Path, layout: dict, name: str | None = None) -> pl.DataFrame:
+def read_table(path: Path, layout: dict, name: str | None = None, limits: FileLimits | None = None) -> pl.DataFrame:
     """`name` is the file's submitted name (its suffixes decide the format; the archive copy may differ)."""
+    limits = limits or FileLimits()
+    size = path.stat().st_size
+    if size > limits.max_file_bytes:
+        raise ParseError(f"the file is {size:,} bytes, over {limits.max_file_bytes:,} (files.max_file_bytes)",
+                         "file_too_large")
     data = path.read_bytes()
     suffixes = [s.lower() for s in Path(name or path.name).suffixes]
     if suffixes[-1:] == [".gz"]:
-        try:
-            data = gzip.decompress(data)
-        except (OSError, EOFError) as error:
-            raise ParseError(f"not a readable gzip file: {error}") from error
+        data = gunzip(data, limits)
         suffixes = suffixes[:-1]
     kind = suffixes[-1] if suffixes else ""
     if not data.strip():
@@ -41,10 +43,25 @@ def read_table(path: Path, layout: dict, name: str | None = None) -> pl.DataFram
     readers = {".csv": _csv, ".xlsx": _xlsx, ".json": _json, ".parquet": _parquet}
     if kind not in readers:
         raise ParseError(f"unsupported file type {kind or '(none)'!r}")
-    frame = readers[kind](data, layout)
+    frame = readers[kind](data, layout, limits)
     if frame.height == 0:
         raise ParseError("the file has a header but no rows")
-    return frame.with_row_index(ROW, offset=1)
+    check_shape(frame.height, frame.width - (SHAPE in frame.columns), limits)
+    return _mark_long_cells(frame, limits).with_row_index(ROW, offset=1)
+
+
+def _mark_long_cells(frame: pl.DataFrame, limits: FileLimits) -> pl.DataFrame:
+    """A row with a cell over files.max_field_bytes keeps its place, with that cell emptied and the problem noted."""
+    cells = [c for c in frame.columns if c != SHAPE]
+    too_long = [pl.col(c).str.len_bytes() > limits.max_field_bytes for c in cells]
+    if not frame.select(pl.any_horizontal(too_long).any()).item():
+        return frame
+    shape = pl.col(SHAPE) if SHAPE in frame.columns else pl.lit(None, pl.String)
+    note = pl.when(pl.any_horizontal(too_long)).then(pl.lit(f"a cell over {limits.max_field_bytes:,} bytes "
+                                                             "(files.max_field_bytes)"))
+    return frame.with_columns(*(pl.when(long).then(None).otherwise(pl.col(c)).alias(c)
+                                for c, long in zip(cells, too_long)),
+                              pl.coalesce(shape, note).alias(SHAPE))
 
 
 def _decode(data: bytes, layout: dict) -> str:
@@ -56,17 +73,62 @@ def _decode(data: bytes, layout: dict) -> str:
                          "declare its encoding in the agency's mapping, e.g. encoding: cp1252") from error
 
 
-def _csv(data: bytes, layout: dict) -> pl.DataFrame:
+def _csv(data: bytes, layout: dict, limits: FileLimits) -> pl.DataFrame:
     text = _decode(data, layout)
-    delimiter = layout.get("delimiter") or _sniff(text.split("\n", 1)[0])
-    rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
-    header, body = [h.strip() for h in rows[0]], [r for r in rows[1:] if any(cell.strip() for cell in r)]
+    delimiter = layout.get("delimiter") or _sniff(text[:limits.max_line_bytes].split("\n", 1)[0])
+    records = _records(io.StringIO(text, newline="").readlines(), delimiter, limits)
+    first = next(records, None)
+    if first is None or first[1] is not None:
+        raise ParseError(f"the header cannot be read: {first[1] if first else 'no header'}")
+    header = [h.strip() for h in first[0]]
+    check_shape(0, len(header), limits)
     if len(set(header)) != len(header) or "" in header:
-        raise ParseError(f"the header has empty or repeated column names: {header}")
-    width = len(header)
+        raise ParseError(f"the header has empty or repeated column names: {header[:50]}")
+    width, body, shapes = len(header), [], []
+    for cells, problem in records:
+        if problem is None and not any(cell.strip() for cell in cells):
+            continue
+        if len(body) == limits.max_rows:
+            check_shape(len(body) + 1, width, limits)
+        if problem is None and len(cells) != width:
+            problem = f"{len(cells)} fields where the header has {width}"
+        body.append(cells)
+        shapes.append(problem)
     columns = {h: [(r[i] if i < len(r) else "") or None for r in body] for i, h in enumerate(header)}
-    columns[SHAPE] = [None if len(r) == width else f"{len(r)} fields where the header has {width}" for r in body]
+    columns[SHAPE] = shapes
     return pl.DataFrame(columns, schema={c: pl.String for c in columns})
+
+
+def _records(lines: list[str], delimiter: str, limits: FileLimits):
+    """(cells, None) for each record, or ([], problem) for a record that cannot be read. A quoted field may span
+    lines; one whose quote never closes (within files.max_line_bytes) is reported on the line it opens on, and
+    reading goes on from the next line, so the rows after it are not swallowed into one field."""
+    csv.field_size_limit(limits.max_line_bytes + 1)
+    start = 0
+    while start < len(lines):
+        end, size, quotes = start, 0, 0
+        while end < len(lines):
+            size += len(lines[end])
+            quotes += lines[end].count('"')
+            end += 1
+            if quotes % 2 == 0 or size > limits.max_line_bytes:
+                break
+        if end - start == 1 and size > limits.max_line_bytes:
+            yield [], f"a line over {limits.max_line_bytes:,} bytes (files.max_line_bytes)"
+            start += 1
+            continue
+        if quotes % 2 or size > limits.max_line_bytes:
+            yield [], "an unterminated quote: the quoted field opened on this row never closes"
+            start += 1
+            continue
+        try:
+            cells = next(csv.reader(["".join(lines[start:end])], delimiter=delimiter, strict=True), [])
+        except csv.Error as error:
+            cells, problem = [], f"a stray quote: {error} (quote a field whole, and double a quote inside it)"
+        else:
+            problem = None
+        yield cells, problem
+        start = end
 
 
 def _sniff(first_line: str) -> str:
@@ -74,11 +136,12 @@ def _sniff(first_line: str) -> str:
     return max(DELIMITERS, key=first_line.count)
 
 
-def _xlsx(data: bytes, layout: dict) -> pl.DataFrame:
+def _xlsx(data: bytes, layout: dict, limits: FileLimits) -> pl.DataFrame:
+    check_xlsx(data, limits)
     try:
         frame = pl.read_excel(io.BytesIO(data), sheet_name=layout.get("sheet"),
                               sheet_id=None if layout.get("sheet") else 1, infer_schema_length=0)
-    except Exception as error:
+    except Exception as error:  # fastexcel and openpyxl raise many types for a damaged workbook
         raise ParseError(f"{type(error).__name__}: {_first_line(error)}") from error
     unnamed = [c for c in frame.columns if c.startswith("__UNNAMED__")]
     if unnamed:
@@ -87,11 +150,13 @@ def _xlsx(data: bytes, layout: dict) -> pl.DataFrame:
     return frame.select(pl.all().cast(pl.String))
 
 
-def _json(data: bytes, layout: dict) -> pl.DataFrame:
+def _json(data: bytes, layout: dict, limits: FileLimits) -> pl.DataFrame:
     try:
         records = json.loads(_decode(data, layout))
     except json.JSONDecodeError as error:
         raise ParseError(f"JSONDecodeError: {error}") from error
+    except RecursionError as error:
+        raise ParseError("the JSON is nested too deeply to be a list of records") from error
     if isinstance(records, dict) and isinstance(records.get(layout.get("records_key", "data")), list):
         records = records[layout.get("records_key", "data")]
     if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
@@ -99,20 +164,24 @@ def _json(data: bytes, layout: dict) -> pl.DataFrame:
     if not records:
         raise ParseError("the file is an empty list of records")
     keys = list(dict.fromkeys(k for r in records for k in r))
+    check_shape(len(records), len(keys), limits)
     return pl.DataFrame({k: [_text(r.get(k)) for r in records] for k in keys},
                         schema={k: pl.String for k in keys})
 
 
 def _text(value) -> str | None:
+    """A JSON value as the text of a cell: a number exactly as written (json reads integers exactly), never a float
+    in place of an integer."""
     if value is None or value == "":
         return None
     return json.dumps(value) if isinstance(value, (dict, list)) else str(value)
 
 
-def _parquet(data: bytes, layout: dict) -> pl.DataFrame:
+def _parquet(data: bytes, layout: dict, limits: FileLimits) -> pl.DataFrame:
+    check_parquet(data, limits)
     try:
         frame = pl.read_parquet(io.BytesIO(data))
-    except Exception as error:
+    except Exception as error:  # Polars raises several types for a damaged file
         raise ParseError(f"{type(error).__name__}: {_first_line(error)}") from error
     return frame.select(pl.all().cast(pl.String))
 

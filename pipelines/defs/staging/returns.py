@@ -39,18 +39,21 @@ def stage_returns(store: DataStore, config: Config, return_type: str, start: dt.
             layout = layout.model_dump()  # the readers and transforms take plain values
             files.append((source_path, sha, agency_id, month))
             try:
-                frame = read_table(store.archive / archive_path, layout, source_path).with_columns(
+                frame = read_table(store.archive / archive_path, layout, source_path, config.limits.files).with_columns(
                     pl.lit(source_path).alias(FILE))
                 normalised = normalise(frame, layout, return_type)
                 frames[(agency_id, month)].append((source_path, frame, normalised))
             except (ParseError, LayoutError) as error:
-                failures.append(whole_file(source_path, str(error)))
+                failures.append(whole_file(source_path, str(error), getattr(error, "rule", "unreadable_file")))
+            except Exception as error:  # noqa: BLE001 - one file that breaks the layout's code never stops the others
+                failures.append(whole_file(source_path, f"{type(error).__name__}: {str(error)[:300]}"))
 
         accepted_parts, accounting_rows = [], []
         read_counts = {}
         for (agency_id, month), parts in sorted(frames.items()):
             combined = pl.concat([normalised for _, _, normalised in parts], how="diagonal_relaxed")
-            accepted, failed = validate(combined, return_type, agency_id, month.isoformat(), catalogue)
+            accepted, failed = validate(combined, return_type, agency_id, month.isoformat(), catalogue,
+                                        config.limits.values.max_count, float(config.limits.values.max_cost_gbp))
             accepted_parts.append(accepted.with_columns(pl.lit(agency_id).alias("agency_id")))
             failures.append(failed)
             for source_path, frame, _ in parts:

@@ -12,6 +12,7 @@ import yaml
 from pydantic import BaseModel, ValidationError, model_validator
 
 from pipelines.lib.config.base import Model, raise_broken
+from pipelines.lib.config.limits import Limits
 from pipelines.lib.config.mappings import RETURN_TYPES, MappingFile, ReturnLayout
 from pipelines.lib.config.metadata import Housekeeping, OpenData
 from pipelines.lib.config.sources import Agency, Registry
@@ -19,7 +20,7 @@ from pipelines.lib.config.sources import Agency, Registry
 PROJECT_CONFIG_DIR = Path(__file__).resolve().parents[3] / "config"
 FILES: dict[str, tuple[str, type[BaseModel]]] = {
     "registry": ("sources.yaml", Registry), "housekeeping": ("housekeeping.yaml", Housekeeping),
-    "open_data": ("open_data.yaml", OpenData)}
+    "open_data": ("open_data.yaml", OpenData), "limits": ("limits.yaml", Limits)}
 
 
 class Config(Model):
@@ -29,6 +30,7 @@ class Config(Model):
     mappings: dict[str, MappingFile]
     housekeeping: Housekeeping
     open_data: OpenData
+    limits: Limits = Limits()
 
     @property
     def agencies(self) -> list[Agency]:

@@ -31,6 +31,7 @@ def benefits_warehouse(register: list[dict], take_up: dict[tuple[str, dt.date], 
     take_up (service, month) -> rate (None: not provided; volume 10 000), cpt (service, month) -> (cost, completed)."""
     con = duckdb.connect()
     con.execute(sql("schema"))
+    con.execute(sql("formulas"))  # the shared macros (exact_sum), as every warehouse connection has them
     con.execute("CREATE TABLE kpi_digital_take_up (service_id VARCHAR, month DATE, transactions_completed BIGINT, "
                 "digital_transactions_completed BIGINT, digital_take_up_rate DOUBLE)")
     con.executemany("INSERT INTO kpi_digital_take_up VALUES (?, ?, ?, ?, ?)",

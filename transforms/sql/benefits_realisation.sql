@@ -62,10 +62,10 @@ measured AS (
         count(*) AS services_in_group,
         count(measures.numerator) AS services_measured,
         CASE WHEN count(measures.numerator) = count(*) THEN
-            CASE WHEN any_value(register.measure) = 'channel_shift_saving_gbp' THEN sum(measures.numerator)
-                ELSE sum(measures.numerator) / NULLIF(sum(measures.denominator), 0) END
+            CASE WHEN any_value(register.measure) = 'channel_shift_saving_gbp' THEN exact_sum(measures.numerator)
+                ELSE exact_sum(measures.numerator) / NULLIF(exact_sum(measures.denominator), 0) END
         END AS month_value,
-        sum(measures.volume) AS volume
+        exact_sum(measures.volume) AS volume
     FROM benefit_months
     JOIN register USING (benefit_id)
     JOIN benefit_services USING (benefit_id)
@@ -118,17 +118,17 @@ actual AS (
         planned.planned_value,
         CASE
             WHEN register.measure <> 'channel_shift_saving_gbp' THEN measured.month_value
-            WHEN measured.month_value IS NOT NULL THEN sum(measured.month_value) OVER to_date
+            WHEN measured.month_value IS NOT NULL THEN exact_sum(measured.month_value) OVER to_date
         END AS actual_value,
         CASE register.measure
             WHEN 'cost_per_transaction_gbp' THEN
                 CASE WHEN measured.month_value IS NOT NULL
-                    THEN sum((register.baseline_value - measured.month_value) * measured.volume) OVER to_date END
+                    THEN exact_sum((register.baseline_value - measured.month_value) * measured.volume) OVER to_date END
         END AS realised_cpt_gbp,
         CASE register.measure
             WHEN 'cost_per_transaction_gbp' THEN
                 CASE WHEN measured.month_value IS NOT NULL
-                    THEN sum(CASE WHEN measured.month_value IS NOT NULL
+                    THEN exact_sum(CASE WHEN measured.month_value IS NOT NULL
                         THEN (register.baseline_value - planned.planned_value) * measured.volume END) OVER to_date END
         END AS planned_cpt_gbp
     FROM register

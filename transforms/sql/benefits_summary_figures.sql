@@ -62,8 +62,8 @@ savings AS (
     SELECT
         period_months.period_type, period_months.period_start, any_value(period_months.period_months) AS period_months,
         savings.service_id AS item_id,
-        sum(savings.counterfactual_saving_gbp) AS counterfactual,
-        sum(savings.theoretical_saving_gbp) AS theoretical,
+        exact_sum(savings.counterfactual_saving_gbp) AS counterfactual,
+        exact_sum(savings.theoretical_saving_gbp) AS theoretical,
         arg_max(savings.counterfactual_saving_cumulative_gbp, savings.month) AS counterfactual_cumulative,
         arg_max(savings.theoretical_saving_cumulative_gbp, savings.month) AS theoretical_cumulative,
         count(savings.counterfactual_saving_gbp) FILTER (WHERE savings.theoretical_saving_gbp IS NOT NULL)
@@ -79,7 +79,7 @@ services AS (
         sum(take_up.digital_transactions_completed) AS digital,
         sum(take_up.transactions_completed) AS completed,
         count(take_up.digital_take_up_rate) AS months_with_take_up,
-        sum(cpt.cost_gbp) AS cost,
+        exact_sum(cpt.cost_gbp) AS cost,
         sum(cpt.transactions_completed) AS cpt_completed,
         count(cpt.cost_per_transaction_gbp) AS months_with_cpt
     FROM period_months
@@ -135,8 +135,9 @@ figures AS (
         any_value(unit) AS unit,
         CASE WHEN count(*) FILTER (WHERE counted) > 0 THEN
             CASE WHEN count(denominator) > 0
-                THEN sum(numerator) FILTER (WHERE counted) / NULLIF(sum(denominator) FILTER (WHERE counted), 0)
-                ELSE sum(numerator) FILTER (WHERE counted) END
+                THEN exact_sum(CASE WHEN counted THEN numerator END)
+                    / NULLIF(exact_sum(CASE WHEN counted THEN denominator END), 0)
+                ELSE exact_sum(CASE WHEN counted THEN numerator END) END
         END AS value,
         count(*) FILTER (WHERE counted) AS items_counted,
         count(*) AS items_in_scope,

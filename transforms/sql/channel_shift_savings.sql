@@ -23,15 +23,15 @@ channels AS (
     SELECT
         service_id,
         month,
-        sum(cost_gbp) FILTER (WHERE channel = 'all') AS cost_gbp,
+        exact_sum(CASE WHEN channel = 'all' THEN cost_gbp END) AS cost_gbp,
         sum(transactions_completed) FILTER (WHERE channel = 'all') AS transactions_completed,
-        sum(cost_gbp) FILTER (WHERE channel = 'online') AS digital_cost_gbp,
+        exact_sum(CASE WHEN channel = 'online' THEN cost_gbp END) AS digital_cost_gbp,
         sum(transactions_completed) FILTER (WHERE channel = 'online') AS digital_completed,
         CASE WHEN count(cost_gbp) FILTER (WHERE channel NOT IN ('online', 'all'))
                   = count(*) FILTER (WHERE channel NOT IN ('online', 'all'))
               AND count(transactions_completed) FILTER (WHERE channel NOT IN ('online', 'all'))
                   = count(*) FILTER (WHERE channel NOT IN ('online', 'all'))
-            THEN sum(cost_gbp) FILTER (WHERE channel NOT IN ('online', 'all')) END AS offline_cost_gbp,
+            THEN exact_sum(CASE WHEN channel NOT IN ('online', 'all') THEN cost_gbp END) END AS offline_cost_gbp,
         sum(transactions_completed) FILTER (WHERE channel NOT IN ('online', 'all')) AS offline_completed
     FROM kpi_cost_per_transaction
     GROUP BY service_id, month
@@ -74,8 +74,8 @@ cumulative AS (
         count(*) OVER since_baseline AS months_since_baseline,
         count(theoretical) OVER since_baseline AS theoretical_months_measured,
         count(counterfactual) OVER since_baseline AS counterfactual_months_measured,
-        sum(theoretical) OVER since_baseline AS theoretical_cumulative,
-        sum(counterfactual) OVER since_baseline AS counterfactual_cumulative
+        exact_sum(theoretical) OVER since_baseline AS theoretical_cumulative,
+        exact_sum(counterfactual) OVER since_baseline AS counterfactual_cumulative
     FROM monthly
     WINDOW since_baseline AS (PARTITION BY service_id ORDER BY month ROWS UNBOUNDED PRECEDING)
 ),

@@ -27,10 +27,10 @@ grouped AS (
         month,
         count(*) AS services_in_scope,
         count(*) FILTER (WHERE reporting) AS services_reporting,
-        sum(theoretical_saving_gbp) FILTER (WHERE reporting) AS theoretical_saving_gbp,
-        sum(counterfactual_saving_gbp) FILTER (WHERE reporting) AS counterfactual_saving_gbp,
-        sum(theoretical_saving_cumulative_gbp) FILTER (WHERE reporting) AS theoretical_saving_cumulative_gbp,
-        sum(counterfactual_saving_cumulative_gbp) FILTER (WHERE reporting) AS counterfactual_saving_cumulative_gbp,
+        exact_sum(CASE WHEN reporting THEN theoretical_saving_gbp END) AS theoretical_saving_gbp,
+        exact_sum(CASE WHEN reporting THEN counterfactual_saving_gbp END) AS counterfactual_saving_gbp,
+        exact_sum(CASE WHEN reporting THEN theoretical_saving_cumulative_gbp END) AS theoretical_saving_cumulative_gbp,
+        exact_sum(CASE WHEN reporting THEN counterfactual_saving_cumulative_gbp END) AS counterfactual_saving_cumulative_gbp,
         string_agg(service_id, ';' ORDER BY service_id) FILTER (WHERE reporting) AS reporting_services
     FROM levels
     GROUP BY level, group_id, month

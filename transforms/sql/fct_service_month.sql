@@ -6,7 +6,8 @@ WITH channels AS (
 ),
 
 service_costs AS (
-    SELECT service_id, month, sum(cost_gbp) AS cost_gbp, sum(cost_gbp) FILTER (WHERE channel = 'shared') AS cost_shared_gbp
+    SELECT service_id, month, exact_sum(cost_gbp) AS cost_gbp,
+        exact_sum(CASE WHEN channel = 'shared' THEN cost_gbp END) AS cost_shared_gbp
     FROM stg_costs WHERE month >= $start AND month < $end AND grain = 'month' GROUP BY ALL
 ),
 

@@ -32,12 +32,12 @@ costs AS (
 ),
 
 direct_costs AS (
-    SELECT service_id, month, channel, sum(cost_gbp) AS cost_direct_gbp
+    SELECT service_id, month, channel, exact_sum(cost_gbp) AS cost_direct_gbp
     FROM costs WHERE channel <> 'shared' GROUP BY ALL
 ),
 
 service_costs AS (
-    SELECT service_id, month, coalesce(sum(cost_gbp) FILTER (WHERE channel = 'shared'), 0) AS cost_shared_gbp
+    SELECT service_id, month, coalesce(exact_sum(CASE WHEN channel = 'shared' THEN cost_gbp END), 0) AS cost_shared_gbp
     FROM costs GROUP BY ALL
 ),
 

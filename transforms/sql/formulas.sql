@@ -12,3 +12,7 @@ CREATE OR REPLACE TEMP MACRO cost_per_transaction(cost_gbp, completed) AS cost_g
 CREATE OR REPLACE TEMP MACRO digital_take_up(digital, completed) AS digital / NULLIF(completed, 0);
 -- Completion rate: completed / started; 0..1.
 CREATE OR REPLACE TEMP MACRO completion_rate(completed, started) AS completed / NULLIF(started, 0);
+-- An order-independent sum of a DOUBLE column: each value as an exact decimal (to 1e-6, up to 1e32), added exactly,
+-- then one conversion back, so the same rows give the same bits whatever order a plan (or an incremental run) adds
+-- them in. Plain sum() of doubles depends on that order. For a sum under FILTER write exact_sum(CASE WHEN ...).
+CREATE OR REPLACE TEMP MACRO exact_sum(x) AS CAST(sum(CAST(x AS DECIMAL(38, 6))) AS DOUBLE);

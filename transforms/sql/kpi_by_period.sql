@@ -80,17 +80,17 @@ cost_parts AS (
         4, 1), 1, 12, 'rolled_up_from_months'
     FROM fct_service_month
     UNION ALL
-    SELECT service_id, sum(cost_gbp), 'financial_year', make_date(year(period_start)
+    SELECT service_id, exact_sum(cost_gbp), 'financial_year', make_date(year(period_start)
         - CASE WHEN month(period_start) < 4 THEN 1 ELSE 0 END, 4, 1), 3, 12, 'rolled_up_from_quarters'
     FROM stg_costs WHERE grain = 'quarter' GROUP BY service_id, period_start
 ),
 
 service_costs AS (
-    SELECT service_id, grain, period_start, 'submitted' AS source, sum(cost_gbp) AS cost_gbp
+    SELECT service_id, grain, period_start, 'submitted' AS source, exact_sum(cost_gbp) AS cost_gbp
     FROM stg_costs WHERE grain <> 'month' GROUP BY ALL
     UNION ALL
     SELECT service_id, grain, CAST(rollup_start AS DATE), source,
-        CASE WHEN count(cost_gbp) = count(*) AND sum(months) = any_value(months_needed) THEN sum(cost_gbp) END
+        CASE WHEN count(cost_gbp) = count(*) AND sum(months) = any_value(months_needed) THEN exact_sum(cost_gbp) END
     FROM cost_parts GROUP BY service_id, grain, rollup_start, source
 ),
 

@@ -23,7 +23,7 @@ rolling AS (
         *,
         count(cost_gbp) OVER last_12_months AS months_with_cost,
         count(transactions_completed) OVER last_12_months AS months_with_volume,
-        sum(cost_gbp) OVER last_12_months AS cost_12m,
+        exact_sum(cost_gbp) OVER last_12_months AS cost_12m,
         CAST(sum(transactions_completed) OVER last_12_months AS BIGINT) AS completed_12m
     FROM combined
     WINDOW last_12_months AS (

@@ -10,6 +10,7 @@
 -- Like-for-like: change_vs_previous_month compares this month with the month before over only the services with a
 -- figure in both (like_for_like_services), in percent for cost per transaction, otherwise in percentage points
 -- (or transactions). A user-satisfaction figure from fewer responses than the publication threshold is suppressed.
+-- Sums are exact_sum (formulas.sql): the same inputs give the same bits whatever order the rows are added in.
 WITH catalogue AS (
     SELECT service_id, agency_id, department FROM stg_service_catalogue
 ),
@@ -57,13 +58,13 @@ sums AS (
     SELECT
         level, group_id, month, kpi,
         count(*) AS services_reporting,
-        sum(numerator) AS numerator,
-        sum(denominator) AS denominator,
+        exact_sum(numerator) AS numerator,
+        exact_sum(denominator) AS denominator,
         count(*) FILTER (WHERE like_for_like) AS like_for_like_services,
-        sum(numerator) FILTER (WHERE like_for_like) AS like_for_like_numerator,
-        sum(denominator) FILTER (WHERE like_for_like) AS like_for_like_denominator,
-        sum(previous_numerator) AS previous_numerator,
-        sum(previous_denominator) AS previous_denominator
+        exact_sum(CASE WHEN like_for_like THEN numerator END) AS like_for_like_numerator,
+        exact_sum(CASE WHEN like_for_like THEN denominator END) AS like_for_like_denominator,
+        exact_sum(previous_numerator) AS previous_numerator,
+        exact_sum(previous_denominator) AS previous_denominator
     FROM grouped GROUP BY ALL
 ),
 

@@ -2,35 +2,95 @@
 
     python -m pipelines.run [--start 2023-01 --end 2025-12]
 
-Without --start/--end the months are those that have returns in the landing folder. The run goes into the
-Dagster instance at $DAGSTER_HOME, so `make dev` shows it afterwards.
+Without --start/--end the months are those that have returns in the landing folder (folders that are not a month
+the pipeline has, such as 2025-13, are listed as set aside). The run goes into the Dagster instance at
+$DAGSTER_HOME, so `make dev` shows it afterwards.
+
+Runs do not collide: a second run over the same data folder waits, saying so, until the first ends (a lock file
+beside the warehouse, released by the system when its process ends however it ends). Once it holds the lock, a
+run marks failed every run this command started that is still STARTED in the instance (its process was killed)
+and frees the pool slots it held.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
+import fcntl
 import os
 import re
 import sys
 import time
+from contextlib import contextmanager
+from pathlib import Path
 
 import dagster as dg
 
 from pipelines.definitions import defs
 from pipelines.lib.config import ConfigError
+from pipelines.lib.partitions import monthly
 from pipelines.lib.resources import CONFIG_DIR_ENV, DATA_DIR_ENV, data_store_now, settings_now
 
 MONTH_FOLDER = re.compile(r"^\d{4}-\d{2}$")
+LAUNCHED_BY = "pipeline/launched_by"  # tag of the runs this command starts, for the start-up sweep
+ACTIVE = [dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.NOT_STARTED]
 
 
 def landed_months(store) -> list[str]:
-    return sorted({p.name for p in store.landing.glob("*/*") if p.is_dir() and MONTH_FOLDER.match(p.name)})
+    """The months with a folder under landing/<agency>/ that the monthly partitions have."""
+    return sorted({p.name for p in store.landing.glob("*/*") if p.is_dir() and p.name in _partition_months()})
+
+
+def set_aside_folders(store) -> list[str]:
+    """Folders named like a month (YYYY-MM) that are not one the pipeline has: never read, listed in the summary."""
+    return sorted(p.relative_to(store.landing).as_posix() for p in store.landing.glob("*/*")
+                  if MONTH_FOLDER.match(p.name) and p.name not in _partition_months())
+
+
+def _partition_months() -> set[str]:
+    now = dt.datetime.now(dt.timezone.utc)
+    return {key[:7] for key in monthly.get_partition_keys(current_time=now)}
+
+
+@contextmanager
+def exclusive(store):
+    """Hold the data folder's run lock; when another run holds it, say so and wait for it to end."""
+    path = Path(f"{store.warehouse}.run-lock")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            print(f"another run is in progress on {store.data_dir} ({handle.read().strip() or 'process unknown'}); "
+                  "waiting for it to finish", flush=True)
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            print("the other run has finished; starting", flush=True)
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"pid {os.getpid()}, since {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M:%S} UTC\n")
+        handle.flush()
+        yield
+
+
+def sweep_killed_runs(instance: dg.DagsterInstance) -> list[str]:
+    """Mark failed the runs this command started that are still active: called with the run lock held, so their
+    process is gone. Their pool slots are freed. Returns their run ids."""
+    swept = []
+    for stale in instance.get_runs(filters=dg.RunsFilter(statuses=ACTIVE, tags={LAUNCHED_BY: "pipelines.run"})):
+        instance.report_run_failed(stale, "its process ended without finishing the run (killed); marked failed "
+                                          "when the next run started")
+        if instance.event_log_storage.supports_global_concurrency_limits:
+            instance.event_log_storage.free_concurrency_slots_for_run(stale.run_id)
+        swept.append(stale.run_id)
+    return swept
 
 
 def run(start: str, end: str, instance: dg.DagsterInstance) -> dg.ExecuteInProcessResult:
     return defs.resolve_job_def("monthly_cycle").execute_in_process(
         instance=instance, raise_on_error=False,
-        tags={"dagster/asset_partition_range_start": f"{start}-01", "dagster/asset_partition_range_end": f"{end}-01"})
+        tags={"dagster/asset_partition_range_start": f"{start}-01", "dagster/asset_partition_range_end": f"{end}-01",
+              LAUNCHED_BY: "pipelines.run"})
 
 
 def summary(result: dg.ExecuteInProcessResult, store, seconds: dict[str, float]) -> str:
@@ -51,8 +111,22 @@ def summary(result: dg.ExecuteInProcessResult, store, seconds: dict[str, float])
                  + (f" ({', '.join(failed)})" if failed else ""))
     with store.connect() as con:
         lines.append(headlines(con))
+    lines.append(set_aside(store))
     lines.append(f"\noutputs: warehouse {store.warehouse}\n         published {store.published}/")
     return "\n".join(lines)
+
+
+def set_aside(store) -> str:
+    """What this run set aside: files quarantined whole (unreadable or over a limit, by rule) and folders not read."""
+    with store.connect() as con:
+        rows = con.execute("SELECT rule, source_file FROM quarantine WHERE row_number IS NULL "
+                           "ORDER BY rule, source_file").fetchall()
+    folders = set_aside_folders(store)
+    if not rows and not folders:
+        return "\nset aside: nothing"
+    shown = [f"  {rule}: {source}" for rule, source in rows[:20]] + [f"  not_a_month_folder: {f}" for f in folders]
+    more = f"\n  ... and {len(rows) - 20} more (quarantine.csv)" if len(rows) > 20 else ""
+    return f"\nset aside ({len(rows) + len(folders)} files or folders, whole):\n" + "\n".join(shown) + more
 
 
 def headlines(con) -> str:
@@ -92,8 +166,10 @@ def main() -> int:
         print(f"nothing to run: no returns under {store.landing}/<agency>/<YYYY-MM>/ (try `make demo`)")
         return 1
     start, end = args.start or months[0], args.end or months[-1]
-    started = time.monotonic()
-    with dg.DagsterInstance.get() as instance:
+    with exclusive(store), dg.DagsterInstance.get() as instance:
+        for run_id in sweep_killed_runs(instance):
+            print(f"run {run_id} was killed before it finished: marked failed, its pool slots freed")
+        started = time.monotonic()
         result = run(start, end, instance)
         seconds = {}
         for event in result.all_events:

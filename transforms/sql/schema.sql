@@ -11,8 +11,9 @@ CREATE TABLE IF NOT EXISTS raw_submissions (
     agency_id     VARCHAR,            -- NULL for central files (catalogue, benefits register)
     month         DATE,               -- the return's period; NULL for central files
     archive_path  VARCHAR NOT NULL,   -- the unchanged copy, relative to data/archive/
-    -- a version sent again after another (A, B, then A) is received again: a new row, the same archive copy
-    PRIMARY KEY (source_path, sha256, received_at)
+    -- a version sent again after another (A, B, then A) is received again: a new row, the same archive copy, even
+    -- when its file time is that of the first time (so the key is the archiving time, not the file time)
+    PRIMARY KEY (source_path, sha256, archived_at)
 );
 
 -- The version of each submitted file in force: the one the pipeline saw last. Earlier versions stay archived.

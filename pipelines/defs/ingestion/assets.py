@@ -2,7 +2,10 @@
 
 A file dropped at data/landing/<agency>/<YYYY-MM>/<name> is copied to data/archive/<sha[:2]>/<sha><suffix>
 (read-only) the first time its bytes are seen; an identical resubmission changes nothing, a changed file is a
-new version beside the old one. Nothing here parses a file: staging reads the archived copies.
+new version beside the old one, and a version sent again after another (A, B, then A) is in force again. Nothing
+here parses a file: staging reads the archived copies. Nothing outside data/landing/ is read: what is not taken
+(a link out or in a loop, a folder named like a file, a file where a folder belongs) is quarantined with
+return_type `landing` and its rule.
 """
 
 
@@ -16,7 +19,7 @@ import dagster as dg
 from pipelines.defs.ingestion.http import FetchError, HttpSource, display_url, fetch
 from pipelines.lib.config import RETURN_TYPES, Agency
 from pipelines.lib.faults import pause_point
-from pipelines.lib.files import CENTRAL_FILES, landed_files, sha256_file, write_atomically
+from pipelines.lib.files import CENTRAL_FILES, LandingProblem, inside, scan_landing, sha256_file, write_atomically
 from pipelines.lib.partitions import agencies_of_run, monthly, months_in
 from pipelines.lib.resources import WAREHOUSE_POOL, DataStore, Settings
 from pipelines.lib.warehouse import delete_run_slice, write_quarantine
@@ -59,16 +62,49 @@ def raw_agency_returns(context: dg.AssetExecutionContext, store: DataStore,
                        settings: Settings) -> dg.MaterializeResult:
     """Every agency return for the months in this run, archived unchanged (sha256, size, received time)."""
     only = agencies_of_run(context)
-    files = []
-    for month in months_in(context.partition_time_window):
-        for agency in settings.config.agencies:
-            if only is not None and agency.id not in only:
-                continue
-            folder = store.landing / agency.folder / month.strftime("%Y-%m")
-            if agency.connector == "file_drop" and folder.is_dir():
-                files += [(path, agency.id, month) for path in landed_files(store.landing, folder)]
+    window = context.partition_time_window
+    files, problems = [], []
+    agencies = [a for a in settings.config.agencies
+                if a.connector == "file_drop" and (only is None or a.id in only)]
+    for month in months_in(window):
+        for agency in agencies:
+            found, lost = month_folder(store, agency.folder, month)
+            files += [(path, agency.id, month) for path in found]
+            problems += [(problem, agency.id, month) for problem in lost]
     counts = archive_all(store, files)
-    return dg.MaterializeResult(metadata={**counts, "agencies": len({a for _, a, _ in files})})
+    record_landing_problems(store, problems, window.start.date(), window.end.date(), [a.id for a in agencies])
+    return dg.MaterializeResult(metadata={**counts, "agencies": len({a for _, a, _ in files}),
+                                          "not_taken": len(problems)})
+
+
+def month_folder(store: DataStore, agency_folder: str, month: dt.date) -> tuple[list[Path], list[LandingProblem]]:
+    """The files of one agency's month folder, and what in it (or in its place) is not taken."""
+    folder = store.landing / agency_folder / month.strftime("%Y-%m")
+    if not folder.exists() and not folder.is_symlink():
+        return [], []
+    if folder.is_symlink() or not folder.is_dir():
+        rel = folder.relative_to(store.landing).as_posix()
+        what = "a link, never followed" if folder.is_symlink() else "a file named like a month folder"
+        return [], [LandingProblem(rel, "not_a_folder", f"{what}; returns go in a folder named YYYY-MM")]
+    return scan_landing(store.landing, folder)
+
+
+def record_landing_problems(store: DataStore, problems: list[tuple], start: dt.date | None, end: dt.date | None,
+                            agencies: list[str] | None) -> None:
+    """Replace the `landing` quarantine rows of this run's slice (months and agencies; central files when start is
+    None) with `problems`: (LandingProblem, agency_id, month)."""
+    rows = [{"return_type": "landing", "agency_id": agency_id, "month": month, "source_file": problem.path,
+             "sha256": "", "row_number": None, "rule": problem.rule, "column_name": None, "offending_value": None,
+             "message": problem.message} for problem, agency_id, month in problems]
+    with store.connect() as con:
+        con.execute("BEGIN")
+        if start is None:
+            con.execute("DELETE FROM quarantine WHERE return_type = 'landing' AND month IS NULL AND "
+                        "(agency_id IS NULL OR list_contains(?::VARCHAR[], agency_id))", [agencies or []])
+        else:
+            delete_run_slice(con, "quarantine", start, end, agencies, return_type="landing")
+        write_quarantine(con, rows)
+        con.execute("COMMIT")
 
 
 @dg.asset(pool=WAREHOUSE_POOL, group_name="raw", kinds={"duckdb"})
@@ -76,8 +112,19 @@ def raw_reference_files(store: DataStore, settings: Settings) -> dg.MaterializeR
     """The central files, archived unchanged: the service catalogue and the benefits register."""
     # settings is not read here, but asking for it means the configuration is checked before this step archives
     # anything, whichever executor runs it and whatever else the run selects.
-    files = [(store.landing / rel, None, None) for rel in CENTRAL_FILES.values() if (store.landing / rel).is_file()]
-    return dg.MaterializeResult(metadata=archive_all(store, files))
+    files, problems, root = [], [], store.landing.resolve()
+    for rel in CENTRAL_FILES.values():
+        path = store.landing / rel
+        if not path.exists() and not path.is_symlink():
+            continue
+        taken = inside(root, path)
+        if isinstance(taken, LandingProblem):
+            problems.append((LandingProblem(rel, taken.rule, taken.message), None, None))
+        else:
+            files.append((path, None, None))
+    counts = archive_all(store, files)
+    record_landing_problems(store, problems, None, None, None)
+    return dg.MaterializeResult(metadata={**counts, "not_taken": len(problems)})
 
 
 def fetch_api_returns(store: DataStore, agency: Agency, files: dict[str, str], month: dt.date) -> list[dict]:
@@ -120,9 +167,7 @@ def raw_api_returns(context: dg.AssetExecutionContext, store: DataStore,
         for agency in agencies:
             names = {t: config.layout(agency, t).file for t in RETURN_TYPES}
             failures += fetch_api_returns(store, agency, names, month)
-            folder = store.landing / agency.folder / month.strftime("%Y-%m")
-            if folder.is_dir():
-                files += [(path, agency.id, month) for path in landed_files(store.landing, folder)]
+            files += [(path, agency.id, month) for path in month_folder(store, agency.folder, month)[0]]
     counts = archive_all(store, files, source="http")
     with store.connect() as con:
         con.execute("BEGIN")
@@ -138,7 +183,13 @@ def raw_api_returns(context: dg.AssetExecutionContext, store: DataStore,
 @dg.asset(pool=WAREHOUSE_POOL, group_name="raw", kinds={"duckdb"})
 def raw_performance_records(store: DataStore, settings: Settings) -> dg.MaterializeResult:
     """Performance-Platform record files, archived unchanged (they cover many months, so they are not monthly)."""
-    files = [(path, agency.id, None) for agency in settings.config.agencies
-             if agency.connector == "performance_platform" and (store.landing / agency.folder).is_dir()
-             for path in landed_files(store.landing, store.landing / agency.folder)]
-    return dg.MaterializeResult(metadata=archive_all(store, files, source="performance_platform"))
+    files, problems = [], []
+    agencies = [a for a in settings.config.agencies if a.connector == "performance_platform"]
+    for agency in agencies:
+        if (store.landing / agency.folder).is_dir():
+            found, lost = scan_landing(store.landing, store.landing / agency.folder)
+            files += [(path, agency.id, None) for path in found]
+            problems += [(problem, agency.id, None) for problem in lost]
+    counts = archive_all(store, files, source="performance_platform")
+    record_landing_problems(store, problems, None, None, [a.id for a in agencies])
+    return dg.MaterializeResult(metadata={**counts, "not_taken": len(problems)})

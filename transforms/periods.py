@@ -98,9 +98,18 @@ def _consecutive(year: str, second: str) -> bool:
     return int(second) == (following % 100 if len(second) == 2 else following)
 
 
+def _in_range(text: str) -> tuple[dt.date, dt.date, str] | None:
+    """parse_period, with a period whose dates a calendar cannot hold (year 0000, or ending after 9999) not
+    recognised rather than raised."""
+    try:
+        return parse_period(text)
+    except (ValueError, OverflowError):
+        return None
+
+
 def period_columns(column: str, values: list[str | None]) -> list[pl.Expr]:
     """period_start, period_end and grain for a text column, parsing each distinct value once."""
-    parsed = {v: parse_period(v) for v in set(values) if v is not None}
+    parsed = {v: _in_range(v) for v in set(values) if v is not None}
     found = {v: p for v, p in parsed.items() if p is not None}
     return [pl.col(column).replace_strict({v: p[i] for v, p in found.items()}, default=None, return_dtype=dtype)
             .alias(name) for i, (name, dtype) in enumerate((("period_start", pl.Date), ("period_end", pl.Date),

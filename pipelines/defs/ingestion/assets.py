@@ -21,6 +21,7 @@ from pipelines.lib.config import RETURN_TYPES, Agency
 from pipelines.lib.faults import pause_point
 from pipelines.lib.files import CENTRAL_FILES, LandingProblem, inside, scan_landing, sha256_file, write_atomically
 from pipelines.lib.partitions import agencies_of_run, monthly, months_in
+from pipelines.lib.config.limits import HttpLimits
 from pipelines.lib.resources import WAREHOUSE_POOL, DataStore, Settings
 from pipelines.lib.warehouse import delete_run_slice, write_quarantine
 
@@ -127,7 +128,8 @@ def raw_reference_files(store: DataStore, settings: Settings) -> dg.MaterializeR
     return dg.MaterializeResult(metadata={**counts, "not_taken": len(problems)})
 
 
-def fetch_api_returns(store: DataStore, agency: Agency, files: dict[str, str], month: dt.date) -> list[dict]:
+def fetch_api_returns(store: DataStore, agency: Agency, files: dict[str, str], month: dt.date,
+                      limits: HttpLimits | None = None) -> list[dict]:
     """Fetch one month of an http agency's returns into its landing folder, one file per return type (`files`:
     return type -> the file name its mapping gives); returns a failure record for each return not fetched."""
     failures = []
@@ -135,7 +137,8 @@ def fetch_api_returns(store: DataStore, agency: Agency, files: dict[str, str], m
     for return_type, file in files.items():
         source = HttpSource(agency_id=agency.id, url=agency.url.replace("{return}", return_type),
                             format=agency.format, credential_env=agency.credential_env,
-                            pagination=agency.pagination)
+                            pagination=agency.pagination, max_body_bytes=(limits or HttpLimits()).max_body_bytes,
+                            deadline_seconds=(limits or HttpLimits()).deadline_seconds)
         target = folder / file
         try:
             data = fetch(source, month.strftime("%Y-%m"))
@@ -166,7 +169,7 @@ def raw_api_returns(context: dg.AssetExecutionContext, store: DataStore,
     for month in months_in(window):
         for agency in agencies:
             names = {t: config.layout(agency, t).file for t in RETURN_TYPES}
-            failures += fetch_api_returns(store, agency, names, month)
+            failures += fetch_api_returns(store, agency, names, month, config.limits.http)
             files += [(path, agency.id, month) for path in month_folder(store, agency.folder, month)[0]]
     counts = archive_all(store, files, source="http")
     with store.connect() as con:

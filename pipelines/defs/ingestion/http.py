@@ -3,6 +3,7 @@
 Standard library only (urllib). The bearer token is read from the environment variable the registry names, sent
 only to the source's own scheme, host and port, and never written into an error, a log line or the returned bytes.
 Retries (with exponential backoff) are for 5xx answers and timeouts only: a 4xx will not change by asking again.
+Each GET, retries included, has a whole-request deadline and a cap on the body's size (bounded.py).
 """
 
 from __future__ import annotations
@@ -18,6 +19,9 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
+
+from pipelines.defs.ingestion.bounded import (BodyTooLarge, DeadlinePassed, WatchedHTTPHandler, WatchedHTTPSHandler,
+                                              deadline, read_body)
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +46,8 @@ class HttpSource:
     timeout_seconds: float = 30
     retries: int = 3  # on 5xx and timeouts only
     backoff_seconds: float = 0.5
+    max_body_bytes: int = 256 * 2**20  # limits.yaml http.max_body_bytes: one page's body
+    deadline_seconds: float = 300  # limits.yaml http.deadline_seconds: one GET, from first byte asked, retries included
 
     def __post_init__(self):
         if self.format not in FORMATS:
@@ -52,15 +58,16 @@ class HttpSource:
             raise ValueError(f"agency {self.agency_id}: pagination 'next' reads a JSON body; use 'link' or 'page'")
         if urlsplit(self.url).scheme not in ("http", "https"):
             raise ValueError(f"agency {self.agency_id}: the URL must start with http:// or https://")
-        if self.max_pages < 1 or self.retries < 0 or self.timeout_seconds <= 0 or self.backoff_seconds < 0:
+        if self.max_pages < 1 or self.retries < 0 or self.timeout_seconds <= 0 or self.backoff_seconds < 0 \
+                or self.max_body_bytes < 1 or self.deadline_seconds <= 0:
             raise ValueError(f"agency {self.agency_id}: max_pages >= 1, retries >= 0, timeout_seconds > 0, "
-                             "backoff_seconds >= 0")
+                             "backoff_seconds >= 0, max_body_bytes >= 1, deadline_seconds > 0")
 
 
 class FetchError(Exception):
     """A submission that could not be fetched. `rule` is one of: credential_missing, http_unauthorised,
     http_forbidden, http_client_error, http_server_error, http_timeout, http_unreachable, pagination_unbounded,
-    bad_payload."""
+    http_body_too_large, bad_payload."""
 
     def __init__(self, rule: str, message: str, agency_id: str, url: str, status: int | None = None):
         super().__init__(message)
@@ -141,10 +148,20 @@ def _get(source: HttpSource, url: str, token: str | None) -> tuple[bytes, object
     if token:
         request.add_unredirected_header("Authorization", f"Bearer {token}")
     attempts = source.retries + 1
+    at = time.monotonic() + source.deadline_seconds
     for attempt in range(1, attempts + 1):
+        remaining = at - time.monotonic()
+        if remaining <= 0:
+            break
         try:
-            with _OPENER.open(request, timeout=source.timeout_seconds) as response:
-                return response.read(), response.headers
+            with deadline(at), _OPENER.open(request, timeout=min(source.timeout_seconds, remaining)) as response:
+                return read_body(response, source.max_body_bytes, at), response.headers
+        except BodyTooLarge as error:
+            raise _error(source, "http_body_too_large", url, None,
+                         f"the body is over {source.max_body_bytes:,} bytes ({error.args[0]:,} so far; limits.yaml "
+                         "http.max_body_bytes): ask the agency to page it, or raise the limit") from None
+        except DeadlinePassed:
+            break
         except urllib.error.HTTPError as error:
             error.close()
             if error.code < 500:
@@ -153,18 +170,26 @@ def _get(source: HttpSource, url: str, token: str | None) -> tuple[bytes, object
         except TimeoutError:
             rule, status, what = "http_timeout", None, f"no answer within {source.timeout_seconds} s"
         except urllib.error.URLError as error:
+            if time.monotonic() >= at:
+                break
             if not isinstance(error.reason, TimeoutError):
                 raise _error(source, "http_unreachable", url, None,
                              f"could not connect ({error.reason}); check the URL and that the API is up") from None
             rule, status, what = "http_timeout", None, f"no answer within {source.timeout_seconds} s"
         except (OSError, http.client.HTTPException) as error:  # dropped mid-answer: not a 5xx or timeout, no retry
+            if time.monotonic() >= at:
+                break
             raise _error(source, "http_unreachable", url, None,
                          f"the connection failed ({type(error).__name__}); try again later") from None
         if attempt < attempts:
             delay = source.backoff_seconds * 2 ** (attempt - 1)
             log.warning("agency %s: GET %s: %s; retrying in %.2f s (attempt %d of %d)",
                         source.agency_id, display_url(url), what, delay, attempt + 1, attempts)
-            time.sleep(delay)
+            time.sleep(min(delay, max(at - time.monotonic(), 0)))
+    if time.monotonic() >= at:
+        raise _error(source, "http_timeout", url, None,
+                     f"the request did not finish within {source.deadline_seconds} s, retries included (limits.yaml "
+                     "http.deadline_seconds): the API is too slow or trickles its answer; try again later")
     raise _error(source, rule, url, status, f"{what} on all {attempts} attempts; try again later, and if it "
                  "persists ask the agency" + (" or raise timeout_seconds" if rule == "http_timeout" else ""))
 
@@ -293,4 +318,4 @@ class _SameOriginRedirect(urllib.request.HTTPRedirectHandler):
         return new
 
 
-_OPENER = urllib.request.build_opener(_SameOriginRedirect)
+_OPENER = urllib.request.build_opener(_SameOriginRedirect, WatchedHTTPHandler, WatchedHTTPSHandler)

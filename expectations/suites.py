@@ -42,6 +42,13 @@ def _columns(*columns: str):
                 "downstream SQL and the published schema rely on these columns")
 
 
+def _finite(*columns: str) -> list:
+    """The runner is given NaN as +infinity (pandas cannot tell NaN from a missing value), so these fail on either."""
+    return [_why(gxe.ExpectColumnValuesToBeBetween(column=column, min_value=-1e300, max_value=1e300),
+                 f"{column} must be a finite number: NaN or an infinity means an input was not a number, and would be "
+                 "published as one") for column in columns]
+
+
 def _in(column: str, values: list[str]):
     return _why(gxe.ExpectColumnValuesToBeInSet(column=column, value_set=values),
                 f"{column} is a closed set: {', '.join(values)}")
@@ -76,7 +83,7 @@ def _blocking() -> dict[str, list]:
         "fct_service_month_channel": [
             _columns("service_id", "agency_id", "month", "channel", "channel_type", "transactions_completed", "cost_gbp"),
             _unique("service_id", "month", "channel"), _in("channel", list(CHANNELS)),
-            _not_negative("transactions_completed"), _not_negative("cost_gbp", "money spent"),
+            _not_negative("transactions_completed"), _not_negative("cost_gbp", "money spent"), *_finite("cost_gbp"),
             _not_above("transactions_completed", "transactions_started", "a transaction cannot complete without starting"),
         ],
         "kpi_cost_per_transaction": [
@@ -84,12 +91,14 @@ def _blocking() -> dict[str, list]:
             _unique("service_id", "month", "channel"), _not_negative("cost_gbp", "money spent"),
             _why(gxe.ExpectColumnValuesToBeBetween(column="cost_per_transaction_gbp", min_value=0, strict_min=True),
                  "a completed transaction always costs something: 0 or less means costs are missing or wrong"),
+            *_finite("cost_gbp", "cost_per_transaction_gbp", "rolling_12m_cost_per_transaction_gbp"),
         ],
         "kpi_digital_take_up": [
             _columns("service_id", "month", "transactions_completed", "digital_transactions_completed",
                      "assisted_digital_transactions_completed", "digital_take_up_rate", "baseline_month",
                      "take_up_change_pp"),
             _unique("service_id", "month"), _rate("digital_take_up_rate"),
+            *_finite("take_up_change_pp", "shifted_transactions"),
             _not_above("digital_transactions_completed", "transactions_completed",
                        "digital transactions are part of all transactions"),
         ],
@@ -106,6 +115,7 @@ def _blocking() -> dict[str, list]:
             _rate("digital_take_up_rate"), _rate("completion_rate"), _rate("satisfaction_score"),
             _not_negative("transactions_completed"), _not_above("period_start", "period_end",
                                                                 "a period ends after it starts"),
+            *_finite("cost_gbp", "cost_per_transaction_gbp"),
         ],
         "kpi_user_satisfaction": [
             _columns("service_id", "month", "channel", "responses", "satisfaction_score", "satisfied_share"),

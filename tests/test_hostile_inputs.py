@@ -1,0 +1,239 @@
+"""Hostile files, cells, values and links, one class per test, at the level of the function that must hold: each is
+refused by a named rule with the row where there is one, in bounded memory, and nothing after it is lost."""
+
+import gzip
+import io
+import os
+import re
+import zipfile
+import zlib
+
+import polars as pl
+import pytest
+import xlsxwriter
+
+from pipelines.defs.ingestion.assets import month_folder
+from pipelines.defs.staging.readers import ParseError, read_table
+from pipelines.lib.config.limits import FileLimits
+from pipelines.lib.files import inside, scan_landing
+from pipelines.lib.resources import DataStore
+from transforms.reference import validate_benefits
+from transforms.staging import FILE, LayoutError, normalise, validate
+
+HEADER = "service_id,month,channel,transactions_started,transactions_completed"
+CATALOGUE = pl.DataFrame({"service_id": ["S1", "S2"], "agency_id": ["AG1", "AG1"],
+                          "channels_offered": [["online", "phone"], ["online", "phone"]]})
+
+
+def refused(tmp_path, name: str, data: bytes, limits: FileLimits | None = None) -> ParseError:
+    path = tmp_path / name
+    path.write_bytes(data)
+    with pytest.raises(ParseError) as raised:
+        read_table(path, {}, limits=limits)
+    return raised.value
+
+
+def staged(tmp_path, text: str, return_type: str = "transactions", catalogue: pl.DataFrame = CATALOGUE,
+           **ceilings) -> tuple[list, list]:
+    path = tmp_path / "t.csv"
+    path.write_text(text)
+    frame = read_table(path, {}).with_columns(pl.lit("t.csv").alias(FILE))
+    accepted, quarantined = validate(normalise(frame, {}, return_type), return_type, "AG1", "2025-01-01", catalogue,
+                                     **ceilings)
+    return accepted.rows(named=True), quarantined.select("row_number", "rule", "offending_value").rows()
+
+
+def zeros_gzip(size: int) -> bytes:
+    packer, out, block = zlib.compressobj(9, zlib.DEFLATED, 31), [], b"0" * (1 << 20)
+    for _ in range(size >> 20):
+        out.append(packer.compress(block))
+    return b"".join(out) + packer.flush()
+
+
+def test_a_gzip_bomb_is_refused_by_its_ratio_before_it_is_unpacked(tmp_path):
+    bomb = zeros_gzip(1 << 30)  # 1 GiB of zeros in about 1 MB
+    error = refused(tmp_path, "t.csv.gz", bomb)
+    assert (error.rule, str(error)) == ("decompression_limit", "the gzip file decompresses to more than 200 times its "
+                                        "size (files.max_compression_ratio): a compression bomb, or raise the limit")
+
+
+def test_a_gzip_over_the_size_limit_is_refused(tmp_path):
+    data = gzip.compress(os.urandom(3 << 20), mtime=0)  # incompressible: the ratio stays near 1
+    error = refused(tmp_path, "t.csv.gz", data, FileLimits(max_decompressed_bytes=2 << 20))
+    assert error.rule == "decompression_limit" and "more than 2,097,152 bytes" in str(error)
+
+
+def test_a_truncated_gzip_is_unreadable(tmp_path):
+    error = refused(tmp_path, "t.csv.gz", gzip.compress(f"{HEADER}\nS1,2025-01,online,1,1\n".encode())[:-12])
+    assert error.rule == "unreadable_file" and "ends before its compressed stream does" in str(error)
+
+
+def test_a_file_over_the_size_limit_is_refused_unread(tmp_path):
+    error = refused(tmp_path, "t.csv", f"{HEADER}\n".encode() * 100, FileLimits(max_file_bytes=1000))
+    assert (error.rule, str(error)) == ("file_too_large", "the file is 6,900 bytes, over 1,000 (files.max_file_bytes)")
+
+
+def workbook(dimension: str | None = None, cell_ref: str | None = None) -> bytes:
+    buffer = io.BytesIO()
+    book = xlsxwriter.Workbook(buffer)
+    book.add_worksheet("Transactions").write_row(0, 0, HEADER.split(","))
+    book.close()
+    parts = zipfile.ZipFile(io.BytesIO(buffer.getvalue()))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as rewritten:
+        for part in parts.infolist():
+            content = parts.read(part)
+            if part.filename == "xl/worksheets/sheet1.xml":
+                if dimension:
+                    content = re.sub(rb'<dimension ref="[^"]*"/>', f'<dimension ref="{dimension}"/>'.encode(), content)
+                if cell_ref:
+                    content = content.replace(b"</sheetData>", f'<row r="{cell_ref[3:]}"><c r="{cell_ref}" t="n">'
+                                              f'<v>1</v></c></row></sheetData>'.encode())
+            rewritten.writestr(part, content)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("dimension, cell_ref, spans", [
+    ("A1:XFD1048576", None, "1,048,576 rows x 16,384 columns"),  # the 1.6 KB workbook that aborted the process
+    (None, "XFD1048576", "1,048,576 rows x 16,384 columns"),  # one cell far away, no dimension declared
+])
+def test_an_xlsx_declaring_or_using_a_huge_sheet_is_refused_unparsed(tmp_path, dimension, cell_ref, spans):
+    data = workbook(dimension, cell_ref)
+    assert len(data) < 10_000
+    error = refused(tmp_path, "t.xlsx", data)
+    assert error.rule == "sheet_too_large"
+    assert str(error) == f"the sheet 'sheet1.xml' spans {spans}, over 20,000,000 cells (files.max_sheet_cells)"
+
+
+def test_an_xlsx_part_that_is_a_compression_bomb_is_refused(tmp_path):
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as book:
+        book.writestr("xl/sharedStrings.xml", b" " * (64 << 20))
+    error = refused(tmp_path, "t.xlsx", out.getvalue())
+    assert error.rule == "decompression_limit" and "'xl/sharedStrings.xml'" in str(error)
+
+
+def test_too_many_columns_or_rows_are_refused_by_name(tmp_path):
+    wide = ",".join(f"c{i}" for i in range(20)) + "\n" + ",".join("1" * 20) + "\n"
+    assert refused(tmp_path, "t.csv", wide.encode(), FileLimits(max_columns=10)).rule == "too_many_columns"
+    long = HEADER + "\n" + "S1,2025-01,online,1,1\n" * 11
+    assert refused(tmp_path, "u.csv", long.encode(), FileLimits(max_rows=10)).rule == "too_many_rows"
+
+
+def test_json_nested_beyond_reason_is_unreadable_not_a_crash(tmp_path):
+    error = refused(tmp_path, "t.json", b"[" * 100_000 + b"]" * 100_000)
+    assert str(error) == "the JSON is nested too deeply to be a list of records"
+
+
+def test_an_unterminated_quote_is_quarantined_on_its_row_and_swallows_nothing(tmp_path):
+    good = [f"S{i},2025-01,online,{10 + i},{i}" for i in range(24)]
+    text = "\n".join([HEADER, "S1,2025-02,online,1,1", "S2,2025-02,online,1,1", 'S1,"2025-01,online,5,5', *good])
+    path = tmp_path / "t.csv"
+    path.write_text(text + "\n")
+    frame = read_table(path, {})
+    assert frame.height == 27
+    assert frame.row(2, named=True)["_row_shape"] == ("an unterminated quote: the quoted field opened on this row "
+                                                      "never closes")
+    assert frame.filter(pl.col("_row_number") > 3).select("service_id", "transactions_started").rows() == [
+        (f"S{i}", str(10 + i)) for i in range(24)]
+    services = pl.DataFrame({"service_id": [f"S{i}" for i in range(24)], "agency_id": "AG1",
+                             "channels_offered": [["online"]] * 24})
+    accepted, quarantined = staged(tmp_path, text, catalogue=services)
+    assert [q[:2] for q in quarantined] == [(1, "month_outside_return_period"), (2, "month_outside_return_period"),
+                                            (3, "unterminated_quote")]
+    assert [(a["service_id"], a["_row_number"]) for a in accepted] == [(f"S{i}", 4 + i) for i in range(24)]
+
+
+def test_a_stray_quote_a_long_cell_and_a_ragged_row_are_each_quarantined_on_their_row(tmp_path):
+    text = "\n".join([HEADER, 'S1,"2025"-01,online,1,1', f"S1,2025-01,online,{'9' * 200_000},1",
+                      "S1,2025-01,phone", "S2,2025-01,phone,3,2"]) + "\n"
+    accepted, quarantined = staged(tmp_path, text)
+    assert [q[:2] for q in quarantined] == [(1, "stray_quote"), (2, "field_too_long"), (3, "wrong_number_of_fields")]
+    assert [(a["service_id"], a["channel"], a["transactions_started"]) for a in accepted] == [("S2", "phone", 3)]
+
+
+def test_a_quoted_field_may_still_run_over_lines(tmp_path):
+    path = tmp_path / "t.csv"
+    path.write_text('service_id,note\nS1,"two\nlines"\nS2,plain\n')
+    assert read_table(path, {}).select("service_id", "note", "_row_number").rows() == [
+        ("S1", "two\nlines", 1), ("S2", "plain", 2)]
+
+
+def test_counts_are_exact_integers_never_floats(tmp_path):
+    text = "\n".join([HEADER, "S1,2025-01,online,9007199254740993,9007199254740993",
+                      "S2,2025-01,online,9223372036854775807,9223372036854775807", "S1,2025-01,phone,1e3,250.0"])
+    accepted, quarantined = staged(tmp_path, text + "\n")
+    assert quarantined == []
+    assert [(a["transactions_started"], a["transactions_completed"]) for a in accepted] == [
+        (9007199254740993, 9007199254740993), (9223372036854775807, 9223372036854775807), (1000, 250)]
+
+
+def test_out_of_range_counts_and_overflowing_sums_are_value_out_of_range(tmp_path):
+    text = "\n".join([HEADER, "S1,2025-01,online,9223372036854775808,1",
+                      "S2,2025-01,online,5000000000000000000,5000000000000000000",
+                      "S2,2025-01,phone,5000000000000000000,5000000000000000000",
+                      "S1,2025-01,phone,1e40,1"])
+    accepted, quarantined = staged(tmp_path, text + "\n")
+    assert accepted == []
+    assert [q[:3] for q in quarantined] == [(1, "value_out_of_range", "9223372036854775808"),
+                                            (2, "value_out_of_range", "5000000000000000000"),
+                                            (3, "value_out_of_range", "5000000000000000000"),
+                                            (4, "value_out_of_range", "1e40")]
+    _, capped = staged(tmp_path, HEADER + "\nS1,2025-01,online,101,100\n", max_count=100)
+    assert capped == [(1, "value_out_of_range", "101")]
+
+
+def test_costs_are_exact_pennies_and_nan_infinity_and_implausible_costs_are_refused_by_name(tmp_path):
+    header = "service_id,month,cost_category,channel,cost_gbp"
+    text = "\n".join([header, "S1,2025-01,staff,online,0.1", "S1,2025-01,it,online,0.2",
+                      "S1,2025-01,other,online,12.345", "S2,2025-01,staff,online,NaN", "S2,2025-01,it,online,inf",
+                      "S2,2025-01,other,online,1e20", "S2,2025-01,staff,phone,-Infinity", "S2,2025-01,it,phone,1e3"])
+    accepted, quarantined = staged(tmp_path, text + "\n", "costs")
+    assert [a["cost_gbp"] for a in accepted] == [0.1, 0.2, 12.34, 1000.0]
+    assert [q[:2] for q in quarantined] == [(4, "not_finite"), (5, "not_finite"), (6, "value_out_of_range"),
+                                            (7, "not_finite")]
+
+
+@pytest.mark.parametrize("month", ["0000-01", "9999-12", "Dec 9999"])
+def test_periods_a_calendar_cannot_hold_are_not_recognised(tmp_path, month):
+    _, quarantined = staged(tmp_path, f"{HEADER}\nS1,{month},online,1,1\n")
+    assert quarantined == [(1, "period_not_recognised", month)]
+
+
+def test_a_benefits_register_without_its_columns_is_set_aside_whole():
+    with pytest.raises(LayoutError, match="missing required column"):
+        validate_benefits(pl.DataFrame({"benefit_id": ["B1"], "title": ["t"]}), ["S1"])
+
+
+def test_links_loops_and_misnamed_things_in_landing_are_reported_never_followed(tmp_path):
+    landing, outside = tmp_path / "landing", tmp_path / "outside"
+    month = landing / "ag" / "2025-01"
+    month.mkdir(parents=True)
+    outside.mkdir()
+    (outside / "secret.csv").write_text("x\n")
+    (month / "transactions.csv").write_text("ok\n")
+    (month / "escape.csv").symlink_to(outside / "secret.csv")
+    (month / "loop.csv").symlink_to(month / "loop.csv")
+    (month / "dir-link").symlink_to(landing / "ag")  # followed, it would be a loop
+    (month / "unpacked.csv").mkdir()
+    (month / "unpacked.csv" / "inner.csv").write_text("x\n")
+    os.mkfifo(month / "pipe.csv")
+    files, problems = scan_landing(landing, month)
+    assert [f.name for f in files] == ["transactions.csv"]
+    assert [(p.path, p.rule) for p in problems] == [
+        ("ag/2025-01/dir-link", "link_to_folder"), ("ag/2025-01/escape.csv", "link_outside_landing"),
+        ("ag/2025-01/loop.csv", "link_unresolvable"), ("ag/2025-01/pipe.csv", "not_a_regular_file"),
+        ("ag/2025-01/unpacked.csv", "folder_named_like_a_file")]
+    central = landing / "catalogue" / "services.csv"
+    central.parent.mkdir()
+    central.symlink_to(outside / "secret.csv")
+    assert inside(landing.resolve(), central).rule == "link_outside_landing"
+
+
+def test_a_file_where_a_month_folder_belongs_is_reported(tmp_path):
+    store = DataStore(data_dir=str(tmp_path / "data"))
+    (store.landing / "ag").mkdir(parents=True)
+    (store.landing / "ag" / "2025-01").write_text("not a folder\n")
+    import datetime as dt
+    files, problems = month_folder(store, "ag", dt.date(2025, 1, 1))
+    assert files == [] and [(p.path, p.rule) for p in problems] == [("ag/2025-01", "not_a_folder")]

@@ -48,6 +48,8 @@ def read_body(response, max_bytes: int, at: float) -> bytes:
         if time.monotonic() > at:
             raise DeadlinePassed()
         chunks.append(chunk)
+    if time.monotonic() > at:  # the socket was shut at the deadline: what was read is not the whole body
+        raise DeadlinePassed()
     return b"".join(chunks)
 
 

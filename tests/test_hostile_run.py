@@ -1,0 +1,229 @@
+"""Whole runs under attack: every attack class dropped beside the good returns, through `python -m pipelines.run`
+as `make run` starts it, succeeds, names each bad file in the published quarantine, changes no other KPI row and
+stays under 1 GB; resubmissions in any order; builds byte-identical from scratch and month by month; runs that
+do not collide, and killed runs marked failed."""
+
+import datetime as dt
+import io
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import zipfile
+import zlib
+
+import dagster as dg
+import polars as pl
+import pytest
+import xlsxwriter
+import yaml
+
+from pipelines.lib.resources import DataStore
+from pipelines.run import sweep_killed_runs
+from tests.conftest import published_checksums, run_graph
+from tests.operations import REPO, new_instance_home, pipeline_process
+
+MONTH = dt.date(2025, 11, 1)
+KPIS = ("kpi_cost_per_transaction", "kpi_digital_take_up", "kpi_completion_rate", "kpi_user_satisfaction")
+ATTACKED = ("land", "courts", "guardian", "gzipped")
+HEADER = "service_id,month,channel,transactions_started,transactions_completed"
+
+
+def untouched_kpis(store: DataStore) -> dict[str, pl.DataFrame]:
+    """KPI rows of every service and month but the attacked agencies' November."""
+    with store.connect() as con:
+        return {table: con.sql(f"SELECT kpi.* FROM {table} AS kpi JOIN stg_service_catalogue USING (service_id) "
+                               "WHERE NOT (list_contains(?, agency_id) AND month = ?) ORDER BY ALL",
+                               params=[list(ATTACKED), MONTH]).pl() for table in KPIS}
+
+
+def huge_sheet() -> bytes:
+    buffer = io.BytesIO()
+    book = xlsxwriter.Workbook(buffer)
+    book.add_worksheet("Transactions").write_row(0, 0, ["Service code", "Period", "Total completed"])
+    book.close()
+    parts, out = zipfile.ZipFile(buffer), io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as rewritten:
+        for part in parts.infolist():
+            content = parts.read(part)
+            if part.filename.startswith("xl/worksheets/"):
+                content = re.sub(rb'<dimension ref="[^"]*"/>', b'<dimension ref="A1:XFD1048576"/>', content)
+            rewritten.writestr(part, content)
+    return out.getvalue()
+
+
+def gzip_bomb(size: int) -> bytes:
+    packer, block = zlib.compressobj(9, zlib.DEFLATED, 31), b"0" * (1 << 20)
+    return b"".join(packer.compress(block) for _ in range(size >> 20)) + packer.flush()
+
+
+def attack(store: DataStore, config_dir, outside) -> dict[str, str]:
+    """Every attack class beside the good returns of November; returns the rule each bad file must be named by."""
+    land = store.landing / "land" / "2025-11"
+    good = (land / "transactions.csv").read_text().splitlines()
+    service = good[1].split(",")[0]
+
+    def drop(rel: str, data: str | bytes) -> None:
+        path = store.landing / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data if isinstance(data, bytes) else data.encode())
+
+    overflow = [f"{service},2025-11-01,{channel},5000000000000000000,5000000000000000000"
+                for channel in ("online", "phone")]
+    drop("land/2025-11/overflow/transactions.csv", "\n".join([HEADER, *overflow]) + "\n")
+    drop("land/2025-11/huge_cell/transactions.csv", f"{HEADER}\n{service},2025-11-01,online,{'7' * 200_000},1\n")
+    drop("land/2025-11/periods/transactions.csv",
+         f"{HEADER}\n{service},0000-01,online,1,1\n{service},9999-12,online,1,1\n")
+    drop("land/2025-11/quote/transactions.csv", "\n".join([HEADER, f'{service},"2025-11-01,online,1,1', *good[1:]]))
+    drop("land/2025-11/costs_nan/costs.csv", "service_id,month,cost_category,channel,cost_gbp\n"
+         f"{service},2025-11-01,staff,online,NaN\n{service},2025-11-01,it,online,inf\n"
+         f"{service},2025-11-01,other,online,1e20\n")
+    drop("courts/2025-11/bomb/monthly_return.xlsx", huge_sheet())
+    drop("guardian/2025-11/deep/transactions.json", b"[" * 200_000 + b"]" * 200_000)
+    drop("gzipped/2025-11/transactions.csv.gz", gzip_bomb(2600 << 20))  # 2.6 GB of zeros in 2.5 MB
+    drop("land/2025-13/transactions.csv", f"{HEADER}\n")
+    drop("benefits/benefits_register.csv", "benefit_id,title\nB1,a register without its columns\n")
+    (outside / "secret.csv").write_text("not for the pipeline\n")
+    (land / "escape.csv").symlink_to(outside / "secret.csv")
+    (land / "loop").symlink_to(land / "loop")
+    (land / "folder.csv").mkdir()
+    catalogue = store.landing / "catalogue" / "services.csv"
+    (outside / "services.csv").write_text(catalogue.read_text() + "OUT-001,Outside,land,X,Y,citizen,online,false\n")
+    catalogue.unlink()
+    catalogue.symlink_to(outside / "services.csv")
+    return {"land/2025-11/overflow/transactions.csv": "value_out_of_range",
+            "land/2025-11/huge_cell/transactions.csv": "field_too_long",
+            "land/2025-11/periods/transactions.csv": "period_not_recognised",
+            "land/2025-11/quote/transactions.csv": "unterminated_quote",
+            "land/2025-11/costs_nan/costs.csv": "not_finite",
+            "courts/2025-11/bomb/monthly_return.xlsx": "sheet_too_large",
+            "guardian/2025-11/deep/transactions.json": "unreadable_file",
+            "gzipped/2025-11/transactions.csv.gz": "decompression_limit",
+            "benefits/benefits_register.csv": "unreadable_file",
+            "land/2025-11/escape.csv": "link_outside_landing",
+            "land/2025-11/loop": "link_unresolvable",
+            "land/2025-11/folder.csv": "folder_named_like_a_file",
+            "catalogue/services.csv": "link_outside_landing"}
+
+
+def config_with_a_gzip_agency(folder) -> str:
+    """The project's configuration plus one agency whose returns are gzipped CSV."""
+    shutil.copytree(REPO / "config", folder)
+    registry = yaml.safe_load((folder / "sources.yaml").read_text())
+    registry["agencies"].append({**registry["agencies"][0], "id": "gzipped", "name": "Gzipped Returns Agency",
+                                 "mapping": "canonical_gz"})
+    (folder / "sources.yaml").write_text(yaml.safe_dump(registry, sort_keys=False))
+    (folder / "mappings" / "canonical_gz.yaml").write_text(
+        "returns:\n  transactions: {file: transactions.csv.gz}\n  costs: {file: costs.csv.gz}\n"
+        "  satisfaction: {file: satisfaction.csv.gz}\n")
+    return str(folder)
+
+
+def test_a_run_fed_every_attack_succeeds_names_each_and_changes_nothing_else(copied, tmp_path):
+    store, _ = copied
+    before = untouched_kpis(store)
+    with store.connect() as con:
+        archived = con.execute("SELECT count(*) FROM raw_submissions WHERE source_path LIKE 'catalogue/%'").fetchone()
+    (tmp_path / "outside").mkdir()
+    expected = attack(store, config_with_a_gzip_agency(tmp_path / "config"), tmp_path / "outside")
+    script = ("import resource, subprocess, sys; code = subprocess.call([sys.executable, '-m', 'pipelines.run']); "
+              "print('peak_rss_kib', resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss); sys.exit(code)")
+    env = {**os.environ, "PIPELINE_DATA_DIR": str(store.root), "PIPELINE_CONFIG_DIR": str(tmp_path / "config"),
+           "DAGSTER_HOME": str(new_instance_home(tmp_path / "home"))}
+    done = subprocess.run([sys.executable, "-c", script], cwd=REPO, env=env, capture_output=True, text=True,
+                          timeout=900)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    peak = int(re.search(r"peak_rss_kib (\d+)", done.stdout).group(1))
+    print(f"peak RSS of the run fed the bombs: {peak / 1024:.0f} MiB")
+    assert peak < 1024 * 1024
+    published = pl.read_csv(store.published / "quarantine.csv", infer_schema_length=0)
+    named = {(r["source_file"], r["rule"]) for r in published.iter_rows(named=True)}
+    assert {(path, rule) for path, rule in expected.items() if (path, rule) not in named} == set()
+    assert "not_a_month_folder: land/2025-13" in done.stdout and "set aside (" in done.stdout
+    after = untouched_kpis(store)
+    for table in KPIS:
+        assert after[table].equals(before[table]), table
+    with store.connect() as con:
+        assert con.execute("SELECT count(*) FROM raw_submissions WHERE source_path LIKE '%escape%'").fetchone() == (0,)
+        assert con.execute("SELECT count(*) FROM raw_submissions WHERE source_path LIKE 'catalogue/%'"
+                           ).fetchone() == archived
+        assert con.execute("SELECT count(*) FROM stg_benefits_register").fetchone()[0] > 0  # kept as it was
+
+
+def test_resubmissions_in_any_order_the_latest_received_is_in_force(copied):
+    store, _ = copied
+    path = store.landing / "land" / "2025-11" / "transactions.csv"
+    original, first_time = path.read_bytes(), path.stat().st_mtime
+    rows = original.decode().splitlines()
+    cells = rows[1].split(",")
+    cells[-1] = str(int(cells[-1]) + 1) if cells[-1] else "1"
+    changed = "\n".join([rows[0], ",".join(cells), *rows[2:]]).encode() + b"\n"
+    selection = dg.AssetSelection.assets("stg_transactions").upstream()
+
+    def submit(data: bytes, when: float) -> list[tuple]:
+        path.write_bytes(data)
+        os.utime(path, (when, when))
+        assert run_graph(store, str(MONTH), str(MONTH), selection=selection).success
+        with store.connect() as con:
+            return con.execute("SELECT transactions_completed FROM stg_transactions WHERE source_file = ? "
+                               "AND source_row = 1", ["land/2025-11/transactions.csv"]).fetchall()
+
+    assert submit(changed, first_time - 86_400 * 365) == [(int(cells[-1]),)]  # B, its file time a year earlier
+    assert submit(original, first_time) == [(int(rows[1].split(",")[-1]),)]  # A again, with its first file time
+    assert submit(changed, first_time) == [(int(cells[-1]),)]  # and B again
+    with store.connect() as con:
+        assert con.execute("SELECT count(*) FROM raw_submissions WHERE source_path = ?",
+                           ["land/2025-11/transactions.csv"]).fetchone() == (4,)
+
+
+def test_builds_from_scratch_and_month_by_month_are_byte_identical(built, tmp_path):
+    reference, _, result = built
+    assert result.success
+    expected = published_checksums(reference)
+    store = DataStore(data_dir=str(tmp_path / "data"))
+    shutil.copytree(reference.landing, store.landing)  # file times kept: received_at is when a file landed
+    assert run_graph(store).success
+    assert published_checksums(store) == expected
+    assert run_graph(store, str(MONTH), str(MONTH)).success  # one month again, on top of the full build
+    assert published_checksums(store) == expected
+
+
+def test_a_second_run_waits_for_the_first_with_a_message(tmp_path):
+    data = tmp_path / "data"
+    release = tmp_path / "release"
+    hold = (f"import pathlib, time, sys; from pipelines.lib.resources import DataStore; from pipelines.run import "
+            f"exclusive\nwith exclusive(DataStore(data_dir={str(data)!r})):\n    print('holding', flush=True)\n"
+            f"    while not pathlib.Path({str(release)!r}).exists(): time.sleep(0.05)\nprint('released')")
+    first = subprocess.Popen([sys.executable, "-c", hold], cwd=REPO, stdout=subprocess.PIPE, text=True)
+    assert first.stdout.readline() == "holding\n"
+    second = subprocess.Popen([sys.executable, "-c", hold.replace("holding", "second holds")], cwd=REPO,
+                              stdout=subprocess.PIPE, text=True)
+    waiting = second.stdout.readline()
+    assert re.fullmatch(rf"another run is in progress on {re.escape(str(data))} \(pid {first.pid}, since .*\); "
+                        r"waiting for it to finish\n", waiting)
+    release.write_text("go")
+    assert first.wait(60) == 0 and second.stdout.readline() == "the other run has finished; starting\n"
+    assert second.stdout.readline() == "second holds\n"
+    assert second.wait(60) == 0
+
+
+def test_a_killed_run_is_marked_failed_when_the_next_run_starts(built, tmp_path):
+    store = DataStore(data_dir=str(tmp_path / "data"))
+    shutil.copytree(built[0].landing, store.landing)
+    home, ready = new_instance_home(tmp_path / "home"), tmp_path / "ready"
+    run = pipeline_process(store.root, home, PIPELINE_PAUSE_AT=f"archive:{ready}")
+    deadline = time.monotonic() + 300
+    while not ready.exists():
+        assert run.poll() is None and time.monotonic() < deadline, (tmp_path / "run.log").read_text()[-3000:]
+        time.sleep(0.1)
+    os.kill(run.pid, signal.SIGKILL)
+    assert run.wait(30) == -signal.SIGKILL
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        [killed] = instance.get_runs()
+        assert killed.status == dg.DagsterRunStatus.STARTED
+        assert sweep_killed_runs(instance) == [killed.run_id]
+        assert instance.get_run_by_id(killed.run_id).status == dg.DagsterRunStatus.FAILURE
+        assert sweep_killed_runs(instance) == []

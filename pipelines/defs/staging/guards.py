@@ -29,21 +29,22 @@ class ParseError(ValueError):
 
 def gunzip(data: bytes, limits: FileLimits) -> bytes:
     """The content of a gzip file (members one after another), refused as soon as it outgrows the limits."""
-    out, rest = bytearray(), data
+    out, size, rest = [], 0, data
     try:
         while rest:
             inflater = zlib.decompressobj(wbits=31)
             pending = rest
             while pending and not inflater.eof:
-                out += inflater.decompress(pending, CHUNK)
+                out.append(inflater.decompress(pending, CHUNK))
+                size += len(out[-1])
                 pending = inflater.unconsumed_tail
-                _check_inflated(len(out), len(data), limits, "the gzip file")
+                _check_inflated(size, len(data), limits, "the gzip file")
             if not inflater.eof:
                 raise ParseError("not a readable gzip file: it ends before its compressed stream does")
             rest = inflater.unused_data
     except zlib.error as error:
         raise ParseError(f"not a readable gzip file: {error}") from error
-    return bytes(out)
+    return b"".join(out)
 
 
 def _check_inflated(size: int, compressed: int, limits: FileLimits, what: str) -> None:

@@ -38,7 +38,7 @@ def read_table(path: Path, layout: dict, name: str | None = None, limits: FileLi
         data = gunzip(data, limits)
         suffixes = suffixes[:-1]
     kind = suffixes[-1] if suffixes else ""
-    if not data.strip():
+    if not data or data.isspace():  # not data.strip(): that would copy the whole file
         raise ParseError("the file is empty")
     readers = {".csv": _csv, ".xlsx": _xlsx, ".json": _json, ".parquet": _parquet}
     if kind not in readers:

@@ -17,9 +17,9 @@ BIGINT_MAX = 2**63 - 1
 class FileLimits(Model):
     """Per submitted file (readers.py); each names the rule a file or row over it is quarantined by."""
 
-    max_file_bytes: Positive = 512 * 2**20  # file_too_large: the file as stored
-    max_decompressed_bytes: Positive = 512 * 2**20  # decompression_limit: a gzip's content, or one XLSX part
-    max_compression_ratio: Positive = 200  # decompression_limit: decompressed / compressed, once above 1 MiB
+    max_file_bytes: Positive = 64 * 2**20  # file_too_large: the file as stored (extracts are read by DuckDB)
+    max_decompressed_bytes: Positive = 64 * 2**20  # decompression_limit: a gzip's content, or one XLSX part
+    max_compression_ratio: Positive = 100  # decompression_limit: decompressed / compressed, once above 1 MiB
     max_sheet_cells: Positive = 20_000_000  # sheet_too_large: rows x columns an XLSX sheet declares or uses
     max_columns: Positive = 10_000  # too_many_columns: the header's width
     max_rows: Positive = 5_000_000  # too_many_rows: data rows in one file

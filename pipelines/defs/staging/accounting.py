@@ -97,6 +97,8 @@ def stage_whole_files(store: DataStore, name: str, files: list[tuple], validator
                 accepted_parts.append(accepted)
             except (ParseError, LayoutError) as error:
                 frame, failed = None, whole_file(source_path, str(error), getattr(error, "rule", "unreadable_file"))
+            except Exception as error:  # noqa: BLE001 - a file that breaks its validator never fails the step
+                frame, failed = None, whole_file(source_path, f"{type(error).__name__}: {str(error)[:300]}")
             failures.append(failed.with_columns(pl.lit(sha).alias("sha256"),
                                                 pl.lit(agency_id, pl.String).alias("agency_id")))
             read, good, rejected = file_result(frame, failed, source_path)

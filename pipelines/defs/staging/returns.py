@@ -51,9 +51,14 @@ def stage_returns(store: DataStore, config: Config, return_type: str, start: dt.
         accepted_parts, accounting_rows = [], []
         read_counts = {}
         for (agency_id, month), parts in sorted(frames.items()):
-            combined = pl.concat([normalised for _, _, normalised in parts], how="diagonal_relaxed")
-            accepted, failed = validate(combined, return_type, agency_id, month.isoformat(), catalogue,
-                                        config.limits.values.max_count, float(config.limits.values.max_cost_gbp))
+            try:
+                combined = pl.concat([normalised for _, _, normalised in parts], how="diagonal_relaxed")
+                accepted, failed = validate(combined, return_type, agency_id, month.isoformat(), catalogue,
+                                            config.limits.values.max_count, float(config.limits.values.max_cost_gbp))
+            except Exception as error:  # noqa: BLE001 - one agency's month that breaks validation stops nobody else
+                failures += [whole_file(source_path, f"{type(error).__name__}: {str(error)[:300]}")
+                             for source_path, _, _ in parts]
+                continue
             accepted_parts.append(accepted.with_columns(pl.lit(agency_id).alias("agency_id")))
             failures.append(failed)
             for source_path, frame, _ in parts:

@@ -227,3 +227,21 @@ def test_a_killed_run_is_marked_failed_when_the_next_run_starts(built, tmp_path)
         assert sweep_killed_runs(instance) == [killed.run_id]
         assert instance.get_run_by_id(killed.run_id).status == dg.DagsterRunStatus.FAILURE
         assert sweep_killed_runs(instance) == []
+
+
+@pytest.mark.parametrize("table, column, value", [
+    ("kpi_cost_per_transaction", "cost_per_transaction_gbp", "nan"),
+    ("kpi_digital_take_up", "take_up_change_pp", "inf"),
+    ("fct_service_month_channel", "cost_gbp", "-inf"),
+])
+def test_blocking_checks_fail_on_a_non_finite_value(copied, table, column, value):
+    store, _ = copied
+    with store.connect() as con:
+        con.execute(f"UPDATE {table} SET {column} = '{value}'::DOUBLE WHERE rowid = (SELECT min(rowid) FROM {table} "
+                    f"WHERE {column} IS NOT NULL)")
+    result = run_graph(store, selection=dg.AssetSelection.checks_for_assets(dg.AssetKey(table)))
+    [evaluation] = [c for c in result.get_asset_check_evaluations() if c.check_name == "valid"]
+    assert not evaluation.passed
+    failures = [f for f in evaluation.metadata["failures"].value if f["column"] == column]
+    assert [(f["expectation"], f["unexpected_count"]) for f in failures if "finite" in f["why"]] == [
+        ("expect_column_values_to_be_between", 1)]

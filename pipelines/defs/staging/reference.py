@@ -24,7 +24,8 @@ def stage_reference(store: DataStore, settings: Settings, name: str, validator, 
 def stg_service_catalogue(store: DataStore, settings: Settings) -> dg.MaterializeResult:
     agency_ids = [a.id for a in settings.config.agencies]
     return dg.MaterializeResult(metadata=stage_reference(
-        store, settings, "service_catalogue", lambda frame, con: validate_catalogue(frame, agency_ids), "stg_service_catalogue"))
+        store, settings, "service_catalogue", lambda frame, con: validate_catalogue(frame, agency_ids),
+        "stg_service_catalogue"))
 
 
 @dg.asset(pool=WAREHOUSE_POOL, group_name="staging", deps=upstream(CATALOGUE["stg_benefits_register"]),

@@ -237,3 +237,22 @@ def test_a_file_where_a_month_folder_belongs_is_reported(tmp_path):
     import datetime as dt
     files, problems = month_folder(store, "ag", dt.date(2025, 1, 1))
     assert files == [] and [(p.path, p.rule) for p in problems] == [("ag/2025-01", "not_a_folder")]
+
+
+def test_limits_are_typed_configuration_with_unknown_keys_forbidden(tmp_path):
+    import shutil
+
+    from pipelines.lib.config import PROJECT_CONFIG_DIR, ConfigError, load_config
+    from pipelines.lib.config.limits import Limits
+
+    config = tmp_path / "config"
+    shutil.copytree(PROJECT_CONFIG_DIR, config)
+    assert load_config(config).limits == Limits()  # the committed file states the defaults
+    (config / "limits.yaml").write_text("files:\n  max_file_byte: 10\nhttp:\n  deadline_seconds: 0\n")
+    with pytest.raises(ConfigError) as raised:
+        load_config(config)
+    assert [str(p).replace(str(config) + "/", "") for p in raised.value.problems] == [
+        "limits.yaml: files, key 'max_file_byte': unknown key (did you mean 'max_file_bytes'?)",
+        "limits.yaml: http, key 'deadline_seconds': must be greater than 0"]
+    (config / "limits.yaml").unlink()
+    assert load_config(config).limits == Limits()

@@ -104,7 +104,8 @@ class Rule:
 
 
 BIGINT_MAX = 2**63 - 1
-NUMBER_TEXT = r"^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$"  # 12, -3.5, 1e3, 2.5E+2; read as exact decimals
+# 12, -3.5, 1e3, 2.5E+2, read as exact decimals; ASCII digits only (a regex's \d also matches other scripts' digits)
+NUMBER_TEXT = r"^[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$"
 # What a reader says in _row_shape about a row it could not read as sent: (rule, how the note starts, message).
 ROW_PROBLEMS = [
     ("wrong_number_of_fields", r"^\d+ fields where", "the row has the wrong number of fields (a truncated or "

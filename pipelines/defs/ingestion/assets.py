@@ -18,10 +18,10 @@ import dagster as dg
 
 from pipelines.defs.ingestion.http import FetchError, HttpSource, display_url, fetch
 from pipelines.lib.config import RETURN_TYPES, Agency
+from pipelines.lib.config.limits import HttpLimits
 from pipelines.lib.faults import pause_point
 from pipelines.lib.files import CENTRAL_FILES, LandingProblem, inside, scan_landing, sha256_file, write_atomically
 from pipelines.lib.partitions import agencies_of_run, monthly, months_in
-from pipelines.lib.config.limits import HttpLimits
 from pipelines.lib.resources import WAREHOUSE_POOL, DataStore, Settings
 from pipelines.lib.warehouse import delete_run_slice, write_quarantine
 

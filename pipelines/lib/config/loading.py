@@ -21,6 +21,7 @@ PROJECT_CONFIG_DIR = Path(__file__).resolve().parents[3] / "config"
 FILES: dict[str, tuple[str, type[BaseModel]]] = {
     "registry": ("sources.yaml", Registry), "housekeeping": ("housekeeping.yaml", Housekeeping),
     "open_data": ("open_data.yaml", OpenData), "limits": ("limits.yaml", Limits)}
+OPTIONAL = {"limits"}  # without the file, its model's defaults (limits.yaml: the documented limits)
 
 
 class Config(Model):
@@ -114,11 +115,12 @@ def load_config(config_dir: Path) -> Config:
     files (an agency's mapping exists and fits its connector) are checked once every file holds on its own."""
     config_dir = Path(config_dir)
     problems: list[Problem] = []
-    raw = {part: _read_yaml(config_dir / name, problems) for part, (name, _) in FILES.items()}
+    raw = {part: _read_yaml(config_dir / name, problems) for part, (name, _) in FILES.items()
+           if part not in OPTIONAL or (config_dir / name).exists()}
     raw["mappings"] = {path.stem: _read_yaml(path, problems)
                        for path in sorted((config_dir / "mappings").glob("*.yaml"))}
     parts = {part: _validated(model, raw[part], (part,), raw, config_dir, problems)
-             for part, (_, model) in FILES.items() if raw[part] is not None}
+             for part, (_, model) in FILES.items() if raw.get(part) is not None}
     parts["mappings"] = {name: _validated(MappingFile, data, ("mappings", name), raw, config_dir, problems)
                          for name, data in raw["mappings"].items() if data is not None}
     if problems:

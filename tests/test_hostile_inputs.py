@@ -256,3 +256,28 @@ def test_limits_are_typed_configuration_with_unknown_keys_forbidden(tmp_path):
         "limits.yaml: http, key 'deadline_seconds': must be greater than 0"]
     (config / "limits.yaml").unlink()
     assert load_config(config).limits == Limits()
+
+
+def test_a_manifest_keyed_by_file_time_is_rekeyed_by_archiving_time_with_its_rows(tmp_path):
+    import duckdb
+
+    from pipelines.lib import warehouse
+
+    path = tmp_path / "warehouse.duckdb"
+    con = duckdb.connect(str(path))
+    con.execute(warehouse.sql("schema").replace("PRIMARY KEY (source_path, sha256, archived_at)",
+                                                "PRIMARY KEY (source_path, sha256, received_at)"))
+    row = ["ag/2025-01/t.csv", "aa", 1, "2025-01-01 00:00:00+00", "file_drop", "ag", "2025-01-01", "aa/aa.csv"]
+    con.execute("INSERT INTO raw_submissions BY NAME SELECT ? AS source_path, ? AS sha256, ? AS size_bytes, "
+                "?::TIMESTAMPTZ AS received_at, now() AS archived_at, ? AS source, ? AS agency_id, ?::DATE AS month, "
+                "? AS archive_path", row)
+    con.close()
+    with warehouse.connect(path) as con:
+        assert con.execute("SELECT constraint_text FROM duckdb_constraints() WHERE table_name = 'raw_submissions' "
+                           "AND constraint_type = 'PRIMARY KEY'").fetchall() == [
+            ("PRIMARY KEY(source_path, sha256, archived_at)",)]
+        assert con.execute("SELECT source_path, sha256 FROM current_submissions").fetchall() == [tuple(row[:2])]
+        con.execute("INSERT INTO raw_submissions BY NAME SELECT ? AS source_path, ? AS sha256, ? AS size_bytes, "
+                    "?::TIMESTAMPTZ AS received_at, now() + INTERVAL 1 SECOND AS archived_at, ? AS source, "
+                    "? AS agency_id, ?::DATE AS month, ? AS archive_path", row)  # A again, its first file time
+        assert con.execute("SELECT count(*) FROM raw_submissions").fetchone() == (2,)

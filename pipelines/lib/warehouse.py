@@ -40,9 +40,23 @@ def bootstrap(con) -> None:
     con.execute("SET TimeZone = 'UTC'")  # published timestamps must not depend on the machine's zone
     if schema_version(con) != SCHEMA_VERSION:
         con.execute("BEGIN")
+        rekeyed = _set_aside_old_manifest(con)
         con.execute(sql("schema"))
+        if rekeyed:
+            con.execute("INSERT INTO raw_submissions BY NAME SELECT * FROM raw_submissions_old_key")
+            con.execute("DROP TABLE raw_submissions_old_key")
         con.execute("CREATE OR REPLACE TABLE schema_version AS SELECT ? AS version", [SCHEMA_VERSION])
         con.execute("COMMIT")
+
+
+def _set_aside_old_manifest(con) -> bool:
+    """A manifest keyed by file time (before A, B, A could be archived) is renamed, to be copied under the schema's
+    key (the archiving time); True when it was. Constraints cannot be altered in place in DuckDB."""
+    old = con.execute("SELECT count(*) FROM duckdb_constraints() WHERE table_name = 'raw_submissions' AND "
+                      "constraint_type = 'PRIMARY KEY' AND constraint_text LIKE '%received_at%'").fetchone()[0]
+    if old:
+        con.execute("ALTER TABLE raw_submissions RENAME TO raw_submissions_old_key")
+    return bool(old)
     con.execute(sql("formulas"))
 
 

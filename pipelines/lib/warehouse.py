@@ -52,8 +52,8 @@ def bootstrap(con) -> None:
 def _set_aside_old_manifest(con) -> bool:
     """A manifest keyed by file time (before A, B, A could be archived) is renamed, to be copied under the schema's
     key (the archiving time); True when it was. Constraints cannot be altered in place in DuckDB."""
-    old = con.execute("SELECT count(*) FROM duckdb_constraints() WHERE table_name = 'raw_submissions' AND "
-                      "constraint_type = 'PRIMARY KEY' AND constraint_text LIKE '%received_at%'").fetchone()[0]
+    [(old,)] = con.execute("SELECT count(*) FROM duckdb_constraints() WHERE table_name = 'raw_submissions' AND "
+                           "constraint_type = 'PRIMARY KEY' AND constraint_text LIKE '%received_at%'").fetchall()
     if old:
         con.execute("ALTER TABLE raw_submissions RENAME TO raw_submissions_old_key")
     return bool(old)

@@ -47,6 +47,7 @@ def bootstrap(con) -> None:
             con.execute("DROP TABLE raw_submissions_old_key")
         con.execute("CREATE OR REPLACE TABLE schema_version AS SELECT ? AS version", [SCHEMA_VERSION])
         con.execute("COMMIT")
+    con.execute(sql("formulas"))
 
 
 def _set_aside_old_manifest(con) -> bool:
@@ -57,7 +58,6 @@ def _set_aside_old_manifest(con) -> bool:
     if old:
         con.execute("ALTER TABLE raw_submissions RENAME TO raw_submissions_old_key")
     return bool(old)
-    con.execute(sql("formulas"))
 
 
 def schema_version(con) -> str | None:

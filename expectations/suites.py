@@ -66,7 +66,10 @@ def _blocking() -> dict[str, list]:
         ],
         "stg_transactions": [
             _columns("service_id", "month", "channel", "transactions_started", "transactions_completed"),
-            _unique("service_id", "month", "channel"), _present("month"), _in("channel", list(CHANNELS)),
+            # a return may hold several periods (a quarter and its months, or a publisher's whole history);
+            # channel 'all' holds figures reported for the whole service
+            _unique("service_id", "month", "grain", "period_start", "channel"), _present("month"),
+            _in("channel", [*CHANNELS, "all"]),
             _not_negative("transactions_started"), _not_negative("transactions_completed"),
             _not_above("transactions_completed", "transactions_started", "a transaction cannot complete without starting"),
         ],

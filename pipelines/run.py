@@ -161,11 +161,23 @@ def main() -> int:
         return 1
     os.environ.setdefault(DATA_DIR_ENV, store.data_dir)  # the code location's store and configuration are the same
     os.environ.setdefault(CONFIG_DIR_ENV, settings.config_dir)
+    if not os.environ.get("DAGSTER_HOME"):  # on its own (not from make): the instance `make` uses, .dagster/
+        home = Path(".dagster").resolve()
+        home.mkdir(exist_ok=True)
+        (home / "dagster.yaml").touch()
+        os.environ["DAGSTER_HOME"] = str(home)
     months = landed_months(store)
     if not months and not (args.start and args.end):
         print(f"nothing to run: no returns under {store.landing}/<agency>/<YYYY-MM>/ (try `make demo`)")
         return 1
     start, end = args.start or months[0], args.end or months[-1]
+    first = monthly.get_first_partition_key()[:7]
+    if start < first:  # folders before the first month are reported in submission_accounting, not loaded
+        print(f"months before {first} (first_month in sources.yaml) are not loaded; starting at {first}")
+        start = first
+    if end < start:
+        print(f"nothing to run: every month asked for is before {first}")
+        return 1
     with exclusive(store), dg.DagsterInstance.get() as instance:
         for run_id in sweep_killed_runs(instance):
             print(f"run {run_id} was killed before it finished: marked failed, its pool slots freed")

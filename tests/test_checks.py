@@ -55,6 +55,7 @@ def test_all_checks_pass_on_good_data_but_the_missing_return(built):
     outcomes = {(c.asset_key.to_user_string(), c.check_name): c.passed for c in result.get_asset_check_evaluations()}
     assert outcomes == {**{(table, "valid"): True for table, entry in CATALOGUE.items() if entry.suite},
                         ("kpi_cost_per_transaction", "month_on_month_jumps"): True,
+                        ("kpi_by_period", "reported_figures_agree"): True,
                         ("submission_status", "returns_on_time"): False}
 
 
@@ -110,7 +111,8 @@ def test_outlier_warning_flags_a_threefold_jump(copied):
 
 def test_suite_runner_passes_clean_frames():
     import pandas as pd
-    frame = pd.DataFrame({"service_id": ["A", "B"], "month": ["2025-01-01"] * 2, "channel": ["online", "phone"],
+    frame = pd.DataFrame({"service_id": ["A", "B"], "month": ["2025-01-01"] * 2, "grain": ["month"] * 2,
+                          "period_start": ["2025-01-01"] * 2, "channel": ["online", "phone"],
                           "transactions_started": [10, 5], "transactions_completed": [9, 5]})
     result = run_suite("stg_transactions", frame, ["service_id", "month", "channel"])
     assert (result.success, result.rows, result.failures) == (True, 2, [])

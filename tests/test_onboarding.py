@@ -97,14 +97,17 @@ def test_wide_messy_quarterly_csv_gives_kpis_at_its_own_grain(messy):
     assert rows == [
         # 12,000 + 3,000 + 1,000 completed; (45.5 + 30 + 24.5) thousand GBP; 100,000 / 16,000 = 6.25; 12/16 = 0.75
         ("MSY-1", dt.date(2025, 7, 1), dt.date(2025, 9, 30), 16000, 100000.0, 6.25, 0.75, 0.9),
-        # phone not provided ("-"): no total, so nothing computed over the part that is there; paper "N/A"
-        ("MSY-2", dt.date(2025, 7, 1), dt.date(2025, 9, 30), None, None, None, None, None)]
+        # phone not provided ("-"): nothing is computed over the part that is there, so the total is the one the
+        # agency reported (7,000, total_basis reported_total) and take-up = 5,500 / 7,000; paper "N/A"
+        ("MSY-2", dt.date(2025, 7, 1), dt.date(2025, 9, 30), 7000, None, None, 5500 / 7000, None)]
     # never spread over months: the monthly tables have nothing for the quarter's months
     assert query(messy, "SELECT count(*) FROM stg_transactions WHERE grain = 'month'") == [(0,)]
     assert query(messy, "SELECT transactions_completed FROM fct_service_month_channel WHERE service_id = 'MSY-1' "
                         "AND channel = 'online'") == [(None,)]
     assert query(messy, "SELECT channel, transactions_completed FROM kpi_by_period WHERE service_id = 'MSY-2' "
-                        "AND grain = 'quarter' ORDER BY channel") == [("all", None), ("online", 5500), ("phone", None)]
+                        "AND grain = 'quarter' ORDER BY channel") == [("all", 7000), ("online", 5500), ("phone", None)]
+    assert query(messy, "SELECT total_basis, missing_inputs FROM kpi_by_period WHERE grain = 'quarter' AND "
+                        "channel = 'all' ORDER BY service_id") == [("channels", None), ("reported_total", None)]
 
 
 def test_wide_messy_csv_rows_are_accounted_for(messy):

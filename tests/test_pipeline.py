@@ -1,5 +1,6 @@
 """The whole graph on a small generated dataset: defects quarantined, rows accounted, outputs true to their KPIs."""
 
+import datetime as dt
 import hashlib
 import os
 import stat
@@ -192,4 +193,8 @@ def test_corrected_resubmission_supersedes_and_keeps_the_original(copied):
     assert revised == [("kpi_completion_rate", "transactions_completed", float(completed), float(completed) - 10),
                        ("kpi_cost_per_transaction", "transactions_completed", float(completed),
                         float(completed) - 10)]
-    assert query(store, "SELECT count(DISTINCT (service_id, month)) FROM revisions") == [(1,)]
+    assert query(store, "SELECT count(DISTINCT (service_id, month)) FROM revisions WHERE grain IS NULL") == [(1,)]
+    # kpi_by_period's revisions are the periods that month is part of, named by their start and grain
+    periods = query(store, "SELECT DISTINCT service_id, grain, month FROM revisions WHERE table_name = 'kpi_by_period'")
+    assert {(s, g) for s, g, _ in periods} <= {(service, "quarter"), (service, "financial_year")}
+    assert (service, "quarter", dt.date(2025, 10, 1)) in periods

@@ -253,17 +253,20 @@ def wide():
 def test_wide_layout_normalises_to_long_canonical_rows(wide):
     _, normalised, _, _ = wide
     assert normalised.columns == [*TRANSACTION_COLUMNS, "_row_shape", "period_start", "period_end", "grain",
-                                  "_reported_total", FILE, ROW]
+                                  "_reported_total", "reported_transactions_completed", FILE, ROW]
     row_1 = normalised.filter(pl.col(ROW) == 1).sort("channel")
     # N/A channels dropped; month "Mar 2024" parsed; started absent from the layout: null
+    # the reported total is also kept for the whole service, channel 'all'
     assert row_1.select("service_id", "month", "channel", "transactions_started", "transactions_completed",
                         "_reported_total").rows() == [
+        ("S1", MARCH, "all", None, None, "155"),
         ("S1", MARCH, "online", None, "100", "155"),
         ("S1", MARCH, "paper", None, "5", "155"),
         ("S1", MARCH, "phone", None, "50", "155"),
     ]
     row_2 = normalised.filter(pl.col(ROW) == 2).sort("channel")
-    assert row_2.select("channel", "transactions_completed").rows() == [("online", "30"), ("phone", None)]
+    assert row_2.select("channel", "transactions_completed").rows() == [("all", None), ("online", "30"),
+                                                                          ("phone", None)]
 
 
 def test_wide_layout_quarantines_totals_and_channels(wide):
@@ -279,18 +282,22 @@ def test_wide_layout_quarantines_totals_and_channels(wide):
 
 def test_wide_layout_accepted_rows(wide):
     source, _, accepted, quarantined = wide
-    # the reported total is checked, then dropped
-    assert accepted.columns == [*TRANSACTION_COLUMNS, "period_start", "period_end", "grain", FILE, ROW]
-    assert accepted.sort(ROW, "channel").select(ROW, "service_id", "month", "channel",
-                                                "transactions_completed").rows() == [
-        (1, "S1", MAR, "online", 100),
-        (1, "S1", MAR, "paper", 5),
-        (1, "S1", MAR, "phone", 50),
-        (2, "S3", MAR, "online", 30),
-        (2, "S3", MAR, "phone", None),   # "-": not provided, so the total is not checked
-        (7, "S4", MAR, "online", 1),
-        (7, "S4", MAR, "paper", None),   # an empty cell: not provided
-        (7, "S4", MAR, "phone", 1),
+    # the reported total is checked, and kept as reported for the whole service (channel 'all')
+    assert accepted.columns == [*TRANSACTION_COLUMNS, "period_start", "period_end", "grain",
+                                "reported_transactions_completed", FILE, ROW]
+    assert accepted.sort(ROW, "channel").select(ROW, "service_id", "month", "channel", "transactions_completed",
+                                                "reported_transactions_completed").rows() == [
+        (1, "S1", MAR, "all", None, 155),
+        (1, "S1", MAR, "online", 100, None),
+        (1, "S1", MAR, "paper", 5, None),
+        (1, "S1", MAR, "phone", 50, None),
+        (2, "S3", MAR, "all", None, 99),
+        (2, "S3", MAR, "online", 30, None),
+        (2, "S3", MAR, "phone", None, None),   # "-": not provided, so the total is not checked
+        (7, "S4", MAR, "all", None, 2),
+        (7, "S4", MAR, "online", 1, None),
+        (7, "S4", MAR, "paper", None, None),   # an empty cell: not provided
+        (7, "S4", MAR, "phone", 1, None),
     ]
     assert accepted.get_column("transactions_started").null_count() == accepted.height
     assert_accounted(source, accepted, quarantined)
@@ -343,17 +350,17 @@ def test_catalogue_rules_and_typing():
         ["S1", "Renew a licence", "AG1", "Dept A", "licensing", "citizen", "online; phone", "TRUE"],  # 1 accepted
         ["S2", "Register", "AG9", "Dept A", "licensing", "citizen", "online", "false"],          # 2 unknown_agency
         ["S3", "Apply", "AG1", "Dept A", "licensing", "citizen", "online;fax", "false"],        # 3 unknown_channel
-        ["S4", "Apply", "AG1", "Dept A", "licensing", "charity", "online", "false"],     # 4 unknown_customer_type
+        ["S4", "Apply", "AG1", "Dept A", "licensing", "Charity", "online", "false"],     # 4 accepted: free text
         ["S5", "Apply", "AG1", "Dept A", "licensing", "business", "online", "yes"],      # 5 not_a_boolean
         ["S1", "Renew a licence", "AG1", "Dept A", "licensing", "citizen", "online", "true"],   # 6 duplicate_key
         ["S6", None, "AG2", "Dept B", "tax", "business", "paper", "false"],      # 7 required_value_missing
         ["S7", "Pay", "AG2", "Dept B", "tax", "business", "paper", "False"],     # 8 accepted
+        ["S8", "Ask", "AG2", "Dept B", None, None, None, None],                  # 9 accepted: not known
     ], source_file="catalogue/service_catalogue.csv")
     accepted, quarantined = validate_catalogue(source, ["AG1", "AG2"])
     assert failures(quarantined) == [
         (2, "unknown_agency", "agency_id", "AG9"),
         (3, "unknown_channel", "channels_offered", "online;fax"),
-        (4, "unknown_customer_type", "customer_type", "charity"),
         (5, "not_a_boolean", "high_volume", "yes"),
         (6, "duplicate_key", "service_id", "S1"),
         (7, "required_value_missing", "service_name", ""),
@@ -363,7 +370,9 @@ def test_catalogue_rules_and_typing():
     assert accepted.schema["high_volume"] == pl.Boolean
     assert accepted.rows() == [
         ("S1", "Renew a licence", "AG1", "Dept A", "licensing", "citizen", ["online", "phone"], True, None),
+        ("S4", "Apply", "AG1", "Dept A", "licensing", "Charity", ["online"], False, None),
         ("S7", "Pay", "AG2", "Dept B", "tax", "business", ["paper"], False, None),
+        ("S8", "Ask", "AG2", "Dept B", None, None, None, None, None),
     ]
     assert source.height == accepted.height + quarantined.height
 

@@ -251,7 +251,8 @@ def test_service_without_digital_channel_has_zero_take_up():
     assert got == {"service_id": "S5", "month": APR, "transactions_completed": 100,
                    "digital_transactions_completed": 0, "assisted_digital_transactions_completed": 0,
                    "digital_take_up_rate": 0.0, "baseline_month": APR, "take_up_change_pp": 0.0,
-                   "shifted_transactions": 0, "digital_channel_offered": False, "missing_inputs": None}
+                   "shifted_transactions": 0, "digital_channel_offered": False, "total_basis": "channels",
+                   "reported_transactions_completed": None, "missing_inputs": None}
 
 
 def test_channel_shift_against_first_month_with_a_rate():

@@ -54,8 +54,10 @@ def test_fact_months_are_replaced_and_other_months_kept(tmp_path):
         con.execute("INSERT INTO stg_service_catalogue VALUES ('S1', 'One', 'ag', 'Dept', 'licence', 'citizen', "
                     "['online'], false, NULL)")
         for month in (DEC, JAN):
-            con.execute("INSERT INTO stg_transactions VALUES (?, last_day(?), 'month', 'S1', ?, 'online', 5, 4, 'ag', "
-                        "'t.csv', 1)", [month, month, month])
+            con.execute("INSERT INTO stg_transactions (period_start, period_end, grain, service_id, month, channel, "
+                        "transactions_started, transactions_completed, agency_id, source_file, source_row) "
+                        "VALUES (?, last_day(?), 'month', 'S1', ?, 'online', 5, 4, 'ag', 't.csv', 1)",
+                        [month, month, month])
         build_months(con, CATALOGUE["fct_service_month_channel"], DEC, dt.date(2026, 2, 1))
         con.execute("UPDATE stg_transactions SET transactions_completed = 5 WHERE month = ?", [JAN])
         build_months(con, CATALOGUE["fct_service_month_channel"], JAN, dt.date(2026, 2, 1))

@@ -54,7 +54,7 @@ TABLES = (
           "connectors, due days.", build="code", key=("agency_id",)),
     Table("stg_service_catalogue", "staging", "The services measured, with their agency, department and the "
           "channels they offer.", build="code", key=("service_id",), title="Service catalogue",
-          publish_as="service_catalogue", suite=True, reads=("raw_reference_files",),
+          publish_as="service_catalogue", suite=True, reads=("raw_reference_files", "raw_agency_returns"),
           writes_to=("quarantine", "submission_accounting")),
     Table("stg_benefits_register", "staging", "The benefits register (HM Treasury Green Book fields): baseline, "
           "target, owner per benefit.", build="code", key=("benefit_id",),
@@ -63,8 +63,9 @@ TABLES = (
             reads=("raw_agency_returns", "raw_api_returns", "stg_service_catalogue"),
             writes_to=("quarantine", "submission_accounting"))
       for kind, key, description in (
-          ("transactions", ("service_id", "month", "channel"),
-           "Transactions started and completed per service x month x channel (NULL: not provided)."),
+          ("transactions", ("service_id", "month", "grain", "period_start", "channel"),
+           "Transactions started and completed per service x period x channel (NULL: not provided), and figures "
+           "reported for the whole service (channel 'all': a reported total, cost per transaction, rates)."),
           ("costs", ("service_id", "month", "cost_category", "channel"),
            "Costs in GBP per service x month x cost category x channel, or 'shared' when no channel carries it."),
           ("satisfaction", ("service_id", "month", "channel"),
@@ -113,7 +114,8 @@ TABLES = (
           publish_as="kpi_user_satisfaction", suite=True, revisions=True),
     Table("kpi_by_period", "kpis", "The KPIs at the grain agencies sent (quarter, financial year, 12 months) and "
           "monthly figures rolled up to quarters and financial years.",
-          key=("service_id", "grain", "period_start", "source", "channel"), publish_as="kpi_by_period", suite=True),
+          key=("service_id", "grain", "period_start", "source", "channel"), publish_as="kpi_by_period", suite=True,
+          revisions=True),
     Table("kpi_processing_time", "kpis", "Time to complete (median and 90th percentile, seconds) per service, "
           "month and channel, from transaction-level extracts.", key=("service_id", "month", "channel"),
           publish_as="kpi_processing_time", suite=True, revisions=True),
@@ -121,6 +123,12 @@ TABLES = (
           "volume-weighted over the services with a figure, with coverage and the like-for-like change against the "
           "previous month.", key=("level", "group_id", "month", "kpi"), order="level, group_id, month, kpi_order",
           title="KPIs for government, departments and agencies", publish_as="kpi_rollups"),
+    Table("kpi_rollups_by_period", "kpis", "Each KPI per quarter, financial year and 12-month span for the whole "
+          "government, each department and each agency, volume-weighted over the services with a figure, with "
+          "coverage and the like-for-like change against the previous period of the same grain.",
+          key=("level", "group_id", "grain", "period_start", "kpi"),
+          order="level, group_id, grain, period_start, kpi_order",
+          title="KPIs by period for government, departments and agencies", publish_as="kpi_rollups_by_period"),
     Table("kpi_service_summary", "kpis", "One row per service - its KPIs in the latest month and how they changed "
           "over 12 months.", key=("service_id",), title="Services in the latest month",
           publish_as="kpi_service_summary"),

@@ -1,9 +1,10 @@
 """Periods as agencies write them, read into (start, end, grain) without inventing anything.
 
 Grains: month ("2024-03", "2024-03-01", "Mar 2024", "March 2024"); quarter, three months from January, April,
-July or October ("2024 Q1" is January-March; the financial "Q1 2024-25" is April-June 2024); financial_year
-("2024-25", "2024/25", "April 2024 to March 2025"); rolling_12_months (any other 12-month span, "July 2023 to
-June 2024"); span (any other run of whole months). `end` is the last day of the period. Figures keep the period they were given
+July or October ("2024 Q1", "2016-Q1" and "Jan - Mar 2015" are January-March; the financial "Q1 2024-25" is
+April-June 2024); financial_year ("2024-25", "2016-2017", "April 2024 to March 2025"); rolling_12_months (any other
+12-month span, "July 2023 to June 2024"); span (any other run of whole months). Any year from 2000 on is read;
+which months a deployment accepts is configuration (the registry's first_month). `end` is the last day of the period. Figures keep the period they were given
 for: a quarter is never spread over its months.
 """
 
@@ -27,6 +28,7 @@ PATTERNS = [
     ("financial_quarter", re.compile(r"Q([1-4])\s+(\d{4})[-/](\d{2})|(\d{4})[-/](\d{2})\s+Q([1-4])", re.IGNORECASE)),
     ("financial_year", re.compile(r"(?:FY\s*)?(\d{4})[-/](\d{2}|\d{4})", re.IGNORECASE)),
     ("span", re.compile(_MONTH + r"\s+(?:to|-|–)\s+" + _MONTH, re.IGNORECASE)),
+    ("span_in_year", re.compile(r"([A-Za-z]+)\.?\s*(?:to|-|–)\s*" + _MONTH, re.IGNORECASE)),
 ]
 GRAINS = ("month", "quarter", "financial_year", "rolling_12_months", "span")
 
@@ -69,7 +71,12 @@ def parse_period(text: str | None) -> tuple[dt.date, dt.date, str] | None:
         if kind == "financial_year":
             year, second = groups
             return _period(dt.date(int(year), 4, 1), 12, "financial_year") if _consecutive(year, second) else None
-        if kind == "span":
+        if kind in ("span", "span_in_year"):
+            if kind == "span_in_year":  # "Jan - Mar 2015"; "Oct - Mar 2015" crosses into 2015
+                groups = (groups[0], groups[2], *groups[1:])
+                first, last_named = MONTHS.get(groups[0].lower()), MONTHS.get(groups[2].lower())
+                if first and last_named and first > last_named:
+                    groups = (groups[0], str(int(groups[1]) - 1), *groups[2:])
             start, last = _month(groups[0], groups[1]), _month(groups[2], groups[3])
             if not start or not last or last < start:
                 return None
@@ -82,6 +89,17 @@ def parse_period(text: str | None) -> tuple[dt.date, dt.date, str] | None:
                 return _period(start, 3, "quarter")
             return _period(start, months, "span")
     return None
+
+
+def ending_period(period: tuple[dt.date, dt.date, str] | None, months: int) -> tuple[dt.date, dt.date, str] | None:
+    """The `months` months that end with `period` (a publisher that labels a rolling year by its last quarter)."""
+    if period is None or months <= 0:
+        return period
+    start = add_months(dt.date(period[1].year, period[1].month, 1), 1 - months)
+    grain = "month" if months == 1 else ("financial_year" if months == 12 and start.month == 4
+                                        else "rolling_12_months" if months == 12
+                                        else "quarter" if months == 3 and start.month in (1, 4, 7, 10) else "span")
+    return _period(start, months, grain)
 
 
 def _valid(year: str, month: str, day: str) -> bool:
@@ -107,9 +125,11 @@ def _in_range(text: str) -> tuple[dt.date, dt.date, str] | None:
         return None
 
 
-def period_columns(column: str, values: list[str | None]) -> list[pl.Expr]:
-    """period_start, period_end and grain for a text column, parsing each distinct value once."""
-    parsed = {v: _in_range(v) for v in set(values) if v is not None}
+def period_columns(column: str, values: list[str | None], months: dict[str, int] | None = None) -> list[pl.Expr]:
+    """period_start, period_end and grain for a text column, parsing each distinct value once. `months`: for
+    values written by a header that labels a longer period by its end (value -> months ending there)."""
+    months = months or {}
+    parsed = {v: ending_period(_in_range(v), months.get(v, 0)) for v in set(values) if v is not None}
     found = {v: p for v, p in parsed.items() if p is not None}
     return [pl.col(column).replace_strict({v: p[i] for v, p in found.items()}, default=None, return_dtype=dtype)
             .alias(name) for i, (name, dtype) in enumerate((("period_start", pl.Date), ("period_end", pl.Date),

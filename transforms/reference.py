@@ -13,6 +13,9 @@ from transforms.staging import FILE, ROW, LayoutError, Rule, apply_rules, first_
 
 CATALOGUE_COLUMNS = ["service_id", "service_name", "agency_id", "department", "category", "customer_type",
                      "channels_offered", "high_volume"]
+# Open vocabularies: category and customer type are free text as publishers write them; channels offered and the
+# high-volume flag may be unknown (NULL). Only these are required.
+CATALOGUE_REQUIRED = ["service_id", "service_name", "agency_id", "department"]
 BENEFIT_COLUMNS = ["benefit_id", "title", "description", "service_id", "category", "measure", "unit",
                    "baseline_value", "baseline_month", "target_value", "target_month", "owner",
                    "senior_responsible_owner", "full_year_value_gbp", "confidence"]
@@ -45,18 +48,16 @@ def _split(checked: pl.DataFrame, key: str) -> tuple[pl.DataFrame, pl.DataFrame]
 
 def validate_catalogue(frame: pl.DataFrame, agency_ids: list[str]) -> tuple[pl.DataFrame, pl.DataFrame]:
     """`frame`: the catalogue as text. Returns (typed services, quarantined rows)."""
-    _require_columns(frame, CATALOGUE_COLUMNS)
+    frame = frame.with_columns(pl.lit(None, pl.String).alias(c) for c in CATALOGUE_COLUMNS if c not in frame.columns)
     channels = pl.col("channels_offered").str.split(";").list.eval(pl.element().str.strip_chars())
     checks = [
-        *(Rule("required_value_missing", c, pl.col(c).is_null(), f"{c} is required") for c in CATALOGUE_COLUMNS),
+        *(Rule("required_value_missing", c, pl.col(c).is_null(), f"{c} is required") for c in CATALOGUE_REQUIRED),
         Rule("unknown_agency", "agency_id", ~pl.col("agency_id").is_in(agency_ids),
              "agency_id is not in the source registry"),
         Rule("unknown_channel", "channels_offered", ~channels.list.eval(pl.element().is_in(CHANNELS)).list.all(),
              f"channels_offered must be ;-separated from {', '.join(CHANNELS)}"),
-        Rule("unknown_customer_type", "customer_type", ~pl.col("customer_type").is_in(["citizen", "business"]),
-             "customer_type is citizen or business"),
         Rule("not_a_boolean", "high_volume", ~pl.col("high_volume").str.to_lowercase().is_in(["true", "false"]),
-             "high_volume is true or false"),
+             "high_volume is true or false (or empty: not known)"),
     ]
     if "live_from" not in frame.columns:  # optional: the month the service started
         frame = frame.with_columns(pl.lit(None, pl.String).alias("live_from"))

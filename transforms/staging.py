@@ -2,7 +2,8 @@
 
 Pure Polars, no I/O and no Dagster. Two steps:
 - `normalise`: apply an agency's declarative mapping (renames, value labels, markers, scale, month format,
-  wide-to-long unpivot) so the frame has the canonical column names, still as text.
+  wide-to-long unpivot, header-encoded columns, channels offered listed in the return: `transforms/layouts.py`)
+  so the frame has the canonical column names, still as text.
 - `validate`: apply the rules of a return type in order. A source row that breaks any rule is quarantined
   whole, with the first rule it broke, the column and the offending value; every other row is typed and kept.
 """
@@ -14,7 +15,8 @@ from dataclasses import dataclass
 import polars as pl
 
 from transforms.domain import CHANNELS, COST_CATEGORIES
-from transforms.periods import period_columns
+from transforms.layouts import (ALL, MONTHS, OFFERED, REPORTED_COLUMNS, from_headers, header_columns,
+                                offered_from_return, reported_rules, with_periods)
 
 ROW = "_row_number"  # the data row in its file, 1 = the first row under the header
 FILE = "_source_file"
@@ -54,27 +56,26 @@ def normalise(frame: pl.DataFrame, layout: dict, return_type: str) -> pl.DataFra
     """Canonical column names and values, still text; `_row_number` and `_source_file` are carried through."""
     frame = frame.rename({k: v for k, v in layout.get("rename", {}).items() if k in frame.columns})
     text = [c for c in frame.columns if c not in (ROW, FILE, SHAPE)]
-    markers = [*layout.get("not_provided", []), *layout.get("not_applicable", [])]
+    markers = [*layout.get("not_provided", []), *layout.get("not_applicable", []), *layout.get("ambiguous", [])]
     frame = frame.with_columns(pl.col(text).str.strip_chars())
-    unpivot = layout.get("unpivot")
-    if unpivot:
-        missing = [c for c in [unpivot["total"], *unpivot["columns"]] if c not in frame.columns]
-        if missing:
-            raise LayoutError(f"missing required column(s): {', '.join(missing)}")
-        not_applicable = layout.get("not_applicable", [])
-        frame = (frame.rename({unpivot["total"]: TOTAL})
-                 .unpivot(on=list(unpivot["columns"]), index=[c for c in frame.columns
-                                                              if c not in unpivot["columns"] and c != unpivot["total"]]
-                          + [TOTAL], variable_name="channel", value_name=unpivot["value"])
-                 .filter(~pl.col(unpivot["value"]).is_in(not_applicable) | pl.col(unpivot["value"]).is_null())
-                 .with_columns(pl.col("channel").replace_strict(unpivot["columns"])))
+    if layout.get("channels_offered"):
+        if layout["channels_offered"]["column"] not in frame.columns:
+            raise LayoutError(f"missing required column(s): {layout['channels_offered']['column']}")
+        frame = offered_from_return(frame, layout["channels_offered"])
+    if layout.get("headers"):
+        frame = _from_headers(frame, layout)
+    elif layout.get("unpivot"):
+        frame = _unpivot(frame, layout)
     if layout.get("thousands"):
         frame = frame.with_columns(pl.col(c).str.replace_all(layout["thousands"], "", literal=True)
-                                   for c in NUMERIC if c in frame.columns)
+                                   for c in (*NUMERIC, *REPORTED_COLUMNS) if c in frame.columns)
     if markers:
-        cells = [c for c in frame.columns if c not in (ROW, FILE, SHAPE)]
+        cells = [c for c in frame.columns if c not in (ROW, FILE, SHAPE, OFFERED, MONTHS)]
         frame = frame.with_columns(pl.when(pl.col(c).is_in(markers)).then(None).otherwise(pl.col(c)).alias(c)
                                    for c in cells)
+    if OFFERED in frame.columns and "channel" in frame.columns:  # the return says the channel is not offered
+        frame = frame.filter(~(pl.col("channel").is_in(CHANNELS) & pl.col("transactions_completed").is_null()
+                               & ~pl.col(OFFERED).list.contains(pl.col("channel"))).fill_null(False))
     for column, labels in layout.get("values", {}).items():
         if column in frame.columns:
             frame = frame.with_columns(pl.col(column).replace(labels))
@@ -89,10 +90,49 @@ def normalise(frame: pl.DataFrame, layout: dict, return_type: str) -> pl.DataFra
     missing = [c for c in REQUIRED[return_type] if c not in frame.columns]
     if missing:
         raise LayoutError(f"missing required column(s): {', '.join(missing)}")
-    frame = frame.with_columns(period_columns("month", frame.get_column("month").to_list()))
+    frame = with_periods(frame)
     present = [pl.col(c) if c in frame.columns else pl.lit(None, pl.String).alias(c)
                for c in [*COLUMNS[return_type], SHAPE]]
-    return frame.select(*present, *PERIOD, *([TOTAL] if TOTAL in frame.columns else []), FILE, ROW)
+    extra = [c for c in (TOTAL, *REPORTED_COLUMNS) if c in frame.columns]
+    return frame.select(*present, *PERIOD, *extra, FILE, ROW)
+
+
+def _from_headers(frame: pl.DataFrame, layout: dict) -> pl.DataFrame:
+    read = header_columns(frame.columns, layout["headers"])
+    keep = [c for c in frame.columns if c not in read and c != "month"] + (["_month"] if "month" in frame.columns
+                                                                           else [])
+    if "month" in frame.columns:  # a period named in a column, for families whose headers name none
+        frame = frame.rename({"month": "_month"})
+    try:
+        long = from_headers(frame, layout["headers"], keep)
+    except ValueError as error:
+        raise LayoutError(str(error)) from None
+    if "_month" in long.columns:
+        long = long.with_columns(pl.coalesce("month", "_month").alias("month")).drop("_month")
+    not_applicable = layout.get("not_applicable", [])
+    return long.filter(~pl.col("transactions_completed").is_in(not_applicable).fill_null(False))
+
+
+def _unpivot(frame: pl.DataFrame, layout: dict) -> pl.DataFrame:
+    unpivot = layout["unpivot"]
+    total = unpivot.get("total")
+    missing = [c for c in [*([total] if total else []), *unpivot["columns"]] if c not in frame.columns]
+    if missing:
+        raise LayoutError(f"missing required column(s): {', '.join(missing)}")
+    not_applicable = layout.get("not_applicable", [])
+    if total:
+        frame = frame.rename({total: TOTAL})
+    index = [c for c in frame.columns if c not in unpivot["columns"]]
+    long = (frame.unpivot(on=list(unpivot["columns"]), index=index, variable_name="channel",
+                          value_name=unpivot["value"])
+            .filter(~pl.col(unpivot["value"]).is_in(not_applicable) | pl.col(unpivot["value"]).is_null())
+            .with_columns(pl.col("channel").replace_strict(unpivot["columns"])))
+    if not total or unpivot["value"] != "transactions_completed":
+        return long
+    # the reported total is also kept, for the whole service (channel 'all'), after the channels of its row
+    whole = frame.select(index).with_columns(pl.lit(ALL).alias("channel"), pl.lit(None, pl.String).alias(
+        unpivot["value"]), pl.col(TOTAL).alias("reported_transactions_completed"))
+    return pl.concat([long, whole], how="diagonal_relaxed").sort(ROW, maintain_order=True)
 
 
 @dataclass(frozen=True)
@@ -168,11 +208,13 @@ def _not_a_number(column: str, whole: bool) -> Rule:
 
 
 def rules(return_type: str, agency_id: str, month: str, reported_total: bool = False, max_count: int = BIGINT_MAX,
-          max_cost_gbp: float = 1e12) -> list[Rule]:
+          max_cost_gbp: float = 1e12, history: bool = False, first_month: str | None = None) -> list[Rule]:
     """The rules of a return type, in the order they are applied. Needs the catalogue joined in
     (`catalogue_agency_id`, `channels_offered`); `reported_total` adds the checks of a wide row's total;
-    `max_count` and `max_cost_gbp` are the ceilings of config/limits.yaml."""
-    channels = CHANNELS + ("shared",) if return_type == "costs" else CHANNELS
+    `max_count` and `max_cost_gbp` are the ceilings of config/limits.yaml; `history`: the return may hold any
+    period up to its month; `first_month`: none before it is accepted."""
+    channels = CHANNELS + ("shared",) if return_type == "costs" else CHANNELS + (ALL,)
+    ends = pl.col("period_end").dt.strftime("%Y-%m")
     common = [
         *(Rule(name, SHAPE, pl.col(SHAPE).str.contains(start), message) for name, start, message in ROW_PROBLEMS),
         Rule("unreadable_row", SHAPE, pl.col(SHAPE).is_not_null(), "the row could not be read as it was sent"),
@@ -186,14 +228,18 @@ def rules(return_type: str, agency_id: str, month: str, reported_total: bool = F
         Rule("period_not_recognised", "month", pl.col("period_start").is_null(),
              "the period is not one the pipeline reads (a month such as 2024-03 or Mar 2024, a quarter such as "
              "2024 Q1, a financial year such as 2024-25, or a span such as April 2024 to March 2025)"),
-        Rule("month_outside_return_period", "month", pl.col("period_end").dt.strftime("%Y-%m") != pl.lit(month[:7]),
-             f"the period does not end in this return's month {month[:7]}"),
+        Rule("month_outside_return_period", "month", (ends > pl.lit(month[:7])) if history
+             else (ends != pl.lit(month[:7])),
+             f"the period does not end {'by' if history else 'in'} this return's month {month[:7]}"),
+        Rule("period_before_first_month", "month", pl.col("period_start") < pl.lit(first_month or "2000-01-01").str
+             .to_date(), f"the period starts before {(first_month or '2000-01')[:7]}, the first month configured "
+             "(first_month in sources.yaml)"),
         Rule("before_service_existed", "month", pl.col("period_start") < pl.col("live_from"),
              "the period starts before the service went live (live_from in the catalogue)"),
         Rule("unknown_channel", "channel", ~pl.col("channel").is_in(channels),
              f"channel is not one of {', '.join(channels)}"),
         Rule("channel_not_offered", "channel",
-             (pl.col("channel") != "shared") & ~pl.col("channels_offered").list.contains(pl.col("channel")),
+             ~pl.col("channel").is_in(["shared", ALL]) & ~pl.col("channels_offered").list.contains(pl.col("channel")),
              "the catalogue says the service does not offer this channel"),
     ]
     if return_type == "transactions":
@@ -223,15 +269,19 @@ def rules(return_type: str, agency_id: str, month: str, reported_total: bool = F
 
 
 def _total_rules(completed: pl.Expr) -> list[Rule]:
-    """A wide row reports a total beside its channels: digital cannot exceed it and the channels must add up."""
+    """A wide row reports a total beside its channels: digital cannot exceed it, and channels that cover every
+    channel the service offers must add up to it (a total beside only some channels is a reported total)."""
     total = _whole(TOTAL)
     source_row = [FILE, ROW]
-    all_provided = completed.is_not_null().all().over(source_row)
+    channel = pl.col("channel") != ALL
+    all_provided = (completed.is_not_null() | ~channel).all().over(source_row)
+    covers = channel.sum().over(source_row) >= pl.col("channels_offered").list.len()
     return [
         _not_a_number(TOTAL, True),
         Rule("digital_above_total", "transactions_completed",
              (pl.col("channel") == "online") & (completed > total), "digital completions exceed the reported total"),
-        Rule("channels_do_not_sum_to_total", TOTAL, all_provided & (completed.sum().over(source_row) != total),
+        Rule("channels_do_not_sum_to_total", TOTAL,
+             all_provided & covers & (pl.when(channel).then(completed).sum().over(source_row) != total),
              "the channels do not add up to the reported total"),
     ]
 
@@ -247,41 +297,49 @@ def apply_rules(frame: pl.DataFrame, checks: list[Rule]) -> pl.DataFrame:
     )
 
 
-def first_failures(checked: pl.DataFrame) -> pl.DataFrame:
-    """One quarantine record per failing source row: the first rule it broke."""
+def first_failures(checked: pl.DataFrame, part: tuple[str, ...] = ()) -> pl.DataFrame:
+    """One quarantine record per failing source row (or part of a row, say one period of it): the first rule it
+    broke."""
     return (checked.filter(pl.col("rule").is_not_null())
-            .group_by(FILE, ROW, maintain_order=True).first()
+            .group_by(FILE, ROW, *part, maintain_order=True).first()
             .select(pl.col(FILE).alias("source_file"), pl.col(ROW).alias("row_number"), "rule", "column_name",
                     "offending_value", "message"))
 
 
-def _typed(frame: pl.DataFrame, return_type: str) -> pl.DataFrame:
-    month = pl.col("period_end").dt.truncate("1mo")  # the month the figure's period ends in: its return's month
+def _typed(frame: pl.DataFrame, return_type: str, month: str) -> pl.DataFrame:
     values = [_whole(c).alias(c) for c in COUNTS[return_type]]
+    values += [pl.col(c).cast(pl.Float64, strict=False) for c in REPORTED_COLUMNS if c in frame.columns]
     if return_type == "costs":  # exact to the penny (half to even), then the double nearest that many pence
         values.append(pl.col("cost_gbp").cast(pl.Decimal(38, 2)).cast(pl.Float64))
-    return frame.with_columns(month.alias("month"), *values)
+    # the return's month: for a return of one period, the month its period ends in
+    return frame.with_columns(pl.lit(month[:10]).str.to_date().alias("month"), *values)
 
 
 def validate(frame: pl.DataFrame, return_type: str, agency_id: str, month: str, catalogue: pl.DataFrame,
-             max_count: int = BIGINT_MAX, max_cost_gbp: float = 1e12) -> tuple[pl.DataFrame, pl.DataFrame]:
+             max_count: int = BIGINT_MAX, max_cost_gbp: float = 1e12, history: bool = False,
+             first_month: str | None = None) -> tuple[pl.DataFrame, pl.DataFrame]:
     """(accepted rows, typed; quarantined source rows). `frame` is `normalise`d; `catalogue` has
     service_id, agency_id and channels_offered (a list). Rows come in the order they were sent (files in the
-    order they arrived, rows in file order), so "first" means first sent."""
+    order they arrived, rows in file order), so "first" means first sent. A row of several periods (a
+    header-encoded layout) is accepted or quarantined period by period."""
     if "live_from" not in catalogue.columns:
         catalogue = catalogue.with_columns(pl.lit(None, pl.Date).alias("live_from"))
     joined = frame.join(catalogue.select("service_id", pl.col("agency_id").alias("catalogue_agency_id"),
                                          "channels_offered", "live_from"), on="service_id", how="left",
                         maintain_order="left")
-    joined = apply_rules(joined, rules(return_type, agency_id, month, TOTAL in frame.columns, max_count, max_cost_gbp))
-    row_failed = pl.col("rule").is_not_null().any().over(FILE, ROW)
-    failed = first_failures(joined)
-    good = _typed(joined.filter(~row_failed), return_type)
+    reported = [c for c in REPORTED_COLUMNS if c in frame.columns]
+    checks = rules(return_type, agency_id, month, TOTAL in frame.columns, max_count, max_cost_gbp, history,
+                   first_month)
+    joined = apply_rules(joined, checks + [Rule(*r) for r in reported_rules(reported)])
+    part = ("period_start", "grain") if reported else ()
+    row_failed = pl.col("rule").is_not_null().any().over(FILE, ROW, *part)
+    failed = first_failures(joined, part)
+    good = _typed(joined.filter(~row_failed), return_type, month)
 
     good = mark_duplicates(good, KEYS[return_type],
                            [c for c in COLUMNS[return_type] if c not in KEYS[return_type]])
     failed = pl.concat([failed, first_failures(good)])
-    accepted = good.filter(~row_failed).select(*COLUMNS[return_type], *PERIOD, FILE, ROW)
+    accepted = good.filter(~row_failed).select(*COLUMNS[return_type], *PERIOD, *reported, FILE, ROW)
     return accepted, failed
 
 

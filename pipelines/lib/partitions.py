@@ -1,12 +1,35 @@
-"""Monthly partitions (one per calendar month of agency returns) and the monthly cycle's calendar."""
+"""Monthly partitions (one per calendar month of agency returns, from the configured first month) and the monthly
+cycle's calendar."""
 
 from __future__ import annotations
 
 import datetime as dt
+import os
+from pathlib import Path
 
 import dagster as dg
+import yaml
 
-monthly = dg.MonthlyPartitionsDefinition(start_date="2020-01-01", end_offset=0)
+DEFAULT_FIRST_MONTH = "2020-01"
+EARLIEST_MONTH = "2000-01"  # the earliest first_month a registry may set
+
+
+def configured_first_month(config_dir: Path | None = None) -> str:
+    """sources.yaml's first_month (YYYY-MM), read when the code location loads: Dagster needs partitions with the
+    definitions, before any run (and its Settings resource) exists. The configuration is checked in full when a
+    run starts; a value that does not hold here falls back to the default."""
+    folder = config_dir or Path(os.environ.get("PIPELINE_CONFIG_DIR") or Path(__file__).parents[2] / "config")
+    try:
+        value = str((yaml.safe_load((folder / "sources.yaml").read_text()) or {}).get("first_month", ""))
+        dt.date.fromisoformat(f"{value}-01")
+    except (OSError, ValueError, yaml.YAMLError, AttributeError):
+        return DEFAULT_FIRST_MONTH
+    return value if value >= EARLIEST_MONTH else DEFAULT_FIRST_MONTH
+
+
+# From the first month configured, so that a small deployment shows no decades of phantom partitions and a
+# history from 2011 needs one line of configuration, not code.
+monthly = dg.MonthlyPartitionsDefinition(start_date=f"{configured_first_month()}-01", end_offset=0)
 
 TIMEZONE = "Europe/London"
 # Every agency's return is due by the 20th of the following month (config/sources.yaml, return_due_day), so the

@@ -1,7 +1,9 @@
 -- fct_service_month_channel: one row per service x month x channel the service offers, months in [$start, $end).
 -- Monthly figures only: figures sent for quarters or years stay at their grain (fct_service_period_channel).
 -- A channel the catalogue lists but with no accepted figures is "not provided" (NULL), never zero; a channel the
--- service does not offer has no row ("not applicable").
+-- service does not offer has no row ("not applicable"). Rows exist only for what was sent or was due: a month is
+-- due from an agency whose cadence is monthly, from its first month on (an agency not in the registry table is
+-- taken as monthly); a quarterly or yearly reporter has no empty months.
 -- Costs per channel (DESIGN 4): the channel's direct cost plus the service's shared costs apportioned by the
 -- channel's share of completed transactions. Apportioning needs every channel's volume: otherwise NULL.
 WITH months AS (
@@ -10,11 +12,6 @@ WITH months AS (
 
 offered AS (
     SELECT service_id, agency_id, unnest(channels_offered) AS channel FROM stg_service_catalogue
-),
-
-scaffold AS (
-    SELECT offered.service_id, offered.agency_id, months.month, offered.channel
-    FROM offered CROSS JOIN months
 ),
 
 transactions AS (
@@ -56,6 +53,26 @@ ratings AS (
     WHERE month >= $start AND month < $end AND measure LIKE 'rating_%'
     GROUP BY service_id, month, channel
     HAVING count(DISTINCT measure) = 5
+),
+
+due AS (
+    SELECT offered.service_id, months.month
+    FROM (SELECT DISTINCT service_id, agency_id FROM offered) AS offered
+    CROSS JOIN months
+    LEFT JOIN stg_agencies USING (agency_id)
+    WHERE list_contains(coalesce(stg_agencies.cadence, ['monthly']), 'monthly')
+        AND months.month >= coalesce(stg_agencies.first_month, DATE '2000-01-01')
+    UNION
+    SELECT service_id, month FROM transactions
+    UNION
+    SELECT service_id, month FROM costs
+    UNION
+    SELECT service_id, month FROM ratings
+),
+
+scaffold AS (
+    SELECT offered.service_id, offered.agency_id, due.month, offered.channel
+    FROM offered JOIN due USING (service_id)
 ),
 
 joined AS (

@@ -6,18 +6,43 @@
 --              (April to March), and submitted quarters added up to financial years, only when every month of
 --              the period is there (months_covered); survey responses are summed over the months surveyed.
 -- Formulas are the macros of formulas.sql. Cost per transaction is for the whole service (channel 'all'). Totals
--- are NULL when any offered channel's volume is not provided, as in the monthly tables.
-WITH offered AS (
+-- are NULL when any offered channel's volume is not provided, as in the monthly tables, with missing_inputs naming
+-- the channels. Figures the publisher reported for the whole service (a total, cost per transaction, rates) are in
+-- the reported_* columns of the submitted 'all' row, never mixed into the computed ones; the total transactions
+-- come from the channels when they can, else from the reported total (total_basis says which), so that take-up =
+-- digital / reported total for a publisher that sends only those two. Where nobody says which channels a service
+-- offers (channels_offered NULL), its channels are those it sent figures for, and only a reported total is a total.
+WITH catalogue AS (
+    SELECT service_id, channels_offered IS NOT NULL AS channels_known FROM stg_service_catalogue
+),
+
+submitted_rows AS (
+    SELECT * FROM stg_transactions WHERE grain <> 'month'
+    -- a period sent again in a later return (a publisher's whole history, resent) is the later return's
+    QUALIFY row_number() OVER (PARTITION BY service_id, grain, period_start, channel ORDER BY month DESC) = 1
+),
+
+offered AS (
     SELECT service_id, unnest(channels_offered) AS channel FROM stg_service_catalogue
+    UNION
+    SELECT DISTINCT service_id, channel FROM submitted_rows JOIN catalogue USING (service_id)
+    WHERE NOT channels_known AND channel <> 'all'
 ),
 
 submitted_volumes AS (
     SELECT service_id, grain, period_start, period_end, channel, transactions_started, transactions_completed
-    FROM stg_transactions WHERE grain <> 'month'
+    FROM submitted_rows WHERE channel <> 'all'
+),
+
+reported AS (
+    SELECT service_id, grain, period_start, period_end, reported_transactions_completed,
+        reported_cost_per_transaction_gbp, reported_digital_cost_per_transaction_gbp, reported_completion_rate,
+        reported_satisfaction_rate
+    FROM submitted_rows WHERE channel = 'all'
 ),
 
 submitted_periods AS (
-    SELECT DISTINCT service_id, grain, period_start, period_end FROM submitted_volumes
+    SELECT DISTINCT service_id, grain, period_start, period_end FROM submitted_rows
 ),
 
 submitted AS (
@@ -109,20 +134,59 @@ ratings AS (
     GROUP BY ALL
 ),
 
-with_all AS (
-    SELECT * FROM channels
+channel_totals AS (
+    SELECT service_id, grain, period_start, period_end, source, any_value(months_covered) AS months_covered,
+        CASE WHEN count(transactions_started) = count(*) THEN CAST(sum(transactions_started) AS BIGINT) END
+            AS transactions_started,
+        CASE WHEN count(transactions_completed) = count(*) AND bool_and(coalesce(catalogue.channels_known, TRUE))
+            THEN CAST(sum(transactions_completed) AS BIGINT) END AS computed_completed,
+        string_agg(channel, ', ' ORDER BY channel) FILTER (WHERE transactions_completed IS NULL) AS missing_channels
+    FROM channels LEFT JOIN catalogue USING (service_id)
+    GROUP BY service_id, grain, period_start, period_end, source
+),
+
+-- Reported totals, as sent, and added up from the four quarters of a financial year when all four were reported.
+reported_totals AS (
+    SELECT service_id, grain, period_start, period_end, 'submitted' AS source, NULL AS months_covered,
+        reported_transactions_completed
+    FROM reported
     UNION ALL
-    SELECT service_id, grain, period_start, period_end, 'all', source, any_value(months_covered),
-        CASE WHEN count(transactions_started) = count(*) THEN CAST(sum(transactions_started) AS BIGINT) END,
-        CASE WHEN count(transactions_completed) = count(*) THEN CAST(sum(transactions_completed) AS BIGINT) END
-    FROM channels GROUP BY ALL
+    SELECT service_id, 'financial_year', year_start, CAST(year_start + INTERVAL 12 MONTH - INTERVAL 1 DAY AS DATE),
+        'rolled_up_from_quarters', 12, CAST(sum(reported_transactions_completed) AS BIGINT)
+    FROM (SELECT *, make_date(year(period_start) - CASE WHEN month(period_start) < 4 THEN 1 ELSE 0 END, 4, 1)
+              AS year_start
+          FROM reported WHERE grain = 'quarter')
+    GROUP BY service_id, year_start
+    HAVING count(*) = 4 AND count(reported_transactions_completed) = 4
+),
+
+all_periods AS (
+    SELECT service_id, grain, period_start, period_end, source FROM channel_totals
+    UNION
+    SELECT service_id, grain, period_start, period_end, source FROM reported_totals
+),
+
+with_all AS (
+    SELECT *, NULL AS total_basis, NULL AS missing_inputs FROM channels
+    UNION ALL
+    SELECT periods.service_id, periods.grain, periods.period_start, periods.period_end, 'all', periods.source,
+        coalesce(totals.months_covered, reported.months_covered), totals.transactions_started,
+        coalesce(totals.computed_completed, reported.reported_transactions_completed),
+        CASE WHEN totals.computed_completed IS NOT NULL THEN 'channels'
+            WHEN reported.reported_transactions_completed IS NOT NULL THEN 'reported_total' END,
+        CASE WHEN coalesce(totals.computed_completed, reported.reported_transactions_completed) IS NULL
+            THEN coalesce('not provided: ' || totals.missing_channels, 'not provided: a total (the channels the '
+                          || 'service offers are not known)') END
+    FROM all_periods AS periods
+    LEFT JOIN channel_totals AS totals USING (service_id, grain, period_start, period_end, source)
+    LEFT JOIN reported_totals AS reported USING (service_id, grain, period_start, source)
 ),
 
 digital AS (
     SELECT service_id, grain, period_start, source,
         CASE WHEN bool_or(channel = 'online') THEN sum(transactions_completed) FILTER (WHERE channel = 'online')
-            ELSE 0 END AS digital_completed
-    FROM channels GROUP BY ALL
+            WHEN bool_and(coalesce(catalogue.channels_known, TRUE)) THEN 0 END AS digital_completed
+    FROM channels LEFT JOIN catalogue USING (service_id) GROUP BY ALL
 ),
 
 all_ratings AS (
@@ -137,7 +201,8 @@ final AS (
     SELECT
         with_all.service_id, with_all.grain, with_all.period_start, with_all.period_end, with_all.channel,
         with_all.source, with_all.months_covered,
-        with_all.transactions_started, with_all.transactions_completed,
+        with_all.transactions_started, with_all.transactions_completed, with_all.total_basis,
+        CASE WHEN with_all.channel = 'all' THEN digital.digital_completed END AS digital_transactions_completed,
         CASE WHEN with_all.channel = 'all' THEN round(service_costs.cost_gbp, 2) END AS cost_gbp,
         CASE WHEN with_all.channel = 'all'
             THEN round(cost_per_transaction(service_costs.cost_gbp, with_all.transactions_completed), 4) END
@@ -148,11 +213,20 @@ final AS (
         completion_rate(with_all.transactions_completed, with_all.transactions_started) AS completion_rate,
         CAST(r.rating_1 + r.rating_2 + r.rating_3 + r.rating_4 + r.rating_5 AS BIGINT) AS responses,
         satisfaction_score(r.rating_1, r.rating_2, r.rating_3, r.rating_4, r.rating_5) AS satisfaction_score,
-        satisfied_share(r.rating_1, r.rating_2, r.rating_3, r.rating_4, r.rating_5) AS satisfied_share
+        satisfied_share(r.rating_1, r.rating_2, r.rating_3, r.rating_4, r.rating_5) AS satisfied_share,
+        reported.reported_transactions_completed,
+        reported.reported_cost_per_transaction_gbp,
+        reported.reported_digital_cost_per_transaction_gbp,
+        reported.reported_completion_rate,
+        reported.reported_satisfaction_rate,
+        with_all.missing_inputs
     FROM with_all
     LEFT JOIN service_costs USING (service_id, grain, period_start, source)
     LEFT JOIN digital USING (service_id, grain, period_start, source)
     LEFT JOIN all_ratings AS r USING (service_id, grain, period_start, channel, source)
+    LEFT JOIN reported ON with_all.channel = 'all' AND with_all.source = 'submitted'
+        AND reported.service_id = with_all.service_id AND reported.grain = with_all.grain
+        AND reported.period_start = with_all.period_start
 )
 
 SELECT * FROM final ORDER BY service_id, grain, period_start, source, channel

@@ -5,7 +5,17 @@
 -- Channel shift: take_up_change_pp = (take-up now - take-up in baseline_month) x 100, percentage points,
 -- where baseline_month is the service's first month with a take-up figure; shifted_transactions =
 -- (take-up now - take-up at baseline) x completed transactions now.
-WITH per_service AS (
+-- A month whose channels cannot be added up (some not provided) but for which the agency reported a total for the
+-- whole service takes that total (total_basis 'reported_total'; else 'channels'): take-up = digital / reported
+-- total, for a publisher that sends only those two.
+WITH reported AS (
+    SELECT service_id, period_start AS month, reported_transactions_completed
+    FROM stg_transactions
+    WHERE grain = 'month' AND channel = 'all' AND reported_transactions_completed IS NOT NULL
+    QUALIFY row_number() OVER (PARTITION BY service_id, period_start ORDER BY month DESC) = 1
+),
+
+per_channel AS (
     SELECT
         service_id,
         month,
@@ -21,6 +31,16 @@ WITH per_service AS (
             AS channels_not_provided
     FROM fct_service_month_channel
     GROUP BY service_id, month
+),
+
+per_service AS (
+    SELECT per_channel.* REPLACE (
+            coalesce(per_channel.transactions_completed, reported.reported_transactions_completed)
+                AS transactions_completed),
+        CASE WHEN per_channel.transactions_completed IS NOT NULL THEN 'channels'
+            WHEN reported.reported_transactions_completed IS NOT NULL THEN 'reported_total' END AS total_basis,
+        reported.reported_transactions_completed
+    FROM per_channel LEFT JOIN reported USING (service_id, month)
 ),
 
 rates AS (
@@ -46,7 +66,10 @@ final AS (
         CAST(round((rates.digital_take_up_rate - baseline.digital_take_up_rate) * rates.transactions_completed) AS BIGINT)
             AS shifted_transactions,
         rates.digital_channel_offered,
+        rates.total_basis,
+        rates.reported_transactions_completed,
         CASE WHEN rates.channels_not_provided IS NOT NULL
+            AND (rates.total_basis IS NULL OR rates.digital_transactions_completed IS NULL)
             THEN 'volume not provided: ' || rates.channels_not_provided END AS missing_inputs
     FROM rates
     LEFT JOIN baselines USING (service_id)

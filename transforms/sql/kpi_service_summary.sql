@@ -1,4 +1,7 @@
--- Service summary: one row per service in the catalogue for the latest month with any figure, each KPI as its own
+-- Service summary: one row per service in the catalogue, at its own grain: a service with monthly figures in the
+-- latest month with any figure; a service that reports only quarters or years (no monthly row) in its latest
+-- period of kpi_by_period (the latest to end; of those ending together, the longest, so a rolling year before its
+-- last quarter), named as a period (period_name: 2018-19, Q1 2016, 12 months to Sep 2017). Each KPI as its own
 -- table defines it (channel 'all'), beside the same figure 12 months earlier:
 --   cost_per_transaction_change_12m_pct = (cost per transaction now / 12 months earlier - 1) x 100, percent;
 --   digital_take_up_change_12m_pp = (take-up now - take-up 12 months earlier) x 100, percentage points.
@@ -6,6 +9,41 @@
 -- publication threshold is suppressed (NULL, with suppression_note saying so).
 WITH latest AS (
     SELECT max(month) AS month FROM kpi_cost_per_transaction
+),
+
+monthly_services AS (
+    SELECT DISTINCT service_id FROM kpi_cost_per_transaction
+),
+
+by_period AS (
+    SELECT * FROM kpi_by_period WHERE channel = 'all'
+    QUALIFY row_number() OVER (PARTITION BY service_id, grain, period_start
+                               ORDER BY source = 'submitted' DESC, source) = 1
+),
+
+latest_period AS (
+    SELECT * FROM by_period
+    WHERE service_id NOT IN (SELECT service_id FROM monthly_services)
+    QUALIFY row_number() OVER (PARTITION BY service_id ORDER BY period_end DESC, period_start) = 1
+),
+
+period_figures AS (
+    SELECT now.service_id, now.grain, now.period_start, now.period_end,
+        CAST(date_trunc('month', now.period_end) AS DATE) AS period_month,
+        CASE now.grain
+            WHEN 'financial_year' THEN printf('%d-%02d', year(now.period_start), (year(now.period_start) + 1) % 100)
+            WHEN 'quarter' THEN printf('Q%d %d', quarter(now.period_start), year(now.period_start))
+            WHEN 'rolling_12_months' THEN '12 months to ' || strftime(now.period_end, '%b %Y')
+            ELSE strftime(now.period_start, '%b %Y') || ' to ' || strftime(now.period_end, '%b %Y')
+        END AS period_name,
+        now.transactions_completed, now.cost_per_transaction_gbp, now.reported_cost_per_transaction_gbp,
+        before.cost_per_transaction_gbp AS cost_per_transaction_12m_earlier_gbp,
+        now.digital_take_up_rate, before.digital_take_up_rate AS digital_take_up_12m_earlier,
+        now.completion_rate, now.responses, now.satisfaction_score
+    FROM latest_period AS now
+    LEFT JOIN by_period AS before
+        ON before.service_id = now.service_id AND before.grain = now.grain
+        AND before.period_start = CAST(now.period_start - INTERVAL 12 MONTH AS DATE)
 ),
 
 catalogue AS (
@@ -45,23 +83,33 @@ final AS (
         catalogue.category,
         catalogue.customer_type,
         catalogue.high_volume,
-        catalogue.month,
-        cost.transactions_completed,
-        cost.cost_per_transaction_gbp,
+        coalesce(p.grain, 'month') AS grain,
+        coalesce(p.period_start, catalogue.month) AS period_start,
+        coalesce(p.period_end, CAST(catalogue.month + INTERVAL 1 MONTH - INTERVAL 1 DAY AS DATE)) AS period_end,
+        coalesce(p.period_name, strftime(catalogue.month, '%b %Y')) AS period_name,
+        coalesce(p.period_month, catalogue.month) AS month,
+        coalesce(p.transactions_completed, cost.transactions_completed) AS transactions_completed,
+        coalesce(p.cost_per_transaction_gbp, cost.cost_per_transaction_gbp) AS cost_per_transaction_gbp,
+        p.reported_cost_per_transaction_gbp,
         cost.rolling_12m_cost_per_transaction_gbp,
-        cost_before.cost_per_transaction_gbp AS cost_per_transaction_12m_earlier_gbp,
-        (cost.cost_per_transaction_gbp / NULLIF(cost_before.cost_per_transaction_gbp, 0) - 1) * 100
-            AS cost_per_transaction_change_12m_pct,
-        take_up.digital_take_up_rate,
+        coalesce(p.cost_per_transaction_12m_earlier_gbp, cost_before.cost_per_transaction_gbp)
+            AS cost_per_transaction_12m_earlier_gbp,
+        (coalesce(p.cost_per_transaction_gbp, cost.cost_per_transaction_gbp)
+            / NULLIF(coalesce(p.cost_per_transaction_12m_earlier_gbp, cost_before.cost_per_transaction_gbp), 0) - 1)
+            * 100 AS cost_per_transaction_change_12m_pct,
+        coalesce(p.digital_take_up_rate, take_up.digital_take_up_rate) AS digital_take_up_rate,
         take_up.take_up_change_pp,
-        (take_up.digital_take_up_rate - take_up_before.digital_take_up_rate) * 100 AS digital_take_up_change_12m_pp,
-        completion.completion_rate,
-        satisfaction.responses AS satisfaction_responses,
-        CASE WHEN satisfaction.responses >= $min_responses THEN satisfaction.satisfaction_score END
-            AS satisfaction_score,
-        CASE WHEN satisfaction.responses < $min_responses
+        (coalesce(p.digital_take_up_rate, take_up.digital_take_up_rate)
+            - coalesce(p.digital_take_up_12m_earlier, take_up_before.digital_take_up_rate)) * 100
+            AS digital_take_up_change_12m_pp,
+        coalesce(p.completion_rate, completion.completion_rate) AS completion_rate,
+        coalesce(p.responses, satisfaction.responses) AS satisfaction_responses,
+        CASE WHEN coalesce(p.responses, satisfaction.responses) >= $min_responses
+            THEN coalesce(p.satisfaction_score, satisfaction.satisfaction_score) END AS satisfaction_score,
+        CASE WHEN coalesce(p.responses, satisfaction.responses) < $min_responses
             THEN 'suppressed: fewer than ' || $min_responses || ' responses' END AS suppression_note
     FROM catalogue
+    LEFT JOIN period_figures AS p USING (service_id)
     LEFT JOIN cost USING (service_id, month)
     LEFT JOIN cost AS cost_before
         ON cost_before.service_id = catalogue.service_id AND cost_before.month = catalogue.month_a_year_earlier

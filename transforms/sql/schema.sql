@@ -25,7 +25,9 @@ QUALIFY row_number() OVER (PARTITION BY source_path ORDER BY archived_at DESC, s
 -- The source registry as of the last run (config/sources.yaml), for due dates and names in SQL.
 CREATE TABLE IF NOT EXISTS stg_agencies (
     agency_id VARCHAR PRIMARY KEY, agency_name VARCHAR NOT NULL, department VARCHAR NOT NULL,
-    connector VARCHAR NOT NULL, return_due_day INTEGER NOT NULL -- day of the following month the return is due
+    connector VARCHAR NOT NULL, return_due_day INTEGER NOT NULL, -- day of the following month the return is due
+    cadence VARCHAR[] NOT NULL,  -- monthly | quarterly | financial_year | calendar_year | rolling_12_months
+    first_month DATE NOT NULL    -- the first month a return is due (sources.yaml first_month)
 );
 
 CREATE TABLE IF NOT EXISTS stg_service_catalogue (
@@ -33,10 +35,11 @@ CREATE TABLE IF NOT EXISTS stg_service_catalogue (
     service_name      VARCHAR NOT NULL,
     agency_id         VARCHAR NOT NULL,
     department        VARCHAR NOT NULL,
-    category          VARCHAR NOT NULL,
-    customer_type     VARCHAR NOT NULL,   -- citizen | business
-    channels_offered  VARCHAR[] NOT NULL, -- channels the service has; a channel not here is "not applicable"
-    high_volume       BOOLEAN NOT NULL,   -- 1 million or more transactions a year
+    category          VARCHAR,            -- free text, as the publisher names it; NULL: not given
+    customer_type     VARCHAR,            -- free text (citizen, business, Individuals, ...); NULL: not given
+    channels_offered  VARCHAR[],          -- channels the service has; a channel not here is "not applicable";
+                                          -- NULL: nobody says which channels it offers (unknown)
+    high_volume       BOOLEAN,            -- 1 million or more transactions a year; NULL: not given
     live_from         DATE                -- the month the service started; NULL: before any data we hold
 );
 
@@ -44,10 +47,15 @@ CREATE TABLE IF NOT EXISTS stg_transactions (
     -- the period the figure was given for; month is the month it ends in (the return's month)
     period_start DATE NOT NULL, period_end DATE NOT NULL,
     grain VARCHAR NOT NULL, -- month | quarter | financial_year | rolling_12_months | span
-    service_id VARCHAR NOT NULL, month DATE NOT NULL, channel VARCHAR NOT NULL,
+    service_id VARCHAR NOT NULL, month DATE NOT NULL,
+    channel VARCHAR NOT NULL,      -- a channel, or 'all': figures reported for the whole service
     transactions_started BIGINT,   -- NULL: not provided
-    transactions_completed BIGINT, -- NULL: not provided
-    agency_id VARCHAR NOT NULL, source_file VARCHAR NOT NULL, source_row BIGINT NOT NULL
+    transactions_completed BIGINT, -- NULL: not provided ('all': never; the reported total is below)
+    agency_id VARCHAR NOT NULL, source_file VARCHAR NOT NULL, source_row BIGINT NOT NULL,
+    -- reported for the whole service (channel 'all') as the publisher gave them, never computed; NULL: not reported
+    reported_transactions_completed BIGINT, reported_cost_per_transaction_gbp DOUBLE,
+    reported_digital_cost_per_transaction_gbp DOUBLE, reported_completion_rate DOUBLE, -- 0..1
+    reported_satisfaction_rate DOUBLE -- 0..1, method as the publisher's (not declared in the file)
 );
 
 CREATE TABLE IF NOT EXISTS stg_costs (
@@ -91,7 +99,7 @@ CREATE TABLE IF NOT EXISTS stg_benefits_register (
 );
 
 CREATE TABLE IF NOT EXISTS quarantine (
-    return_type VARCHAR NOT NULL,   -- transactions | costs | satisfaction | service_catalogue | benefits_register
+    return_type VARCHAR NOT NULL,   -- transactions | costs | satisfaction | service_catalogue | benefits_register | not_recognised
     agency_id VARCHAR, month DATE,
     source_file VARCHAR NOT NULL,   -- relative to data/landing/
     sha256 VARCHAR NOT NULL,
@@ -102,8 +110,9 @@ CREATE TABLE IF NOT EXISTS quarantine (
 CREATE TABLE IF NOT EXISTS submission_accounting (
     return_type VARCHAR NOT NULL, agency_id VARCHAR, month DATE, source_file VARCHAR NOT NULL,
     sha256 VARCHAR NOT NULL,
-    file_status VARCHAR NOT NULL,   -- read | unreadable (quarantined whole)
-    rows_read BIGINT NOT NULL, rows_accepted BIGINT NOT NULL, rows_quarantined BIGINT NOT NULL
+    file_status VARCHAR NOT NULL,   -- read | unreadable (quarantined whole) | not_recognised (no mapping reads it)
+    rows_read BIGINT NOT NULL, rows_accepted BIGINT NOT NULL, rows_quarantined BIGINT NOT NULL,
+    rows_markers_only BIGINT    -- of the rows accepted, those whose every figure was a marker (not provided)
 );
 
 -- Transaction-level extracts, aggregated per service x month x channel offered and per service ('all') by
@@ -130,5 +139,7 @@ CREATE TABLE IF NOT EXISTS revisions (
     channel VARCHAR,            -- NULL for tables without channels
     column_name VARCHAR NOT NULL,
     old_value DOUBLE, new_value DOUBLE, -- NULL: not provided (or the row no longer exists)
-    revised_at TIMESTAMPTZ      -- when the newest submission behind the rebuild was received
+    revised_at TIMESTAMPTZ,     -- when the newest submission behind the rebuild was received
+    grain VARCHAR,              -- tables by period (kpi_by_period): the period's grain, month = its start
+    source VARCHAR              -- tables by period: submitted or rolled up
 );

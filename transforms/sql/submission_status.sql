@@ -1,4 +1,4 @@
--- submission_status: per agency x month, was the monthly return received by its due date?
+-- submission_status: per agency x month a return is due in (by its cadence), was it received by its due date?
 -- due_date: the agency's return_due_day of the month after `month` (config/sources.yaml).
 -- as_of: the latest time any submission was received, so the table depends on the data alone.
 -- status: received (first version on or before the due date, UK time), late (first version after it),
@@ -20,6 +20,9 @@ months AS (
                INTERVAL 1 MONTH)
 ),
 
+-- A return is due by the agency's cadence (sources.yaml): every month, at each quarter's end, in March (a
+-- financial year), in December (a calendar year); a rolling 12 months is reported monthly. Nothing is due before
+-- the agency's first month, so a yearly reporter is never "missing" eleven months a year.
 expected AS (
     SELECT
         agencies.agency_id,
@@ -27,7 +30,11 @@ expected AS (
         months.month,
         CAST(months.month + INTERVAL 1 MONTH + (agencies.return_due_day - 1) * INTERVAL 1 DAY AS DATE) AS due_date
     FROM stg_agencies AS agencies CROSS JOIN months
-    WHERE agencies.connector IN ('file_drop', 'http')
+    WHERE agencies.connector IN ('file_drop', 'http') AND months.month >= agencies.first_month
+        AND (list_has_any(agencies.cadence, ['monthly', 'rolling_12_months'])
+            OR (list_contains(agencies.cadence, 'quarterly') AND month(months.month) IN (3, 6, 9, 12))
+            OR (list_contains(agencies.cadence, 'financial_year') AND month(months.month) = 3)
+            OR (list_contains(agencies.cadence, 'calendar_year') AND month(months.month) = 12))
 ),
 
 final AS (

@@ -60,6 +60,19 @@ def month_on_month_jumps(store: DataStore) -> dg.AssetCheckResult:
                         dg.AssetCheckSeverity.WARN)
 
 
+@dg.asset_check(pool=WAREHOUSE_POOL, asset="kpi_by_period", name="reported_figures_agree",
+                description="Warns where a figure the publisher reported (cost per transaction, completion rate, a "
+                            "total) differs by more than 1% from the same figure computed from its inputs.")
+def reported_figures_agree(store: DataStore) -> dg.AssetCheckResult:
+    with store.connect() as con:
+        rows = con.execute(sql("check_reported_figures")).fetchall()
+    return dg.AssetCheckResult(
+        passed=not rows, severity=dg.AssetCheckSeverity.WARN,
+        metadata={"disagreements": len(rows), "examples": dg.MetadataValue.json(
+            [{"service_id": s, "grain": g, "period_start": p.isoformat(), "figure": f, "reported": r, "computed": c}
+             for s, g, p, f, r, c in rows[:10]])})
+
+
 @dg.asset_check(pool=WAREHOUSE_POOL, asset="submission_status", name="returns_on_time",
                 description="Warns about agency returns that are missing or arrived after their due date.")
 def returns_on_time(store: DataStore) -> dg.AssetCheckResult:
@@ -75,4 +88,4 @@ def returns_on_time(store: DataStore) -> dg.AssetCheckResult:
 
 
 suite_checks = [_suite_check(table) for table in TABLES if table.suite]
-quality_checks = [*suite_checks, month_on_month_jumps, returns_on_time]
+quality_checks = [*suite_checks, month_on_month_jumps, reported_figures_agree, returns_on_time]

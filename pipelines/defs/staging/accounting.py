@@ -18,7 +18,7 @@ from transforms.staging import FILE, ROW, LayoutError
 
 ACCOUNTING_SCHEMA = {"return_type": pl.String, "agency_id": pl.String, "month": pl.Date, "source_file": pl.String,
                      "sha256": pl.String, "file_status": pl.String, "rows_read": pl.Int64, "rows_accepted": pl.Int64,
-                     "rows_quarantined": pl.Int64}
+                     "rows_quarantined": pl.Int64, "rows_markers_only": pl.Int64}
 
 
 QUARANTINE_COLUMNS = ["source_file", "row_number", "rule", "column_name", "offending_value", "message"]
@@ -29,7 +29,8 @@ def file_result(frame: pl.DataFrame | None, failed: pl.DataFrame, source_file: s
     if frame is None:
         return 0, 0, 0
     read = frame.get_column(ROW).n_unique()
-    quarantined = failed.filter(pl.col("source_file") == source_file).height
+    # a row of several periods may be quarantined for one of them: it counts once, as quarantined
+    quarantined = failed.filter(pl.col("source_file") == source_file).get_column("row_number").n_unique()
     return read, read - quarantined, quarantined
 
 
@@ -82,7 +83,7 @@ def summary(accounting: pl.DataFrame, quarantined: pl.DataFrame, accepted: pl.Da
 
 
 def stage_whole_files(store: DataStore, name: str, files: list[tuple], validator, table: str,
-                      limits: FileLimits | None = None) -> dict:
+                      limits: FileLimits | None = None, layouts: dict | None = None) -> dict:
     """Stage files that are each read whole (not by month): the catalogue, the benefits register, records.
     `files`: (source_path, sha256, agency_id, archive_path); `validator(frame, con, agency_id)` returns
     (accepted, quarantined). With no file at all the staged table is left as it was."""
@@ -91,7 +92,8 @@ def stage_whole_files(store: DataStore, name: str, files: list[tuple], validator
         for source_path, sha, agency_id, archive_path in files:
             frame = None
             try:
-                frame = read_table(store.archive / archive_path, {}, source_path, limits).with_columns(
+                frame = read_table(store.archive / archive_path, (layouts or {}).get(agency_id, {}), source_path,
+                                   limits).with_columns(
                     pl.lit(source_path).alias(FILE))
                 accepted, failed = validator(frame, con, agency_id)
                 accepted_parts.append(accepted)

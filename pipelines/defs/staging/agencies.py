@@ -9,10 +9,12 @@ from transforms.catalogue import CATALOGUE
 @dg.asset(pool=WAREHOUSE_POOL, group_name="staging", description=CATALOGUE["stg_agencies"].description,
           kinds={"duckdb"})
 def stg_agencies(store: DataStore, settings: Settings) -> dg.MaterializeResult:
-    rows = [(a.id, a.name, a.department, a.connector, a.return_due_day) for a in settings.config.agencies]
+    first = settings.config.registry.first_month
+    rows = [(a.id, a.name, a.department, a.connector, a.return_due_day, list(a.cadence), f"{a.first_month or first}-01")
+            for a in settings.config.agencies]
     with store.connect() as con:
         con.execute("BEGIN")
         con.execute("DELETE FROM stg_agencies")
-        con.executemany("INSERT INTO stg_agencies VALUES (?, ?, ?, ?, ?)", rows)
+        con.executemany("INSERT INTO stg_agencies VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
         con.execute("COMMIT")
     return dg.MaterializeResult(metadata={"agencies": len(rows)})

@@ -82,6 +82,8 @@ def _csv(data: bytes, layout: dict, limits: FileLimits) -> pl.DataFrame:
         raise ParseError(f"the header cannot be read: {first[1] if first else 'no header'}")
     header = [h.strip() for h in first[0]]
     check_shape(0, len(header), limits)
+    if layout.get("unnamed_columns") == "number":  # a spreadsheet's check columns, declared in the mapping
+        header = [h if h and header.index(h) == i else f"(column {i + 1})" for i, h in enumerate(header)]
     if len(set(header)) != len(header) or "" in header:
         raise ParseError(f"the header has empty or repeated column names: {header[:50]}")
     width, body, shapes = len(header), [], []

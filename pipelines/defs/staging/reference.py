@@ -1,12 +1,16 @@
-"""Staged central files, each read whole: the service catalogue and the benefits register."""
+"""Staged central files, each read whole: the service catalogue and the benefits register. The catalogue also
+takes the services an agency describes in its own files (a mapping's `catalogue`): the central file's row wins,
+then the latest file's."""
 
 import dagster as dg
+import polars as pl
 
 from pipelines.defs.staging.accounting import stage_whole_files
 from pipelines.lib.files import CENTRAL_FILES
 from pipelines.lib.resources import WAREHOUSE_POOL, DataStore, Settings
 from pipelines.lib.warehouse import current_file
 from transforms.catalogue import CATALOGUE, upstream
+from transforms.layouts import matches_file
 from transforms.reference import validate_benefits, validate_catalogue
 
 
@@ -19,13 +23,60 @@ def stage_reference(store: DataStore, settings: Settings, name: str, validator, 
                              settings.config.limits.files)
 
 
+def agency_catalogue_files(con, config) -> list[tuple]:
+    """(source_path, sha256, agency_id, archive_path) of agencies' files their mapping reads services from,
+    latest month first."""
+    found = []
+    rows = con.execute("SELECT source_path, sha256, agency_id, archive_path FROM current_submissions "
+                       "WHERE agency_id IS NOT NULL AND month IS NOT NULL ORDER BY month DESC, source_path").fetchall()
+    for source_path, sha, agency_id, archive_path in rows:
+        agency = config.agency(agency_id)
+        returns = config.mapping(agency).returns if agency else None
+        if returns and returns.catalogue and matches_file(returns.catalogue.file, source_path.rsplit("/", 1)[-1]):
+            found.append((source_path, sha, agency_id, archive_path))
+    return found
+
+
+def described(frame: pl.DataFrame, layout, agency_id: str) -> pl.DataFrame:
+    """An agency's file as catalogue rows: its columns renamed, its agency, the defaults, markers as empty."""
+    frame = frame.select(*(pl.col(k).str.strip_chars().alias(v) for k, v in layout.rename.items()
+                           if k in frame.columns), "_row_number", "_source_file")
+    frame = frame.with_columns(pl.when(pl.col(c).is_in(layout.not_provided)).then(None).otherwise(pl.col(c)).alias(c)
+                               for c in frame.columns if c not in ("_row_number", "_source_file"))
+    return frame.with_columns(pl.lit(agency_id).alias("agency_id"),
+                              *(pl.lit(v).alias(k) for k, v in layout.defaults.items() if k not in frame.columns))
+
+
 @dg.asset(pool=WAREHOUSE_POOL, group_name="staging", deps=upstream(CATALOGUE["stg_service_catalogue"]),
           description=CATALOGUE["stg_service_catalogue"].description, kinds={"duckdb", "polars"})
 def stg_service_catalogue(store: DataStore, settings: Settings) -> dg.MaterializeResult:
-    agency_ids = [a.id for a in settings.config.agencies]
-    return dg.MaterializeResult(metadata=stage_reference(
-        store, settings, "service_catalogue", lambda frame, con: validate_catalogue(frame, agency_ids),
-        "stg_service_catalogue"))
+    config = settings.config
+    agency_ids = [a.id for a in config.agencies]
+    with store.connect() as con:
+        current = current_file(con, CENTRAL_FILES["service_catalogue"])
+        files = ([] if current is None else [(current[0], current[1], None, current[4])]) + agency_catalogue_files(
+            con, config)
+    seen: set[str] = set()
+
+    def validator(frame, con, agency_id):
+        if agency_id is not None:
+            frame = described(frame, config.mapping(config.agency(agency_id)).returns.catalogue, agency_id)
+        earlier = frame.filter(pl.col("service_id").is_in(list(seen)))
+        accepted, failed = validate_catalogue(frame.filter(~pl.col("service_id").is_in(list(seen))), agency_ids)
+        superseded = earlier.select(pl.col("_source_file").alias("source_file"),
+                                    pl.col("_row_number").cast(pl.Int64).alias("row_number"),
+                                    pl.lit("superseded_by_later_file").alias("rule"),
+                                    pl.lit("service_id").alias("column_name"), pl.col("service_id").alias(
+                                        "offending_value"),
+                                    pl.lit("a later file (or the central catalogue) describes this service").alias(
+                                        "message"))
+        seen.update(accepted["service_id"].to_list())
+        return accepted, pl.concat([failed.with_columns(pl.col("row_number").cast(pl.Int64)), superseded],
+                                   how="diagonal_relaxed")
+    layouts = {a.id: config.mapping(a).returns.catalogue.model_dump() for a in config.agencies
+               if config.mapping(a).returns and config.mapping(a).returns.catalogue}
+    return dg.MaterializeResult(metadata=stage_whole_files(store, "service_catalogue", files, validator,
+                                                           "stg_service_catalogue", layouts))
 
 
 @dg.asset(pool=WAREHOUSE_POOL, group_name="staging", deps=upstream(CATALOGUE["stg_benefits_register"]),

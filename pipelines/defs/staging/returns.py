@@ -3,6 +3,7 @@ submissions of a run's months; rejected rows go to quarantine. A run replaces ex
 agencies' rows when it is limited to some), in one transaction, so re-running is safe."""
 
 import datetime as dt
+import fnmatch
 from collections import defaultdict
 from pathlib import Path
 
@@ -11,13 +12,36 @@ import polars as pl
 
 from pipelines.defs.staging.accounting import (ACCOUNTING_SCHEMA, QUARANTINE_COLUMNS, file_result, summary,
                                                whole_file, write_slice)
+from pipelines.defs.staging.unrecognised import not_recognised, outside_month_folders, write_not_recognised
 from pipelines.defs.staging.readers import ParseError, read_table
 from pipelines.lib.config import Config
 from pipelines.lib.partitions import agencies_of_run, monthly
 from pipelines.lib.resources import WAREHOUSE_POOL, DataStore, Settings
 from pipelines.lib.warehouse import current_submissions
 from transforms.catalogue import CATALOGUE, upstream
-from transforms.staging import COLUMNS, FILE, ROW, LayoutError, normalise, validate
+from transforms.domain import RETURN_TYPES
+from transforms.layouts import REPORTED_COLUMNS, matches_file
+from transforms.staging import COLUMNS, COUNTS, FILE, ROW, LayoutError, normalise, validate
+
+
+def recognised(config: Config, agency, name: str) -> bool:
+    """Whether any return (or the catalogue) of the agency's mapping reads a file of this name."""
+    returns = config.mapping(agency).returns
+    names = [getattr(returns, t).file for t in RETURN_TYPES] + [returns.catalogue.file if returns.catalogue else None]
+    extract = returns.transactions.extract
+    return any(n and matches_file(n, name) for n in names) or bool(extract and fnmatch.fnmatchcase(name, extract))
+
+
+def markers_only(accepted: pl.DataFrame, return_type: str) -> dict[str, int]:
+    """Per file, the accepted source rows whose every figure is a marker (not provided): a service that sent only
+    'ND' is staged, as not provided, and counted here."""
+    figures = [c for c in accepted.columns if c in (*COUNTS[return_type], "cost_gbp", *REPORTED_COLUMNS)]
+    if not accepted.height or not figures:
+        return {}
+    rows = (accepted.group_by("source_file", "source_row")
+            .agg(pl.all_horizontal(*(pl.col(c).is_null().all() for c in figures)).alias("empty"))
+            .filter("empty").group_by("source_file").len())
+    return dict(rows.iter_rows())
 
 
 def stage_returns(store: DataStore, config: Config, return_type: str, start: dt.date, end: dt.date,
@@ -28,13 +52,18 @@ def stage_returns(store: DataStore, config: Config, return_type: str, start: dt.
         catalogue = con.sql("SELECT service_id, agency_id, channels_offered, live_from "
                             "FROM stg_service_catalogue").pl()
         submissions = current_submissions(con, start, end)
-        frames, failures, files = defaultdict(list), [], []
+        frames, failures, files, unrecognised = defaultdict(list), [], [], []
         for source_path, sha, agency_id, month, archive_path in submissions:
             agency = config.agency(agency_id)
             if agency is None or (agencies is not None and agency_id not in agencies):
                 continue
             layout = config.layout(agency, return_type)
-            if layout is None or Path(source_path).name != layout.file:
+            if layout is None:
+                continue
+            name = Path(source_path).name
+            if not recognised(config, agency, name):
+                unrecognised.append(not_recognised(source_path, sha, agency_id, month, config.mapping(agency)))
+            if layout.file is None or not matches_file(layout.file, name):
                 continue
             layout = layout.model_dump()  # the readers and transforms take plain values
             files.append((source_path, sha, agency_id, month))
@@ -51,10 +80,13 @@ def stage_returns(store: DataStore, config: Config, return_type: str, start: dt.
         accepted_parts, accounting_rows = [], []
         read_counts = {}
         for (agency_id, month), parts in sorted(frames.items()):
+            agency = config.agency(agency_id)
             try:
                 combined = pl.concat([normalised for _, _, normalised in parts], how="diagonal_relaxed")
                 accepted, failed = validate(combined, return_type, agency_id, month.isoformat(), catalogue,
-                                            config.limits.values.max_count, float(config.limits.values.max_cost_gbp))
+                                            config.limits.values.max_count, float(config.limits.values.max_cost_gbp),
+                                            history=config.layout(agency, return_type).history,
+                                            first_month=f"{agency.first_month or config.registry.first_month}-01")
             except Exception as error:  # noqa: BLE001 - one agency's month that breaks validation stops nobody else
                 failures += [whole_file(source_path, f"{type(error).__name__}: {str(error)[:300]}")
                              for source_path, _, _ in parts]
@@ -72,8 +104,11 @@ def stage_returns(store: DataStore, config: Config, return_type: str, start: dt.
                                     "source_file": source_path, "sha256": sha, "file_status": status,
                                     "rows_read": read, "rows_accepted": accepted_rows,
                                     "rows_quarantined": rejected})
-        accepted = (pl.concat(accepted_parts) if accepted_parts else pl.DataFrame()).rename(
+        accepted = (pl.concat(accepted_parts, how="diagonal_relaxed") if accepted_parts else pl.DataFrame()).rename(
             {FILE: "source_file", ROW: "source_row"}, strict=False)
+        markers = markers_only(accepted, return_type)
+        for row in accounting_rows:
+            row["rows_markers_only"] = markers.get(row["source_file"], 0)
         if not accepted.height:
             accepted = pl.DataFrame(schema={c: pl.String for c in [*COLUMNS[return_type], "agency_id"]})
         quarantined = quarantined.with_columns(pl.lit(return_type).alias("return_type")).join(
@@ -82,7 +117,10 @@ def stage_returns(store: DataStore, config: Config, return_type: str, start: dt.
             on="source_file", how="left")
         accounting = pl.DataFrame(accounting_rows, schema=ACCOUNTING_SCHEMA)
         write_slice(con, f"stg_{return_type}", return_type, accepted, quarantined, accounting, start, end, agencies)
-    return summary(accounting, quarantined, accepted)
+        if return_type == "transactions":  # each file is accounted for once, with the first return type staged
+            write_not_recognised(con, unrecognised + outside_month_folders(store, config, agencies), start, end,
+                                 agencies)
+    return {**summary(accounting, quarantined, accepted), "files_not_recognised": len(unrecognised)}
 
 
 def _returns_asset(return_type: str):

@@ -2,27 +2,59 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 
 from pipelines.lib.config.base import Channel, Model, Text, one_name, raise_broken
 from transforms.domain import RETURN_TYPES
+from transforms.layouts import MEASURE_TARGETS, header_pattern
 from transforms.staging import COLUMNS, NUMERIC
 
 
 class Unpivot(Model):
-    """Wide returns: a column per channel, made one row per channel, with the reported total checked."""
+    """Wide returns: a column per channel, made one row per channel, with the reported total (if any) checked."""
 
     value: Text  # the canonical column the channel columns' figures go to
-    total: Text  # the column of the reported total
+    total: Text | None = None  # the column of the reported total; none: the channels are all there is
     columns: Annotated[dict[str, Channel], Field(min_length=1)]  # their column -> our channel
+
+
+class HeaderFamily(Model):
+    """Columns whose headers carry the period and the measure, read by a pattern of named parts."""
+
+    pattern: Text  # e.g. "{period} {measure}", "{period}: {measure}", "{measure}\n{period}"
+    measures: Annotated[dict[str, Text], Field(min_length=1)]  # their label -> a channel, total or a reported KPI
+    period_months: Annotated[int, Field(ge=0, le=120)] = 0  # the header names the last part of so many months
+
+    @field_validator("pattern")
+    @classmethod
+    def _pattern(cls, value: str) -> str:
+        header_pattern(value, ["x"])  # raises ValueError naming what is wrong
+        return value
+
+    @field_validator("measures")
+    @classmethod
+    def _measures(cls, value: dict[str, str]) -> dict[str, str]:
+        unknown = sorted({t for t in value.values() if t not in MEASURE_TARGETS})
+        if unknown:
+            raise ValueError(f"{', '.join(unknown)}: a measure is one of {', '.join(MEASURE_TARGETS)}")
+        return value
+
+
+class ChannelsOffered(Model):
+    """A column of the return listing the channels each service offers (codes separated by `separator`)."""
+
+    column: Text
+    separator: Text = ","
+    values: dict[str, Channel] = {}  # their code -> our channel (a code not listed is not a channel)
+    unknown: list[str] = []  # cell values that say nothing (e.g. ND): whether a channel is offered is unknown
 
 
 class ReturnLayout(Model):
     """How one return of an agency is laid out: its file and what turns it into the canonical columns."""
 
-    file: str | None  # the file's name in the month's folder (null: the return arrives as extracts)
+    file: str | None  # the file's name in the month's folder, or a pattern (*_services.csv, {fiscal_year}_x.csv)
     extract: Text | None = None  # transactions only: a glob of transaction-level extract files
     sheet: Text | None = None  # XLSX: the sheet (else the first)
     delimiter: str | None = None  # CSV: else guessed from the header
@@ -32,6 +64,12 @@ class ReturnLayout(Model):
     values: dict[str, dict[str, str]] = {}  # our column -> their label -> ours
     not_provided: list[str] = []  # markers of a figure that was not provided
     not_applicable: list[str] = []  # markers of a figure that does not apply (a channel not offered)
+    ambiguous: list[str] = []  # markers that mean "not offered" or "not reported", nobody says which
+    channels_offered: ChannelsOffered | None = None  # the return says which channels a service offers
+    headers: list[HeaderFamily] = []  # header-encoded layouts: period and measure in each column name
+    history: bool = False  # the file holds every period up to its month (a publisher's cumulative spreadsheet)
+    unnamed_columns: Literal["error", "number"] = "error"  # number: empty or repeated header names are kept as
+    # "(column N)" (a spreadsheet's check columns), instead of the file being refused
     thousands: Text | None = None  # a thousands separator to drop
     scale: dict[str, Annotated[float, Field(gt=0, allow_inf_nan=False)]] = {}  # e.g. cost_gbp: 1000
     month_format: Text | None = None  # a strptime format for the month column
@@ -76,12 +114,25 @@ class ReturnLayout(Model):
         return self
 
 
+class CatalogueLayout(Model):
+    """The agency's services read from one of its own files (a publisher's spreadsheet describes them)."""
+
+    file: Text  # a name or a pattern, as for a return
+    encoding: str = "utf-8"
+    delimiter: str | None = None
+    rename: Annotated[dict[str, Text], Field(min_length=1)]  # their column -> service_id, service_name, ...
+    defaults: dict[str, str] = {}  # a value for a catalogue column the file does not have
+    not_provided: list[str] = []
+    unnamed_columns: Literal["error", "number"] = "error"
+
+
 class Returns(Model):
-    """The three monthly returns of an agency that sends returns."""
+    """The three monthly returns of an agency that sends returns, and optionally its services."""
 
     transactions: ReturnLayout
     costs: ReturnLayout
     satisfaction: ReturnLayout
+    catalogue: CatalogueLayout | None = None
 
     @model_validator(mode="after")
     def _columns_of_each_return(self) -> Returns:
@@ -96,6 +147,11 @@ class Returns(Model):
             problems += [((return_type, "values", column),
                           f"is not a column of {return_type} ({', '.join(COLUMNS[return_type])})")
                          for column in layout.values if column not in COLUMNS[return_type]]
+            if layout.headers and return_type != "transactions":
+                problems.append(((return_type, "headers"), "only transactions are read from header-encoded "
+                                                          "columns"))
+            if layout.headers and layout.unpivot is not None:
+                problems.append(((return_type, "headers"), "a layout is read by headers or by unpivot, not both"))
             if layout.unpivot is not None and layout.unpivot.value not in figures:
                 problems.append(((return_type, "unpivot", "value"),
                                  f"must be a figure of {return_type} ({', '.join(figures)})"))

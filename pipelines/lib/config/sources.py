@@ -9,12 +9,21 @@ from pydantic import field_validator, model_validator
 
 from pipelines.lib.config.base import Model, Text, one_name, raise_broken, web_address
 from pipelines.lib.files import CENTRAL_FILES
-from pipelines.lib.partitions import CYCLE_DAY  # the monthly cycle runs then: every return is due before it
+from pipelines.lib.partitions import CYCLE_DAY, DEFAULT_FIRST_MONTH, EARLIEST_MONTH  # returns are due before it
 
 # Folders under data/landing/ that hold the central team's files (the catalogue, the benefits register).
 CENTRAL_FOLDERS = tuple(path.split("/")[0] for path in CENTRAL_FILES.values())
 AGENCY_ID = re.compile(r"[A-Za-z0-9_]+")
 ENV_NAME = re.compile(r"[A-Z_][A-Z0-9_]*")
+MONTH = re.compile(r"(\d{4})-(0[1-9]|1[0-2])")
+# How often an agency reports, and so which months a return is due in (submission_status).
+Cadence = Literal["monthly", "quarterly", "financial_year", "calendar_year", "rolling_12_months"]
+
+
+def _month(value: str | None) -> str | None:
+    if value is not None and (not MONTH.fullmatch(value) or value < EARLIEST_MONTH):
+        raise ValueError(f"must be a month YYYY-MM from {EARLIEST_MONTH} on, not {value!r}")
+    return value
 
 
 class Agency(Model):
@@ -33,6 +42,20 @@ class Agency(Model):
     pagination: Literal["none", "link", "next", "page"] = "none"  # http only
     engine: Literal["duckdb", "spark"] = "duckdb"  # transaction-level extracts: which engine stages them
     extract_location: str | None = None  # engine spark: a month's Parquet folder where the extracts live ({month})
+    cadence: list[Cadence] = ["monthly"]  # when a return is due: monthly, at quarter ends, in March, ...
+    first_month: str | None = None  # YYYY-MM: the first month a return is due (default: the registry's)
+
+    @field_validator("first_month")
+    @classmethod
+    def _first(cls, value: str | None) -> str | None:
+        return _month(value)
+
+    @field_validator("cadence")
+    @classmethod
+    def _cadence(cls, value: list[str]) -> list[str]:
+        if not value or len(set(value)) != len(value):
+            raise ValueError("must name each cadence once, at least one")
+        return value
 
     @property
     def folder(self) -> str:
@@ -138,10 +161,18 @@ class Registry(Model):
 
     agencies: list[Agency]
     spark: Spark = Spark()
+    first_month: str = DEFAULT_FIRST_MONTH  # YYYY-MM: the first month loaded (the first partition)
+
+    @field_validator("first_month")
+    @classmethod
+    def _first(cls, value: str) -> str:
+        return _month(value)
 
     @model_validator(mode="after")
     def _unique(self) -> Registry:
         problems, ids, folders = [], {}, {}
+        problems += [(("agencies", i, "first_month"), f"is before the registry's first_month {self.first_month}")
+                     for i, a in enumerate(self.agencies) if a.first_month and a.first_month < self.first_month]
         for index, agency in enumerate(self.agencies):
             if agency.id in ids:
                 problems.append((("agencies", index, "id"), f"entries {ids[agency.id] + 1} and {index + 1} have "

@@ -1,0 +1,75 @@
+"""Files that no mapping reads: a name no return of the agency's mapping matches, or a folder that is not a month.
+Each is one row of `submission_accounting` (file_status not_recognised) and one of `quarantine` saying what to
+rename, so that no landed file is ignored in silence."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+from pipelines.lib.config import Config
+from pipelines.lib.files import landed_files
+from pipelines.lib.resources import DataStore
+from pipelines.lib.warehouse import RUN_SLICE
+from transforms.domain import RETURN_TYPES
+
+MONTH_FOLDER = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
+RETURN_TYPE = "not_recognised"
+
+
+def not_recognised(source_path: str, sha: str, agency_id: str, month: dt.date | None, mapping) -> dict:
+    returns = mapping.returns
+    names = [n for n in [*(getattr(returns, t).file for t in RETURN_TYPES), returns.transactions.extract,
+                         returns.catalogue.file if returns.catalogue else None] if n]
+    name = source_path.rsplit("/", 1)[-1]
+    return {"agency_id": agency_id, "month": month, "source_file": source_path, "sha256": sha,
+            "rule": "file_not_recognised", "offending_value": name,
+            "message": f"no return of agency {agency_id}'s mapping reads a file named '{name}' (it reads "
+                       f"{', '.join(names)}): rename the file, or add its name or a pattern to the mapping"}
+
+
+def outside_month_folders(store: DataStore, config: Config, agencies: list[str] | None) -> list[dict]:
+    """Files of file-drop agencies in a folder that is not a month (`latest`, `2025-13`): never archived."""
+    found = []
+    for agency in config.agencies:
+        folder = store.landing / agency.folder
+        if agency.connector == "performance_platform" or not folder.is_dir() or (
+                agencies is not None and agency.id not in agencies):
+            continue
+        for path in landed_files(store.landing, folder):
+            parts = path.relative_to(folder).parts
+            first = config.registry.first_month  # the first partition: an earlier folder is never archived
+            if len(parts) > 1 and MONTH_FOLDER.fullmatch(parts[0]) and parts[0] < first:
+                found.append({"agency_id": agency.id, "month": None,
+                              "source_file": path.relative_to(store.landing).as_posix(), "sha256": "",
+                              "rule": "folder_before_first_month", "offending_value": parts[0],
+                              "message": f"the folder {parts[0]} is before {first}, the first month configured "
+                                         "(first_month in sources.yaml): set an earlier first_month to load it"})
+                continue
+            if len(parts) > 1 and MONTH_FOLDER.fullmatch(parts[0]):
+                continue
+            where = parts[0] if len(parts) > 1 else "(none)"
+            found.append({"agency_id": agency.id, "month": None,
+                          "source_file": path.relative_to(store.landing).as_posix(), "sha256": "",
+                          "rule": "folder_not_a_month", "offending_value": where,
+                          "message": f"the folder '{where}' is not a month (YYYY-MM, 2000-01 or later): move the file "
+                                     f"to data/landing/{agency.folder}/<YYYY-MM>/, the month its period ends in"})
+    return found
+
+
+def write_not_recognised(con, rows: list[dict], start: dt.date, end: dt.date, agencies: list[str] | None) -> None:
+    """Replace this run's not-recognised rows (its months, and every row of a folder that is not a month)."""
+    agencies = list(agencies) if agencies is not None else None
+    con.execute("BEGIN")
+    for table in ("quarantine", "submission_accounting"):
+        con.execute(f"DELETE FROM {table} WHERE return_type = ? AND (({RUN_SLICE}) OR (month IS NULL AND "
+                    "(?::VARCHAR[] IS NULL OR list_contains(?::VARCHAR[], agency_id))))",
+                    [RETURN_TYPE, start, end, agencies, agencies, agencies, agencies])
+    for row in rows:
+        con.execute("INSERT INTO quarantine (return_type, agency_id, month, source_file, sha256, row_number, rule, "
+                    "column_name, offending_value, message) VALUES (?, ?, ?, ?, ?, NULL, ?, 'file', ?, ?)",
+                    [RETURN_TYPE, row["agency_id"], row["month"], row["source_file"], row["sha256"], row["rule"],
+                     row["offending_value"], row["message"]])
+        con.execute("INSERT INTO submission_accounting VALUES (?, ?, ?, ?, ?, 'not_recognised', 0, 0, 0, 0)",
+                    [RETURN_TYPE, row["agency_id"], row["month"], row["source_file"], row["sha256"]])
+    con.execute("COMMIT")

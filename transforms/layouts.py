@@ -1,0 +1,143 @@
+"""Layouts that carry meaning outside the cells: periods and measures in column headers, the channels a service
+offers listed in the return, file names given as patterns. Pure Polars, no I/O and no Dagster.
+
+A header family (`{period} {measure}`, `{period}: {measure}`, `{measure}\\n{period}`) turns each matching column
+into rows: per source row and period, one row per channel measured (`transactions_completed`) and one row for the
+whole service, channel `all`, holding what the publisher reported for the service as a whole (its total and any
+KPI given as a value). A cell left empty was not sent and makes no row; a marker was sent and stays (as not
+provided) so that a service that sent only markers is still there.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+
+import polars as pl
+
+from transforms.domain import CHANNELS
+from transforms.periods import ending_period, parse_period, period_columns
+
+ALL = "all"  # the whole service: reported figures, never a channel
+MONTHS = "_period_months"  # a header naming the last part of a longer period: how many months end there
+OFFERED = "_channels_offered"  # the channels the return says a service offers (null: it does not say)
+# What a header's measure label can stand for: a channel's completed transactions, the reported total, or a KPI
+# the publisher reported as a value (kept as reported, beside any computed figure, never mixed into it).
+REPORTED = {
+    "total": "reported_transactions_completed",
+    "cost_per_transaction_gbp": "reported_cost_per_transaction_gbp",
+    "digital_cost_per_transaction_gbp": "reported_digital_cost_per_transaction_gbp",
+    "completion_rate": "reported_completion_rate",
+    "satisfaction_rate": "reported_satisfaction_rate",
+}
+MEASURE_TARGETS = (*CHANNELS, *REPORTED)
+REPORTED_COLUMNS = tuple(REPORTED.values())
+PART = re.compile(r"\{(\w+)\}")
+
+
+def header_pattern(pattern: str, labels: list[str]) -> re.Pattern:
+    """A pattern of named parts as a regular expression: {measure} is one of `labels`, {period} any text."""
+    names = PART.findall(pattern)
+    if "measure" not in names or set(names) - {"measure", "period"} or len(names) != len(set(names)):
+        raise ValueError("names {measure} once and may name {period} once, nothing else (e.g. '{period} {measure}')")
+    pieces, last = [], 0
+    for match in PART.finditer(pattern):
+        pieces.append(r"\s*".join(re.escape(p) for p in re.split(r"\s+", pattern[last:match.start()])))
+        pieces.append("(?P<measure>" + "|".join(re.escape(label) for label in sorted(labels, key=len, reverse=True))
+                      + ")" if match.group(1) == "measure" else "(?P<period>.+?)")
+        last = match.end()
+    pieces.append(r"\s*".join(re.escape(p) for p in re.split(r"\s+", pattern[last:])))
+    return re.compile("".join(pieces))
+
+
+def matches_file(pattern: str, name: str) -> bool:
+    """A file name against a mapping's `file`: exact, a glob (`*_services.csv`) or named parts
+    (`{fiscal_year}_services.csv`, each part any text)."""
+    return fnmatch.fnmatchcase(name, PART.sub("*", pattern))
+
+
+def header_columns(columns: list[str], families: list[dict]) -> dict[str, tuple[str | None, str, int]]:
+    """Column -> (period text, measure target, months ending at the period) for every column a family reads."""
+    found = {}
+    for family in families:
+        pattern = header_pattern(family["pattern"], list(family["measures"]))
+        for column in columns:
+            match = pattern.fullmatch(column.strip())
+            if match and column not in found:
+                parts = match.groupdict()
+                found[column] = (parts.get("period"), family["measures"][parts["measure"]],
+                                 family.get("period_months", 0))
+    return found
+
+
+def from_headers(frame: pl.DataFrame, families: list[dict], keep: list[str]) -> pl.DataFrame:
+    """Header-encoded columns to rows (see the module's docstring); `keep`: other columns carried along."""
+    read = header_columns(frame.columns, families)
+    if not read:
+        raise ValueError("no column matches the layout's header patterns")
+    lookup = pl.DataFrame([(c, p, t, m) for c, (p, t, m) in read.items()], orient="row",
+                          schema={"_column": pl.String, "month": pl.String, "_target": pl.String, MONTHS: pl.Int64})
+    long = (frame.select(*keep, *read).unpivot(on=list(read), index=keep, variable_name="_column",
+                                                value_name="_value")
+            .filter(pl.col("_value").is_not_null())
+            .join(lookup, on="_column", how="left"))
+    index = [*keep, "month", MONTHS]
+    channels = (long.filter(pl.col("_target").is_in(CHANNELS))
+                .select(*index, pl.col("_target").alias("channel"), pl.col("_value").alias("transactions_completed")))
+    service = long.filter(~pl.col("_target").is_in(CHANNELS))
+    whole = (service.select(*index).unique(maintain_order=True)
+             .join(service.pivot(on="_target", index=index, values="_value", aggregate_function="first")
+                   .rename({k: v for k, v in REPORTED.items()}, strict=False), on=index, how="left", nulls_equal=True)
+             .with_columns(pl.lit(ALL).alias("channel"), pl.lit(None, pl.String).alias("transactions_completed")))
+    missing = [pl.lit(None, pl.String).alias(c) for c in REPORTED_COLUMNS if c not in whole.columns]
+    whole = whole.with_columns(missing)
+    # a period with channel figures but nothing for the whole service still has its row for the whole service
+    bare = (channels.select(*index).unique(maintain_order=True)
+            .join(whole.select(*index), on=index, how="anti", nulls_equal=True)
+            .with_columns(pl.lit(ALL).alias("channel"), pl.lit(None, pl.String).alias("transactions_completed"),
+                          *(pl.lit(None, pl.String).alias(c) for c in REPORTED_COLUMNS)))
+    return pl.concat([channels, whole.select(bare.columns), bare], how="diagonal_relaxed").sort(
+        [c for c in ("_row_number",) if c in keep], maintain_order=True)
+
+
+def offered_from_return(frame: pl.DataFrame, declared: dict) -> pl.DataFrame:
+    """`_channels_offered` from the return's own column of channel codes; null where the cell says nothing."""
+    cell = pl.col(declared["column"])
+    codes = cell.str.split(declared.get("separator", ",")).list.eval(pl.element().str.strip_chars())
+    channels = codes.list.eval(pl.element().replace_strict(declared.get("values", {}), default=None)
+                               ).list.drop_nulls().list.unique().list.sort()
+    says_nothing = cell.is_null() | cell.is_in(declared.get("unknown", []))
+    return frame.with_columns(pl.when(says_nothing).then(None).otherwise(channels).alias(OFFERED))
+
+
+def reported_rules(reported: list[str]) -> list[tuple[str, str, pl.Expr, str]]:
+    """(rule, column, broken, message) for figures reported for the whole service: numbers, not negative, rates
+    within 0..1, and digital not above the reported total of the same row and period."""
+    rules = []
+    for column in reported:
+        number = pl.col(column).str.replace_all(",", "", literal=True).cast(pl.Float64, strict=False)
+        rules += [("not_a_number", column, pl.col(column).is_not_null() & number.is_null(), f"{column} is not a number"),
+                  ("negative_value", column, number < 0, f"{column} is negative")]
+        if column.endswith("_rate"):
+            rules.append(("rate_above_one", column, number > 1, f"{column} is above 1 (rates are 0..1)"))
+    if "reported_transactions_completed" in reported:
+        total = (pl.col("reported_transactions_completed").cast(pl.Float64, strict=False)
+                 .max().over("_source_file", "_row_number", "period_start", "grain"))
+        digital = pl.col("transactions_completed").cast(pl.Float64, strict=False)
+        rules.append(("digital_above_total", "transactions_completed",
+                      (pl.col("channel") == "online") & (digital > total),
+                      "digital completions exceed the reported total"))
+    return rules
+
+
+def with_periods(frame: pl.DataFrame) -> pl.DataFrame:
+    """period_start, period_end and grain, each distinct period (and months ending there) parsed once."""
+    if MONTHS not in frame.columns:
+        return frame.with_columns(period_columns("month", frame.get_column("month").to_list()))
+    pairs = frame.select("month", MONTHS).unique().drop_nulls("month")
+    parsed = [ending_period(parse_period(text), months or 0) for text, months in pairs.iter_rows()]
+    lookup = pairs.with_columns(
+        pl.Series("period_start", [p and p[0] for p in parsed], pl.Date),
+        pl.Series("period_end", [p and p[1] for p in parsed], pl.Date),
+        pl.Series("grain", [p and p[2] for p in parsed], pl.String))
+    return frame.join(lookup, on=["month", MONTHS], how="left", maintain_order="left", nulls_equal=True)

@@ -76,7 +76,7 @@ def stg_service_catalogue(store: DataStore, settings: Settings) -> dg.Materializ
     layouts = {a.id: config.mapping(a).returns.catalogue.model_dump() for a in config.agencies
                if config.mapping(a).returns and config.mapping(a).returns.catalogue}
     return dg.MaterializeResult(metadata=stage_whole_files(store, "service_catalogue", files, validator,
-                                                           "stg_service_catalogue", layouts))
+                                                           "stg_service_catalogue", config.limits.files, layouts))
 
 
 @dg.asset(pool=WAREHOUSE_POOL, group_name="staging", deps=upstream(CATALOGUE["stg_benefits_register"]),

@@ -5,7 +5,7 @@
 -- actual_value: the measure for the benefit's service, or group of services (sum over sum, so volume-weighted; NULL
 --   unless every service of the group has the figure), from the KPI tables' whole-service rows (channel 'all'):
 --   digital_take_up_rate, cost_per_transaction_gbp, completion_rate, satisfaction_score, satisfied_share; for
---   channel_shift_saving_gbp, the counterfactual saving (channel_shift_savings.sql) summed from the benefit's
+--   channel_shift_saving_gbp, the counterfactual saving (channel_shift_savings) summed from the benefit's
 --   baseline month. NULL is "no data", never 0.
 -- variance = actual - planned; share_of_target_realised = (actual - baseline) / (target - baseline).
 -- rag_status: 'no data' when there is no actual value; otherwise by shortfall_share = (planned - actual) /

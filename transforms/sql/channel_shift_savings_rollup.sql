@@ -1,5 +1,5 @@
 -- Channel-shift savings rolled up by agency, department and government, per month (GBP; the formulas are in
--- channel_shift_savings.sql). A service counts in a month only when it has both savings that month, so the two
+-- channel_shift_savings). A service counts in a month only when it has both savings that month, so the two
 -- measures always cover the same services; services_in_scope are the services with a channel-shift baseline by
 -- then (an online channel and a take-up figure), and coverage_share = services_reporting / services_in_scope.
 -- Cumulative columns add each reporting service's own cumulative saving since its baseline month.

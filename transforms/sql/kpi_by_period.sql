@@ -5,7 +5,7 @@
 --   rolled_up_from_months / rolled_up_from_quarters: monthly figures added up to quarters and financial years
 --              (April to March), and submitted quarters added up to financial years, only when every month of
 --              the period is there (months_covered); survey responses are summed over the months surveyed.
--- Formulas are the macros of formulas.sql. Cost per transaction is for the whole service (channel 'all'). Totals
+-- Formulas are the shared KPI formulas. Cost per transaction is for the whole service (channel 'all'). Totals
 -- are NULL when any offered channel's volume is not provided, as in the monthly tables, with missing_inputs naming
 -- the channels. Figures the publisher reported for the whole service (a total, cost per transaction, rates) are in
 -- the reported_* columns of the submitted 'all' row, never mixed into the computed ones; the total transactions

@@ -10,7 +10,7 @@
 -- Like-for-like: change_vs_previous_month compares this month with the month before over only the services with a
 -- figure in both (like_for_like_services), in percent for cost per transaction, otherwise in percentage points
 -- (or transactions). A user-satisfaction figure from fewer responses than the publication threshold is suppressed.
--- Sums are exact_sum (formulas.sql): the same inputs give the same bits whatever order the rows are added in.
+-- Sums are exact decimal sums: the same inputs give the same bits whatever order the rows are added in.
 WITH catalogue AS (
     SELECT service_id, agency_id, department FROM stg_service_catalogue
 ),

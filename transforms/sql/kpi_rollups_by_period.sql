@@ -1,4 +1,4 @@
--- Roll-ups at the grains coarser than a month (DESIGN 4): each KPI of kpi_by_period for the whole government, each
+-- Roll-ups at the grains coarser than a month: each KPI of kpi_by_period for the whole government, each
 -- department and each agency, per grain (quarter, financial_year, rolling_12_months, span) and period, always
 -- volume-weighted (sum of numerators / sum of denominators over the services with a figure), never a mean of rates:
 --   cost_per_transaction: sum(cost_gbp) / sum(transactions_completed), GBP;

@@ -1,5 +1,5 @@
 -- satisfaction_method_drift: where a source reports a satisfaction percentage beside the rating counts behind it,
--- both methods are recomputed from the counts (formulas.sql) and the reported figure is matched to them, month by
+-- both methods are recomputed from the counts and the reported figure is matched to them, month by
 -- month: gov_uk_score_percent = 100 x (mean rating - 1) / 4; top_2_box_percent = 100 x share satisfied or very
 -- satisfied. A method matches when the reported figure is within 0.5 of it (publishers round to whole percent).
 -- method_changed: the month's single matching method differs from the last single match before it.

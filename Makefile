@@ -37,7 +37,7 @@ dashboards-install: $(DASHBOARDS_STAMP)
 
 demo: setup
 	$(PY) -m examples.generator --out data/landing
-	$(PY) -m pipelines.run
+	$(PY) -m pipelines.run --demo
 
 # Every problem of config/ (or $PIPELINE_CONFIG_DIR), each with its file, entry and key; exits 1 if there is any.
 check-config: setup

@@ -47,7 +47,7 @@ def test_monthly_assets_are_partitioned_by_month_and_the_rest_are_whole():
     partitioned = {k.to_user_string() for k in graph.get_all_asset_keys() if graph.get(k).partitions_def}
     assert partitioned == MONTHLY
     assert graph.get(dg.AssetKey("stg_costs")).partitions_def == monthly
-    assert monthly.get_first_partition_key() == "2020-01-01"
+    assert monthly.get_first_partition_key() == "2023-01-01"  # config/sources.yaml first_month: where the data starts
 
 
 def test_blocking_checks_are_blocking():

@@ -100,7 +100,8 @@ def run(start: str, end: str, instance: dg.DagsterInstance) -> dg.ExecuteInProce
               LAUNCHED_BY: "pipelines.run"})
 
 
-def summary(result: dg.ExecuteInProcessResult, store, seconds: dict[str, float], demo: bool = False) -> str:
+def summary(result: dg.ExecuteInProcessResult, store, seconds: dict[str, float], months: tuple[str, str],
+            demo: bool = False) -> str:
     lines = [f"{'stage':<28}{'files':>7}{'accepted':>11}{'quarantined':>13}{'seconds':>9}"]
     seen = set()
     for event in result.get_asset_materialization_events():
@@ -117,7 +118,7 @@ def summary(result: dg.ExecuteInProcessResult, store, seconds: dict[str, float],
     lines.append(checks_summary(result.get_asset_check_evaluations(), demo))
     with store.connect() as con:
         lines.append(headlines(con))
-    lines.append(set_aside(store))
+    lines.append(set_aside(store, *months))
     lines.append(f"\noutputs: warehouse {store.warehouse}\n         published {store.published}/ (open data, "
                  f"quarantine.csv, reports/*.pdf: the ministers' summaries)\n"
                  f"next:    make dev (the Dagster UI: this run, its checks and lineage)\n"
@@ -137,11 +138,13 @@ def checks_summary(checks, demo: bool) -> str:
     return "\n".join(lines)
 
 
-def set_aside(store) -> str:
-    """What this run set aside: files quarantined whole (unreadable or over a limit, by rule) and folders not read."""
+def set_aside(store, start: str, end: str) -> str:
+    """What this run set aside: files of its months (and central files) quarantined whole (unreadable or over a
+    limit, by rule), and folders not read."""
     with store.connect() as con:
-        rows = con.execute("SELECT rule, source_file FROM quarantine WHERE row_number IS NULL "
-                           "ORDER BY rule, source_file").fetchall()
+        rows = con.execute("SELECT rule, source_file FROM quarantine WHERE row_number IS NULL AND (month IS NULL OR "
+                           "month BETWEEN CAST(? AS DATE) AND CAST(? AS DATE)) ORDER BY rule, source_file",
+                           [f"{start}-01", f"{end}-01"]).fetchall()
     folders = set_aside_folders(store)
     if not rows and not folders:
         return "\nset aside: nothing"
@@ -211,7 +214,7 @@ def main() -> int:
                 seconds[event.step_key] = event.event_specific_data.duration_ms / 1000
         print(f"\nmonthly_cycle {start} to {end}: {'succeeded' if result.success else 'FAILED'} "
               f"in {time.monotonic() - started:.1f} s (run {result.run_id})\n")
-        print(summary(result, store, seconds, demo=args.demo))
+        print(summary(result, store, seconds, (start, end), demo=args.demo))
     return 0 if result.success else 1
 
 

@@ -164,13 +164,18 @@ def by_stage(stage: str, build: str | None = None) -> list[Table]:
 
 
 @cache
+def _parser():
+    """One in-memory DuckDB for every parse (opening one costs more than parsing a query)."""
+    import duckdb  # the parser only; nothing is read
+
+    return duckdb.connect()
+
+
+@cache
 def tables_read(query_name: str) -> tuple[str, ...]:
     """The catalogue tables that transforms/sql/<query_name>.sql reads, from DuckDB's own parse of the query
     (no table needs to exist): base tables named anywhere in it, less its CTEs, views mapped to their table."""
-    import duckdb  # the parser only; nothing is read
-
-    with duckdb.connect() as con:
-        tree = json.loads(con.execute("SELECT json_serialize_sql(?)", [sql(query_name)]).fetchall()[0][0])
+    tree = json.loads(_parser().execute("SELECT json_serialize_sql(?)", [sql(query_name)]).fetchall()[0][0])
     if tree.get("error"):
         raise ValueError(f"transforms/sql/{query_name}.sql: {tree['error_message']}")
     found, ctes = set(), set()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import html
+import json
 import re
 from pathlib import Path
 
@@ -14,7 +15,8 @@ import pypdf
 import pypdfium2
 import pytest
 
-from pipelines.defs.publishing.summary import build_summaries, chart_figures, read_inputs
+from pipelines.defs.publishing.summary import build_summaries
+from pipelines.defs.publishing.summary_render import chart_figures, read_inputs
 from pipelines.defs.publishing.summary_content import (METHODS, content, forecast_words, headlines, narrative,
                                                       status_note)
 from pipelines.defs.publishing.summary_formats import (Period, gbp, gbp_millions, measure_value, percent, points,
@@ -128,8 +130,14 @@ def test_a_summary_for_every_month_and_every_quarter_it_ends(built):
     assert result.success
     expected = {f"benefits-summary-2025-{m:02d}" for m in range(7, 13)} | {"benefits-summary-2025-26-Q2",
                                                                           "benefits-summary-2025-26-Q3"}
-    assert {p.name for p in (store.published / "reports").iterdir()} == {
+    assert {p.name for p in (store.published / "reports").iterdir()} == {"manifest.json"} | {
         f"{stem}.{extension}" for stem in expected for extension in ("pdf", "html")}
+    manifest = json.loads((store.published / "reports" / "manifest.json").read_text())["summaries"]
+    assert set(manifest) == expected
+    for stem, entry in manifest.items():  # the manifest's checksums are those of the files beside it
+        for kind in ("pdf", "html"):
+            path = store.published / "reports" / f"{stem}.{kind}"
+            assert entry[f"{kind}_sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def test_every_pdf_is_at_most_four_a4_pages_of_real_text(built):
@@ -268,13 +276,34 @@ def test_without_return_status_the_summary_says_so(copied):
     assert "No return-status data: whether agencies' returns arrived on time is not known." in text
 
 
-def test_same_inputs_give_the_same_bytes(copied):
+def test_same_inputs_give_the_same_bytes_and_only_changed_summaries_are_rendered(copied):
     store, _ = copied
     folder = store.published / "reports"
     before = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in folder.iterdir()}
-    written = build_summaries(store, [dt.date(2025, m, 1) for m in range(7, 13)])
-    assert sorted(written) == sorted(before)
+    stamps = {p.name: p.stat().st_mtime_ns for p in folder.iterdir()}
+    months = [dt.date(2025, m, 1) for m in range(7, 13)]
+    results = build_summaries(store, months)
+    assert {stem: entry["status"] for stem, entry in results.items()} == {
+        p.name.removesuffix(".pdf"): "unchanged" for p in folder.glob("*.pdf")}
     assert {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in folder.iterdir()} == before
+    assert {p.name: p.stat().st_mtime_ns for p in folder.glob("benefits-summary-*")} == {
+        name: stamp for name, stamp in stamps.items() if name.startswith("benefits-summary-")}
+
+    # A file edited or removed by hand is rendered again, and so is a period whose figures changed; no other.
+    (folder / "benefits-summary-2025-08.pdf").write_bytes(b"not the summary")
+    (folder / "benefits-summary-2025-09.html").unlink()
+    figures_file = store.published / "benefits_summary_figures.parquet"
+    table = pl.read_parquet(figures_file)
+    table.with_columns(pl.when((pl.col("period_start") == dt.date(2025, 12, 1)) & (pl.col("period_type") == "month")
+                               & pl.col("value").is_not_null()).then(pl.col("value") + 1).otherwise(pl.col("value"))
+                       .alias("value")).write_parquet(figures_file)
+    results = build_summaries(store, months)
+    rendered = {stem for stem, entry in results.items() if entry["status"] == "written"}
+    # December's figures changed: its summary and the quarter it ends (whose charts run to December)
+    assert rendered == {"benefits-summary-2025-08", "benefits-summary-2025-09", "benefits-summary-2025-12",
+                        "benefits-summary-2025-26-Q3"}
+    assert hashlib.sha256((folder / "benefits-summary-2025-08.pdf").read_bytes()).hexdigest() == before[
+        "benefits-summary-2025-08.pdf"]
 
 
 def test_html_says_what_the_pdf_says_with_accessible_structure(built):

@@ -5,6 +5,8 @@ import datetime as dt
 import tracemalloc
 
 import dagster as dg
+import duckdb
+import pytest
 
 from pipelines.defs.automation.sensors import fingerprints
 from pipelines.defs.ingestion.assets import raw_api_returns
@@ -12,7 +14,8 @@ from pipelines.lib.files import sha256_file, write_atomically
 from pipelines.lib.partitions import AGENCIES_TAG
 from pipelines.lib.resources import DataStore, Settings
 from pipelines.lib.tables import build_months
-from pipelines.lib.warehouse import connect, delete_run_slice, replace_months, write_quarantine
+from pipelines.lib.warehouse import StaleWarehouse, connect, delete_run_slice, replace_months, write_quarantine
+from transforms import sql
 from transforms.catalogue import CATALOGUE
 
 DEC, JAN = dt.date(2025, 12, 1), dt.date(2026, 1, 1)
@@ -103,3 +106,44 @@ def test_the_sensor_hashes_landed_files_in_chunks(tmp_path):
         tracemalloc.stop()
     assert found["revenue/2025-12/extract-1.csv"][2] == sha256_file(big)
     assert peak < 8 << 20  # a 64 MB file is never held whole
+
+
+def _column_names(con, table: str) -> list[str]:
+    return [name for (name,) in con.execute("SELECT column_name FROM duckdb_columns() WHERE table_name = ? "
+                                             "ORDER BY column_index", [table]).fetchall()]
+
+
+def test_a_warehouse_made_by_an_older_version_is_brought_to_the_schema_with_its_rows(tmp_path):
+    path = tmp_path / "warehouse.duckdb"
+    with duckdb.connect(str(path)) as con:  # revisions as an older version left it: no grain or source yet
+        con.execute("CREATE TABLE revisions (table_name VARCHAR NOT NULL, service_id VARCHAR NOT NULL, "
+                    "month DATE NOT NULL, channel VARCHAR, column_name VARCHAR NOT NULL, old_value DOUBLE, "
+                    "new_value DOUBLE, revised_at TIMESTAMPTZ, retired_column INTEGER)")
+        con.execute("INSERT INTO revisions VALUES ('kpi_digital_take_up', 'PEN-001', DATE '2025-07-01', NULL, "
+                    "'digital_take_up_rate', 0.5, 0.625, NULL, 7)")
+        con.execute("CREATE TABLE schema_version AS SELECT 'an older one' AS version")
+    with connect(path) as con:
+        columns, rows = _column_names(con, "revisions"), con.execute("SELECT * FROM revisions").fetchall()
+    with duckdb.connect() as fresh:
+        fresh.execute(sql("schema"))
+        assert columns == _column_names(fresh, "revisions")
+    assert columns[-2:] == ["grain", "source"] and "retired_column" not in columns
+    assert rows == [("kpi_digital_take_up", "PEN-001", dt.date(2025, 7, 1), None, "digital_take_up_rate", 0.5, 0.625,
+                     None, None, None)]
+
+
+def test_an_older_warehouse_that_cannot_take_the_new_shape_is_refused_by_name_and_left_as_it_was(tmp_path):
+    path = tmp_path / "warehouse.duckdb"
+    with duckdb.connect(str(path)) as con:  # before agencies had a cadence and a first month (both required)
+        con.execute("CREATE TABLE stg_agencies (agency_id VARCHAR PRIMARY KEY, agency_name VARCHAR NOT NULL, "
+                    "department VARCHAR NOT NULL, connector VARCHAR NOT NULL, return_due_day INTEGER NOT NULL)")
+        con.execute("INSERT INTO stg_agencies VALUES ('pensions', 'Pensions Agency', 'DWP', 'file_drop', 10)")
+        con.execute("CREATE TABLE schema_version AS SELECT 'an older one' AS version")
+    with pytest.raises(StaleWarehouse, match=r"older version and its table stg_agencies .*`make clean`"):
+        with connect(path):
+            pass
+    with duckdb.connect(str(path)) as con:
+        assert con.execute("SELECT version FROM schema_version").fetchall() == [("an older one",)]
+        assert _column_names(con, "stg_agencies") == ["agency_id", "agency_name", "department", "connector",
+                                                      "return_due_day"]
+        assert con.execute("SELECT count(*) FROM stg_agencies").fetchall() == [(1,)]

@@ -22,6 +22,10 @@ QUARANTINE_COLUMNS = ("return_type", "agency_id", "month", "source_file", "sha25
 SCHEMA_VERSION = hashlib.sha256(sql("schema").encode()).hexdigest()[:16]
 
 
+class StaleWarehouse(RuntimeError):
+    """A warehouse file made by an older version that cannot be brought to this schema in place."""
+
+
 @contextmanager
 def connect(path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
     """A connection to the warehouse file with its tables in place and the shared formulas defined."""
@@ -41,10 +45,21 @@ def bootstrap(con) -> None:
     if schema_version(con) != SCHEMA_VERSION:
         con.execute("BEGIN")
         rekeyed = _set_aside_old_manifest(con)
+        reshaped = _set_aside_old_shapes(con)
         con.execute(sql("schema"))
         if rekeyed:
             con.execute("INSERT INTO raw_submissions BY NAME SELECT * FROM raw_submissions_old_key")
             con.execute("DROP TABLE raw_submissions_old_key")
+        for table, kept in reshaped.items():  # rows kept by name: added columns NULL, dropped ones gone
+            names = ", ".join(f'"{c}"' for c in kept)
+            try:
+                con.execute(f'INSERT INTO "{table}" ({names}) SELECT {names} FROM "{table}_old_shape"')
+            except duckdb.ConstraintException as error:  # nothing is committed: the file stays as it was
+                raise StaleWarehouse(
+                    f"the warehouse was made by an older version and its table {table} cannot take its rows into "
+                    f"the new shape ({str(error).splitlines()[0]}); rebuild it from the archive and the landing "
+                    "files: `make clean`, then `make run`") from error
+            con.execute(f'DROP TABLE "{table}_old_shape"')
         con.execute("CREATE OR REPLACE TABLE schema_version AS SELECT ? AS version", [SCHEMA_VERSION])
         con.execute("COMMIT")
     con.execute(sql("formulas"))
@@ -58,6 +73,33 @@ def _set_aside_old_manifest(con) -> bool:
     if old:
         con.execute("ALTER TABLE raw_submissions RENAME TO raw_submissions_old_key")
     return bool(old)
+
+
+def _columns(con) -> dict[str, list[tuple[str, str]]]:
+    rows = con.execute("SELECT table_name, column_name, data_type FROM duckdb_columns() WHERE schema_name = 'main' "
+                       "AND NOT internal ORDER BY table_name, column_index").fetchall()
+    columns = {}
+    for table, column, kind in rows:
+        columns.setdefault(table, []).append((column, kind))
+    return columns
+
+
+def _set_aside_old_shapes(con) -> dict[str, list[str]]:
+    """The schema's tables that this file holds in another shape (a warehouse made by an older version: columns
+    added, dropped or retyped since) are renamed, to be made again in the schema's shape with their rows copied in;
+    returns each with the columns both shapes have. Data tables only: views are simply replaced."""
+    with duckdb.connect() as target:
+        target.execute(sql("schema"))
+        wanted = _columns(target)
+        views = {name for (name,) in target.execute("SELECT view_name FROM duckdb_views() WHERE NOT internal").fetchall()}
+    have = {table: columns for table, columns in _columns(con).items() if table not in views}
+    reshaped = {}
+    for table, columns in wanted.items():
+        if table in views or table not in have or have[table] == columns:
+            continue
+        con.execute(f'ALTER TABLE "{table}" RENAME TO "{table}_old_shape"')
+        reshaped[table] = [name for name, _ in columns if name in {n for n, _ in have[table]}]
+    return reshaped
 
 
 def schema_version(con) -> str | None:

@@ -87,7 +87,8 @@ def pub_benefits_summary(context: dg.AssetExecutionContext, store: DataStore) ->
     those whose figures changed are rendered again."""
     results = build_summaries(store, months_in(context.partition_time_window))
     written = [entry for entry in results.values() if entry["status"] == "written"]
-    metadata = {"folder": str(store.published / "reports"), "summaries": len(results), "rendered": len(written),
+    metadata = {"folder": str(store.published / "reports"), "files": 2 * len(written),  # a PDF and a page each
+                "summaries": len(results), "rendered": len(written),
                 "unchanged": len(results) - len(written),
                 "written": dg.MetadataValue.json(sorted(f"{e['stem']}.{kind}" for e in written for kind in ("pdf", "html")))}
     if written:  # wall time of each rendered summary, in its worker

@@ -1,6 +1,6 @@
 """Normalising and validating a run's returns in few passes, with exactly the outcome of doing it file by file and
-agency-month by agency-month: the files of one agency with one header are normalised together, and the agency-
-months whose normalised frames have one shape are validated together.
+agency-month by agency-month: the files of one mapping with one header (of any agencies and months) are normalised
+together, and the agency-months whose normalised frames have one shape are validated together.
 
 Where a batch fails as a whole, it is done again piece by piece (each file, each agency-month) so that the file or
 month that broke it is set aside with its own reason, and nothing else is."""
@@ -24,8 +24,8 @@ def file_failure(source_path: str, error: Exception) -> pl.DataFrame:
 
 
 def normalised_files(batch: list[tuple[str, pl.DataFrame]], layout: dict, return_type: str):
-    """(source_path, normalised frame or None, failure or None) for each file of a batch: files of one agency and
-    one header, as read (with `_source_file`), in the order they arrived."""
+    """(source_path, normalised frame or None, failure or None) for each file of a batch: files of one mapping
+    and one header, as read (with `_source_file`), in the order they arrived."""
     if len(batch) > 1:
         try:
             together = normalise_files(pl.concat([frame for _, frame in batch]), layout, return_type)

@@ -54,7 +54,7 @@ def stage_returns(store: DataStore, config: Config, return_type: str, start: dt.
                             "FROM stg_service_catalogue").pl()
         submissions = current_submissions(con, start, end)
         files, unrecognised, failures = [], [], {}
-        batches = defaultdict(list)  # (agency, header) -> files as read, in the order they arrived
+        batches = defaultdict(list)  # (mapping, header) -> files as read, in the order they arrived
         for source_path, sha, agency_id, month, archive_path in submissions:
             agency = config.agency(agency_id)
             if agency is None or (agencies is not None and agency_id not in agencies):
@@ -74,17 +74,17 @@ def stage_returns(store: DataStore, config: Config, return_type: str, start: dt.
             except Exception as error:  # noqa: BLE001 - one file that cannot be read never stops the others
                 failures[source_path] = file_failure(source_path, error)
                 continue
-            batches[(agency_id, tuple(frame.columns))].append((source_path, frame))
+            batches[(agency.mapping, tuple(frame.columns))].append((source_path, frame))
 
         months = defaultdict(list)  # (agency, month) -> [(source_path, normalised)]
-        month_of = {source_path: month for source_path, _, _, month in files}
-        for (agency_id, _), batch in batches.items():
-            layout = config.layout(config.agency(agency_id), return_type).model_dump()
+        return_of = {source_path: (agency_id, month) for source_path, _, agency_id, month in files}
+        for (mapping, _), batch in batches.items():
+            layout = getattr(config.mappings[mapping].returns, return_type).model_dump()
             for source_path, normalised, failure in normalised_files(batch, layout, return_type):
                 if failure is not None:
                     failures[source_path] = failure
                 else:
-                    months[(agency_id, month_of[source_path])].append((source_path, normalised))
+                    months[return_of[source_path]].append((source_path, normalised))
         arrival = {source_path: i for i, (source_path, *_) in enumerate(files)}
         frames = {source_path: frame for batch in batches.values() for source_path, frame in batch}
         agency_months = []

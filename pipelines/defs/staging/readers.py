@@ -75,7 +75,7 @@ def _decode(data: bytes, layout: dict) -> str:
 
 def _csv(data: bytes, layout: dict, limits: FileLimits) -> pl.DataFrame:
     text = _decode(data, layout)
-    delimiter = layout.get("delimiter") or _sniff(text[:limits.max_line_bytes].split("\n", 1)[0])
+    delimiter = layout.get("delimiter") or sniff_delimiter(text[:limits.max_line_bytes].split("\n", 1)[0])
     records = _records(io.StringIO(text, newline="").readlines(), delimiter, limits)
     first = next(records, None)
     if first is None or first[1] is not None:
@@ -133,7 +133,7 @@ def _records(lines: list[str], delimiter: str, limits: FileLimits):
         start = end
 
 
-def _sniff(first_line: str) -> str:
+def sniff_delimiter(first_line: str) -> str:
     """The delimiter that splits the header into the most columns."""
     return max(DELIMITERS, key=first_line.count)
 

@@ -13,6 +13,7 @@ import polars as pl
 from pipelines.defs.staging.accounting import (ACCOUNTING_SCHEMA, QUARANTINE_COLUMNS, file_result, summary,
                                                whole_file, write_slice)
 from pipelines.defs.staging.unrecognised import not_recognised, outside_month_folders, write_not_recognised
+from pipelines.defs.staging.csv_batches import read_plain_csvs
 from pipelines.defs.staging.passes import file_failure, normalised_files, validated
 from pipelines.defs.staging.readers import read_table
 from pipelines.lib.config import Config
@@ -53,7 +54,7 @@ def stage_returns(store: DataStore, config: Config, return_type: str, start: dt.
         catalogue = con.sql("SELECT service_id, agency_id, channels_offered, live_from "
                             "FROM stg_service_catalogue").pl()
         submissions = current_submissions(con, start, end)
-        files, unrecognised, failures = [], [], {}
+        files, wanted, unrecognised, failures = [], [], [], {}
         batches = defaultdict(list)  # (mapping, header) -> files as read, in the order they arrived
         for source_path, sha, agency_id, month, archive_path in submissions:
             agency = config.agency(agency_id)
@@ -68,13 +69,18 @@ def stage_returns(store: DataStore, config: Config, return_type: str, start: dt.
             if layout.file is None or not matches_file(layout.file, name):
                 continue
             files.append((source_path, sha, agency_id, month))
+            wanted.append((source_path, store.archive / archive_path, layout.model_dump(), agency.mapping))
+        plain = read_plain_csvs([w[:3] for w in wanted], config.limits.files)  # many files in one pass
+        for source_path, path, layout, mapping in wanted:
             try:
-                frame = read_table(store.archive / archive_path, layout.model_dump(), source_path,
-                                   config.limits.files).with_columns(pl.lit(source_path).alias(FILE))
+                frame = plain.get(source_path)
+                if frame is None:
+                    frame = read_table(path, layout, source_path, config.limits.files).with_columns(
+                        pl.lit(source_path).alias(FILE))
             except Exception as error:  # noqa: BLE001 - one file that cannot be read never stops the others
                 failures[source_path] = file_failure(source_path, error)
                 continue
-            batches[(agency.mapping, tuple(frame.columns))].append((source_path, frame))
+            batches[(mapping, tuple(frame.columns))].append((source_path, frame))
 
         months = defaultdict(list)  # (agency, month) -> [(source_path, normalised)]
         return_of = {source_path: (agency_id, month) for source_path, _, agency_id, month in files}

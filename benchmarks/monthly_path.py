@@ -45,9 +45,9 @@ def national_agencies(count: int) -> list[Agency]:
     agencies = []
     for n in range(1, count + 1):
         file_format, mapping = LAYOUTS[n % len(LAYOUTS)]
-        agencies.append(Agency(id=f"agency_{n:03d}", name=f"Agency {n:03d}", department=f"Department {(n - 1) // 5 + 1:02d}",
-                               connector="file_drop", format=file_format, mapping=mapping,
-                               return_due_day=10 + n % 10))
+        agencies.append(Agency(id=f"agency_{n:03d}", name=f"Agency {n:03d}",
+                               department=f"Department {(n - 1) // 5 + 1:02d}", connector="file_drop",
+                               format=file_format, mapping=mapping, return_due_day=10 + n % 10))
     return agencies
 
 

@@ -59,9 +59,12 @@ def read_plain_csvs(files: list[tuple[str, Path, dict]], limits: FileLimits) -> 
     path, layout) that the fast path takes; the others are not in the result."""
     groups = defaultdict(list)
     for source_path, path, layout in files:
-        if [s.lower() for s in Path(source_path).suffixes][-1:] != [".csv"] or path.stat().st_size > limits.max_file_bytes:
+        try:
+            suffixes = [s.lower() for s in Path(source_path).suffixes]
+            taken = suffixes[-1:] == [".csv"] and path.stat().st_size <= limits.max_file_bytes
+            shape = plain_csv(path.read_bytes(), layout, limits) if taken else None
+        except Exception:  # noqa: BLE001 - the per-file reader reads it again and says what is wrong
             continue
-        shape = plain_csv(path.read_bytes(), layout, limits)
         if shape is not None:
             groups[shape[:2]].append((source_path, path, shape[2]))
     frames = {}
@@ -77,8 +80,8 @@ def _read_group(delimiter: str, header: tuple[str, ...], members: list) -> dict[
         table = pl.scan_csv([path for _, path, _ in members], separator=delimiter, has_header=True,
                             infer_schema=False, quote_char=None, comment_prefix=None, glob=False,
                             include_file_paths="_path", row_index_name="_index").collect()
-    except pl.exceptions.PolarsError:
-        return {}  # each file is read on its own, and what is wrong with it is said there
+    except Exception:  # noqa: BLE001 - each file is read on its own, and what is wrong with it is said there
+        return {}
     source = {str(path): source_path for source_path, path, _ in members}
     table = table.select(
         (pl.col("_index") - pl.col("_index").min().over("_path") + 1).cast(pl.UInt32).alias(ROW),

@@ -7,6 +7,7 @@ month that broke it is set aside with its own reason, and nothing else is."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import defaultdict
 
 import polars as pl
@@ -43,19 +44,22 @@ def normalised_files(batch: list[tuple[str, pl.DataFrame]], layout: dict, return
     return results
 
 
-def validated(months: list[tuple[tuple, dict, list[tuple[str, pl.DataFrame]]]], return_type: str,
-              catalogue: pl.DataFrame, max_count: int, max_cost_gbp: float):
-    """Validate agency-months: each ((agency_id, month, first_month), options, [(source_path, normalised)]),
-    in order, options being the layout's `history`. Returns (accepted rows with agency_id, quarantined rows,
-    the source paths validated), rows in the order of the agency-months given, as if each had been validated on
-    its own; an agency-month whose validation fails is set aside whole, file by file."""
-    shapes = defaultdict(list)
+def validated(months: list[tuple[tuple[str, dt.date, str], bool, list[tuple[str, pl.DataFrame]]]],
+              return_type: str, catalogue: pl.DataFrame, max_count: int, max_cost_gbp: float):
+    """Validate agency-months: each ((agency_id, month, first_month YYYY-MM-DD), the layout's `history`,
+    [(source_path, normalised)]), in order. Returns (accepted rows with agency_id, quarantined rows, the source
+    paths validated), rows in the order of the agency-months given, as if each had been validated on its own; an
+    agency-month whose validation fails is set aside whole, file by file."""
+    shapes, accepted, failed, done = defaultdict(list), [], [], []
     for order, ((agency_id, month, first_month), history, parts) in enumerate(months):
-        combined = pl.concat([normalised for _, normalised in parts], how="diagonal_relaxed").with_columns(
-            pl.lit(agency_id).alias(AGENCY), pl.lit(month.isoformat()).alias(RETURN_MONTH),
-            pl.lit(first_month).alias(FIRST_MONTH))
+        try:
+            combined = pl.concat([normalised for _, normalised in parts], how="diagonal_relaxed").with_columns(
+                pl.lit(agency_id).alias(AGENCY), pl.lit(month.isoformat()).alias(RETURN_MONTH),
+                pl.lit(first_month).alias(FIRST_MONTH))
+        except Exception as error:  # noqa: BLE001 - one agency's month that breaks validation stops nobody else
+            failed.append(_set_aside(parts, error).with_columns(pl.lit(order, pl.Int64).alias("_order")))
+            continue
         shapes[(tuple(combined.schema.items()), history)].append((order, combined, parts))
-    accepted, failed, done = [], [], []
     for (_, history), group in shapes.items():
         batches = [group]
         try:
@@ -68,7 +72,7 @@ def validated(months: list[tuple[tuple, dict, list[tuple[str, pl.DataFrame]]]], 
                     results.append(validate_returns(combined, return_type, catalogue, max_count, max_cost_gbp,
                                                     history))
                 except Exception as error:  # noqa: BLE001 - one agency's month that breaks validation stops nobody else
-                    results.append((None, pl.concat([file_failure(path, error) for path, _ in parts])))
+                    results.append((None, _set_aside(parts, error)))
         for members, (good, bad) in zip(batches, results):
             files = {path: order for order, _, parts in members for path, _ in parts}
             if good is not None:
@@ -78,6 +82,11 @@ def validated(months: list[tuple[tuple, dict, list[tuple[str, pl.DataFrame]]]], 
     by_order = [pl.concat(frames, how="diagonal_relaxed").sort("_order", maintain_order=True).drop("_order")
                 if frames else None for frames in (accepted, failed)]
     return *by_order, done
+
+
+def _set_aside(parts: list[tuple[str, pl.DataFrame]], error: Exception) -> pl.DataFrame:
+    reason = f"{type(error).__name__}: {str(error)[:300]}"
+    return pl.concat([whole_file(path, reason) for path, _ in parts])
 
 
 def _order(column: str, files: dict[str, int]) -> pl.Expr:

@@ -172,15 +172,19 @@ def _total_rules(completed: pl.Expr) -> list[Rule]:
 
 
 def apply_rules(frame: pl.DataFrame, checks: list[Rule]) -> pl.DataFrame:
-    """Adds rule, column_name, offending_value and message: the first rule each row breaks, else nulls."""
+    """Adds rule, column_name, offending_value and message: the first rule each row breaks, else nulls. Each rule is
+    evaluated once, for the number of the first one broken; the four columns are read from that number."""
+    first = pl.coalesce([pl.when(r.broken).then(pl.lit(i, pl.Int32)) for i, r in enumerate(checks)])
+    frame = frame.with_columns(first.alias("_first_rule"))
+    broken = [pl.col("_first_rule") == i for i in range(len(checks))]
     return frame.with_columns(
-        rule=pl.coalesce([pl.when(r.broken).then(pl.lit(r.name)) for r in checks]),
-        column_name=pl.coalesce([pl.when(r.broken).then(pl.lit(r.column)) for r in checks]),
-        offending_value=pl.coalesce([pl.when(r.broken).then(pl.col(r.column).cast(pl.String).fill_null(""))
-                                     for r in checks]),
-        message=pl.coalesce([pl.when(r.broken).then(pl.lit(r.message) if isinstance(r.message, str) else r.message)
-                             for r in checks]),
-    )
+        rule=pl.coalesce([pl.when(b).then(pl.lit(r.name)) for b, r in zip(broken, checks)]),
+        column_name=pl.coalesce([pl.when(b).then(pl.lit(r.column)) for b, r in zip(broken, checks)]),
+        offending_value=pl.coalesce([pl.when(b).then(pl.col(r.column).cast(pl.String).fill_null(""))
+                                     for b, r in zip(broken, checks)]),
+        message=pl.coalesce([pl.when(b).then(pl.lit(r.message) if isinstance(r.message, str) else r.message)
+                             for b, r in zip(broken, checks)]),
+    ).drop("_first_rule")
 
 
 def first_failures(checked: pl.DataFrame, part: tuple[str, ...] = ()) -> pl.DataFrame:

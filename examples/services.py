@@ -82,10 +82,12 @@ class Defect:
     value: str
 
 
-def build_services(agencies: list[Agency], rng: np.random.Generator, per_agency: int) -> list[Service]:
+def build_services(agencies: list[Agency], rng: np.random.Generator, per_agency: int,
+                   kinds: dict[str, tuple] = SERVICES) -> list[Service]:
+    """`kinds`: per agency id, as SERVICES (the example agencies' own)."""
     services = []
     for agency in agencies:
-        prefix, category, peak, names = SERVICES[agency.id]
+        prefix, category, peak, names = kinds[agency.id]
         for n, name in enumerate(names[:per_agency] if per_agency else names, start=1):
             digital = name not in NO_DIGITAL
             channels = ["online", "assisted_digital"] if digital else []

@@ -74,8 +74,16 @@ def _decode(data: bytes, layout: dict) -> str:
 
 
 def _csv(data: bytes, layout: dict, limits: FileLimits) -> pl.DataFrame:
+    previous = csv.field_size_limit(limits.max_line_bytes + 1)  # the csv module's limit is the process's: restored
+    try:
+        return _csv_cells(data, layout, limits)
+    finally:
+        csv.field_size_limit(previous)
+
+
+def _csv_cells(data: bytes, layout: dict, limits: FileLimits) -> pl.DataFrame:
     text = _decode(data, layout)
-    delimiter = layout.get("delimiter") or _sniff(text[:limits.max_line_bytes].split("\n", 1)[0])
+    delimiter = layout.get("delimiter") or sniff_delimiter(text[:limits.max_line_bytes].split("\n", 1)[0])
     records = _records(io.StringIO(text, newline="").readlines(), delimiter, limits)
     first = next(records, None)
     if first is None or first[1] is not None:
@@ -105,7 +113,6 @@ def _records(lines: list[str], delimiter: str, limits: FileLimits):
     """(cells, None) for each record, or ([], problem) for a record that cannot be read. A quoted field may span
     lines; one whose quote never closes (within files.max_line_bytes) is reported on the line it opens on, and
     reading goes on from the next line, so the rows after it are not swallowed into one field."""
-    csv.field_size_limit(limits.max_line_bytes + 1)
     start = 0
     while start < len(lines):
         end, size, quotes = start, 0, 0
@@ -133,7 +140,7 @@ def _records(lines: list[str], delimiter: str, limits: FileLimits):
         start = end
 
 
-def _sniff(first_line: str) -> str:
+def sniff_delimiter(first_line: str) -> str:
     """The delimiter that splits the header into the most columns."""
     return max(DELIMITERS, key=first_line.count)
 

@@ -13,7 +13,9 @@ import polars as pl
 from pipelines.defs.staging.accounting import (ACCOUNTING_SCHEMA, QUARANTINE_COLUMNS, file_result, summary,
                                                whole_file, write_slice)
 from pipelines.defs.staging.unrecognised import not_recognised, outside_month_folders, write_not_recognised
-from pipelines.defs.staging.readers import ParseError, read_table
+from pipelines.defs.staging.csv_batches import read_plain_csvs
+from pipelines.defs.staging.passes import file_failure, normalised_files, validated
+from pipelines.defs.staging.readers import read_table
 from pipelines.lib.config import Config
 from pipelines.lib.partitions import agencies_of_run, monthly
 from pipelines.lib.resources import WAREHOUSE_POOL, DataStore, Settings
@@ -21,7 +23,7 @@ from pipelines.lib.warehouse import current_submissions
 from transforms.catalogue import CATALOGUE, upstream
 from transforms.domain import RETURN_TYPES
 from transforms.layouts import REPORTED_COLUMNS, matches_file
-from transforms.staging import COLUMNS, COUNTS, FILE, ROW, LayoutError, normalise, validate
+from transforms.staging import COLUMNS, COUNTS, FILE, ROW
 
 
 def recognised(config: Config, agency, name: str) -> bool:
@@ -52,7 +54,8 @@ def stage_returns(store: DataStore, config: Config, return_type: str, start: dt.
         catalogue = con.sql("SELECT service_id, agency_id, channels_offered, live_from "
                             "FROM stg_service_catalogue").pl()
         submissions = current_submissions(con, start, end)
-        frames, failures, files, unrecognised = defaultdict(list), [], [], []
+        files, wanted, unrecognised, failures = [], [], [], {}
+        batches = defaultdict(list)  # (mapping, header) -> files as read, in the order they arrived
         for source_path, sha, agency_id, month, archive_path in submissions:
             agency = config.agency(agency_id)
             if agency is None or (agencies is not None and agency_id not in agencies):
@@ -65,36 +68,43 @@ def stage_returns(store: DataStore, config: Config, return_type: str, start: dt.
                 unrecognised.append(not_recognised(source_path, sha, agency_id, month, config.mapping(agency)))
             if layout.file is None or not matches_file(layout.file, name):
                 continue
-            layout = layout.model_dump()  # the readers and transforms take plain values
             files.append((source_path, sha, agency_id, month))
+            wanted.append((source_path, store.archive / archive_path, layout.model_dump(), agency.mapping))
+        plain = read_plain_csvs([w[:3] for w in wanted], config.limits.files)  # many files in one pass
+        for source_path, path, layout, mapping in wanted:
             try:
-                frame = read_table(store.archive / archive_path, layout, source_path, config.limits.files).with_columns(
-                    pl.lit(source_path).alias(FILE))
-                normalised = normalise(frame, layout, return_type)
-                frames[(agency_id, month)].append((source_path, frame, normalised))
-            except (ParseError, LayoutError) as error:
-                failures.append(whole_file(source_path, str(error), getattr(error, "rule", "unreadable_file")))
-            except Exception as error:  # noqa: BLE001 - one file that breaks the layout's code never stops the others
-                failures.append(whole_file(source_path, f"{type(error).__name__}: {str(error)[:300]}"))
-
-        accepted_parts, accounting_rows = [], []
-        read_counts = {}
-        for (agency_id, month), parts in sorted(frames.items()):
-            agency = config.agency(agency_id)
-            try:
-                combined = pl.concat([normalised for _, _, normalised in parts], how="diagonal_relaxed")
-                accepted, failed = validate(combined, return_type, agency_id, month.isoformat(), catalogue,
-                                            config.limits.values.max_count, float(config.limits.values.max_cost_gbp),
-                                            history=config.layout(agency, return_type).history,
-                                            first_month=f"{agency.first_month or config.registry.first_month}-01")
-            except Exception as error:  # noqa: BLE001 - one agency's month that breaks validation stops nobody else
-                failures += [whole_file(source_path, f"{type(error).__name__}: {str(error)[:300]}")
-                             for source_path, _, _ in parts]
+                frame = plain.get(source_path)
+                if frame is None:
+                    frame = read_table(path, layout, source_path, config.limits.files).with_columns(
+                        pl.lit(source_path).alias(FILE))
+            except Exception as error:  # noqa: BLE001 - one file that cannot be read never stops the others
+                failures[source_path] = file_failure(source_path, error)
                 continue
-            accepted_parts.append(accepted.with_columns(pl.lit(agency_id).alias("agency_id")))
-            failures.append(failed)
-            for source_path, frame, _ in parts:
-                read_counts[source_path] = frame  # rows as read, before a wide layout is made long
+            batches[(mapping, tuple(frame.columns))].append((source_path, frame))
+
+        months = defaultdict(list)  # (agency, month) -> [(source_path, normalised)]
+        return_of = {source_path: (agency_id, month) for source_path, _, agency_id, month in files}
+        for (mapping, _), batch in batches.items():
+            layout = getattr(config.mappings[mapping].returns, return_type).model_dump()
+            for source_path, normalised, failure in normalised_files(batch, layout, return_type):
+                if failure is not None:
+                    failures[source_path] = failure
+                else:
+                    months[return_of[source_path]].append((source_path, normalised))
+        arrival = {source_path: i for i, (source_path, *_) in enumerate(files)}
+        frames = {source_path: frame for batch in batches.values() for source_path, frame in batch}
+        agency_months = []
+        for (agency_id, month), parts in sorted(months.items()):
+            agency = config.agency(agency_id)
+            agency_months.append(((agency_id, month, f"{agency.first_month or config.registry.first_month}-01"),
+                                  config.layout(agency, return_type).history,
+                                  sorted(parts, key=lambda part: arrival[part[0]])))
+        accepted, failed, done = validated(agency_months, return_type, catalogue, config.limits.values.max_count,
+                                           float(config.limits.values.max_cost_gbp))
+        read_counts = {source_path: frames[source_path] for source_path in done}  # rows as read, before unpivot
+        failures = [failures[path] for path, *_ in files if path in failures] + ([failed] if failed is not None
+                                                                                 else [])
+        accepted_parts, accounting_rows = [accepted] if accepted is not None else [], []
         quarantined = pl.concat(failures, how="diagonal_relaxed") if failures else pl.DataFrame(
             schema={c: (pl.Int64 if c == "row_number" else pl.String) for c in QUARANTINE_COLUMNS})
         for source_path, sha, agency_id, month in files:

@@ -42,7 +42,7 @@ def events(text: str) -> int:
 
 
 def label(n: int) -> str:
-    return f"{n / 1e6:g}M" if n >= 1e6 else f"{n / 1e3:g}K"
+    return f"{n / 1e9:g}B" if n >= 1e9 else f"{n / 1e6:g}M" if n >= 1e6 else f"{n / 1e3:g}K"
 
 
 def prepare(folder: Path, n: int, months: int, start: str = "2025-01") -> dict:

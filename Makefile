@@ -74,12 +74,13 @@ dashboards: $(DASHBOARDS_STAMP)
 dashboards-dev: $(DASHBOARDS_STAMP)
 	cd dashboards && timeout 300 npm run sources && npm run dev
 
-# Transaction-level extracts at 10M and 50M events (pipeline, DuckDB floor, pandas) and 200M (pipeline), then one
-# new month on top of 36: writes benchmarks/RESULTS.md. Long (tens of minutes); the data goes to data/bench/.
-# SPARK=1 adds the pipeline with its extract stage on Spark (local[2]; BENCH_SPARK_MASTER to change) at 10M and 50M.
+# Transaction-level extracts at 10M and 50M events (pipeline, DuckDB floor, Polars, pandas) and 200M (pipeline), then
+# one new month of 10M on top of 36, make demo and start-up: writes benchmarks/RESULTS.md. Long (tens of minutes); the
+# data goes to data/bench/. SPARK=1 adds the pipeline with its extract stage on Spark (local[2]; BENCH_SPARK_MASTER
+# to change) at 10M and 50M. SIZE=1B runs the pipeline alone at that size (about 36 GB of disk while it runs).
 bench: setup
-	$(PY) -m benchmarks.run --sizes 10M,50M --pipeline-only 200M --months-built 36 --events-per-month 1M \
-		$(if $(filter 1,$(SPARK)),--spark)
+	$(PY) -m benchmarks.run $(if $(SIZE),--scale $(SIZE),--sizes 10M,50M --pipeline-only 200M --months-built 36 \
+		--events-per-month 10M) $(if $(filter 1,$(SPARK)),--spark)
 
 clean:
 	rm -rf data $(DAGSTER_HOME)

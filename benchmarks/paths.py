@@ -133,7 +133,8 @@ def pipeline(data_dir: Path, out: Path, start: str, end: str, config_dir: Path |
             "check_step_seconds": sum(s for k, s in steps.items() if k in check_steps),
             "extract_step_seconds": steps.get("stg_extract_transactions", 0.0),
             "aggregation_seconds": extract["aggregation_seconds"].value, "rows_read": extract["rows_read"].value,
-            "steps": len(steps),
+            "steps": len(steps), "step_seconds": dict(sorted(steps.items(), key=lambda step: -step[1])),
+            "ids_ascending": extract["agency_months_ids_ascending"].value,
             **{key: value.value for key, value in extract.items()
                if key.startswith("spark_") and key.endswith("seconds")}}
 

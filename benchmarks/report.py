@@ -7,11 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-TARGETS = {"ratio_50m": 1.5, "memory_mb": 2048, "incremental_share": 0.10, "checks_share": 0.20}
-
-
-def _size(n: int) -> str:
-    return f"{n / 1e6:,.0f}M" if n >= 1e6 else f"{n / 1e3:,.0f}K"
+from benchmarks.verdicts import against_the_floor, size_label as _size, targets, why_incremental, why_others
 
 
 def _paths_table(sizes: list[dict]) -> list[str]:
@@ -50,175 +46,6 @@ def _inside_table(sizes: list[dict]) -> list[str]:
                      f"{p['run_seconds']:.1f} | {p['extract_step_seconds']:.1f} | {p['gate_seconds']:.1f} | "
                      f"{p['aggregation_seconds']:.1f} | {p['check_step_seconds']:.1f} | "
                      f"{checks / p['seconds']:.0%} |")
-    return lines
-
-
-def _verdict(met: bool) -> str:
-    return "met" if met else "**missed**"
-
-
-def _targets(report: dict) -> list[str]:
-    lines = ["| target | measured | verdict |", "|---|---|---|"]
-    by_size = {s["events"]: s for s in report["sizes"]}
-    fifty = next((s for n, s in by_size.items() if 45e6 <= n <= 55e6), None)
-    if fifty and "seconds" in fifty["paths"].get("floor", {}) and "seconds" in fifty["paths"].get("pipeline", {}):
-        p, f = fifty["paths"]["pipeline"], fifty["paths"]["floor"]
-        ratio = p["seconds"] / f["seconds"]
-        lines.append(f"| 50M events: pipeline within {TARGETS['ratio_50m']}x the floor's time | {ratio:.2f}x "
-                     f"({p['seconds']:.1f} s against {f['seconds']:.1f} s) | {_verdict(ratio <= TARGETS['ratio_50m'])}"
-                     + ("" if ratio <= TARGETS["ratio_50m"]
-                        else f": by {ratio / TARGETS['ratio_50m']:.2f}x ({p['seconds'] - 1.5 * f['seconds']:.0f} s)")
-                     + " |")
-        lines.append(f"| 50M events: peak memory at most 2 GB | {p['peak_mb']:,.0f} MB | "
-                     f"{_verdict(p['peak_mb'] <= TARGETS['memory_mb'])} |")
-        checks = (p["gate_seconds"] + p["check_step_seconds"]) / p["seconds"]
-        lines.append(f"| 50M events: quality checks at most 20% of the pipeline's time | {checks:.0%} "
-                     f"({p['gate_seconds'] + p['check_step_seconds']:.1f} s of {p['seconds']:.1f} s) | "
-                     f"{_verdict(checks <= TARGETS['checks_share'])}"
-                     + ("" if checks <= TARGETS["checks_share"] else f": by {(checks - 0.2) * 100:.0f} points")
-                     + " |")
-    big = next((s for n, s in by_size.items() if n >= 150e6), None)
-    if big and "seconds" in big["paths"].get("pipeline", {}):
-        p = big["paths"]["pipeline"]
-        lines.append(f"| {_size(big['events'])} events: completes, peak memory at most 2 GB | completed in "
-                     f"{p['seconds']:.0f} s, {p['peak_mb']:,.0f} MB | "
-                     f"{_verdict(p['peak_mb'] <= TARGETS['memory_mb'])} |")
-    demo = report.get("demo", {})
-    if "seconds" in demo:
-        lines.append(f"| `make demo` (after set-up) at most 60 s | {demo['seconds']:.0f} s | "
-                     f"{_verdict(demo['seconds'] <= 60)}"
-                     + ("" if demo["seconds"] <= 60 else f": by {demo['seconds'] - 60:.0f} s") + " |")
-    incremental = report.get("incremental")
-    if incremental:
-        share = incremental["added"]["seconds"] / incremental["full"]["seconds"]
-        lines.append(f"| one new month on top of {incremental['months_built']}: at most 10% of a full rebuild | "
-                     f"{share:.0%} ({incremental['added']['seconds']:.1f} s against "
-                     f"{incremental['full']['seconds']:.1f} s) | {_verdict(share <= TARGETS['incremental_share'])}"
-                     + ("" if share <= TARGETS["incremental_share"] else f": by {(share - 0.1) * 100:.0f} points")
-                     + " |")
-    return lines
-
-
-def _fit(sizes: list[dict], path: str, key: str = "seconds") -> tuple[float, float] | None:
-    """(fixed seconds, seconds per million events) through the smallest and largest sizes where every path ran."""
-    points = sorted((s["events"], s["paths"][path][key]) for s in sizes
-                    if all("seconds" in p for p in s["paths"].values() if "skipped" not in p)
-                    and len(s["paths"]) > 1 and key in s["paths"].get(path, {}))
-    if len(points) < 2 or points[0][0] == points[-1][0]:
-        return None
-    (n1, t1), (n2, t2) = points[0], points[-1]
-    per_million = (t2 - t1) / (n2 - n1) * 1e6
-    return max(t1 - per_million * n1 / 1e6, 0.0), per_million
-
-
-def _largest(sizes: list[dict]) -> list[str]:
-    """The largest size, which only the pipeline runs: what its memory bound costs."""
-    big = [s for s in sizes if "floor" not in s["paths"] and "seconds" in s["paths"].get("pipeline", {})]
-    fifty = [s for s in sizes if 45e6 <= s["events"] <= 55e6 and "seconds" in s["paths"].get("pipeline", {})]
-    if not big or not fifty:
-        return []
-    size, fifty = max(big, key=lambda s: s["events"]), fifty[0]
-    p, q = size["paths"]["pipeline"], fifty["paths"]["pipeline"]
-    per_million = p["extract_step_seconds"] / size["events"] * 1e6
-    at_fifty = q["extract_step_seconds"] / fifty["events"] * 1e6
-    text = (f"At {_size(size['events'])} ({p['seconds']:.0f} s in all) the extract step took {per_million:.2f} s per "
-            f"million events, against {at_fifty:.2f} s at 50M. There its duplicate check's sort exceeds DuckDB's "
-            f"1 GB budget and spills to disk ({p['gate_seconds']:.0f} s), and the quantiles take two passes over the "
-            f"files ({p['aggregation_seconds']:.0f} s): the price of staying under 2 GB.")
-    if per_million < at_fifty:
-        text += (" That the larger size still cost less per event says how much the other jobs on the machine "
-                 "weighed on single runs.")
-    return ["", text]
-
-
-def _analysis(report: dict) -> list[str]:
-    sizes = report["sizes"]
-    pipeline, floor = _fit(sizes, "pipeline", "run_seconds"), _fit(sizes, "floor")  # start-up apart: it is noisy
-    extract = _fit(sizes, "pipeline", "extract_step_seconds")
-    fifty = next((s for s in sizes if 45e6 <= s["events"] <= 55e6 and "seconds" in s["paths"].get("pipeline", {})),
-                 None)
-    if not (pipeline and floor and extract and fifty):
-        return []
-    p = fifty["paths"]["pipeline"]
-    starts = [s["paths"]["pipeline"]["seconds"] - s["paths"]["pipeline"]["run_seconds"] for s in sizes
-              if "seconds" in s["paths"].get("pipeline", {})]
-    start_up = p["seconds"] - p["run_seconds"]
-    other = p["run_seconds"] - p["extract_step_seconds"]
-    lines = [
-        "## Why the gaps, and what would close them",
-        "",
-        f"**Time against the floor.** Between the sizes where both ran, the pipeline's Dagster run costs a fixed "
-        f"{pipeline[0]:.0f} s plus {pipeline[1]:.2f} s per million events, after a start-up of "
-        f"{min(starts):.0f} to {max(starts):.0f} s; the floor {floor[0]:.0f} s plus {floor[1]:.2f} s per million. "
-        f"Per event the pipeline is {pipeline[1] / floor[1]:.1f}x the floor, and its fixed part comes on top. "
-        "At 50M the pipeline's "
-        f"{p['seconds']:.0f} s were: {start_up:.0f} s of start-up (Python, Dagster, Great Expectations and the "
-        f"rest of the code location: imports only), {other:.0f} s "
-        f"of the other {p['steps'] - 1} steps (archiving {fifty['events'] / 1e6:.0f}M events' files by checksum, the "
-        "catalogue, facts, KPI marts, publishing, Great Expectations suites), and the extract step's "
-        f"{p['extract_step_seconds']:.0f} s: the aggregation with its row rules ({p['aggregation_seconds']:.0f} s, "
-        f"against the floor's {fifty['paths']['floor']['seconds']:.0f} s for the same aggregates) and the duplicate "
-        f"check ({p['gate_seconds']:.0f} s). The duplicate check is the one piece of work the floor does not do at "
-        "all: proving that 50 million transaction ids are unique is a sort of 50 million 8-byte hashes, as costly "
-        "as the aggregation itself.",
-        *_largest(sizes),
-        "",
-        "What would close it, largest first:",
-        "",
-        "1. *The duplicate check.* For agencies whose ids increase within a file and do not overlap between files "
-        "(what most systems export), uniqueness could be checked in one streaming comparison with no sort, taking "
-        "the per-event cost to about the aggregation's, close to the floor. Otherwise the check could run as each "
-        "file lands (files arrive through the month), keeping each file's sorted hashes beside the archive, so the "
-        "month's run would only merge them and a re-run would not redo it.",
-        "2. *The fixed part.* Most of it is start-up and the graph around the extract: about 45 steps, each opening "
-        "the warehouse, and Great Expectations suites over whole tables. A job for extract months alone (archive, "
-        "extract step, facts, KPI marts, publishing), and the small tables' suites run as SQL returning violating "
-        "rows instead of through Great Expectations, would remove most of it; a national volume (100 million or "
-        "more transactions a month) also makes it small beside the per-event part.",
-        "3. *The archive.* Hashing and copying every byte as received is deliberate (the raw layer is the record); "
-        "hashing files in parallel threads (hashlib releases the GIL) would hide most of it on more cores.",
-        "",
-        "**Checks' share.** The duplicate check is most of it; the Great Expectations steps add a few seconds "
-        "whatever the size. With the duplicate check done once per file (1. above) checks would fall well under 20%.",
-        "",
-        "**Memory.** DuckDB works within a 1 GB budget and spills to disk beyond it (the duplicate check's sort); the "
-        "quantiles, which cannot spill, are computed in two passes above 40M rows in an agency-month, so peak "
-        "memory is the Python process (about 0.5 GB with Dagster and Great Expectations loaded) plus at most that "
-        "budget, at any size up to about 150M transactions per agency and month.",
-    ]
-    demo = report.get("demo", {})
-    if "slowest_steps" in demo:
-        slowest = ", ".join(f"{name} {seconds:.0f} s" for name, seconds in demo["slowest_steps"])
-        lines += [
-            "",
-            f"**`make demo`.** {demo['seconds']:.0f} s: {demo['commands']['example_data']:.0f} s writing the example "
-            f"agencies' 36 months of returns, then {demo['commands']['run']:.0f} s for `pipelines.run` (start-up, and "
-            f"a {demo['run_seconds']:.0f} s Dagster run of the whole graph over 36 months, ten agencies and three "
-            f"layouts). Its slowest steps: {slowest}; the extract step, with no extract in the example data, is not "
-            "among them. The ministers' summary (one PDF per month) and the per-row Polars staging of CSV, XLSX and "
-            "JSON returns dominate; rendering only the latest month's summary in the demo, and a less loaded "
-            "machine, would bring it near the target.",
-        ]
-    incremental = report.get("incremental")
-    if incremental:
-        added = incremental["added"]
-        lines += [
-            "",
-            f"**Incremental months.** The new month's run processed only month {incremental['months_built'] + 1} "
-            f"({added['rows_read']:,} rows read; {added['extract_step_seconds']:.1f} s in the extract step) but still "
-            f"paid the fixed part: {added['seconds'] - added['run_seconds']:.0f} s of start-up and "
-            f"{added['run_seconds'] - added['extract_step_seconds']:.0f} s of the other steps, which rebuild the KPI "
-            "marts and publish whole (by design: they are small and their rolling windows and baselines reach across "
-            "months). With months of 1M transactions that fixed part dominates.",
-        ]
-        national = [s for s in sizes if s["events"] >= 150e6 and "seconds" in s["paths"].get("pipeline", {})]
-        if national:
-            fixed = added["seconds"] - added["extract_step_seconds"]
-            month = (national[0]["paths"]["pipeline"]["seconds"] - fixed) / national[0]["months"]
-            months = incremental["months_built"] + 1
-            lines[-1] += (f" With months of a national government's size, at what the {_size(national[0]['events'])} "
-                          f"run cost per month of about 100M transactions ({month:.0f} s), one new month would be "
-                          f"about {(fixed + month) / (fixed + months * month):.0%} of a {months}-month rebuild.")
     return lines
 
 
@@ -267,9 +94,11 @@ def write_results(report: dict, path: Path) -> None:
         "# Benchmark results",
         "",
         f"Written by `make bench` (`python -m benchmarks.run`) on {report['started']}. Every figure below is a single "
-        "run on a shared machine (other engineers' jobs were running: load average "
-        f"{m['load_before'][0]:.1f} before, {report['load_after'][0]:.1f} after), so timings carry noise of tens of "
-        "per cent." + (f" {report['note']}" if report.get("note") else ""),
+        "run on a shared machine (other engineers' jobs were running on its 2 cores: load average "
+        f"{m['load_before'][0]:.1f} before, "
+        + (f"{report['load_after'][0]:.1f} after" if "load_after" in report else "the run stopped before its end")
+        + "), so timings carry noise of tens of "
+        "per cent; each comparison is of paths run one after the other on the same files in the same run." + (f" {report['note']}" if report.get("note") else ""),
         "",
         "## Machine and versions",
         "",
@@ -279,7 +108,7 @@ def write_results(report: dict, path: Path) -> None:
         "## What is measured",
         "",
         "Extracts are generated by `benchmarks/generate.py`: two agencies, 48 services, about 100 million "
-        "transactions a month (so 10M and 50M are part of one month, 200M is two), files of 5 million rows, "
+        "transactions a month (so 10M and 50M are part of one month, 200M is two, 1B ten), files of 5 million rows, "
         "realistic skew (the largest service carries 30% of the volume, the three largest half). On the same files, "
         "each path in its own process, wall time from process start to exit (interpreter and imports included) "
         "and peak resident memory (the kernel's maximum RSS of that process):",
@@ -312,35 +141,107 @@ def write_results(report: dict, path: Path) -> None:
         "own pass and counted there.",
         "",
     ]
-    lines += _spark(report["sizes"], m["cores"])
-    incremental = report.get("incremental")
-    if incremental:
-        lines += [
-            "## Incremental months",
-            "",
-            f"{incremental['months_built'] + 1} months of {_size(incremental['events_per_month'])} transactions "
-            f"({_size(incremental['events'])} in all):",
-            "",
-            "| run | months processed | wall time (s) | Dagster run (s) | peak memory (MB) |",
-            "|---|---:|---:|---:|---:|",
-            f"| first build | {incremental['months_built']} | {incremental['first']['seconds']:.1f} | "
-            f"{incremental['first']['run_seconds']:.1f} | {incremental['first']['peak_mb']:,.0f} |",
-            f"| one new month on top | 1 | {incremental['added']['seconds']:.1f} | "
-            f"{incremental['added']['run_seconds']:.1f} | {incremental['added']['peak_mb']:,.0f} |",
-            f"| full rebuild | {incremental['months_built'] + 1} | {incremental['full']['seconds']:.1f} | "
-            f"{incremental['full']['run_seconds']:.1f} | {incremental['full']['peak_mb']:,.0f} |",
-            "",
-            f"The one-month run read {incremental['added']['rows_read']:,} extract rows (month "
-            f"{incremental['months_built'] + 1} alone), the full rebuild {incremental['full']['rows_read']:,}. "
-            "The published KPI files after the incremental month are "
-            + ("byte-identical to those of the full rebuild." if incremental["same_published_kpis"]
-               else "**not** identical to those of the full rebuild: "
-               + ", ".join(incremental.get("differing_published_kpis", [])) + " differ."),
-            "",
-        ]
-    targets = _targets(report)
-    lines += (["## Targets", "", *targets, ""] if len(targets) > 2 else []) + [*_analysis(report), ""]
+    lines += [*_spark(report["sizes"], m["cores"]), *_incremental(report), *_scale(report), *_fixed_costs(report)]
+    found = targets(report)
+    lines += ["## Targets", "", *found, ""] if len(found) > 2 else []
+    lines += ["## Why the gaps", "", *against_the_floor(report), "", *why_incremental(report), "",
+              *_demo_why(report), "", *why_others(report)]
     path.write_text("\n".join(lines), encoding="utf-8")
+
+
+def _incremental(report: dict) -> list[str]:
+    incremental = report.get("incremental")
+    if not incremental:
+        return []
+    first, added, full, built = incremental["first"], incremental["added"], incremental["full"], incremental["months_built"]
+    return [
+        "## Incremental months",
+        "",
+        f"{built + 1} months of {_size(incremental['events_per_month'])} transactions "
+        f"({_size(incremental['events'])} in all):",
+        "",
+        "| run | months processed | wall time (s) | Dagster run (s) | extract step (s) | peak memory (MB) |",
+        "|---|---:|---:|---:|---:|---:|",
+        *(f"| {name} | {months} | {run['seconds']:.1f} | {run['run_seconds']:.1f} | "
+          f"{run['extract_step_seconds']:.1f} | {run['peak_mb']:,.0f} |"
+          for name, months, run in (("first build", built, first), ("one new month on top", 1, added),
+                                    ("full rebuild", built + 1, full))),
+        "",
+        f"The one-month run read {added['rows_read']:,} extract rows (month {built + 1} alone), the full rebuild "
+        f"{full['rows_read']:,}. The published KPI files after the incremental month are "
+        + ("byte-identical to those of the full rebuild." if incremental["same_published_kpis"]
+           else "**not** identical to those of the full rebuild: "
+           + ", ".join(incremental.get("differing_published_kpis", [])) + " differ."),
+        "",
+    ]
+
+
+def _scale(report: dict) -> list[str]:
+    """The last `make bench SIZE=...` run (its own date and load)."""
+    run = report.get("scale")
+    if not run:
+        return ["## A billion events", "", "Not measured yet: `make bench SIZE=1B`.", ""]
+    size, p = run["size"], run["size"]["paths"].get("pipeline", {})
+    head = [f"## {_size(size['events'])} events", "",
+            f"`make bench SIZE={_size(size['events'])}` (`python -m benchmarks.run --scale {_size(size['events'])}`) "
+            f"on {run['started']}, load average {run['machine']['load_before'][0]:.1f} before and "
+            f"{run['load_after'][0]:.1f} after (other jobs share the 2 cores). {size['events']:,} transactions "
+            f"over {size['months']} months in {size['files']} files of 5 million rows "
+            f"({size.get('file_bytes', 0) / 1e9:.1f} GB of Parquet, generated in {size['generate_seconds'] / 60:.0f} "
+            "minutes and deleted after the run), through the whole pipeline as above.", ""]
+    if "seconds" not in p:
+        return [*head, f"The run did not finish: {p}", ""]
+    steps = p.get("step_seconds", {})
+    return [*head,
+            "| wall time (s) | events per second | peak memory (MB) | archive step (s) | extract step (s) | "
+            "of which duplicate check (s) | of which aggregation with row rules (s) | other steps (s) |",
+            "|---:|---:|---:|---:|---:|---:|---:|---:|",
+            f"| {p['seconds']:.0f} | {size['events'] / p['seconds']:,.0f} | {p['peak_mb']:,.0f} | "
+            f"{steps.get('raw_agency_returns', 0):.0f} | {p['extract_step_seconds']:.0f} | {p['gate_seconds']:.0f} | "
+            f"{p['aggregation_seconds']:.0f} | "
+            f"{p['run_seconds'] - p['extract_step_seconds'] - steps.get('raw_agency_returns', 0):.0f} |",
+            "",
+            f"{p.get('ids_ascending', 0)} of {size['months'] * 2} agency-months were proven free of repeated ids "
+            "without a sort (the generated ids ascend within files); months of more than 40M rows in one agency "
+            "take their quantiles in two passes, to stay within DuckDB's 1 GB budget.", ""]
+
+
+def _fixed_costs(report: dict) -> list[str]:
+    lines = ["## Start-up, `make demo` and the monthly path", ""]
+    imports = report.get("imports")
+    if imports:
+        m = imports["median_seconds"]
+        lines += [f"Start-up: in {imports['runs']} fresh processes each, taken in turns, `import "
+                  f"pipelines.definitions` took a median of {m['pipelines.definitions']:.2f} s "
+                  f"({', '.join(f'{s:.2f}' for s in imports['seconds']['pipelines.definitions'])}) and `import "
+                  f"dagster` {m['dagster']:.2f} s ({', '.join(f'{s:.2f}' for s in imports['seconds']['dagster'])}): "
+                  f"{imports['ratio']:.2f}x (the interpreter's own start-up left out of both).", ""]
+    demo = report.get("demo", {})
+    if "seconds" in demo:
+        lines += [f"`make demo` after set-up: {demo['seconds']:.1f} s ({demo['commands']['example_data']:.1f} s "
+                  f"writing the example agencies' returns, {demo['commands']['run']:.1f} s for `pipelines.run`, of "
+                  f"which a {demo['run_seconds'] or 0:.1f} s Dagster run), peak memory {demo['peak_mb']:,.0f} MB.", ""]
+    elif demo:
+        lines += [f"`make demo`: {demo.get('failed')}", ""]
+    monthly = report.get("monthly_path")
+    if monthly and "seconds" in monthly:
+        stages = ", ".join(f"{name} {s:.1f} s" for name, s in monthly.get("stage_seconds", {}).items())
+        lines += [f"The monthly path: one month of {monthly['services']} services from {monthly['agencies']} "
+                  f"agencies ({monthly['files']:,} files, {monthly['rows']:,} rows) staged, checked and published in "
+                  f"{monthly['seconds']:.1f} s, peak memory {monthly['peak_rss_mb']:,.0f} MB ({stages}).", ""]
+    else:
+        why = (monthly or {}).get("failed") or (monthly or {}).get("not_measured") or "not run"
+        lines += [f"The monthly path (700 services from 100 agencies): not measured in this run ({why}).", ""]
+    return lines
+
+
+def _demo_why(report: dict) -> list[str]:
+    demo = report.get("demo", {})
+    if "slowest_steps" not in demo:
+        return []
+    slowest = ", ".join(f"{name} {seconds:.0f} s" for name, seconds in demo["slowest_steps"])
+    return [f"**`make demo`.** {demo['seconds']:.0f} s; the slowest steps of its run: {slowest} (36 months, ten "
+            "agencies, three layouts; no extract in the example data)."]
 
 
 def main() -> None:

@@ -1,14 +1,17 @@
 """The benchmark: the pipeline against the floor, Polars and pandas on the same extract files, then incremental months.
 
-    python -m benchmarks.run [--sizes 10M,50M --pipeline-only 200M --months-built 36 --events-per-month 1M]
+    python -m benchmarks.run [--sizes 10M,50M --pipeline-only 200M --months-built 36 --events-per-month 10M]
                              [--spark: the pipeline with its extract stage on Spark too, at --sizes]
+    python -m benchmarks.run --scale 1B   (make bench SIZE=1B: the pipeline alone at that size, nothing else)
 
 For each size, extracts are generated once (benchmarks/generate.py) under --work, then each path
 (benchmarks/paths.py) runs in its own process on the same files: wall time, rows per second and peak memory
 (the process's maximum resident set, from the kernel's rusage of that child). The pipeline's figures must equal
 the floor's exactly (and Polars' and pandas' to 1e-9): the benchmark is also a correctness check. Incremental
 months: with --months-built months built, the cost of adding one more against a full rebuild of all of them. And `make demo`
-from scratch. Writes benchmarks/RESULTS.md (data/bench/results.json keeps the figures; `python -m benchmarks.report
+from scratch, start-up, and the monthly path (benchmarks/fixed_costs.py). --scale runs the pipeline alone at one size
+(files generated, measured, then deleted: a billion events are about 18 GB, and as much again archived) and keeps
+its figures in results.json beside the last full run's, which keeps those of the last --scale run. Writes benchmarks/RESULTS.md (data/bench/results.json keeps the figures; `python -m benchmarks.report
 data/bench/results.json` writes the page again from them); `make bench` runs the standard sizes.
 """
 
@@ -18,7 +21,6 @@ import argparse
 import json
 import os
 import platform
-import re
 import shutil
 import subprocess
 import sys
@@ -28,6 +30,7 @@ from pathlib import Path
 
 import duckdb
 
+from benchmarks.fixed_costs import bench_demo, bench_imports, bench_monthly
 from benchmarks.generate import generate
 from benchmarks.report import write_results
 
@@ -42,7 +45,7 @@ def events(text: str) -> int:
 
 
 def label(n: int) -> str:
-    return f"{n / 1e6:g}M" if n >= 1e6 else f"{n / 1e3:g}K"
+    return f"{n / 1e9:g}B" if n >= 1e9 else f"{n / 1e6:g}M" if n >= 1e6 else f"{n / 1e3:g}K"
 
 
 def prepare(folder: Path, n: int, months: int, start: str = "2025-01") -> dict:
@@ -114,12 +117,13 @@ def available_memory_bytes() -> int:
     return 0
 
 
-def bench_size(work: Path, n: int, paths: list[str]) -> dict:
+def bench_size(work: Path, n: int, paths: list[str], delete_files: bool = False) -> dict:
     folder = work / f"extracts-{label(n)}"
     months = max(1, round(n / 100e6))  # about 100M transactions a month, a national government's volume
     generated = prepare(folder, n, months)
     first, last = generated["months"][0][:7], generated["months"][-1][:7]
     result = {"events": generated["events"], "months": months, "files": generated["files"],
+              "file_bytes": sum(path.stat().st_size for path in (folder / "landing").rglob("extract-*")),
               "generate_seconds": generated["seconds"], "paths": {}}
     for path in paths:
         if path == "pandas" and n * PANDAS_BYTES_PER_EVENT > 0.7 * available_memory_bytes():
@@ -139,6 +143,8 @@ def bench_size(work: Path, n: int, paths: list[str]) -> dict:
             result["paths"][other]["differences"] = differences(pipeline_figures,
                                                                 work / f"figures-{label(n)}-{other}.parquet", tolerance)
     reset(folder)
+    if delete_files:
+        shutil.rmtree(folder)
     return result
 
 
@@ -163,41 +169,6 @@ def bench_incremental(work: Path, built: int, per_month: int) -> dict:
                                                if kept.get(name) != rebuilt.get(name))}
 
 
-def bench_demo(work: Path) -> dict:
-    """`make demo` after set-up: the example agencies generated, then the whole pipeline over them (pipelines.run),
-    in a fresh data folder and Dagster instance; with the slowest steps, from the run's own summary."""
-    folder, home, log = work / "demo", work / "demo-dagster", work / "demo.log"
-    for path in (folder, home):
-        shutil.rmtree(path, ignore_errors=True)
-    home.mkdir(parents=True)
-    log.unlink(missing_ok=True)
-    shutil.copyfile(HERE.parent / "config" / "dagster.yaml", home / "dagster.yaml")
-    env = {**os.environ, "PIPELINE_DATA_DIR": str(folder), "DAGSTER_HOME": str(home), "GX_ANALYTICS_ENABLED": "false"}
-    env.pop("PIPELINE_CONFIG_DIR", None)
-    result = {"seconds": 0.0, "peak_mb": 0.0, "commands": {}}
-    for name, command in (("example_data", ["-m", "examples.generator", "--out", str(folder / "landing")]),
-                          ("run", ["-m", "pipelines.run"])):
-        started = time.monotonic()
-        with log.open("a") as output:
-            child = subprocess.Popen([sys.executable, *command], stdout=output, stderr=subprocess.STDOUT,
-                                     cwd=HERE.parent, env=env)
-            _, status, usage = os.wait4(child.pid, 0)
-        result["commands"][name] = time.monotonic() - started
-        result["seconds"] += result["commands"][name]
-        result["peak_mb"] = max(result["peak_mb"], usage.ru_maxrss / 1024)
-        if status != 0:
-            return {"failed": f"{' '.join(command)} exited with status {status}; see {log}"}
-    text = log.read_text(errors="replace")
-    steps = [(m.group(1), float(m.group(2))) for m in re.finditer(r"^([a-z_]+) .*?(\d+\.\d)$", text, re.MULTILINE)]
-    run = re.search(r"succeeded in ([\d.]+) s", text)
-    result["run_seconds"] = float(run.group(1)) if run else None
-    result["slowest_steps"] = sorted(steps, key=lambda step: -step[1])[:4]
-    for path in (folder, home):
-        shutil.rmtree(path, ignore_errors=True)
-    print(f"demo: {result['seconds']:.1f} s", flush=True)
-    return result
-
-
 def machine() -> dict:
     cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
                 if line.startswith("model name")), platform.processor())
@@ -213,30 +184,48 @@ def main() -> None:
     parser.add_argument("--sizes", default="10M,50M", help="sizes run on every path")
     parser.add_argument("--pipeline-only", default="200M", help="sizes run on the pipeline alone ('' for none)")
     parser.add_argument("--months-built", type=int, default=36)
-    parser.add_argument("--events-per-month", default="1M", help="incremental benchmark ('0' to skip)")
+    parser.add_argument("--events-per-month", default="10M", help="incremental benchmark ('0' to skip)")
     parser.add_argument("--demo", action=argparse.BooleanOptionalAction, default=True, help="time `make demo` too")
     parser.add_argument("--spark", action=argparse.BooleanOptionalAction, default=False,
                         help="run the pipeline with its extract stage on Spark too, at --sizes (make bench SPARK=1)")
+    parser.add_argument("--scale", help="only the pipeline at this size (make bench SIZE=1B), its files then deleted")
     parser.add_argument("--work", type=Path, default=HERE.parent / "data" / "bench")
     parser.add_argument("--results", type=Path, default=RESULTS)
     args = parser.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
+    kept = args.work / "results.json"
+    previous = json.loads(kept.read_text()) if kept.exists() else {}
+    if args.scale:
+        run = {"machine": machine(), "started": time.strftime("%Y-%m-%d %H:%M %Z")}
+        run["size"] = bench_size(args.work, events(args.scale), ["pipeline"], delete_files=True)
+        run["load_after"] = os.getloadavg()
+        report = {**previous, "scale": run}
+        kept.write_text(json.dumps(report, indent=1, default=str))
+        if "sizes" in report:  # the page needs a full run's figures; the next full run carries these over
+            write_results(report, args.results)
+            print(f"wrote {args.results}")
+        return
     report = {"machine": machine(), "started": time.strftime("%Y-%m-%d %H:%M %Z"), "sizes": []}
+    if "scale" in previous:
+        report["scale"] = previous["scale"]  # the last --scale run, on the page beside this one
     every = ["pipeline", *(["spark"] if args.spark else []), "floor", "polars", "pandas"]
     runs = [(size, every) for size in filter(None, args.sizes.split(","))]
     runs += [(size, ["pipeline"]) for size in filter(None, args.pipeline_only.split(","))]
     for size, paths in runs:
         report["sizes"].append(bench_size(args.work, events(size), paths))
-        (args.work / "results.json").write_text(json.dumps(report, indent=1, default=str))  # kept as it goes
+        kept.write_text(json.dumps(report, indent=1, default=str))  # kept as it goes
     if events(args.events_per_month):
         try:
             report["incremental"] = bench_incremental(args.work, args.months_built, events(args.events_per_month))
         except PathFailed as error:
             report["incremental_failed"] = str(error)
+        kept.write_text(json.dumps(report, indent=1, default=str))
     if args.demo:
         report["demo"] = bench_demo(args.work)
+    report["imports"] = bench_imports()
+    report["monthly_path"] = bench_monthly(args.work)
     report["load_after"] = os.getloadavg()
-    (args.work / "results.json").write_text(json.dumps(report, indent=1, default=str))
+    kept.write_text(json.dumps(report, indent=1, default=str))
     write_results(report, args.results)
     print(f"wrote {args.results}")
 

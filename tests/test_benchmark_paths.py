@@ -72,7 +72,8 @@ def test_a_measured_child_reports_its_figures_time_and_peak_memory(figures, tmp_
 
 def test_the_results_page_states_each_target_and_by_how_much_it_is_missed(tmp_path):
     path = {"seconds": 30.0, "peak_mb": 1500.0, "run_seconds": 24.0, "gate_seconds": 6.0, "check_step_seconds": 3.0,
-            "extract_step_seconds": 15.0, "aggregation_seconds": 8.0, "rows_read": 50_000_000}
+            "extract_step_seconds": 15.0, "aggregation_seconds": 8.0, "rows_read": 50_000_000, "steps": 46,
+            "step_seconds": {"stg_extract_transactions": 15.0, "raw_agency_returns": 2.0, "kpi_rollups": 0.5}}
     report = {
         "machine": {"cpu": "test cpu", "cores": 2, "memory_gb": 8, "system": "Linux", "python": "3.11",
                     "versions": {"duckdb": "2.0.1"}, "load_before": (1.0, 1.0, 1.0)},
@@ -83,13 +84,19 @@ def test_the_results_page_states_each_target_and_by_how_much_it_is_missed(tmp_pa
         "incremental": {"months_built": 36, "events_per_month": 1_000_000, "events": 37_000_000,
                         "first": {**path, "seconds": 90.0}, "added": {**path, "seconds": 5.0},
                         "full": {**path, "seconds": 100.0}, "same_published_kpis": True},
+        "imports": {"runs": 5, "ratio": 2.5, "median_seconds": {"pipelines.definitions": 2.5, "dagster": 1.0},
+                    "seconds": {"pipelines.definitions": [2.5] * 5, "dagster": [1.0] * 5}},
+        "monthly_path": {"not_measured": "benchmarks/monthly_path.py is not in this tree"},
     }
     write_results(report, tmp_path / "RESULTS.md")
     text = (tmp_path / "RESULTS.md").read_text()
-    assert "| 3.00x (30.0 s against 10.0 s) | **missed**: by 2.00x (15 s) |" in text
+    assert "| 3.00x (30.0 s against 10.0 s) | **missed**: by 1.50x (10 s); the goal of 1.5x by 15 s |" in text
     assert "| 1,500 MB | met |" in text
     assert "| 30% (9.0 s of 30.0 s) | **missed**: by 10 points |" in text
-    assert "| 5% (5.0 s against 100.0 s) | met |" in text
+    assert "| 5.0% (5.0 s against 100.0 s) | met |" in text
+    assert "| 2.50x (2.50 s against 1.00 s) | **missed**: by 0.50x |" in text
+    assert "(700 services from 100 agencies): not measured in this run (benchmarks/monthly_path.py is not" in text
+    assert "Not measured yet: `make bench SIZE=1B`." in text
     assert "skipped: needs about 9 GB; 4 GB available" in text
     assert "byte-identical to those of the full rebuild" in text
     json.dumps(report)  # the same report is kept as JSON beside the data

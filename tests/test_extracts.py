@@ -127,6 +127,14 @@ def test_the_run_succeeds_with_every_blocking_check_passing(extracts):
     assert all(blocking.values())
 
 
+def test_only_the_month_with_repeated_ids_pays_for_the_duplicate_check(extracts):
+    _, result = extracts
+    metadata = next(e.materialization.metadata for e in result.get_asset_materialization_events()
+                    if e.asset_key.to_user_string() == "stg_extract_transactions")
+    # licensing sends generated files only (ids ascending, files apart); customs' defect files repeat ids
+    assert (metadata["agency_months_ids_ascending"].value, metadata["agency_months_ids_sorted"].value) == (1, 1)
+
+
 def test_every_rule_quarantines_its_row_by_file_row_and_rule(extracts):
     store, _ = extracts
     rows = query(store, "SELECT source_file, row_number, rule, column_name, offending_value, message FROM quarantine "

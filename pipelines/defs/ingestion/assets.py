@@ -12,6 +12,7 @@ return_type `landing` and its rule.
 import datetime as dt
 import os
 import shutil
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import dagster as dg
@@ -26,9 +27,10 @@ from pipelines.lib.resources import WAREHOUSE_POOL, DataStore, Settings
 from pipelines.lib.warehouse import delete_run_slice, write_quarantine
 
 def archive_file(con, store: DataStore, path: Path, agency_id: str | None, month: dt.date | None,
-                 source: str = "file_drop") -> bool:
-    """Archive one landed file; True when these bytes are new for this path."""
-    sha = sha256_file(path)
+                 source: str = "file_drop", sha: str | None = None) -> bool:
+    """Archive one landed file (`sha`: its sha256, if already computed); True when these bytes are new for this
+    path."""
+    sha = sha or sha256_file(path)
     size = path.stat().st_size
     source_path = path.relative_to(store.landing).as_posix()
     current = con.execute("SELECT sha256 FROM current_submissions WHERE source_path = ?", [source_path]).fetchall()
@@ -48,9 +50,12 @@ def archive_file(con, store: DataStore, path: Path, agency_id: str | None, month
 
 def archive_all(store: DataStore, files: list[tuple[Path, str | None, dt.date | None]],
                 source: str = "file_drop") -> dict:
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:  # hashlib releases the GIL: in parallel
+        hashes = list(pool.map(sha256_file, [path for path, _, _ in files]))
     with store.connect() as con:
         con.execute("BEGIN")
-        new = sum(archive_file(con, store, path, agency, month, source) for path, agency, month in files)
+        new = sum(archive_file(con, store, path, agency, month, source, sha)
+                  for (path, agency, month), sha in zip(files, hashes))
         pause_point("archive")
         con.execute("COMMIT")
     return {"files_seen": len(files), "files_new": new, "files_unchanged": len(files) - new,

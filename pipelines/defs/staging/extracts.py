@@ -14,9 +14,11 @@ re-running is safe; for every file, rows read = rows accepted + rows quarantined
 
 import datetime as dt
 import fnmatch
+import os
 import tempfile
 import time
 from collections import Counter, defaultdict
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import dagster as dg
@@ -88,8 +90,26 @@ def as_parquet(path: Path, source_path: str, work: Path) -> Path:
     return path
 
 
+def _ids_of_file(path: str) -> tuple:
+    """(ids, ascending_steps, first_id, last_id) of one file (extract_ids_ascending.sql): its own DuckDB on one
+    thread, reading the file in its row order."""
+    with duckdb.connect(config={"threads": 1, "preserve_insertion_order": True, "memory_limit": "256MB"}) as con:
+        return con.execute(sql("extract_ids_ascending"), {"file": path}).fetchone()
+
+
+def ids_proven_unique(paths: list[str]) -> bool:
+    """True when no transaction id can repeat among these files, proven without a sort: in every file the ids
+    ascend row by row, and the files' ranges of ids do not overlap. False proves nothing (the duplicate check
+    then runs). The files are read in parallel, one thread each (the streaming window is single-threaded)."""
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        files = [file for file in pool.map(_ids_of_file, paths) if file[0]]
+    ranges = sorted((first, last) for _, _, first, last in files)
+    return (all(steps == ids - 1 for ids, steps, _, _ in files)
+            and all(before[1] < after[0] for before, after in zip(ranges, ranges[1:])))
+
+
 def stage_agency_month(con, store: DataStore, agency_id: str, month: dt.date, files: list[tuple[str, str, str]],
-                       work: Path, seconds: Counter) -> list[dict]:
+                       work: Path, tally: Counter) -> list[dict]:
     """Gate and aggregate one agency's extracts of one month inside the caller's transaction; the accounting rows."""
     readable, accounting = [], []
     for source_path, sha, archive_path in files:
@@ -104,19 +124,23 @@ def stage_agency_month(con, store: DataStore, agency_id: str, month: dt.date, fi
                                "rows_read": 0, "rows_quarantined": 0})
     if not readable:  # nothing readable: the month's transactions are not provided
         return accounting
-    con.execute("SET preserve_insertion_order = false")  # order is not needed below, and costs memory
     params = {"files": [str(path) for _, _, path in readable], "agency": agency_id, "month": month}
     rows_read = [con.execute("SELECT num_rows FROM parquet_file_metadata(?)", [str(path)]).fetchone()[0]
                  for _, _, path in readable]
 
     started = time.monotonic()
-    con.execute(f"CREATE OR REPLACE TEMP TABLE extract_duplicates AS {sql('extract_duplicates')}", params)
-    seconds["gates"] += time.monotonic() - started
+    ascending = ids_proven_unique(params["files"])
+    if ascending:  # no id can repeat: nothing to sort
+        con.execute("CREATE OR REPLACE TEMP TABLE extract_duplicates (file UBIGINT, row_number BIGINT, rule VARCHAR)")
+    else:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE extract_duplicates AS {sql('extract_duplicates')}", params)
+    tally["gate_seconds"] += time.monotonic() - started
+    tally["ids_ascending" if ascending else "ids_sorted"] += 1
     started = time.monotonic()  # the row rules are evaluated in this same pass (extract_rows.sql)
     for levels in ([[True, False]] if sum(rows_read) <= ONE_PASS_ROWS else [[True], [False]]):
         con.execute(f"INSERT INTO stg_extract_transactions BY NAME {sql('extract_aggregates')}",
                     {**params, "levels": levels})
-    seconds["aggregation"] += time.monotonic() - started
+    tally["aggregation_seconds"] += time.monotonic() - started
 
     accepted = con.execute("SELECT sum(transactions_started) FROM stg_extract_transactions WHERE agency_id = ? "
                            "AND month = ? AND channel = 'all'", [agency_id, month]).fetchone()[0] or 0
@@ -133,7 +157,7 @@ def stage_agency_month(con, store: DataStore, agency_id: str, month: dt.date, fi
                     "FROM extract_rejected AS rejected JOIN extract_files AS files USING (file)",
                     [RETURN_TYPE, agency_id, month])
         rejected = dict(con.execute("SELECT file, count(*) FROM extract_rejected GROUP BY file").fetchall())
-        seconds["gates"] += time.monotonic() - started
+        tally["gate_seconds"] += time.monotonic() - started
     if accepted + sum(rejected.values()) != sum(rows_read):
         raise RuntimeError(f"{agency_id} {month}: {sum(rows_read)} rows read but {accepted} accepted and "
                            f"{sum(rejected.values())} quarantined")
@@ -151,7 +175,7 @@ def stage_extracts(store: DataStore, patterns: dict[str, str], start: dt.date, e
     id -> the file pattern of its extracts (extract_patterns). Agencies that `config` puts on `engine: spark` are
     staged by Spark through Dagster Pipes (extract_engines.py; `context` is the asset's), outside the warehouse,
     and their outputs loaded in the same transaction."""
-    seconds, accounting = Counter(), []
+    tally, accounting = Counter(), []  # seconds per phase; agency-months per kind of duplicate check
     store.root.mkdir(parents=True, exist_ok=True)
     with store.connect() as con, tempfile.TemporaryDirectory(dir=store.root, prefix=".extracts-") as work:
         con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
@@ -166,7 +190,7 @@ def stage_extracts(store: DataStore, patterns: dict[str, str], start: dt.date, e
         for table in ("quarantine", "submission_accounting"):
             delete_run_slice(con, table, start, end, agencies, return_type=RETURN_TYPE)
         for (agency_id, month), files in sorted(submissions.items()):
-            for row in stage_agency_month(con, store, agency_id, month, files, Path(work), seconds):
+            for row in stage_agency_month(con, store, agency_id, month, files, Path(work), tally):
                 row.update(return_type=RETURN_TYPE, agency_id=agency_id, month=month,
                            rows_accepted=row["rows_read"] - row["rows_quarantined"])
                 accounting.append(row)
@@ -189,8 +213,10 @@ def stage_extracts(store: DataStore, patterns: dict[str, str], start: dt.date, e
         "rows_quarantined": sum(r["rows_quarantined"] for r in accounting),
         "files_unreadable": sum(r["file_status"] == "unreadable" for r in accounting),
         "quarantine_rules": dg.MetadataValue.json(rules),
-        "gate_seconds": round(seconds["gates"], 3),
-        "aggregation_seconds": round(seconds["aggregation"], 3),
+        "gate_seconds": round(tally["gate_seconds"], 3),
+        "agency_months_ids_ascending": tally["ids_ascending"],
+        "agency_months_ids_sorted": tally["ids_sorted"],
+        "aggregation_seconds": round(tally["aggregation_seconds"], 3),
         "preview": dg.MetadataValue.md(shown),
         **spark.metadata,
     }

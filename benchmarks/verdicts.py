@@ -1,0 +1,167 @@
+"""The targets of benchmarks/RESULTS.md, met or missed by how much, and where the pipeline's time went against the
+floor's: read from the figures benchmarks/run.py measured (benchmarks/report.py assembles the page)."""
+
+from __future__ import annotations
+
+RATIO_TARGET, RATIO_GOAL = 2.0, 1.5  # 50M events: the pipeline's time against the floor's
+MEMORY_MB, INCREMENTAL_SHARE, CHECKS_SHARE, DEMO_SECONDS, IMPORT_RATIO = 2048, 0.10, 0.20, 30, 2.0
+
+
+def size_label(n: int) -> str:
+    return f"{n / 1e9:,.0f}B" if n >= 1e9 else f"{n / 1e6:,.0f}M" if n >= 1e6 else f"{n / 1e3:,.0f}K"
+
+
+def _verdict(met: bool, gap: str = "") -> str:
+    return "met" if met else f"**missed**{': ' + gap if gap else ''}"
+
+
+def fifty(report: dict) -> dict | None:
+    """The 50M size when both the pipeline and the floor ran there."""
+    return next((s for s in report["sizes"] if 45e6 <= s["events"] <= 55e6
+                 and "seconds" in s["paths"].get("pipeline", {}) and "seconds" in s["paths"].get("floor", {})), None)
+
+
+def targets(report: dict) -> list[str]:
+    lines = ["| target | measured | verdict |", "|---|---|---|"]
+    size = fifty(report)
+    if size:
+        p, f = size["paths"]["pipeline"], size["paths"]["floor"]
+        ratio = p["seconds"] / f["seconds"]
+        gap = f"by {ratio / RATIO_TARGET:.2f}x ({p['seconds'] - RATIO_TARGET * f['seconds']:.0f} s)"
+        goal = ("; the goal of 1.5x met too" if ratio <= RATIO_GOAL
+                else f"; the goal of {RATIO_GOAL}x by {p['seconds'] - RATIO_GOAL * f['seconds']:.0f} s")
+        lines.append(f"| 50M events: pipeline within {RATIO_TARGET:g}x the floor's time (goal {RATIO_GOAL}x) | "
+                     f"{ratio:.2f}x ({p['seconds']:.1f} s against {f['seconds']:.1f} s) | "
+                     f"{_verdict(ratio <= RATIO_TARGET, gap)}{goal} |")
+        lines.append(f"| 50M events: peak memory at most 2 GB | {p['peak_mb']:,.0f} MB | "
+                     f"{_verdict(p['peak_mb'] <= MEMORY_MB)} |")
+        checks = (p["gate_seconds"] + p["check_step_seconds"]) / p["seconds"]
+        lines.append(f"| 50M events: quality checks at most 20% of the pipeline's time | {checks:.0%} "
+                     f"({p['gate_seconds'] + p['check_step_seconds']:.1f} s of {p['seconds']:.1f} s) | "
+                     f"{_verdict(checks <= CHECKS_SHARE, f'by {(checks - CHECKS_SHARE) * 100:.0f} points')} |")
+    scale = report.get("scale", {}).get("size", {}).get("paths", {}).get("pipeline", {})
+    if "seconds" in scale:
+        n = report["scale"]["size"]["events"]
+        lines.append(f"| {size_label(n)} events stream through in at most 2 GB | {scale['peak_mb']:,.0f} MB, "
+                     f"{n / scale['seconds']:,.0f} events a second ({scale['seconds']:.0f} s) | "
+                     f"{_verdict(scale['peak_mb'] <= MEMORY_MB)} |")
+    elif report.get("scale"):
+        lines.append(f"| a billion events | {report['scale']['size']['paths'].get('pipeline')} | **missed** |")
+    elif size:  # a full run without a billion-event run beside it
+        lines.append("| a billion events stream through in at most 2 GB | not run (`make bench SIZE=1B`; an estimate "
+                     "below) | **not measured** |")
+    incremental = report.get("incremental")
+    if incremental:
+        share = incremental["added"]["seconds"] / incremental["full"]["seconds"]
+        lines.append(f"| one new month of {size_label(incremental['events_per_month'])} events on top of "
+                     f"{incremental['months_built']}: at most 10% of a full rebuild | {share:.1%} "
+                     f"({incremental['added']['seconds']:.1f} s against {incremental['full']['seconds']:.1f} s) | "
+                     f"{_verdict(share <= INCREMENTAL_SHARE, f'by {(share - INCREMENTAL_SHARE) * 100:.1f} points')} |")
+    demo = report.get("demo", {})
+    if "seconds" in demo:
+        over = f"by {demo['seconds'] - DEMO_SECONDS:.0f} s"
+        lines.append(f"| `make demo` (after set-up) at most {DEMO_SECONDS} s | {demo['seconds']:.0f} s | "
+                     f"{_verdict(demo['seconds'] <= DEMO_SECONDS, over)} |")
+    imports = report.get("imports")
+    if imports:
+        m, over = imports["median_seconds"], f"by {imports['ratio'] - IMPORT_RATIO:.2f}x"
+        lines.append(f"| `import pipelines.definitions` at most 2x `import dagster` (medians of {imports['runs']}) | "
+                     f"{imports['ratio']:.2f}x ({m['pipelines.definitions']:.2f} s against {m['dagster']:.2f} s) | "
+                     f"{_verdict(imports['ratio'] <= IMPORT_RATIO, over)} |")
+    monthly = report.get("monthly_path", {})
+    if "seconds" in monthly:
+        lines.append(f"| one month of {monthly['services']} services from {monthly['agencies']} agencies in at most "
+                     f"20 s | {monthly['seconds']:.1f} s | {_verdict(monthly['seconds'] <= 20)} |")
+    return lines
+
+
+def _slowest(steps: dict, leave_out: tuple = (), count: int = 4) -> str:
+    shown = [(name, s) for name, s in sorted(steps.items(), key=lambda step: -step[1]) if name not in leave_out]
+    return ", ".join(f"{name} {seconds:.1f} s" for name, seconds in shown[:count])
+
+
+def against_the_floor(report: dict) -> list[str]:
+    size = fifty(report)
+    if not size:
+        return []
+    p, f = size["paths"]["pipeline"], size["paths"]["floor"]
+    steps = p.get("step_seconds", {})
+    start_up = p["seconds"] - p["run_seconds"]
+    extract = p["extract_step_seconds"]
+    other = p["run_seconds"] - extract
+    archive = steps.get("raw_agency_returns", 0.0)
+    first_check = max((s for name, s in steps.items() if name.endswith("_valid")), default=0.0)
+    small = other - archive - first_check
+    return [
+        f"**Time against the floor.** At 50M events the pipeline took {p['seconds']:.1f} s and the floor "
+        f"{f['seconds']:.1f} s, side by side in this run. The pipeline's time: {start_up:.1f} s of start-up "
+        "(the interpreter and the code location's imports), the extract step's "
+        f"{extract:.1f} s ({p['aggregation_seconds']:.1f} s of aggregation with every row rule, against the floor's "
+        f"{f['seconds']:.1f} s for the same aggregates without rules, and {p['gate_seconds']:.1f} s of the duplicate "
+        f"check: {'the sort-free proof that no id repeats' if p.get('ids_ascending') else 'the sort of id hashes'}), "
+        f"and {other:.1f} s for the other {p['steps'] - 1} steps: archiving the files by checksum "
+        f"({archive:.1f} s), the first Great Expectations check, which imports Great Expectations "
+        f"({first_check:.1f} s), and {small:.1f} s for the rest, about {small / max(p['steps'] - 3, 1):.2f} s a step "
+        f"(slowest: {_slowest(steps, ('stg_extract_transactions', 'raw_agency_returns'))}).",
+        "",
+        "What the pipeline does that the floor does not, and what each costs here: it reads six columns, not four "
+        "(the transaction id and the outcome, which the rules need); it tests every rule on every row and joins each "
+        "row to the catalogue (is the channel offered?); it proves that no transaction id repeats (one streaming "
+        "pass per file, when ids ascend within files and files' ranges are apart, as generated and as most systems "
+        "export; otherwise a sort of every id's hash); it copies and hashes every byte into the archive; and it is a "
+        "graph of about 45 steps, each with its own warehouse connection and Dagster events, and Great Expectations "
+        "suites as checks. The floor is one query.",
+    ]
+
+
+def why_incremental(report: dict) -> list[str]:
+    incremental = report.get("incremental")
+    if not incremental:
+        return []
+    added, full = incremental["added"], incremental["full"]
+    steps = added.get("step_seconds", {})
+    fixed = added["seconds"] - added["extract_step_seconds"]
+    return [
+        f"**Incremental months.** The new month's run processed only month {incremental['months_built'] + 1} "
+        f"({added['rows_read']:,} rows read; {added['extract_step_seconds']:.1f} s in the extract step) and paid "
+        f"the fixed part: {added['seconds'] - added['run_seconds']:.1f} s of start-up and "
+        f"{added['run_seconds'] - added['extract_step_seconds']:.1f} s of the other steps, which rebuild the KPI "
+        "marts and publish whole (by design: they are small and their rolling windows and baselines reach across "
+        f"months); its slowest steps: {_slowest(steps)}. The full rebuild read {full['rows_read']:,} rows in "
+        f"{full['seconds']:.0f} s. Beside a month of {size_label(incremental['events_per_month'])} events, "
+        f"the fixed {fixed:.0f} s are {fixed / added['seconds']:.0%} of the new month's run.",
+    ]
+
+
+def why_others(report: dict) -> list[str]:
+    """The targets that other parts of the work own (start-up, the monthly path, the suite), and the billion."""
+    lines = []
+    imports = report.get("imports")
+    if imports:
+        m = imports["median_seconds"]
+        lines += [f"**Start-up.** `import pipelines.definitions` took {m['pipelines.definitions']:.2f} s against "
+                  f"`import dagster`'s {m['dagster']:.2f} s ({imports['ratio']:.2f}x; the target is at most "
+                  f"{IMPORT_RATIO:g}x): the code location's own modules, Polars and DuckDB come on top of Dagster. "
+                  "Great Expectations is imported only when the first suite runs, so a run pays it there instead "
+                  "(the first check step, above). Import times swing by half with the load.", ""]
+    if "seconds" not in report.get("monthly_path", {}):
+        lines += ["**The monthly path.** Not measured in this run: benchmarks/monthly_path.py, which generates and "
+                  "times one month of 700 services from 100 agencies, is not in this tree yet; the page has its "
+                  "place (the Targets table and the section above) and fills it when the module is present.", ""]
+    if not report.get("scale"):
+        lines += ["**A billion events.** Not run with these figures: `make bench SIZE=1B` first generates ten "
+                  "months (about 18 GB of Parquet, as much again archived while the pipeline runs), and on the shared "
+                  "machine the generation alone had written 12 of the 18 GB after 34 minutes at low priority when it "
+                  "was stopped to leave this run the cores and the disk."]
+        months = [sz for sz in report["sizes"] if sz["events"] >= 150e6 and "seconds" in sz["paths"].get("pipeline", {})]
+        if months:
+            big, p = months[0], months[0]["paths"]["pipeline"]
+            lines[-1] += (f" What the {size_label(big['events'])} run says of it (an estimate, not a measurement): its "
+                          f"months are the size of the billion's (100M transactions each, staged one after another, "
+                          f"quantiles in two passes), so its peak of {p['peak_mb']:,.0f} MB is what each of the ten "
+                          f"months would need; at its {big['events'] / p['seconds']:,.0f} events a second (under this "
+                          f"load) a billion would take about {1e9 / (big['events'] / p['seconds']) / 60:.0f} minutes.")
+        lines.append("")
+    lines += ["**The suite.** Its time (`.ci/run`, at most 15 minutes) is measured by the suite's own run, not by "
+              "`make bench`.", ""]
+    return lines

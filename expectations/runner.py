@@ -2,21 +2,14 @@
 
 from __future__ import annotations
 
-import os
-import warnings
 from dataclasses import dataclass, field
 from functools import cache
 
 import pandas as pd
 
-os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+import great_expectations as gx  # expectations/__init__.py turns analytics off and filters one warning first
 
-# Great Expectations imports pyspark whenever it is installed (the Spark engine's extra), and pyspark then warns
-# that it does not support pandas 3; no suite here runs on Spark, so that one warning is not for our readers.
-warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas", category=FutureWarning)
-import great_expectations as gx  # noqa: E402  (after the analytics switch)
-
-from expectations.suites import expectations  # noqa: E402
+from expectations.suites import expectations
 
 EXAMPLES = 10
 

@@ -2,14 +2,7 @@
 
 import hashlib
 import shutil
-import sys
 from pathlib import Path
-
-# A worker of `make test` (pytest-xdist) runs under a __main__ with neither a spec nor a file, which pyspark (imported
-# by Great Expectations whenever it is installed) takes for a doctest run and answers with sys.exit(0). Say where
-# the worker's main module is, before anything imports pyspark.
-if getattr(sys.modules["__main__"], "__spec__", None) is None and not hasattr(sys.modules["__main__"], "__file__"):
-    sys.modules["__main__"].__file__ = __file__
 
 import dagster as dg
 import pytest

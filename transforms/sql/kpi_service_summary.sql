@@ -16,7 +16,8 @@ monthly_services AS (
 ),
 
 by_period AS (
-    SELECT * FROM kpi_by_period WHERE channel = 'all'
+    -- a return due that never came has no figure: the latest period is the latest with figures
+    SELECT * FROM kpi_by_period WHERE channel = 'all' AND source <> 'not_received'
     QUALIFY row_number() OVER (PARTITION BY service_id, grain, period_start
                                ORDER BY source = 'submitted' DESC, source) = 1
 ),

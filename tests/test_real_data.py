@@ -204,7 +204,8 @@ def test_reported_cost_per_transaction_beside_the_computed_one_and_the_warning()
     con.execute(f"INSERT INTO stg_costs VALUES ({quarter}, 'staff', 'shared', 1200, 'AG1', 'f', 1)")
     for table in ("fct_service_month_channel", "fct_service_month"):
         build_months(con, CATALOGUE[table], dt.date(2016, 1, 1), dt.date(2016, 4, 1))
-    build_table(con, CATALOGUE["kpi_by_period"])
+    for table in ("submission_status", "kpi_by_period"):
+        build_table(con, CATALOGUE[table])
     assert con.execute("SELECT transactions_completed, total_basis, cost_per_transaction_gbp, "
                        "reported_cost_per_transaction_gbp, digital_take_up_rate FROM kpi_by_period "
                        "WHERE channel = 'all' AND source = 'submitted'").fetchall() == [(400, "channels", 3.0, 2.5, 0.75)]

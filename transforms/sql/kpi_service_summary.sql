@@ -58,7 +58,8 @@ catalogue AS (
 ),
 
 cost AS (
-    SELECT service_id, month, transactions_completed, cost_per_transaction_gbp, rolling_12m_cost_per_transaction_gbp
+    SELECT service_id, month, transactions_completed, cost_per_transaction_gbp, reported_cost_per_transaction_gbp,
+        rolling_12m_cost_per_transaction_gbp
     FROM kpi_cost_per_transaction WHERE channel = 'all'
 ),
 
@@ -91,7 +92,8 @@ final AS (
         coalesce(p.period_month, catalogue.month) AS month,
         coalesce(p.transactions_completed, cost.transactions_completed) AS transactions_completed,
         coalesce(p.cost_per_transaction_gbp, cost.cost_per_transaction_gbp) AS cost_per_transaction_gbp,
-        p.reported_cost_per_transaction_gbp,
+        coalesce(p.reported_cost_per_transaction_gbp, cost.reported_cost_per_transaction_gbp)
+            AS reported_cost_per_transaction_gbp,
         cost.rolling_12m_cost_per_transaction_gbp,
         coalesce(p.cost_per_transaction_12m_earlier_gbp, cost_before.cost_per_transaction_gbp)
             AS cost_per_transaction_12m_earlier_gbp,

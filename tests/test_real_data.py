@@ -4,6 +4,7 @@ computed here, independently, from the raw files; and each new mapping feature o
 import csv
 import datetime as dt
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -22,6 +23,7 @@ from transforms.layouts import matches_file
 from transforms.staging import normalise, validate
 
 ROOT = Path(__file__).parents[1]
+SERVICE_PAGE = ROOT / "dashboards" / "pages" / "services" / "[service_id].md"
 REAL = Path("/work/shared/data/real") if Path("/work/shared/data/real").is_dir() else ROOT / "tests" / "fixtures"
 UK = REAL / "uk_transactions_explorer" / "services.csv"
 CA = {"2017-03": "2016-2017", "2018-03": "2017-2018", "2019-03": "2018-2019"}
@@ -204,7 +206,7 @@ def test_reported_cost_per_transaction_beside_the_computed_one_and_the_warning()
     con.execute(f"INSERT INTO stg_costs VALUES ({quarter}, 'staff', 'shared', 1200, 'AG1', 'f', 1)")
     for table in ("fct_service_month_channel", "fct_service_month"):
         build_months(con, CATALOGUE[table], dt.date(2016, 1, 1), dt.date(2016, 4, 1))
-    for table in ("submission_status", "kpi_by_period"):
+    for table in ("submission_status", "kpi_by_period", "kpi_cost_per_transaction", "kpi_completion_rate"):
         build_table(con, CATALOGUE[table])
     assert con.execute("SELECT transactions_completed, total_basis, cost_per_transaction_gbp, "
                        "reported_cost_per_transaction_gbp, digital_take_up_rate FROM kpi_by_period "
@@ -282,3 +284,53 @@ def test_a_monthly_total_beside_digital_only_gives_take_up_over_the_reported_tot
     assert con.execute("SELECT transactions_completed, digital_transactions_completed, digital_take_up_rate, "
                        "total_basis, missing_inputs FROM kpi_digital_take_up").fetchall() == [
         (120, 30, 0.25, "reported_total", None)]
+
+
+def period_name(grain: str, start: dt.date) -> str:
+    """A period as people name it, written here from its start (not through the product's SQL)."""
+    if grain == "quarter":
+        return f"Q{(start.month - 1) // 3 + 1} {start.year}"
+    if grain == "financial_year":
+        return f"{start.year}-{(start.year + 1) % 100:02d}"
+    end = dt.date(start.year + (start.month > 1), (start.month - 2) % 12 + 1, 1)  # the 12th month
+    return f"12 months to {end:%b %Y}"
+
+
+def test_a_quarterly_service_page_shows_its_periods_named(warehouse):
+    """The service page's own SQL (the dashboards' source queries, then the page's queries, as Evidence runs them)
+    over the published files: a service with no monthly figures shows its periods, never an empty monthly chart."""
+    path = warehouse.execute("SELECT path FROM duckdb_databases() WHERE database_name = current_database()").fetchone()
+    published = Path(path[0]).parent / "published"
+    con = duckdb.connect()
+    con.execute("CREATE SCHEMA published")
+    for source in ("kpi_by_period", "kpi_service_summary"):
+        text = (ROOT / "dashboards" / "sources" / "published" / f"{source}.sql").read_text(encoding="utf-8")
+        con.execute(f"CREATE TABLE published.{source} AS {text.replace('${published_dir}', str(published))}")
+    queries = dict(re.findall(r"```sql (\w+)\n(.*?)```", SERVICE_PAGE.read_text(encoding="utf-8"), re.S))
+    expected, _ = uk_expected()
+    slug = max(sorted({s for s, *_ in expected}), key=lambda s: sum(k[0] == s and k[1] == "quarter" for k in expected))
+
+    def page(name: str) -> list[dict]:
+        query = queries[name].replace("${params.service_id}", slug)
+        for other in re.findall(r"\$\{(\w+)\}", query):
+            query = query.replace(f"${{{other}}}", f"({queries[other].replace('${params.service_id}', slug)})")
+        return con.execute(query).pl().to_dicts()
+
+    [service] = page("service")
+    assert service["grain"] != "month"  # the page shows periods, not months
+    periods = page("periods")
+    mine = [(g, start, total) for (s, g, start), (total, _, _) in expected.items() if s == slug]
+    months = {"quarter": 3, "financial_year": 12, "rolling_12_months": 12}
+
+    def last_day(grain: str, start: dt.date) -> dt.date:
+        after = start.month - 1 + months[grain]
+        return dt.date(start.year + after // 12, after % 12 + 1, 1) - dt.timedelta(days=1)
+
+    # latest period first (of those ending together, the longest)
+    mine.sort(key=lambda m: (-last_day(m[0], m[1]).toordinal(), m[1]))
+    assert [(p["period_name"], p["period_end"], p["transactions_completed"], p["source_name"]) for p in periods] == [
+        (period_name(g, start), last_day(g, start), total, "As sent") for g, start, total in mine]
+    assert sum(p["grain"] == "quarter" for p in periods) >= 2
+    chart = page("periods_chart")
+    assert {p["grain"] for p in chart} == {service["grain"]}
+    assert [p["period_end"] for p in chart] == sorted(p["period_end"] for p in chart)

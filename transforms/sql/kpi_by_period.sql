@@ -1,11 +1,12 @@
 -- kpi_by_period: the KPIs at grains coarser than a month, one row per service x grain x period x channel ('all'
--- for the whole service). Two sources, never mixed in one row:
+-- for the whole service). Its sources, never mixed in one row:
 --   submitted: figures agencies sent for a quarter, a financial year or a 12-month span, at that grain (a
 --              quarter is never spread over its months);
 --   rolled_up_from_months / rolled_up_from_quarters: monthly figures added up to quarters and financial years
 --              (April to March), and submitted quarters added up to financial years, only when every month of
 --              the period is there (months_covered); survey responses are summed over the months surveyed.
--- Formulas are the shared KPI formulas. Cost per transaction is for the whole service (channel 'all'). Totals
+-- period_name names the period as people do (Q1 2016, 2018-19, 12 months to Sep 2017). Formulas are the shared
+-- KPI formulas. Cost per transaction is for the whole service (channel 'all'). Totals
 -- are NULL when any offered channel's volume is not provided, as in the monthly tables, with missing_inputs naming
 -- the channels. Figures the publisher reported for the whole service (a total, cost per transaction, rates) are in
 -- the reported_* columns of the submitted 'all' row, never mixed into the computed ones; the total transactions
@@ -263,7 +264,6 @@ not_received AS (
         AND (services.live_from IS NULL OR due.period_start >= services.live_from)
 )
 
-SELECT * FROM final
-UNION ALL BY NAME
-SELECT * FROM not_received
+SELECT * EXCLUDE (missing_inputs), period_name(grain, period_start, period_end) AS period_name, missing_inputs
+FROM (SELECT * FROM final UNION ALL BY NAME SELECT * FROM not_received)
 ORDER BY service_id, grain, period_start, source, channel

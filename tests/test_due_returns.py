@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from pipelines.defs.publishing.summary_content import late_returns
 from pipelines.defs.staging.agencies import stg_agencies
 from pipelines.lib.resources import DataStore, Settings
 from pipelines.lib.tables import build_months, build_table
@@ -87,3 +88,27 @@ def test_the_years_and_quarters_received_stay_as_sent(warehouse):
     assert warehouse.execute("SELECT DISTINCT source FROM kpi_by_period ORDER BY 1").fetchall() == [
         ("not_received",), ("submitted",)]
     assert warehouse.execute("SELECT count(*) FROM kpi_by_period WHERE grain = 'month'").fetchone() == (0,)
+
+
+def test_submission_status_names_each_return_by_its_period(warehouse):
+    assert warehouse.execute("SELECT agency_id, month, period_name, status FROM submission_status "
+                             "ORDER BY agency_id, month").fetchall() == [
+        # every return was received on 10 April 2019: only the year to March 2019 was on time
+        ("annual", dt.date(2017, 3, 1), "2016-17", "late"),
+        ("annual", dt.date(2018, 3, 1), "2017-18", "missing"),
+        ("annual", dt.date(2019, 3, 1), "2018-19", "received"),
+        ("quarterly", dt.date(2018, 3, 1), "Q1 2018", "missing"),
+        ("quarterly", dt.date(2018, 6, 1), "Q2 2018", "late"),
+        ("quarterly", dt.date(2018, 9, 1), "Q3 2018", "missing"),
+        ("quarterly", dt.date(2018, 12, 1), "Q4 2018", "late"),
+        ("quarterly", dt.date(2019, 3, 1), "Q1 2019", "not_yet_due")]
+
+
+def test_the_ministers_summary_names_a_missing_return_by_its_period():
+    rows = [{"agency_name": "Annual Agency", "month": dt.date(2018, 3, 1), "period_name": "2017-18",
+             "status": "missing", "due_date": dt.date(2018, 4, 15), "first_received_at": None},
+            {"agency_name": "Monthly Agency", "month": dt.date(2018, 3, 1), "period_name": "March 2018",
+             "status": "late", "due_date": dt.date(2018, 4, 10), "first_received_at": dt.datetime(2018, 4, 12, 9)}]
+    assert late_returns({"rows": rows, "latest_received": None}) == [
+        "Annual Agency: the return for 2017-18 is missing (due 15 April 2018).",
+        "Monthly Agency: the return for March 2018 arrived late, on 12 April 2018 (due 10 April 2018)."]

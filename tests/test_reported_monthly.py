@@ -3,6 +3,7 @@ values beside the computed ones, marked by a basis column, used where the comput
 compared with it where both exist (the warning check's query)."""
 
 import datetime as dt
+from decimal import Decimal
 
 import duckdb
 import polars as pl
@@ -12,6 +13,7 @@ from pipelines.lib.tables import build_months, build_table
 from pipelines.lib.warehouse import bootstrap
 from transforms import sql
 from transforms.catalogue import CATALOGUE
+from transforms.layouts import series_records
 from transforms.staging import normalise, validate
 
 # March's return: channels, costs and the publisher's figures; April's: only the publisher's figures.
@@ -75,3 +77,17 @@ def test_reported_and_computed_months_are_compared(warehouse):
     assert warehouse.execute(sql("check_reported_figures")).fetchall() == [
         ("S1", "month", dt.date(2025, 3, 1), "cost_per_transaction_gbp", 2.5, 3.0),
         ("S1", "month", dt.date(2025, 3, 1), "digital_cost_per_transaction_gbp", 2.0, 3.0)]
+
+
+def test_a_document_of_series_is_one_record_per_period():
+    document = {"name": "Svc", "datasets": [
+        {"id": "cost", "data": [{"label": "2016-07", "value": None}, {"label": "2016-08", "value": 29.44}]},
+        {"id": "rate", "data": [{"label": "2016-08", "value": 73.39}, {"label": "2016-09", "value": 100}]}]}
+    series = {"datasets": "datasets", "name": "id", "points": "data", "period": "label", "value": "value",
+              "keep": ["name"], "percent": ["rate"]}
+    assert series_records(document, series) == [
+        {"label": "2016-07", "name": "Svc", "cost": None},
+        {"label": "2016-08", "name": "Svc", "cost": 29.44, "rate": Decimal("0.7339")},
+        {"label": "2016-09", "name": "Svc", "rate": Decimal("1")}]
+    with pytest.raises(ValueError, match="no list of points under 'data'"):
+        series_records({"datasets": [{"id": "cost", "data": "none"}]}, series)

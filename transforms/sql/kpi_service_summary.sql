@@ -83,7 +83,7 @@ final AS (
         coalesce(p.grain, 'month') AS grain,
         coalesce(p.period_start, catalogue.month) AS period_start,
         coalesce(p.period_end, CAST(catalogue.month + INTERVAL 1 MONTH - INTERVAL 1 DAY AS DATE)) AS period_end,
-        coalesce(p.period_name, period_name('month', catalogue.month, NULL)) AS period_name,
+        coalesce(p.period_name, period_name('month', catalogue.month, catalogue.month)) AS period_name,
         coalesce(p.period_month, catalogue.month) AS month,
         coalesce(p.transactions_completed, cost.transactions_completed) AS transactions_completed,
         coalesce(p.cost_per_transaction_gbp, cost.cost_per_transaction_gbp) AS cost_per_transaction_gbp,

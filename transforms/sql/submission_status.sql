@@ -31,16 +31,16 @@ expected AS (
         agencies.agency_name,
         months.month,
         CAST(months.month + INTERVAL 1 MONTH + (agencies.return_due_day - 1) * INTERVAL 1 DAY AS DATE) AS due_date,
-        CASE WHEN list_contains(agencies.cadence, 'monthly') THEN period_name('month', months.month, NULL)
+        CASE WHEN list_contains(agencies.cadence, 'monthly') THEN period_name('month', months.month, months.month)
             ELSE concat_ws(' and ',
                 CASE WHEN list_contains(agencies.cadence, 'quarterly') AND month(months.month) IN (3, 6, 9, 12)
-                    THEN period_name('quarter', CAST(months.month - INTERVAL 2 MONTH AS DATE), NULL) END,
+                    THEN period_name('quarter', CAST(months.month - INTERVAL 2 MONTH AS DATE), months.month) END,
                 CASE WHEN list_contains(agencies.cadence, 'financial_year') AND month(months.month) = 3
-                    THEN period_name('financial_year', CAST(months.month - INTERVAL 11 MONTH AS DATE), NULL) END,
+                    THEN period_name('financial_year', CAST(months.month - INTERVAL 11 MONTH AS DATE), months.month) END,
                 CASE WHEN list_contains(agencies.cadence, 'calendar_year') AND month(months.month) = 12
                     THEN strftime(months.month, '%Y') END,
                 CASE WHEN list_contains(agencies.cadence, 'rolling_12_months')
-                    THEN period_name('rolling_12_months', NULL, months.month) END) END AS period_name
+                    THEN period_name('rolling_12_months', months.month, months.month) END) END AS period_name
     FROM stg_agencies AS agencies CROSS JOIN months
     WHERE agencies.connector IN ('file_drop', 'http') AND months.month >= agencies.first_month
         AND (list_has_any(agencies.cadence, ['monthly', 'rolling_12_months'])

@@ -1,6 +1,6 @@
 -- Completion rate (GOV.UK Service Manual): transactions completed / transactions started, 0..1, per channel and
 -- for the whole service ('all'). Started is optional in returns: not provided gives NULL, as do zero starts.
--- Reported (DESIGN 3): a monthly return's own completion rate for the whole service is kept as sent in
+-- Reported: a monthly return's own completion rate for the whole service is kept as sent in
 -- reported_completion_rate, never mixed into completion_rate; completion_rate_basis says which to read:
 -- 'computed' where completed / started can be formed, else 'reported' where the publisher reported one (a month
 -- with only a reported rate has its row).

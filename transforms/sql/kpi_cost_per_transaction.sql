@@ -4,10 +4,10 @@
 -- completed transactions (fct_service_month_channel); channel 'all' is the whole service.
 -- Rolling 12 months (the official grain): the 12 months ending with `month`, only when all 12 have both figures.
 -- Zero transactions give NULL; missing_inputs names what was not provided.
--- Reported (DESIGN 3): a monthly return's own cost per transaction (the whole service, 'all'; its digital one,
--- 'online') is kept as sent in reported_cost_per_transaction_gbp, never mixed into cost_per_transaction_gbp;
--- cost_per_transaction_basis says which to read: 'computed' where the figure can be formed from costs and
--- volumes, else 'reported' where the publisher reported one (a month with only reported figures has its row).
+-- Reported: a monthly return's own cost per transaction (the whole service, 'all'; its digital one, 'online') is
+-- kept as sent in its reported column, beside the computed one and never mixed into it; cost_per_transaction_basis
+-- says which to read: 'computed' where the figure can be formed from costs and volumes, else 'reported' where the
+-- publisher reported one (a month with only reported figures has its row).
 WITH by_channel AS (
     SELECT service_id, month, channel, cost_gbp, transactions_completed, cost_direct_gbp
     FROM fct_service_month_channel

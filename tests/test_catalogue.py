@@ -37,8 +37,9 @@ def test_each_sql_built_asset_depends_on_exactly_the_tables_its_sql_reads():
 
 
 def test_tables_read_follows_the_sql_not_its_ctes_and_maps_views():
-    assert tables_read("kpi_by_period") == ("fct_service_month", "fct_service_month_channel", "stg_costs",
-                                            "stg_satisfaction", "stg_service_catalogue", "stg_transactions")
+    assert tables_read("kpi_by_period") == ("fct_service_month", "fct_service_month_channel", "stg_agencies",
+                                            "stg_costs", "stg_satisfaction", "stg_service_catalogue",
+                                            "stg_transactions", "submission_status")
     assert tables_read("submission_status") == ("raw_submissions", "stg_agencies")
     assert tables_read("kpi_rollups") == ("kpi_completion_rate", "kpi_cost_per_transaction", "kpi_digital_take_up",
                                           "kpi_user_satisfaction", "stg_agencies", "stg_service_catalogue")

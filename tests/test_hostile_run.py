@@ -4,6 +4,7 @@ stays under 1 GB; resubmissions in any order; builds byte-identical from scratch
 do not collide, and killed runs marked failed."""
 
 import datetime as dt
+import hashlib
 import io
 import os
 import re
@@ -177,6 +178,11 @@ def test_resubmissions_in_any_order_the_latest_received_is_in_force(copied):
     with store.connect() as con:
         assert con.execute("SELECT count(*) FROM raw_submissions WHERE source_path = ?",
                            ["land/2025-11/transactions.csv"]).fetchone() == (4,)
+        # A, B, A, B: B is in force, A superseded by it, once (a version sent again is not superseded by itself)
+        assert con.execute("SELECT file_status, sha256, superseded_by FROM submission_accounting WHERE source_file = ? "
+                           "ORDER BY file_status", ["land/2025-11/transactions.csv"]).fetchall() == [
+            ("read", hashlib.sha256(changed).hexdigest(), None),
+            ("superseded", hashlib.sha256(original).hexdigest(), hashlib.sha256(changed).hexdigest())]
 
 
 def test_builds_from_scratch_and_month_by_month_are_byte_identical(built, tmp_path):

@@ -186,6 +186,11 @@ def test_corrected_resubmission_supersedes_and_keeps_the_original(copied):
                         "AND channel = ?", [service, month, channel]) == [(int(completed) - 10,)]
     versions = query(store, "SELECT count(*) FROM raw_submissions WHERE source_path = 'land/2025-12/transactions.csv'")
     assert versions == [(2,)]
+    # the first version is accounted for as superseded, naming the version that replaced it
+    assert query(store, "SELECT file_status, sha256, superseded_by, rows_read FROM submission_accounting "
+                        "WHERE source_file = 'land/2025-12/transactions.csv' ORDER BY file_status") == [
+        ("read", hashlib.sha256(path.read_bytes()).hexdigest(), None, len(lines) - 1),
+        ("superseded", hashlib.sha256(original.encode()).hexdigest(), hashlib.sha256(path.read_bytes()).hexdigest(), 0)]
     # the revisions table says which published figures changed, from what to what
     revised = query(store, "SELECT table_name, column_name, old_value, new_value FROM revisions WHERE service_id = ? "
                            "AND month = ? AND channel = ? AND column_name = 'transactions_completed' ORDER BY 1",

@@ -3,7 +3,9 @@ computed here, independently, from the raw files; and each new mapping feature o
 
 import csv
 import datetime as dt
+import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -22,10 +24,13 @@ from transforms.layouts import matches_file
 from transforms.staging import normalise, validate
 
 ROOT = Path(__file__).parents[1]
+SERVICE_PAGE = ROOT / "dashboards" / "pages" / "services" / "[service_id].md"
 REAL = Path("/work/shared/data/real") if Path("/work/shared/data/real").is_dir() else ROOT / "tests" / "fixtures"
 UK = REAL / "uk_transactions_explorer" / "services.csv"
 CA = {"2017-03": "2016-2017", "2018-03": "2017-2018", "2019-03": "2018-2019"}
 QUARTER_START = {"Jan": 1, "Apr": 4, "Jul": 7, "Oct": 10}
+AU = {"dashboard-data.json": "au-performance-dashboard", "dibp-data.json": "au-citizenship-appointments",
+      "medicare-enrolment-data.json": "au-medicare-newborn-enrolment"}
 CA_CHANNELS = ("online_applications", "telephone_applications", "in_person_applications",
                "postal_mail_applications", "other_applications")
 
@@ -37,7 +42,8 @@ def number(cell: str) -> int | None:
 
 @pytest.fixture(scope="module")
 def warehouse(tmp_path_factory) -> duckdb.DuckDBPyConnection:
-    """The whole graph (python -m pipelines.run, as `make run`) over the real files and two misnamed ones."""
+    """The whole graph (python -m pipelines.run, as `make run`) over the real files and two misnamed ones; the
+    Australian services are in the central catalogue (their files describe no services)."""
     root = tmp_path_factory.mktemp("real")
     landing = root / "data" / "landing"
     (landing / "uk_transactions_explorer" / "2017-12").mkdir(parents=True)
@@ -45,6 +51,13 @@ def warehouse(tmp_path_factory) -> duckdb.DuckDBPyConnection:
     for month, year in CA.items():
         (landing / "ca_service_inventory" / month).mkdir(parents=True)
         shutil.copy(REAL / "ca_service_inventory" / f"{year}_services.csv", landing / "ca_service_inventory" / month)
+    (landing / "au_dta" / "2017-01").mkdir(parents=True)
+    for name in AU:
+        shutil.copy(REAL / "au_dta" / name, landing / "au_dta" / "2017-01")
+    (landing / "catalogue").mkdir()
+    (landing / "catalogue" / "services.csv").write_text(
+        "service_id,service_name,agency_id,department,category,customer_type,channels_offered,high_volume\n"
+        + "".join(f"{sid},{sid},au_dta,Digital Transformation Agency,,,,\n" for sid in AU.values()))
     (landing / "ca_service_inventory" / "2019-03" / "Transactions.csv").write_text("a,b\n1,2\n")
     (landing / "ca_service_inventory" / "latest").mkdir()
     (landing / "ca_service_inventory" / "latest" / "2019-2020_services.csv").write_text("a,b\n1,2\n")
@@ -55,7 +68,7 @@ def warehouse(tmp_path_factory) -> duckdb.DuckDBPyConnection:
            "PIPELINE_CONFIG_DIR": str(ROOT / "config" / "examples" / "real")}
     done = subprocess.run([sys.executable, "-m", "pipelines.run"], cwd=ROOT, env=env, capture_output=True, text=True)
     # the 2011-12 folder is before the first partition: set aside by the run, and accounted for by name below
-    assert "monthly_cycle 2017-03 to 2019-03: succeeded" in done.stdout, done.stdout + done.stderr[-3000:]
+    assert "monthly_cycle 2017-01 to 2019-03: succeeded" in done.stdout, done.stdout + done.stderr[-3000:]
     return duckdb.connect(str(root / "data" / "warehouse.duckdb"), read_only=True)
 
 
@@ -153,7 +166,7 @@ def test_every_file_is_accounted_for_by_name(warehouse):
         ("uk_transactions_explorer/2011-12/services.csv", "folder_before_first_month")]
     statuses = warehouse.execute("SELECT file_status, count(*) FROM submission_accounting "
                                  "WHERE return_type IN ('transactions', 'not_recognised') GROUP BY 1 ORDER BY 1")
-    assert statuses.fetchall() == [("not_recognised", 3), ("read", 4)]
+    assert statuses.fetchall() == [("not_recognised", 3), ("read", 7)]
 
 
 def test_an_annual_agency_has_no_monthly_rows_and_no_phantom_missing_months(warehouse):
@@ -204,7 +217,8 @@ def test_reported_cost_per_transaction_beside_the_computed_one_and_the_warning()
     con.execute(f"INSERT INTO stg_costs VALUES ({quarter}, 'staff', 'shared', 1200, 'AG1', 'f', 1)")
     for table in ("fct_service_month_channel", "fct_service_month"):
         build_months(con, CATALOGUE[table], dt.date(2016, 1, 1), dt.date(2016, 4, 1))
-    build_table(con, CATALOGUE["kpi_by_period"])
+    for table in ("submission_status", "kpi_by_period", "kpi_cost_per_transaction", "kpi_completion_rate"):
+        build_table(con, CATALOGUE[table])
     assert con.execute("SELECT transactions_completed, total_basis, cost_per_transaction_gbp, "
                        "reported_cost_per_transaction_gbp, digital_take_up_rate FROM kpi_by_period "
                        "WHERE channel = 'all' AND source = 'submitted'").fetchall() == [(400, "channels", 3.0, 2.5, 0.75)]
@@ -281,3 +295,90 @@ def test_a_monthly_total_beside_digital_only_gives_take_up_over_the_reported_tot
     assert con.execute("SELECT transactions_completed, digital_transactions_completed, digital_take_up_rate, "
                        "total_basis, missing_inputs FROM kpi_digital_take_up").fetchall() == [
         (120, 30, 0.25, "reported_total", None)]
+
+
+def period_name(grain: str, start: dt.date) -> str:
+    """A period as people name it, written here from its start (not through the product's SQL)."""
+    if grain == "quarter":
+        return f"Q{(start.month - 1) // 3 + 1} {start.year}"
+    if grain == "financial_year":
+        return f"{start.year}-{(start.year + 1) % 100:02d}"
+    end = dt.date(start.year + (start.month > 1), (start.month - 2) % 12 + 1, 1)  # the 12th month
+    return f"12 months to {end:%b %Y}"
+
+
+def test_a_quarterly_service_page_shows_its_periods_named(warehouse):
+    """The service page's own SQL (the dashboards' source queries, then the page's queries, as Evidence runs them)
+    over the published files: a service with no monthly figures shows its periods, never an empty monthly chart."""
+    path = warehouse.execute("SELECT path FROM duckdb_databases() WHERE database_name = current_database()").fetchone()
+    published = Path(path[0]).parent / "published"
+    con = duckdb.connect()
+    con.execute("CREATE SCHEMA published")
+    for source in ("kpi_by_period", "kpi_service_summary"):
+        text = (ROOT / "dashboards" / "sources" / "published" / f"{source}.sql").read_text(encoding="utf-8")
+        con.execute(f"CREATE TABLE published.{source} AS {text.replace('${published_dir}', str(published))}")
+    queries = dict(re.findall(r"```sql (\w+)\n(.*?)```", SERVICE_PAGE.read_text(encoding="utf-8"), re.S))
+    expected, _ = uk_expected()
+    slug = max(sorted({s for s, *_ in expected}), key=lambda s: sum(k[0] == s and k[1] == "quarter" for k in expected))
+
+    def page(name: str) -> list[dict]:
+        query = queries[name].replace("${params.service_id}", slug)
+        for other in re.findall(r"\$\{(\w+)\}", query):
+            query = query.replace(f"${{{other}}}", f"({queries[other].replace('${params.service_id}', slug)})")
+        return con.sql(query).pl().to_dicts()
+
+    [service] = page("service")
+    assert service["grain"] != "month"  # the page shows periods, not months
+    periods = page("periods")
+    mine = [(g, start, total) for (s, g, start), (total, _, _) in expected.items() if s == slug]
+    months = {"quarter": 3, "financial_year": 12, "rolling_12_months": 12}
+
+    def last_day(grain: str, start: dt.date) -> dt.date:
+        after = start.month - 1 + months[grain]
+        return dt.date(start.year + after // 12, after % 12 + 1, 1) - dt.timedelta(days=1)
+
+    # latest period first (of those ending together, the longest)
+    mine.sort(key=lambda m: (-last_day(m[0], m[1]).toordinal(), m[1]))
+    assert [(p["period_name"], p["period_end"], p["transactions_completed"]) for p in periods
+            if p["source_name"] == "As sent"] == [(period_name(g, start), last_day(g, start), total)
+                                                  for g, start, total in mine]
+    # the explorer is registered as quarterly and sent nothing after 2017: each quarter due up to the last month
+    # anything was landed for (2019-03, the Canadian inventory) is there, not received, with no figures
+    due = [dt.date(year, month, 1) for year in (2018, 2019) for month in (3, 6, 9, 12) if (year, month) <= (2019, 3)]
+    assert [(p["period_name"], p["transactions_completed"], p["missing_inputs"]) for p in periods
+            if p["source_name"] == "Not received"] == [
+        (f"Q{d.month // 3} {d.year}", None,
+         f"not received: the return due by {d.year + d.month // 12}-{d.month % 12 + 1:02d}-15") for d in reversed(due)]
+    assert sum(p["grain"] == "quarter" for p in periods) >= 2
+    chart = page("periods_chart")
+    assert {p["grain"] for p in chart} == {service["grain"]}
+    assert [p["period_end"] for p in chart] == sorted(p["period_end"] for p in chart)
+
+
+def test_australian_monthly_reported_kpis_equal_the_json_and_missing_stays_missing(warehouse):
+    """The DTA dashboard's series, mostly null: each reported cost per transaction and completion rate (percent in
+    the file, 0..1 here) is the month's published figure, marked as reported; a null month has none, never 0."""
+    cost, completion = {}, {}
+    for name, service in AU.items():
+        series = {d["id"]: d["data"] for d in json.loads((REAL / "au_dta" / name).read_text())["datasets"]}
+        for point in series.get("cost-per-transaction", []):
+            if point["value"] is not None:
+                cost[(service, dt.date.fromisoformat(point["label"] + "-01"))] = (point["value"], "reported")
+        for point in series.get("completion-rate", []):
+            if point["value"] is not None:
+                completion[(service, dt.date.fromisoformat(point["label"] + "-01"))] = point["value"] / 100
+    got = warehouse.execute("SELECT service_id, month, reported_cost_per_transaction_gbp, cost_per_transaction_basis "
+                            "FROM kpi_cost_per_transaction WHERE channel = 'all' AND service_id LIKE 'au-%' "
+                            "AND reported_cost_per_transaction_gbp IS NOT NULL").fetchall()
+    assert {(s, m): (v, b) for s, m, v, b in got} == cost
+    assert cost[("au-performance-dashboard", dt.date(2016, 8, 1))] == (29.44, "reported")  # a few, as read
+    rates = dict(((s, m), (r, b)) for s, m, r, b in warehouse.execute(
+        "SELECT service_id, month, reported_completion_rate, completion_rate_basis FROM kpi_completion_rate "
+        "WHERE channel = 'all' AND service_id LIKE 'au-%' AND reported_completion_rate IS NOT NULL").fetchall())
+    assert set(rates) == set(completion) and len(completion) == 25
+    assert all(rates[k] == (pytest.approx(v, abs=1e-12), "reported") for k, v in completion.items())
+    # the citizenship service reported no cost per transaction in any month: it has none, not 0
+    assert not [k for k in cost if k[0] == "au-citizenship-appointments"]
+    assert warehouse.execute("SELECT count(*) FROM kpi_cost_per_transaction WHERE service_id = "
+                             "'au-citizenship-appointments' AND (cost_per_transaction_gbp IS NOT NULL OR "
+                             "reported_cost_per_transaction_gbp IS NOT NULL)").fetchone() == (0,)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import fnmatch
 import re
+from decimal import Decimal, InvalidOperation
 
 import polars as pl
 
@@ -141,3 +142,33 @@ def with_periods(frame: pl.DataFrame) -> pl.DataFrame:
         pl.Series("period_end", [p and p[1] for p in parsed], pl.Date),
         pl.Series("grain", [p and p[2] for p in parsed], pl.String))
     return frame.join(lookup, on=["month", MONTHS], how="left", maintain_order="left", nulls_equal=True)
+
+
+def series_records(document, series: dict) -> list[dict]:
+    """A JSON document holding one series per measure (`{datasets: [{id, data: [{label, value}]}]}`, as dashboard
+    publishers keep them) as one record per period: the period, each series' value under its name and the document's
+    `keep` keys; series listed in `percent` (0..100) made 0..1 exactly. A null value stays null (not provided)."""
+    if not isinstance(document, dict) or not isinstance(document.get(series["datasets"]), list):
+        raise ValueError(f"the JSON is not an object with a list of series under '{series['datasets']}'")
+    kept = {key: document.get(key) for key in series["keep"]}
+    records: dict[str, dict] = {}
+    for dataset in document[series["datasets"]]:
+        points = dataset.get(series["points"]) if isinstance(dataset, dict) else None
+        if not isinstance(points, list) or not all(isinstance(point, dict) for point in points):
+            raise ValueError(f"a series has no list of points under '{series['points']}'")
+        name = str(dataset.get(series["name"]))
+        for point in points:
+            period = point.get(series["period"])
+            value = point.get(series["value"])
+            if name in series["percent"] and isinstance(value, (int, float)) and not isinstance(value, bool):
+                value = _per_unit(value)
+            records.setdefault(str(period), {series["period"]: period, **kept})[name] = value
+    return list(records.values())
+
+
+def _per_unit(percent: int | float) -> Decimal | float:
+    """A percentage as a share, in exact decimals (73.39 -> 0.7339, never 0.7339000000000001)."""
+    try:
+        return Decimal(repr(percent)) / 100
+    except InvalidOperation:  # NaN or infinity: left for the rules to name
+        return percent

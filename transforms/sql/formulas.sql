@@ -16,3 +16,11 @@ CREATE OR REPLACE TEMP MACRO completion_rate(completed, started) AS completed / 
 -- then one conversion back, so the same rows give the same bits whatever order a plan (or an incremental run) adds
 -- them in. Plain sum() of doubles depends on that order. For a sum under FILTER write exact_sum(CASE WHEN ...).
 CREATE OR REPLACE TEMP MACRO exact_sum(x) AS CAST(sum(CAST(x AS DECIMAL(38, 6))) AS DOUBLE);
+-- A period named as people name it: March 2025 (a month), Q1 2016 (a calendar quarter), 2018-19 (a financial year,
+-- April to March), 12 months to Sep 2017 (a rolling year), Jul 2023 to Jun 2024 (any other span).
+CREATE OR REPLACE TEMP MACRO period_name(grain, period_start, period_end) AS CASE grain
+    WHEN 'month' THEN strftime(period_start, '%B %Y')
+    WHEN 'quarter' THEN printf('Q%d %d', quarter(period_start), year(period_start))
+    WHEN 'financial_year' THEN printf('%d-%02d', year(period_start), (year(period_start) + 1) % 100)
+    WHEN 'rolling_12_months' THEN '12 months to ' || strftime(period_end, '%b %Y')
+    ELSE strftime(period_start, '%b %Y') || ' to ' || strftime(period_end, '%b %Y') END;

@@ -1,17 +1,22 @@
 -- kpi_by_period: the KPIs at grains coarser than a month, one row per service x grain x period x channel ('all'
--- for the whole service). Two sources, never mixed in one row:
+-- for the whole service). Its sources, never mixed in one row:
 --   submitted: figures agencies sent for a quarter, a financial year or a 12-month span, at that grain (a
 --              quarter is never spread over its months);
 --   rolled_up_from_months / rolled_up_from_quarters: monthly figures added up to quarters and financial years
 --              (April to March), and submitted quarters added up to financial years, only when every month of
 --              the period is there (months_covered); survey responses are summed over the months surveyed.
--- Formulas are the shared KPI formulas. Cost per transaction is for the whole service (channel 'all'). Totals
+-- period_name names the period as people do (Q1 2016, 2018-19, 12 months to Sep 2017). Formulas are the shared
+-- KPI formulas. Cost per transaction is for the whole service (channel 'all'). Totals
 -- are NULL when any offered channel's volume is not provided, as in the monthly tables, with missing_inputs naming
 -- the channels. Figures the publisher reported for the whole service (a total, cost per transaction, rates) are in
 -- the reported_* columns of the submitted 'all' row, never mixed into the computed ones; the total transactions
 -- come from the channels when they can, else from the reported total (total_basis says which), so that take-up =
 -- digital / reported total for a publisher that sends only those two. Where nobody says which channels a service
 -- offers (channels_offered NULL), its channels are those it sent figures for, and only a reported total is a total.
+--   not_received: a return due by the agency's cadence (a quarter, a financial year April-March, a calendar year)
+--              that never came (submission_status 'missing', and no figure of the agency for a period ending in
+--              that month): one row per service of the agency, every figure NULL, missing_inputs saying so; none
+--              before the service's first return or its live_from month, none after the last return due.
 WITH catalogue AS (
     SELECT service_id, channels_offered IS NOT NULL AS channels_known FROM stg_service_catalogue
 ),
@@ -227,6 +232,38 @@ final AS (
     LEFT JOIN reported ON with_all.channel = 'all' AND with_all.source = 'submitted'
         AND reported.service_id = with_all.service_id AND reported.grain = with_all.grain
         AND reported.period_start = with_all.period_start
+),
+
+-- The periods due by cadence (one agency may have several) whose return never came.
+due_not_received AS (
+    SELECT status.agency_id, status.due_date, cadence.grain,
+        CAST(status.month - (cadence.months - 1) * INTERVAL 1 MONTH AS DATE) AS period_start,
+        CAST(status.month + INTERVAL 1 MONTH - INTERVAL 1 DAY AS DATE) AS period_end
+    FROM submission_status AS status
+    JOIN stg_agencies AS agencies USING (agency_id)
+    JOIN (VALUES ('quarterly', 'quarter', 3, [3, 6, 9, 12]), ('financial_year', 'financial_year', 12, [3]),
+                 ('calendar_year', 'rolling_12_months', 12, [12])) AS cadence (name, grain, months, end_months)
+        ON list_contains(agencies.cadence, cadence.name) AND list_contains(cadence.end_months, month(status.month))
+    WHERE status.status = 'missing' AND NOT EXISTS (
+        SELECT 1 FROM stg_transactions AS sent
+        WHERE sent.agency_id = status.agency_id AND date_trunc('month', sent.period_end) = status.month)
+),
+
+first_returns AS (
+    SELECT service_id, min(date_trunc('month', period_end)) AS first_return_month FROM stg_transactions GROUP BY ALL
+),
+
+not_received AS (
+    SELECT services.service_id, due.grain, due.period_start, due.period_end, 'all' AS channel,
+        'not_received' AS source,
+        'not received: the return due by ' || strftime(due.due_date, '%Y-%m-%d') AS missing_inputs
+    FROM due_not_received AS due
+    JOIN stg_service_catalogue AS services USING (agency_id)
+    JOIN first_returns USING (service_id)
+    WHERE due.period_end > first_returns.first_return_month
+        AND (services.live_from IS NULL OR due.period_start >= services.live_from)
 )
 
-SELECT * FROM final ORDER BY service_id, grain, period_start, source, channel
+SELECT * EXCLUDE (missing_inputs), period_name(grain, period_start, period_end) AS period_name, missing_inputs
+FROM (SELECT * FROM final UNION ALL BY NAME SELECT * FROM not_received)
+ORDER BY service_id, grain, period_start, source, channel

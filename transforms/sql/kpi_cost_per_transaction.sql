@@ -4,6 +4,10 @@
 -- completed transactions (fct_service_month_channel); channel 'all' is the whole service.
 -- Rolling 12 months (the official grain): the 12 months ending with `month`, only when all 12 have both figures.
 -- Zero transactions give NULL; missing_inputs names what was not provided.
+-- Reported: a monthly return's own cost per transaction (the whole service, 'all'; its digital one, 'online') is
+-- kept as sent in its reported column, beside the computed one and never mixed into it; cost_per_transaction_basis
+-- says which to read: 'computed' where the figure can be formed from costs and volumes, else 'reported' where the
+-- publisher reported one (a month with only reported figures has its row).
 WITH by_channel AS (
     SELECT service_id, month, channel, cost_gbp, transactions_completed, cost_direct_gbp
     FROM fct_service_month_channel
@@ -16,6 +20,23 @@ by_service AS (
 
 combined AS (
     SELECT * FROM by_channel UNION ALL SELECT * FROM by_service
+),
+
+reported_months AS (
+    SELECT service_id, period_start AS month, reported_cost_per_transaction_gbp,
+        reported_digital_cost_per_transaction_gbp
+    FROM stg_transactions
+    WHERE grain = 'month' AND channel = 'all'
+        AND (reported_cost_per_transaction_gbp IS NOT NULL OR reported_digital_cost_per_transaction_gbp IS NOT NULL)
+    QUALIFY row_number() OVER (PARTITION BY service_id, period_start ORDER BY month DESC) = 1
+),
+
+reported AS (
+    SELECT service_id, month, 'all' AS channel, reported_cost_per_transaction_gbp AS reported_gbp
+    FROM reported_months WHERE reported_cost_per_transaction_gbp IS NOT NULL
+    UNION ALL
+    SELECT service_id, month, 'online', reported_digital_cost_per_transaction_gbp
+    FROM reported_months WHERE reported_digital_cost_per_transaction_gbp IS NOT NULL
 ),
 
 rolling AS (
@@ -32,6 +53,10 @@ rolling AS (
     )
 ),
 
+with_reported AS (
+    SELECT * FROM rolling FULL OUTER JOIN reported USING (service_id, month, channel)
+),
+
 final AS (
     SELECT
         service_id,
@@ -40,6 +65,9 @@ final AS (
         cost_gbp,
         transactions_completed,
         round(cost_per_transaction(cost_gbp, transactions_completed), 4) AS cost_per_transaction_gbp,
+        reported_gbp AS reported_cost_per_transaction_gbp,
+        CASE WHEN cost_per_transaction(cost_gbp, transactions_completed) IS NOT NULL THEN 'computed'
+            WHEN reported_gbp IS NOT NULL THEN 'reported' END AS cost_per_transaction_basis,
         CASE WHEN months_with_cost = 12 AND months_with_volume = 12 THEN round(cost_12m, 2) END
             AS rolling_12m_cost_gbp,
         CASE WHEN months_with_cost = 12 AND months_with_volume = 12 THEN completed_12m END
@@ -53,7 +81,7 @@ final AS (
                 THEN 'shared costs not apportioned: another channel''s volume not provided'
             WHEN cost_gbp IS NULL THEN 'costs not provided'
         END AS missing_inputs
-    FROM rolling
+    FROM with_reported
 )
 
 SELECT * FROM final ORDER BY service_id, month, channel

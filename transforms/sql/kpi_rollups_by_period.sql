@@ -16,7 +16,8 @@ WITH catalogue AS (
 ),
 
 periods AS (
-    SELECT * FROM kpi_by_period WHERE channel = 'all'
+    -- a return due that never came has no figure (and never shadows one rolled up from months)
+    SELECT * FROM kpi_by_period WHERE channel = 'all' AND source <> 'not_received'
     QUALIFY row_number() OVER (PARTITION BY service_id, grain, period_start
                                ORDER BY source = 'submitted' DESC, source) = 1
 ),

@@ -1,7 +1,7 @@
 -- Service summary: one row per service in the catalogue, at its own grain: a service with monthly figures in the
 -- latest month with any figure; a service that reports only quarters or years (no monthly row) in its latest
 -- period of kpi_by_period (the latest to end; of those ending together, the longest, so a rolling year before its
--- last quarter), named as a period (period_name: 2018-19, Q1 2016, 12 months to Sep 2017). Each KPI as its own
+-- last quarter), named as a period (period_name: March 2025, 2018-19, Q1 2016, 12 months to Sep 2017). Each KPI as its own
 -- table defines it (channel 'all'), beside the same figure 12 months earlier:
 --   cost_per_transaction_change_12m_pct = (cost per transaction now / 12 months earlier - 1) x 100, percent;
 --   digital_take_up_change_12m_pp = (take-up now - take-up 12 months earlier) x 100, percentage points.
@@ -16,7 +16,8 @@ monthly_services AS (
 ),
 
 by_period AS (
-    SELECT * FROM kpi_by_period WHERE channel = 'all'
+    -- a return due that never came has no figure: the latest period is the latest with figures
+    SELECT * FROM kpi_by_period WHERE channel = 'all' AND source <> 'not_received'
     QUALIFY row_number() OVER (PARTITION BY service_id, grain, period_start
                                ORDER BY source = 'submitted' DESC, source) = 1
 ),
@@ -30,12 +31,7 @@ latest_period AS (
 period_figures AS (
     SELECT now.service_id, now.grain, now.period_start, now.period_end,
         CAST(date_trunc('month', now.period_end) AS DATE) AS period_month,
-        CASE now.grain
-            WHEN 'financial_year' THEN printf('%d-%02d', year(now.period_start), (year(now.period_start) + 1) % 100)
-            WHEN 'quarter' THEN printf('Q%d %d', quarter(now.period_start), year(now.period_start))
-            WHEN 'rolling_12_months' THEN '12 months to ' || strftime(now.period_end, '%b %Y')
-            ELSE strftime(now.period_start, '%b %Y') || ' to ' || strftime(now.period_end, '%b %Y')
-        END AS period_name,
+        period_name(now.grain, now.period_start, now.period_end) AS period_name,
         now.transactions_completed, now.cost_per_transaction_gbp, now.reported_cost_per_transaction_gbp,
         before.cost_per_transaction_gbp AS cost_per_transaction_12m_earlier_gbp,
         now.digital_take_up_rate, before.digital_take_up_rate AS digital_take_up_12m_earlier,
@@ -57,7 +53,8 @@ catalogue AS (
 ),
 
 cost AS (
-    SELECT service_id, month, transactions_completed, cost_per_transaction_gbp, rolling_12m_cost_per_transaction_gbp
+    SELECT service_id, month, transactions_completed, cost_per_transaction_gbp, reported_cost_per_transaction_gbp,
+        rolling_12m_cost_per_transaction_gbp
     FROM kpi_cost_per_transaction WHERE channel = 'all'
 ),
 
@@ -86,11 +83,12 @@ final AS (
         coalesce(p.grain, 'month') AS grain,
         coalesce(p.period_start, catalogue.month) AS period_start,
         coalesce(p.period_end, CAST(catalogue.month + INTERVAL 1 MONTH - INTERVAL 1 DAY AS DATE)) AS period_end,
-        coalesce(p.period_name, strftime(catalogue.month, '%b %Y')) AS period_name,
+        coalesce(p.period_name, period_name('month', catalogue.month, catalogue.month)) AS period_name,
         coalesce(p.period_month, catalogue.month) AS month,
         coalesce(p.transactions_completed, cost.transactions_completed) AS transactions_completed,
         coalesce(p.cost_per_transaction_gbp, cost.cost_per_transaction_gbp) AS cost_per_transaction_gbp,
-        p.reported_cost_per_transaction_gbp,
+        coalesce(p.reported_cost_per_transaction_gbp, cost.reported_cost_per_transaction_gbp)
+            AS reported_cost_per_transaction_gbp,
         cost.rolling_12m_cost_per_transaction_gbp,
         coalesce(p.cost_per_transaction_12m_earlier_gbp, cost_before.cost_per_transaction_gbp)
             AS cost_per_transaction_12m_earlier_gbp,

@@ -111,8 +111,10 @@ CREATE TABLE IF NOT EXISTS submission_accounting (
     return_type VARCHAR NOT NULL, agency_id VARCHAR, month DATE, source_file VARCHAR NOT NULL,
     sha256 VARCHAR NOT NULL,
     file_status VARCHAR NOT NULL,   -- read | unreadable (quarantined whole) | not_recognised (no mapping reads it)
+                                    -- | superseded (an earlier version of a file sent again; not staged)
     rows_read BIGINT NOT NULL, rows_accepted BIGINT NOT NULL, rows_quarantined BIGINT NOT NULL,
-    rows_markers_only BIGINT    -- of the rows accepted, those whose every figure was a marker (not provided)
+    rows_markers_only BIGINT,   -- of the rows accepted, those whose every figure was a marker (not provided)
+    superseded_by VARCHAR       -- superseded: the sha256 of the version in force (the same file, sent later)
 );
 
 -- Transaction-level extracts, aggregated per service x month x channel offered and per service ('all') by

@@ -3,6 +3,8 @@
 -- as_of: the latest time any submission was received, so the table depends on the data alone.
 -- status: received (first version on or before the due date, UK time), late (first version after it),
 -- missing (nothing received and the due date is before as_of), not_yet_due (nothing received yet, not due).
+-- period_name: the period the return covers, named by the agency's cadence (March 2025, Q1 2018, 2017-18, 2018,
+-- 12 months to Mar 2018; both, joined by "and", when two cadences fall due in one month).
 WITH received AS (
     SELECT agency_id, month, min(received_at) AS first_received_at, count(DISTINCT source_path) AS files
     FROM raw_submissions
@@ -28,7 +30,17 @@ expected AS (
         agencies.agency_id,
         agencies.agency_name,
         months.month,
-        CAST(months.month + INTERVAL 1 MONTH + (agencies.return_due_day - 1) * INTERVAL 1 DAY AS DATE) AS due_date
+        CAST(months.month + INTERVAL 1 MONTH + (agencies.return_due_day - 1) * INTERVAL 1 DAY AS DATE) AS due_date,
+        CASE WHEN list_contains(agencies.cadence, 'monthly') THEN period_name('month', months.month, months.month)
+            ELSE concat_ws(' and ',
+                CASE WHEN list_contains(agencies.cadence, 'quarterly') AND month(months.month) IN (3, 6, 9, 12)
+                    THEN period_name('quarter', CAST(months.month - INTERVAL 2 MONTH AS DATE), months.month) END,
+                CASE WHEN list_contains(agencies.cadence, 'financial_year') AND month(months.month) = 3
+                    THEN period_name('financial_year', CAST(months.month - INTERVAL 11 MONTH AS DATE), months.month) END,
+                CASE WHEN list_contains(agencies.cadence, 'calendar_year') AND month(months.month) = 12
+                    THEN strftime(months.month, '%Y') END,
+                CASE WHEN list_contains(agencies.cadence, 'rolling_12_months')
+                    THEN period_name('rolling_12_months', months.month, months.month) END) END AS period_name
     FROM stg_agencies AS agencies CROSS JOIN months
     WHERE agencies.connector IN ('file_drop', 'http') AND months.month >= agencies.first_month
         AND (list_has_any(agencies.cadence, ['monthly', 'rolling_12_months'])
@@ -42,6 +54,7 @@ final AS (
         expected.agency_id,
         expected.agency_name,
         expected.month,
+        expected.period_name,
         expected.due_date,
         received.first_received_at,
         coalesce(received.files, 0) AS files_received,

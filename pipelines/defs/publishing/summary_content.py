@@ -228,11 +228,13 @@ def late_returns(returns: dict | None) -> list[str] | None:
         return None
     items = []
     for r in returns["rows"]:
+        # a quarterly or yearly return is named by its period (Q1 2018, 2017-18), a monthly one by its month
+        period = r.get("period_name") or f"{r['month']:%B %Y}"
         if r["status"] == "late":
-            items.append(f"{r['agency_name']}: the return for {r['month']:%B %Y} arrived late, on "
+            items.append(f"{r['agency_name']}: the return for {period} arrived late, on "
                          f"{r['first_received_at']:%d %B %Y} (due {r['due_date']:%d %B %Y}).")
         elif r["status"] == "missing":
-            items.append(f"{r['agency_name']}: the return for {r['month']:%B %Y} is missing "
+            items.append(f"{r['agency_name']}: the return for {period} is missing "
                          f"(due {r['due_date']:%d %B %Y}).")
     return items
 

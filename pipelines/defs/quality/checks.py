@@ -61,8 +61,10 @@ def month_on_month_jumps(store: DataStore) -> dg.AssetCheckResult:
 
 
 @dg.asset_check(pool=WAREHOUSE_POOL, asset="kpi_by_period", name="reported_figures_agree",
+                additional_deps=["kpi_cost_per_transaction", "kpi_completion_rate"],
                 description="Warns where a figure the publisher reported (cost per transaction, completion rate, a "
-                            "total) differs by more than 1% from the same figure computed from its inputs.")
+                            "total) differs by more than 1% from the same figure computed from its inputs, for a "
+                            "period or a month.")
 def reported_figures_agree(store: DataStore) -> dg.AssetCheckResult:
     with store.connect() as con:
         rows = con.execute(sql("check_reported_figures")).fetchall()

@@ -19,6 +19,7 @@ import polars as pl
 
 from pipelines.defs.staging.guards import ParseError, check_parquet, check_shape, check_xlsx, gunzip
 from pipelines.lib.config.limits import FileLimits
+from transforms.layouts import series_records
 from transforms.staging import ROW, SHAPE
 
 DELIMITERS = ",;\t|"
@@ -166,6 +167,7 @@ def _json(data: bytes, layout: dict, limits: FileLimits) -> pl.DataFrame:
         raise ParseError(f"JSONDecodeError: {error}") from error
     except RecursionError as error:
         raise ParseError("the JSON is nested too deeply to be a list of records") from error
+    records = series_records(records, layout["series"]) if layout.get("series") else records
     if isinstance(records, dict) and isinstance(records.get(layout.get("records_key", "data")), list):
         records = records[layout.get("records_key", "data")]
     if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):

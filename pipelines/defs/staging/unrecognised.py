@@ -1,11 +1,13 @@
 """Files that no mapping reads: a name no return of the agency's mapping matches, or a folder that is not a month.
 Each is one row of `submission_accounting` (file_status not_recognised) and one of `quarantine` saying what to
-rename, so that no landed file is ignored in silence."""
+rename, so that no landed file is ignored in silence. Earlier versions of a file sent again are rows of
+`submission_accounting` too (file_status superseded, naming the version in force): not errors, so no quarantine."""
 
 from __future__ import annotations
 
 import datetime as dt
 import re
+from pathlib import Path
 
 from pipelines.lib.config import Config
 from pipelines.lib.files import landed_files
@@ -15,6 +17,8 @@ from transforms.domain import RETURN_TYPES
 
 MONTH_FOLDER = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
 RETURN_TYPE = "not_recognised"
+SUPERSEDED = "superseded"
+SUPERSEDED_SQL = (Path(__file__).parent / "superseded_files.sql").read_text(encoding="utf-8")
 
 
 def not_recognised(source_path: str, sha: str, agency_id: str, month: dt.date | None, mapping) -> dict:
@@ -70,6 +74,18 @@ def write_not_recognised(con, rows: list[dict], start: dt.date, end: dt.date, ag
                     "column_name, offending_value, message) VALUES (?, ?, ?, ?, ?, NULL, ?, 'file', ?, ?)",
                     [RETURN_TYPE, row["agency_id"], row["month"], row["source_file"], row["sha256"], row["rule"],
                      row["offending_value"], row["message"]])
-        con.execute("INSERT INTO submission_accounting VALUES (?, ?, ?, ?, ?, 'not_recognised', 0, 0, 0, 0)",
+        con.execute("INSERT INTO submission_accounting (return_type, agency_id, month, source_file, sha256, "
+                    "file_status, rows_read, rows_accepted, rows_quarantined, rows_markers_only) "
+                    "VALUES (?, ?, ?, ?, ?, 'not_recognised', 0, 0, 0, 0)",
                     [RETURN_TYPE, row["agency_id"], row["month"], row["source_file"], row["sha256"]])
+    write_superseded(con, start, end, agencies)
     con.execute("COMMIT")
+
+
+def write_superseded(con, start: dt.date, end: dt.date, agencies: list[str] | None) -> None:
+    """Replace this run's superseded rows (its months and agencies; files with no month, all of them), inside the
+    caller's transaction."""
+    con.execute(f"DELETE FROM submission_accounting WHERE return_type = ? AND (({RUN_SLICE}) OR month IS NULL)",
+                [SUPERSEDED, start, end, agencies, agencies])
+    con.execute(f"INSERT INTO submission_accounting BY NAME {SUPERSEDED_SQL}",
+                {"start": start, "end": end, "agencies": agencies})

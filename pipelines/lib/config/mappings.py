@@ -51,6 +51,18 @@ class ChannelsOffered(Model):
     unknown: list[str] = []  # cell values that say nothing (e.g. ND): whether a channel is offered is unknown
 
 
+class Series(Model):
+    """JSON keeping one series per measure (`{datasets: [{id, data: [{label, value}]}]}`): one record per period."""
+
+    datasets: Text = "datasets"  # the key of the document's list of series
+    name: Text = "id"  # a series' name: the column its values go to
+    points: Text = "data"  # a series' list of points
+    period: Text = "label"  # a point's period
+    value: Text = "value"  # a point's value (null: not provided)
+    keep: list[Text] = []  # keys of the document carried onto every record (the service's name)
+    percent: list[Text] = []  # series given in percent (0..100), read as shares (0..1)
+
+
 class ReturnLayout(Model):
     """How one return of an agency is laid out: its file and what turns it into the canonical columns."""
 
@@ -60,6 +72,7 @@ class ReturnLayout(Model):
     delimiter: str | None = None  # CSV: else guessed from the header
     encoding: str = "utf-8"
     records_key: Text = "data"  # JSON: where an object keeps its list of records
+    series: Series | None = None  # JSON: a document of series, one per measure, made one record per period
     rename: dict[str, Text] = {}  # their column -> ours
     values: dict[str, dict[str, str]] = {}  # our column -> their label -> ours
     not_provided: list[str] = []  # markers of a figure that was not provided

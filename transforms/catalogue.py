@@ -85,7 +85,8 @@ TABLES = (
           "rule it broke.", build="side", title="Quarantine",
           order="return_type, source_file, row_number NULLS FIRST, rule, column_name", publish_as="quarantine"),
     Table("submission_accounting", "staging", "For every file received - rows read = rows accepted + rows "
-          "quarantined.", build="side", title="Submission accounting", order="return_type, source_file",
+          "quarantined - and for every file not read, why: not recognised, or superseded by a later version.",
+          build="side", title="Submission accounting", order="return_type, source_file, file_status, sha256",
           publish_as="submission_accounting"),
     # quality
     Table("submission_status", "quality", "Per agency and month - whether the monthly return was received by its "
@@ -113,7 +114,8 @@ TABLES = (
           "intervals.", key=("service_id", "month", "channel"), title="User satisfaction",
           publish_as="kpi_user_satisfaction", suite=True, revisions=True),
     Table("kpi_by_period", "kpis", "The KPIs at the grain agencies sent (quarter, financial year, 12 months) and "
-          "monthly figures rolled up to quarters and financial years.",
+          "monthly figures rolled up to quarters and financial years; a return due by the agency's cadence that did "
+          "not come is a row with every figure empty.",
           key=("service_id", "grain", "period_start", "source", "channel"), publish_as="kpi_by_period", suite=True,
           revisions=True),
     Table("kpi_processing_time", "kpis", "Time to complete (median and 90th percentile, seconds) per service, "
@@ -129,8 +131,9 @@ TABLES = (
           key=("level", "group_id", "grain", "period_start", "kpi"),
           order="level, group_id, grain, period_start, kpi_order",
           title="KPIs by period for government, departments and agencies", publish_as="kpi_rollups_by_period"),
-    Table("kpi_service_summary", "kpis", "One row per service - its KPIs in the latest month and how they changed "
-          "over 12 months.", key=("service_id",), title="Services in the latest month",
+    Table("kpi_service_summary", "kpis", "One row per service - its KPIs in its latest period (a month, or the "
+          "quarter or year it reports by) and how they changed over 12 months.", key=("service_id",),
+          title="Services in their latest period",
           publish_as="kpi_service_summary"),
     Table("revisions", "kpis", "Published KPI figures that changed when a corrected or late return arrived: from "
           "what to what, and when.", build="side",

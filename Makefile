@@ -46,11 +46,12 @@ check-config: setup
 run: setup
 	$(PY) -m pipelines.run
 
-# The suite runs its test files in one worker process a core (TEST_WORKERS=0: in this process, one file after another).
+# The suite runs its test files in one worker process a core (TEST_WORKERS=0: in this process, one file after
+# another), and ends with its 15 slowest tests.
 TEST_WORKERS ?= auto
 test: setup $(DASHBOARDS_STAMP) /usr/bin/chromium
 	$(VENV)/bin/lint-imports
-	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile --durations=15
 
 # The UI listens on loopback only; expose it (DAGSTER_UI_HOST=0.0.0.0) only behind an authenticating proxy (README).
 DAGSTER_UI_HOST ?= 127.0.0.1

@@ -94,11 +94,11 @@ def write_results(report: dict, path: Path) -> None:
         "# Benchmark results",
         "",
         f"Written by `make bench` (`python -m benchmarks.run`) on {report['started']}. Every figure below is a single "
-        "run on a shared machine (other engineers' jobs were running on its 2 cores: load average "
-        f"{m['load_before'][0]:.1f} before, "
+        f"run (load average {m['load_before'][0]:.1f} before, "
         + (f"{report['load_after'][0]:.1f} after" if "load_after" in report else "the run stopped before its end")
-        + "), so timings carry noise of tens of "
-        "per cent; each comparison is of paths run one after the other on the same files in the same run." + (f" {report['note']}" if report.get("note") else ""),
+        + f", on {m.get('cores', 'the')} cores; other jobs on the machine would show there), so timings carry "
+        "noise of tens of per cent; each comparison is of paths run one after the other on the same files in the "
+        "same run." + (f" {report['note']}" if report.get("note") else ""),
         "",
         "## Machine and versions",
         "",

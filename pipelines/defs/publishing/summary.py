@@ -46,14 +46,15 @@ def _in_workers(published: Path, months: list[list[Period]], manifest: dict, wor
             job = Path(folder) / f"job-{number}.json"
             job.write_text(json.dumps({"published": str(published), "manifest": manifest, "months": [
                 [dataclasses.asdict(p) for p in month] for month in months[number::workers]]}, default=str))
-            started.append(subprocess.Popen([sys.executable, "-m", "pipelines.defs.publishing.summary_render", str(job)],
-                                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+            started.append((subprocess.Popen(
+                [sys.executable, "-m", "pipelines.defs.publishing.summary_render", str(job), str(job.with_suffix(".out"))],
+                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True), job.with_suffix(".out")))
         results = []
-        for worker in started:
-            out, err = worker.communicate()
-            if worker.returncode != 0:
+        for worker, out in started:
+            _, err = worker.communicate()
+            if worker.returncode != 0 or not out.exists():
                 raise RuntimeError(f"a summary worker failed (exit {worker.returncode}): {err.strip()[-2000:]}")
-            results += json.loads(out)
+            results += json.loads(out.read_text(encoding="utf-8"))
         return results
 
 

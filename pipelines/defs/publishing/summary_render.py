@@ -229,13 +229,14 @@ def render_month(published: Path, periods: list[Period], manifest: dict) -> list
 
 
 def main() -> None:
-    """A worker process (summary.py starts them): renders the months of the job file named on the command line,
-    {"published": folder, "months": [[period, ...], ...], "manifest": {...}}, and prints its results as JSON."""
+    """A worker process (summary.py starts them): renders the months of the job file named first on the command
+    line, {"published": folder, "months": [[period, ...], ...], "manifest": {...}}, and writes its results as JSON
+    to the file named second (not to stdout, where a library may print)."""
     job = json.loads(Path(sys.argv[1]).read_text(encoding="utf-8"))
     months = [[Period(p["kind"], dt.date.fromisoformat(p["start"]), dt.date.fromisoformat(p["end"])) for p in month]
               for month in job["months"]]
-    json.dump([entry for month in months for entry in render_month(Path(job["published"]), month, job["manifest"])],
-              sys.stdout)
+    results = [entry for month in months for entry in render_month(Path(job["published"]), month, job["manifest"])]
+    Path(sys.argv[2]).write_text(json.dumps(results), encoding="utf-8")
 
 
 if __name__ == "__main__":

@@ -91,7 +91,8 @@ def _set_aside_old_shapes(con) -> dict[str, list[str]]:
     with duckdb.connect() as target:
         target.execute(sql("schema"))
         wanted = _columns(target)
-        views = {name for (name,) in target.execute("SELECT view_name FROM duckdb_views() WHERE NOT internal").fetchall()}
+        views = {name for (name,) in
+                 target.execute("SELECT view_name FROM duckdb_views() WHERE NOT internal").fetchall()}
     have = {table: columns for table, columns in _columns(con).items() if table not in views}
     reshaped = {}
     for table, columns in wanted.items():

@@ -46,9 +46,10 @@ def _in_workers(published: Path, months: list[list[Period]], manifest: dict, wor
             job = Path(folder) / f"job-{number}.json"
             job.write_text(json.dumps({"published": str(published), "manifest": manifest, "months": [
                 [dataclasses.asdict(p) for p in month] for month in months[number::workers]]}, default=str))
+            out = job.with_suffix(".out")
             started.append((subprocess.Popen(
-                [sys.executable, "-m", "pipelines.defs.publishing.summary_render", str(job), str(job.with_suffix(".out"))],
-                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True), job.with_suffix(".out")))
+                [sys.executable, "-m", "pipelines.defs.publishing.summary_render", str(job), str(out)],
+                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True), out))
         results = []
         for worker, out in started:
             _, err = worker.communicate()
@@ -91,7 +92,8 @@ def pub_benefits_summary(context: dg.AssetExecutionContext, store: DataStore) ->
     metadata = {"folder": str(store.published / "reports"), "files": 2 * len(written),  # a PDF and a page each
                 "summaries": len(results), "rendered": len(written),
                 "unchanged": len(results) - len(written),
-                "written": dg.MetadataValue.json(sorted(f"{e['stem']}.{kind}" for e in written for kind in ("pdf", "html")))}
+                "written": dg.MetadataValue.json(
+                    sorted(f"{e['stem']}.{kind}" for e in written for kind in ("pdf", "html")))}
     if written:  # wall time of each rendered summary, in its worker
         metadata["seconds_per_summary_median"] = round(statistics.median(e["seconds"] for e in written), 3)
         metadata["seconds_per_summary_max"] = round(max(e["seconds"] for e in written), 3)

@@ -20,7 +20,7 @@ from pipelines.defs.staging import extracts as extracts_module
 from pipelines.defs.staging.extracts import RETURN_TYPE, extract_patterns, stage_extracts, stg_extract_transactions
 from pipelines.defs.ingestion.assets import archive_file
 from pipelines.lib.config import load_config
-from pipelines.lib.resources import DataStore, Settings
+from pipelines.lib.resources import WAREHOUSE_POOL, DataStore, Settings
 
 MONTH = "customs/2025-01"
 PARQUET, CSV = f"{MONTH}/extract-defects.parquet", f"{MONTH}/extract-defects.csv"
@@ -285,8 +285,10 @@ def test_months_run_in_parallel_processes_without_corrupting_the_warehouse(tmp_p
     code = tmp_path / "parallel_defs.py"
     code.write_text(f"DATA = {str(root)!r}\n" + textwrap.dedent(PARALLEL_DEFS), encoding="utf-8")
     env = {**os.environ, "DAGSTER_HOME": str(home), "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
-    with dg.DagsterInstance.from_config(str(home)):
-        pass  # create the instance's storage once, before two processes race to create it
+    # The instance's storage and the pool's one slot, made once before two processes race to make them (the first
+    # claims of a pool with only a default limit can each add a slot: the README's deployment sets it the same way).
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        instance.event_log_storage.set_concurrency_slots(WAREHOUSE_POOL, 1)
     logs = [tmp_path / f"run-{month}.log" for month in ("2025-01", "2025-02")]
     runs = [subprocess.Popen([sys.executable, "-m", "dagster", "job", "execute", "-f", str(code), "-j", "extracts",
                               "--tags", json.dumps({"dagster/partition": f"{log.stem[4:]}-01"})],

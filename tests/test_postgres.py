@@ -111,6 +111,8 @@ def deployment(tmp_path_factory):
         # Dagster's tables, created once before anything starts (processes starting together would race).
         subprocess.run([str(BIN / "dagster"), "instance", "migrate"], cwd=REPO, env=env, check=True,
                        capture_output=True, timeout=300)
+        subprocess.run([str(BIN / "dagster"), "instance", "concurrency", "set", WAREHOUSE_POOL, "1"], cwd=REPO,
+                       env=env, check=True, capture_output=True, timeout=300)
         # As deployed: one code server (it also starts the run workers), the daemon and the CLI use it.
         port = free_port()
         code_server = background([str(BIN / "dagster"), "api", "grpc", "-m", "pipelines.definitions", "-d", str(REPO),

@@ -7,7 +7,7 @@ from functools import cache
 
 import pandas as pd
 
-import great_expectations as gx  # expectations/__init__.py turns analytics off and filters one warning first
+import great_expectations as gx  # imported by expectations/__init__.py first, configured there
 
 from expectations.suites import expectations
 

@@ -5,6 +5,7 @@ import subprocess
 import sys
 
 import dagster as dg
+import pytest
 
 from expectations.suites import BLOCKING
 from pipelines.definitions import defs
@@ -71,3 +72,14 @@ def test_the_code_location_imports_no_great_expectations_pandas_or_chart_librari
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=REPO, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("first", ["", "import pyspark; "])
+def test_the_suites_import_under_a_fileless_main_with_pyspark_hidden_unless_already_loaded(first):
+    """`python -c` has a __main__ with no file, which pyspark takes for a doctest run (it ends the process, status 0,
+    so the last line would be missing); Great Expectations is imported without pyspark unless it was loaded first."""
+    probe = (f"import sys; {first}import expectations.runner; import pyspark; "
+             "print('imported', 'pyspark.ml' in sys.modules, expectations.runner.gx.__name__)")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=REPO, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == f"imported {bool(first)} great_expectations"

@@ -102,11 +102,11 @@ def stage_returns(store: DataStore, config: Config, return_type: str, start: dt.
         accepted, failed, done = validated(agency_months, return_type, catalogue, config.limits.values.max_count,
                                            float(config.limits.values.max_cost_gbp))
         read_counts = {source_path: frames[source_path] for source_path in done}  # rows as read, before unpivot
-        failures = [failures[path] for path, *_ in files if path in failures] + ([failed] if failed is not None
-                                                                                 else [])
-        accepted_parts, accounting_rows = [accepted] if accepted is not None else [], []
-        quarantined = pl.concat(failures, how="diagonal_relaxed") if failures else pl.DataFrame(
+        rejected_parts = [failures[path] for path, *_ in files if path in failures] + (
+            [failed] if failed is not None else [])  # files in arrival order, then the rows validation rejected
+        quarantined = pl.concat(rejected_parts, how="diagonal_relaxed") if rejected_parts else pl.DataFrame(
             schema={c: (pl.Int64 if c == "row_number" else pl.String) for c in QUARANTINE_COLUMNS})
+        accounting_rows = []
         for source_path, sha, agency_id, month in files:
             read, accepted_rows, rejected = file_result(read_counts.get(source_path), quarantined, source_path)
             status = "read" if source_path in read_counts else "unreadable"
@@ -114,8 +114,8 @@ def stage_returns(store: DataStore, config: Config, return_type: str, start: dt.
                                     "source_file": source_path, "sha256": sha, "file_status": status,
                                     "rows_read": read, "rows_accepted": accepted_rows,
                                     "rows_quarantined": rejected})
-        accepted = (pl.concat(accepted_parts, how="diagonal_relaxed") if accepted_parts else pl.DataFrame()).rename(
-            {FILE: "source_file", ROW: "source_row"}, strict=False)
+        accepted = (pl.DataFrame() if accepted is None else accepted).rename({FILE: "source_file", ROW: "source_row"},
+                                                                             strict=False)
         markers = markers_only(accepted, return_type)
         for row in accounting_rows:
             row["rows_markers_only"] = markers.get(row["source_file"], 0)

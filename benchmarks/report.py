@@ -230,7 +230,7 @@ def _fixed_costs(report: dict) -> list[str]:
                   f"agencies ({monthly['files']:,} files, {monthly['rows']:,} rows) staged, checked and published in "
                   f"{monthly['seconds']:.1f} s, peak memory {monthly['peak_rss_mb']:,.0f} MB ({stages}).", ""]
     else:
-        why = (monthly or {}).get("failed") or (monthly or {}).get("not_measured") or "not run"
+        why = (monthly or {}).get("failed") or "not run"
         lines += [f"The monthly path (700 services from 100 agencies): not measured in this run ({why}).", ""]
     return lines
 

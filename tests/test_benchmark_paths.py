@@ -86,7 +86,7 @@ def test_the_results_page_states_each_target_and_by_how_much_it_is_missed(tmp_pa
                         "full": {**path, "seconds": 100.0}, "same_published_kpis": True},
         "imports": {"runs": 5, "ratio": 2.5, "median_seconds": {"pipelines.definitions": 2.5, "dagster": 1.0},
                     "seconds": {"pipelines.definitions": [2.5] * 5, "dagster": [1.0] * 5}},
-        "monthly_path": {"not_measured": "benchmarks/monthly_path.py is not in this tree"},
+        "monthly_path": {"failed": "OSError: No space left on device"},
     }
     write_results(report, tmp_path / "RESULTS.md")
     text = (tmp_path / "RESULTS.md").read_text()
@@ -95,7 +95,8 @@ def test_the_results_page_states_each_target_and_by_how_much_it_is_missed(tmp_pa
     assert "| 30% (9.0 s of 30.0 s) | **missed**: by 10 points |" in text
     assert "| 5.0% (5.0 s against 100.0 s) | met |" in text
     assert "| 2.50x (2.50 s against 1.00 s) | **missed**: by 0.50x |" in text
-    assert "(700 services from 100 agencies): not measured in this run (benchmarks/monthly_path.py is not" in text
+    assert "(700 services from 100 agencies): not measured in this run (OSError: No space left on device)" in text
+    assert "times one month of 700 services from 100 agencies, failed: OSError: No space left on device." in text
     assert "Not measured yet: `make bench SIZE=1B`." in text
     assert "skipped: needs about 9 GB; 4 GB available" in text
     assert "byte-identical to those of the full rebuild" in text

@@ -185,7 +185,8 @@ def _scale(report: dict) -> list[str]:
     head = [f"## {_size(size['events'])} events", "",
             f"`make bench SIZE={_size(size['events'])}` (`python -m benchmarks.run --scale {_size(size['events'])}`) "
             f"on {run['started']}, load average {run['machine']['load_before'][0]:.1f} before and "
-            f"{run['load_after'][0]:.1f} after (other jobs share the 2 cores). {size['events']:,} transactions "
+            f"{run['load_after'][0]:.1f} after, on 2 cores (the run itself counts in the second; other jobs would "
+            f"show in both). {size['events']:,} transactions "
             f"over {size['months']} months in {size['files']} files of 5 million rows "
             f"({size.get('file_bytes', 0) / 1e9:.1f} GB of Parquet, generated in {size['generate_seconds'] / 60:.0f} "
             "minutes and deleted after the run), through the whole pipeline as above.", ""]

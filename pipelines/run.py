@@ -38,13 +38,15 @@ ACTIVE = [dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.STARTING, dg.DagsterR
 
 def landed_months(store) -> list[str]:
     """The months with a folder under landing/<agency>/ that the monthly partitions have."""
-    return sorted({p.name for p in store.landing.glob("*/*") if p.is_dir() and p.name in _partition_months()})
+    months = _partition_months()
+    return sorted({p.name for p in store.landing.glob("*/*") if p.is_dir() and p.name in months})
 
 
 def set_aside_folders(store) -> list[str]:
     """Folders named like a month (YYYY-MM) that are not one the pipeline has: never read, listed in the summary."""
+    months = _partition_months()
     return sorted(p.relative_to(store.landing).as_posix() for p in store.landing.glob("*/*")
-                  if MONTH_FOLDER.match(p.name) and p.name not in _partition_months())
+                  if MONTH_FOLDER.match(p.name) and p.name not in months)
 
 
 def _partition_months() -> set[str]:

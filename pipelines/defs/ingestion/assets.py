@@ -16,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import dagster as dg
+import polars as pl
 
 from pipelines.defs.ingestion.http import FetchError, HttpSource, display_url, fetch
 from pipelines.lib.config import RETURN_TYPES, Agency
@@ -26,26 +27,44 @@ from pipelines.lib.partitions import agencies_of_run, monthly, months_in
 from pipelines.lib.resources import WAREHOUSE_POOL, DataStore, Settings
 from pipelines.lib.warehouse import delete_run_slice, write_quarantine
 
+
 def archive_file(con, store: DataStore, path: Path, agency_id: str | None, month: dt.date | None,
                  source: str = "file_drop", sha: str | None = None) -> bool:
     """Archive one landed file (`sha`: its sha256, if already computed); True when these bytes are new for this
     path."""
-    sha = sha or sha256_file(path)
-    size = path.stat().st_size
-    source_path = path.relative_to(store.landing).as_posix()
-    current = con.execute("SELECT sha256 FROM current_submissions WHERE source_path = ?", [source_path]).fetchall()
-    if current and current[0][0] == sha:
-        return False  # an identical resubmission of the version in force
-    archive_path = f"{sha[:2]}/{sha}{path.suffix.lower()}"
-    target = store.archive / archive_path
-    if not target.exists():
-        write_atomically(target, lambda temporary: (shutil.copyfile(path, temporary), os.chmod(temporary, 0o444)))
-    received = dt.datetime.fromtimestamp(path.stat().st_mtime, dt.timezone.utc)  # when it landed on the drop
-    con.execute("INSERT INTO raw_submissions BY NAME SELECT ? AS source_path, ? AS sha256, ? AS size_bytes, "
-                "? AS received_at, ? AS archived_at, ? AS source, ? AS agency_id, ? AS month, ? AS archive_path",
-                [source_path, sha, size, received, dt.datetime.now(dt.timezone.utc), source, agency_id, month,
-                 archive_path])
-    return True
+    return archive_files(con, store, [(path, agency_id, month)], [sha or sha256_file(path)], source) == 1
+
+
+def archive_files(con, store: DataStore, files: list[tuple[Path, str | None, dt.date | None]], hashes: list[str],
+                  source: str) -> int:
+    """Archive landed files of distinct paths, given their sha256s: the bytes not archived yet are copied, and each
+    file whose bytes are not the version in force for its path gets a `raw_submissions` row (all in one insert).
+    Returns how many were new."""
+    paths = [path.relative_to(store.landing).as_posix() for path, _, _ in files]
+    current = dict(con.execute("SELECT source_path, sha256 FROM current_submissions "
+                               "WHERE list_contains(?, source_path)", [paths]).fetchall())
+    rows = []
+    for (path, agency_id, month), source_path, sha in zip(files, paths, hashes):
+        if current.get(source_path) == sha:
+            continue  # an identical resubmission of the version in force
+        archive_path = f"{sha[:2]}/{sha}{path.suffix.lower()}"
+        target = store.archive / archive_path
+        if not target.exists():
+            write_atomically(target, lambda temporary: (shutil.copyfile(path, temporary), os.chmod(temporary, 0o444)))
+        landed = path.stat()
+        rows.append((source_path, sha, landed.st_size,
+                     dt.datetime.fromtimestamp(landed.st_mtime, dt.timezone.utc),  # when it landed on the drop
+                     dt.datetime.now(dt.timezone.utc), source, agency_id, month, archive_path))
+    if rows:
+        con.register("archived_now", pl.DataFrame(rows, schema=ARCHIVED_SCHEMA, orient="row"))
+        con.execute("INSERT INTO raw_submissions BY NAME SELECT * FROM archived_now")
+        con.unregister("archived_now")
+    return len(rows)
+
+
+ARCHIVED_SCHEMA = {"source_path": pl.String, "sha256": pl.String, "size_bytes": pl.Int64,
+                   "received_at": pl.Datetime("us", "UTC"), "archived_at": pl.Datetime("us", "UTC"),
+                   "source": pl.String, "agency_id": pl.String, "month": pl.Date, "archive_path": pl.String}
 
 
 def archive_all(store: DataStore, files: list[tuple[Path, str | None, dt.date | None]],
@@ -54,8 +73,7 @@ def archive_all(store: DataStore, files: list[tuple[Path, str | None, dt.date | 
         hashes = list(pool.map(sha256_file, [path for path, _, _ in files]))
     with store.connect() as con:
         con.execute("BEGIN")
-        new = sum(archive_file(con, store, path, agency, month, source, sha)
-                  for (path, agency, month), sha in zip(files, hashes))
+        new = archive_files(con, store, files, hashes, source)
         pause_point("archive")
         con.execute("COMMIT")
     return {"files_seen": len(files), "files_new": new, "files_unchanged": len(files) - new,

@@ -129,7 +129,8 @@ def chart_figures(history: list[dict]) -> dict:
         _millions_axis(axes)
         axes.set_ylabel("Savings to date")
         _month_axis(axes, [m for m, _ in series(history, "cashable_realised_to_date_gbp")])
-        axes.legend(frameon=False, loc="upper left")
+        if axes.get_legend_handles_labels()[0]:  # a period with no benefit figures has no lines to name
+            axes.legend(frameon=False, loc="upper left")
         axes.grid(axis="y", color="0.85", linewidth=0.6)
         take_up, axes = plt.subplots(figsize=(4.2, 2.9), layout="constrained")
         points = series(history, "digital_take_up_rate")

@@ -54,8 +54,9 @@ def copied(built, tmp_path):
 
 # The files whose tests take longest start first, so that with a worker a core (`make test`) none is left running
 # alone at the end; the order of the tests within a file is unchanged.
-LONGEST_FIRST = ("test_postgres.py", "test_dashboards.py", "test_crash_safety.py", "test_housekeeping.py",
-                 "test_spark_extracts.py", "test_hostile_run.py", "test_onboarding.py", "test_pipeline.py")
+LONGEST_FIRST = ("test_postgres.py", "test_dashboards.py", "test_dashboards_real.py", "test_crash_safety.py",
+                 "test_housekeeping.py", "test_spark_extracts.py", "test_hostile_run.py", "test_onboarding.py",
+                 "test_pipeline.py")
 
 
 def pytest_collection_modifyitems(items):

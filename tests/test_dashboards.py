@@ -2,6 +2,7 @@
 shows the published figures as people write them, its key columns in view, and passes axe-core (screenshots of each
 are left in screenshots/dashboards/, git-ignored, for a person to look at)."""
 
+import contextlib
 import functools
 import os
 import re
@@ -21,7 +22,7 @@ from pipelines.defs.publishing.open_data import sql_definition
 from transforms.domain import SATISFACTION_MIN_RESPONSES
 
 DASHBOARDS = Path(__file__).resolve().parent.parent / "dashboards"
-SCREENSHOTS = Path(__file__).resolve().parent.parent / "screenshots" / "dashboards"
+SCREENSHOTS = Path(__file__).resolve().parent.parent / "screenshots"
 AXE = DASHBOARDS / "node_modules" / "axe-core" / "axe.min.js"
 VIEWPORT = {"width": 1366, "height": 768}
 COST_AND_TAKE_UP = ["Service", "Cost per transaction", "Change in 12 months", "Digital take-up",
@@ -36,35 +37,48 @@ def npm(project: Path, script: str, published: Path, timeout: int) -> None:
     assert done.returncode == 0, f"npm run {script} failed:\n{done.stdout[-4000:]}\n{done.stderr[-4000:]}"
 
 
-@pytest.fixture(scope="module")
-def site(built, tmp_path_factory):
-    """(build folder, published folder): the dashboards built with build:strict from the `built` published files,
-    in a copy of the project (node_modules linked from dashboards/, installed by `make dashboards-install`)."""
-    store, _, _ = built
+def build_site(published: Path, folder: Path) -> Path:
+    """The dashboards built with build:strict from the files in `published`, in a copy of the project in `folder`
+    (node_modules linked from dashboards/, installed by `make dashboards-install`): the build folder."""
     assert (DASHBOARDS / "node_modules" / ".bin" / "evidence").exists(), "run `make dashboards-install` first"
-    project = tmp_path_factory.mktemp("site") / "dashboards"
+    project = folder / "dashboards"
     shutil.copytree(DASHBOARDS, project, ignore=shutil.ignore_patterns("node_modules", "build", ".evidence",
                                                                        "static"))
     (project / "node_modules").symlink_to(DASHBOARDS / "node_modules")
-    npm(project, "sources", store.published, timeout=300)
-    npm(project, "build:strict", store.published, timeout=1500)
-    return project / "build", store.published
+    npm(project, "sources", published, timeout=300)
+    npm(project, "build:strict", published, timeout=1500)
+    return project / "build"
 
 
-@pytest.fixture(scope="module")
-def server(site):
-    """The built site served on 127.0.0.1 by this test."""
+@contextlib.contextmanager
+def serving(build: Path):
+    """The built site served on 127.0.0.1 while the block runs: its address."""
     class Quiet(SimpleHTTPRequestHandler):
         def log_message(self, *args):
             pass
 
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(site[0])))
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(build)))
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
-    httpd.server_close()
-    thread.join()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join()
+
+
+@pytest.fixture(scope="module")
+def site(built, tmp_path_factory):
+    """(build folder, published folder): the dashboards built from the `built` published files."""
+    store, _, _ = built
+    return build_site(store.published, tmp_path_factory.mktemp("site")), store.published
+
+
+@pytest.fixture(scope="module")
+def server(site):
+    with serving(site[0]) as address:
+        yield address
 
 
 @pytest.fixture(scope="module")
@@ -77,12 +91,17 @@ def browser():
         chromium.close()
 
 
+def screenshots(name: str) -> Path:
+    """screenshots/<name>/ (git-ignored), emptied first: the pytest folders are shared and pruned."""
+    folder = SCREENSHOTS / name
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    return folder
+
+
 @pytest.fixture(scope="module")
 def shots():
-    """screenshots/dashboards/ (git-ignored), emptied first: the pytest folders are shared and pruned."""
-    shutil.rmtree(SCREENSHOTS, ignore_errors=True)
-    SCREENSHOTS.mkdir(parents=True)
-    return SCREENSHOTS
+    return screenshots("dashboards")
 
 
 def visit(browser, server: str, path: str, shots: Path, name: str):

@@ -25,6 +25,7 @@ from transforms.staging import normalise, validate
 
 ROOT = Path(__file__).parents[1]
 SERVICE_PAGE = ROOT / "dashboards" / "pages" / "services" / "[service_id].md"
+DEPARTMENT_PAGE = ROOT / "dashboards" / "pages" / "departments" / "[department].md"
 REAL = Path("/work/shared/data/real") if Path("/work/shared/data/real").is_dir() else ROOT / "tests" / "fixtures"
 UK = REAL / "uk_transactions_explorer" / "services.csv"
 CA = {"2017-03": "2016-2017", "2018-03": "2017-2018", "2019-03": "2018-2019"}
@@ -40,17 +41,9 @@ def number(cell: str) -> int | None:
     return int(float(cell)) if cell.replace(".", "", 1).isdigit() else None
 
 
-@pytest.fixture(scope="module")
-def warehouse(tmp_path_factory) -> duckdb.DuckDBPyConnection:
-    """The whole graph (python -m pipelines.run, as `make run`) over the real files and two misnamed ones; the
-    Australian services are in the central catalogue (their files describe no services)."""
-    root = tmp_path_factory.mktemp("real")
-    landing = root / "data" / "landing"
-    (landing / "uk_transactions_explorer" / "2017-12").mkdir(parents=True)
-    shutil.copy(UK, landing / "uk_transactions_explorer" / "2017-12" / "services.csv")
-    for month, year in CA.items():
-        (landing / "ca_service_inventory" / month).mkdir(parents=True)
-        shutil.copy(REAL / "ca_service_inventory" / f"{year}_services.csv", landing / "ca_service_inventory" / month)
+def land_australia(landing: Path) -> None:
+    """The DTA dashboard's three JSON files for 2017-01; their services are in the central catalogue (the files
+    describe none)."""
     (landing / "au_dta" / "2017-01").mkdir(parents=True)
     for name in AU:
         shutil.copy(REAL / "au_dta" / name, landing / "au_dta" / "2017-01")
@@ -58,15 +51,33 @@ def warehouse(tmp_path_factory) -> duckdb.DuckDBPyConnection:
     (landing / "catalogue" / "services.csv").write_text(
         "service_id,service_name,agency_id,department,category,customer_type,channels_offered,high_volume\n"
         + "".join(f"{sid},{sid},au_dta,Digital Transformation Agency,,,,\n" for sid in AU.values()))
+
+
+def run_pipeline(root: Path) -> subprocess.CompletedProcess:
+    """python -m pipelines.run (as `make run`) over root/data with the real-data configuration."""
+    (root / "home").mkdir()
+    env = {**os.environ, "PIPELINE_DATA_DIR": str(root / "data"), "DAGSTER_HOME": str(root / "home"),
+           "PIPELINE_CONFIG_DIR": str(ROOT / "config" / "examples" / "real")}
+    return subprocess.run([sys.executable, "-m", "pipelines.run"], cwd=ROOT, env=env, capture_output=True, text=True)
+
+
+@pytest.fixture(scope="module")
+def warehouse(tmp_path_factory) -> duckdb.DuckDBPyConnection:
+    """The whole graph (python -m pipelines.run, as `make run`) over the real files and two misnamed ones."""
+    root = tmp_path_factory.mktemp("real")
+    landing = root / "data" / "landing"
+    (landing / "uk_transactions_explorer" / "2017-12").mkdir(parents=True)
+    shutil.copy(UK, landing / "uk_transactions_explorer" / "2017-12" / "services.csv")
+    for month, year in CA.items():
+        (landing / "ca_service_inventory" / month).mkdir(parents=True)
+        shutil.copy(REAL / "ca_service_inventory" / f"{year}_services.csv", landing / "ca_service_inventory" / month)
+    land_australia(landing)
     (landing / "ca_service_inventory" / "2019-03" / "Transactions.csv").write_text("a,b\n1,2\n")
     (landing / "ca_service_inventory" / "latest").mkdir()
     (landing / "ca_service_inventory" / "latest" / "2019-2020_services.csv").write_text("a,b\n1,2\n")
     (landing / "uk_transactions_explorer" / "2011-12").mkdir()
     (landing / "uk_transactions_explorer" / "2011-12" / "services.csv").write_text("a,b\n1,2\n")
-    (root / "home").mkdir()
-    env = {**os.environ, "PIPELINE_DATA_DIR": str(root / "data"), "DAGSTER_HOME": str(root / "home"),
-           "PIPELINE_CONFIG_DIR": str(ROOT / "config" / "examples" / "real")}
-    done = subprocess.run([sys.executable, "-m", "pipelines.run"], cwd=ROOT, env=env, capture_output=True, text=True)
+    done = run_pipeline(root)
     # the 2011-12 folder is before the first partition: set aside by the run, and accounted for by name below
     assert "monthly_cycle 2017-01 to 2019-03: succeeded" in done.stdout, done.stdout + done.stderr[-3000:]
     return duckdb.connect(str(root / "data" / "warehouse.duckdb"), read_only=True)
@@ -307,26 +318,39 @@ def period_name(grain: str, start: dt.date) -> str:
     return f"12 months to {end:%b %Y}"
 
 
-def test_a_quarterly_service_page_shows_its_periods_named(warehouse):
-    """The service page's own SQL (the dashboards' source queries, then the page's queries, as Evidence runs them)
-    over the published files: a service with no monthly figures shows its periods, never an empty monthly chart."""
+def page_queries(warehouse, template: Path, sources: tuple[str, ...], **params: str):
+    """A page's own SQL as Evidence runs it over the published files (the dashboards' source queries, then the
+    page's queries, each `${other}` a subquery): a function of a query's name giving its rows. A `${params.x}` in
+    a query is the value as it is; `${params.x.replaceAll("'", "''")}` is the value with its quotes doubled."""
     path = warehouse.execute("SELECT path FROM duckdb_databases() WHERE database_name = current_database()").fetchone()
     published = Path(path[0]).parent / "published"
     con = duckdb.connect()
     con.execute("CREATE SCHEMA published")
-    for source in ("kpi_by_period", "kpi_service_summary"):
+    for source in sources:
         text = (ROOT / "dashboards" / "sources" / "published" / f"{source}.sql").read_text(encoding="utf-8")
         con.execute(f"CREATE TABLE published.{source} AS {text.replace('${published_dir}', str(published))}")
-    queries = dict(re.findall(r"```sql (\w+)\n(.*?)```", SERVICE_PAGE.read_text(encoding="utf-8"), re.S))
-    expected, _ = uk_expected()
-    slug = max(sorted({s for s, *_ in expected}), key=lambda s: sum(k[0] == s and k[1] == "quarter" for k in expected))
+    queries = dict(re.findall(r"```sql (\w+)\n(.*?)```", template.read_text(encoding="utf-8"), re.S))
+
+    def with_params(query: str) -> str:
+        for name, value in params.items():
+            query = query.replace(f"${{params.{name}.replaceAll(\"'\", \"''\")}}", value.replace("'", "''"))
+            query = query.replace(f"${{params.{name}}}", value)
+        return query
 
     def page(name: str) -> list[dict]:
-        query = queries[name].replace("${params.service_id}", slug)
+        query = with_params(queries[name])
         for other in re.findall(r"\$\{(\w+)\}", query):
-            query = query.replace(f"${{{other}}}", f"({queries[other].replace('${params.service_id}', slug)})")
+            query = query.replace(f"${{{other}}}", f"({with_params(queries[other])})")
         return con.sql(query).pl().to_dicts()
+    return page
 
+
+def test_a_quarterly_service_page_shows_its_periods_named(warehouse):
+    """The service page over the published files: a service with no monthly figures shows its periods, never an
+    empty monthly chart."""
+    expected, _ = uk_expected()
+    slug = max(sorted({s for s, *_ in expected}), key=lambda s: sum(k[0] == s and k[1] == "quarter" for k in expected))
+    page = page_queries(warehouse, SERVICE_PAGE, ("kpi_by_period", "kpi_service_summary"), service_id=slug)
     [service] = page("service")
     assert service["grain"] != "month"  # the page shows periods, not months
     periods = page("periods")
@@ -354,6 +378,19 @@ def test_a_quarterly_service_page_shows_its_periods_named(warehouse):
     assert {p["grain"] for p in chart} == {service["grain"]}
     assert [p["period_end"] for p in chart] == sorted(p["period_end"] for p in chart)
 
+
+
+def test_a_department_whose_name_has_a_quote_has_its_page(warehouse):
+    """The spreadsheet's "Attorney General's Office" is a department name with a quote in it: its page's queries
+    find its services (the name is data in the SQL, never part of it)."""
+    with UK.open(newline="", encoding="utf-8-sig") as handle:
+        mine = {row["Name of service"] for row in csv.DictReader(handle) if row["Department"] == "Attorney General's Office"}
+    assert len(mine) == 2
+    page = page_queries(warehouse, DEPARTMENT_PAGE, ("kpi_rollups", "kpi_service_summary"),
+                        department="Attorney General's Office")
+    assert sorted(s["service_name"] for s in page("services")) == sorted(mine)
+    assert {s["department"] for s in page("services")} == {"Attorney General's Office"}
+    assert page("rollup") == []  # a quarterly department has no monthly roll-up: the page is named from its services
 
 def test_australian_monthly_reported_kpis_equal_the_json_and_missing_stays_missing(warehouse):
     """The DTA dashboard's series, mostly null: each reported cost per transaction and completion rate (percent in

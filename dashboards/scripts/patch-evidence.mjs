@@ -7,6 +7,12 @@
 // 3. A number that rounds to zero is shown without a sign (never "-0.0 pp" or "+0.0%").
 // 4. <Value/> leaves no space after the value, so "December 2025." does not read "December 2025 .".
 // 5. A tile's sparkline is big enough to show which way the figure is going (110 x 36 px, not 50 x 15).
+// 6. A source with no rows (a deployment whose agencies send no monthly returns has no monthly KPI rows) is
+//    written as a Parquet file with its columns and no rows, not left out: the site's database is built from
+//    every source listed, and a missing or empty file stopped the whole build. Its dates stay dates and its
+//    booleans booleans (Evidence turns a column of nothing but nulls into numbers, which no rows are not).
+// 7. A page template nothing links to (a deployment with no benefits register has no benefit pages) is named in the
+//    build's output, not a failed build: SvelteKit 2.8 has no setting for it (its later handleUnseenRoutes).
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -48,6 +54,24 @@ const patches = [
 		file: join(modules, 'core-components', 'dist', 'unsorted', 'viz', 'core', '_BigValue.svelte'),
 		from: '<Sparkline\n\t\t\t\t\theight="15"',
 		to: '<Sparkline\n\t\t\t\t\theight="36"\n\t\t\t\t\twidth="110"'
+	},
+	{
+		file: join(modules, 'universal-sql', 'src', 'build-parquet.js'),
+		from: '\tif (currentBatch.length) await flush(currentBatch);',
+		to: '\tif (currentBatch.length || !tmpFilenames.length) await flush(currentBatch); // no rows: a file of none'
+	},
+	{
+		file: join(modules, 'universal-sql', 'src', 'build-parquet.js'),
+		from: 'function convertArrayToVector(column, rawValues) {\n',
+		to:
+			'function convertArrayToVector(column, rawValues) {\n' +
+			"\tif (!rawValues.length && column.evidenceType === 'date') return vectorFromArray([], new TimestampMillisecond());\n" +
+			"\tif (!rawValues.length && column.evidenceType === 'boolean') return vectorFromArray([], new Bool());\n"
+	},
+	{
+		file: join(modules, '..', '@sveltejs', 'kit', 'src', 'core', 'postbuild', 'prerender.js'),
+		from: "\t\tthrow new Error(\n\t\t\t`The following routes were marked as prerenderable",
+		to: "\t\tconsole.warn( // a template with nothing to show has no pages\n\t\t\t`The following routes were marked as prerenderable"
 	}
 ];
 

@@ -145,9 +145,10 @@ def why_others(report: dict) -> list[str]:
                   "Great Expectations is imported only when the first suite runs, so a run pays it there instead "
                   "(the first check step, above). Import times swing by half with the load.", ""]
     if "seconds" not in report.get("monthly_path", {}):
+        failed = report.get("monthly_path", {}).get("failed")
         lines += ["**The monthly path.** Not measured in this run: benchmarks/monthly_path.py, which generates and "
-                  "times one month of 700 services from 100 agencies, failed: "
-                  f"{report.get('monthly_path', {}).get('failed', 'not run')}.", ""]
+                  "times one month of 700 services from 100 agencies, "
+                  + (f"failed: {failed}." if failed else "was not run."), ""]
     if not report.get("scale"):
         lines += ["**A billion events.** Not run with these figures: `make bench SIZE=1B` first generates ten "
                   "months (about 18 GB of Parquet, as much again archived while the pipeline runs), and on the shared "

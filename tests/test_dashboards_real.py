@@ -1,7 +1,8 @@
 """The dashboards built from real published data: the UK explorer's rows for one department that reports by
 quarter and year (its name has a quote in it) and the Australian dashboard's monthly series, through `make run`.
 No benefits register, no monthly figure for the department: the site still builds (strict), lists every department
-and names its periods, with the figures computed here from the raw rows (screenshots in screenshots/dashboards-real/)."""
+and names its periods, with the figures computed here from the raw rows (screenshots in
+screenshots/dashboards-real/)."""
 
 import csv
 import datetime as dt
@@ -21,7 +22,8 @@ MONTHS = {"quarter": 3, "financial_year": 12, "rolling_12_months": 12}
 
 @pytest.fixture(scope="module")
 def real_site(tmp_path_factory):
-    """(base address, published folder, the department's service slugs) of the site served on loopback."""
+    """(base address, build folder, published folder, the department's service slugs) of the site served on
+    loopback."""
     root = tmp_path_factory.mktemp("real-site")
     landing = root / "data" / "landing"
     (landing / "uk_transactions_explorer" / "2017-12").mkdir(parents=True)
@@ -38,7 +40,7 @@ def real_site(tmp_path_factory):
     build = build_site(published, root)
     slugs = {row[rows[0].index("Slug")] for row in mine}
     with serving(build) as address:
-        yield address, published, slugs
+        yield address, build, published, slugs
 
 
 def periods_shown(page) -> list[tuple[str, str]]:
@@ -47,7 +49,7 @@ def periods_shown(page) -> list[tuple[str, str]]:
 
 
 def test_a_quarterly_department_is_listed_named_and_shows_its_periods(real_site, browser):  # noqa: F811
-    address, published, slugs = real_site
+    address, _, _, slugs = real_site
     shots = screenshots("dashboards-real")
     page = visit(browser, address, "/departments/", shots, "departments")
     assert sorted(page.locator("article ul a").all_inner_texts()) == [DEPARTMENT, "Digital Transformation Agency"]
@@ -89,9 +91,15 @@ def test_a_quarterly_department_is_listed_named_and_shows_its_periods(real_site,
 def test_a_deployment_without_benefits_or_monthly_figures_builds_every_page(real_site, browser):  # noqa: F811
     """No benefits register: the benefits page says so and no benefit page is made; the overview shows the
     government's periods beside the months the Australian series has."""
-    address, published, slugs = real_site
+    address, build, published, slugs = real_site
     assert not (published / "benefits_register.csv").read_text().strip().split("\n")[1:]
+    assert sorted(p.name for p in (build / "benefits").iterdir()) == ["index.html"]  # no benefit page
     shots = screenshots("dashboards-real-overview")
+    page = visit(browser, address, "/benefits/", shots, "benefits")
+    assert " ".join(page.inner_text("article").split()).endswith("No benefits are registered yet: once the benefits "
+                                                                 "register lists the benefits promised for these "
+                                                                 "services, each is tracked here against its plan.")
+    page.close()
     page = visit(browser, address, "/", shots, "overview")
     assert page.locator("[data-table='periods']").count() == 1
     [first, *_] = periods_shown(page)

@@ -18,7 +18,7 @@ from benchmarks.generate import generate
 from pipelines.definitions import assets, checks
 from pipelines.defs.staging import extracts as extracts_module
 from pipelines.defs.staging.extracts import RETURN_TYPE, extract_patterns, stage_extracts, stg_extract_transactions
-from pipelines.defs.ingestion.assets import archive_file
+from pipelines.defs.ingestion.assets import archive_all
 from pipelines.lib.config import load_config
 from pipelines.lib.resources import WAREHOUSE_POOL, DataStore, Settings
 
@@ -242,9 +242,9 @@ def test_the_archive_hashes_and_copies_a_file_larger_than_memory_chunks(tmp_path
     path.parent.mkdir(parents=True)
     data = os.urandom(3 * 1024 * 1024 + 17)  # several hashing chunks, and an odd tail
     path.write_bytes(data)
+    assert archive_all(store, [(path, "customs", dt.date(2025, 1, 1))])["files_new"] == 1
+    assert archive_all(store, [(path, "customs", dt.date(2025, 1, 1))])["files_new"] == 0  # same bytes: nothing new
     with store.connect() as con:
-        assert archive_file(con, store, path, "customs", dt.date(2025, 1, 1)) is True
-        assert archive_file(con, store, path, "customs", dt.date(2025, 1, 1)) is False  # same bytes: nothing new
         sha, size, archived = con.execute("SELECT sha256, size_bytes, archive_path FROM raw_submissions").fetchone()
     assert sha == hashlib.sha256(data).hexdigest() and size == len(data)
     assert (store.archive / archived).read_bytes() == data

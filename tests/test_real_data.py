@@ -379,18 +379,21 @@ def test_a_quarterly_service_page_shows_its_periods_named(warehouse):
     assert [p["period_end"] for p in chart] == sorted(p["period_end"] for p in chart)
 
 
-
 def test_a_department_whose_name_has_a_quote_has_its_page(warehouse):
     """The spreadsheet's "Attorney General's Office" is a department name with a quote in it: its page's queries
-    find its services (the name is data in the SQL, never part of it)."""
+    find its services and its periods (the name is data in the SQL, never part of it)."""
+    department = "Attorney General's Office"
     with UK.open(newline="", encoding="utf-8-sig") as handle:
-        mine = {row["Name of service"] for row in csv.DictReader(handle) if row["Department"] == "Attorney General's Office"}
+        mine = {row["Name of service"] for row in csv.DictReader(handle) if row["Department"] == department}
     assert len(mine) == 2
-    page = page_queries(warehouse, DEPARTMENT_PAGE, ("kpi_rollups", "kpi_service_summary"),
-                        department="Attorney General's Office")
+    page = page_queries(warehouse, DEPARTMENT_PAGE, ("kpi_rollups", "kpi_rollups_by_period", "kpi_service_summary"),
+                        department=department)
     assert sorted(s["service_name"] for s in page("services")) == sorted(mine)
-    assert {s["department"] for s in page("services")} == {"Attorney General's Office"}
+    assert {s["department"] for s in page("services")} == {department}
     assert page("rollup") == []  # a quarterly department has no monthly roll-up: the page is named from its services
+    periods = page("periods")
+    assert len(periods) > 12 and {(p["level"], p["group_id"]) for p in periods} == {("department", department)}
+
 
 def test_australian_monthly_reported_kpis_equal_the_json_and_missing_stays_missing(warehouse):
     """The DTA dashboard's series, mostly null: each reported cost per transaction and completion rate (percent in

@@ -13,6 +13,8 @@
 //    booleans booleans (Evidence turns a column of nothing but nulls into numbers, which no rows are not).
 // 7. A page template nothing links to (a deployment with no benefits register has no benefit pages) is named in the
 //    build's output, not a failed build: SvelteKit 2.8 has no setting for it (its later handleUnseenRoutes).
+// 8. An inline <Value/> of a query with no rows reads "no data" (a strict build otherwise fails on it), as every
+//    chart and table here is told to with emptySet="pass" emptyMessage="no data".
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -72,6 +74,11 @@ const patches = [
 		file: join(modules, '..', '@sveltejs', 'kit', 'src', 'core', 'postbuild', 'prerender.js'),
 		from: "\t\tthrow new Error(\n\t\t\t`The following routes were marked as prerenderable",
 		to: "\t\tconsole.warn( // a template with nothing to show has no pages\n\t\t\t`The following routes were marked as prerenderable"
+	},
+	{
+		file: join(modules, 'core-components', 'dist', 'unsorted', 'viz', 'core', 'Value.svelte'),
+		from: '\texport let emptySet = undefined;\n\n\t/** @type {string}*/\n\texport let emptyMessage = undefined;',
+		to: "\texport let emptySet = 'pass';\n\n\t/** @type {string}*/\n\texport let emptyMessage = 'no data';"
 	}
 ];
 

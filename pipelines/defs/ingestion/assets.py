@@ -28,11 +28,9 @@ from pipelines.lib.resources import WAREHOUSE_POOL, DataStore, Settings
 from pipelines.lib.warehouse import delete_run_slice, write_quarantine
 
 
-def archive_file(con, store: DataStore, path: Path, agency_id: str | None, month: dt.date | None,
-                 source: str = "file_drop", sha: str | None = None) -> bool:
-    """Archive one landed file (`sha`: its sha256, if already computed); True when these bytes are new for this
-    path."""
-    return archive_files(con, store, [(path, agency_id, month)], [sha or sha256_file(path)], source) == 1
+ARCHIVED_SCHEMA = {"source_path": pl.String, "sha256": pl.String, "size_bytes": pl.Int64,
+                   "received_at": pl.Datetime("us", "UTC"), "archived_at": pl.Datetime("us", "UTC"),
+                   "source": pl.String, "agency_id": pl.String, "month": pl.Date, "archive_path": pl.String}
 
 
 def archive_files(con, store: DataStore, files: list[tuple[Path, str | None, dt.date | None]], hashes: list[str],
@@ -60,11 +58,6 @@ def archive_files(con, store: DataStore, files: list[tuple[Path, str | None, dt.
         con.execute("INSERT INTO raw_submissions BY NAME SELECT * FROM archived_now")
         con.unregister("archived_now")
     return len(rows)
-
-
-ARCHIVED_SCHEMA = {"source_path": pl.String, "sha256": pl.String, "size_bytes": pl.Int64,
-                   "received_at": pl.Datetime("us", "UTC"), "archived_at": pl.Datetime("us", "UTC"),
-                   "source": pl.String, "agency_id": pl.String, "month": pl.Date, "archive_path": pl.String}
 
 
 def archive_all(store: DataStore, files: list[tuple[Path, str | None, dt.date | None]],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from dataclasses import dataclass, field
 from functools import cache
 
@@ -10,6 +11,8 @@ import pandas as pd
 import great_expectations as gx  # imported by expectations/__init__.py first, configured there
 
 from expectations.suites import expectations
+
+gc.freeze()  # Great Expectations' classes live as long as the process: kept out of the cyclic collector's walks
 
 EXAMPLES = 10
 
@@ -43,10 +46,16 @@ def _batch_definition():
     return asset.add_batch_definition_whole_dataframe("whole")
 
 
+@cache
+def _suite(name: str, warnings: bool) -> gx.ExpectationSuite:
+    """A suite, made once a process (making one copies every expectation's configuration)."""
+    return gx.ExpectationSuite(name=f"{name}.{'warnings' if warnings else 'blocking'}",
+                               expectations=expectations(name, warnings))
+
+
 def run_suite(name: str, frame: pd.DataFrame, key: list[str], warnings: bool = False) -> SuiteResult:
     """Validate `frame` with suite `name` (from WARNINGS when `warnings`); examples are identified by `key`."""
-    suite = gx.ExpectationSuite(name=f"{name}.{'warnings' if warnings else 'blocking'}",
-                                expectations=expectations(name, warnings))
+    suite = _suite(name, warnings)
     batch = _batch_definition().get_batch(batch_parameters={"dataframe": frame.reset_index(drop=True)})
     result = batch.validate(suite, result_format={"result_format": "COMPLETE",
                                                   "unexpected_index_column_names": key})

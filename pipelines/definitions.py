@@ -1,6 +1,7 @@
 """The code location: every stage folder under pipelines/defs/, loaded by Dagster, with the job, the resource and
 the executor. Assembles only."""
 
+import gc
 from pathlib import Path
 
 import dagster as dg
@@ -26,3 +27,8 @@ defs = dg.Definitions.merge(
 # The graph's parts, for `dg.materialize` in tests and benchmarks (external side-table specs are lineage only).
 assets = [a for a in defs.assets if isinstance(a, dg.AssetsDefinition) and a.is_executable]
 checks = list(defs.asset_checks)
+
+# What the imports above made (Dagster, Polars, DuckDB and the definitions: a few hundred thousand objects) lives as
+# long as the process. Frozen, the cyclic garbage collector stops walking it in every full collection of a run and
+# again at exit (about 1.5 s of a run here).
+gc.freeze()

@@ -1,24 +1,25 @@
--- Formulas used by more than one query, defined once per connection (GOV.UK Service Manual definitions).
+-- Formulas used by more than one query (GOV.UK Service Manual definitions): macros of the in-memory database the
+-- warehouse is attached to (pipelines/lib/warehouse.py), defined once a process, never written to the warehouse file.
 -- User satisfaction from rating counts, 1 = very dissatisfied .. 5 = very satisfied; no responses give NULL.
 -- GOV.UK score: (mean rating - 1) / 4, i.e. weights 0, .25, .5, .75, 1; 0..1.
-CREATE OR REPLACE TEMP MACRO satisfaction_score(r1, r2, r3, r4, r5) AS
+CREATE OR REPLACE MACRO satisfaction_score(r1, r2, r3, r4, r5) AS
     (0.25 * r2 + 0.5 * r3 + 0.75 * r4 + r5) / NULLIF(r1 + r2 + r3 + r4 + r5, 0);
 -- Top-2-box share: (satisfied + very satisfied) / responses; 0..1.
-CREATE OR REPLACE TEMP MACRO satisfied_share(r1, r2, r3, r4, r5) AS
+CREATE OR REPLACE MACRO satisfied_share(r1, r2, r3, r4, r5) AS
     (r4 + r5) / NULLIF(r1 + r2 + r3 + r4 + r5, 0);
 -- Cost per transaction: total cost / completed transactions, GBP; zero transactions give NULL.
-CREATE OR REPLACE TEMP MACRO cost_per_transaction(cost_gbp, completed) AS cost_gbp / NULLIF(completed, 0);
+CREATE OR REPLACE MACRO cost_per_transaction(cost_gbp, completed) AS cost_gbp / NULLIF(completed, 0);
 -- Digital take-up: completed digital (online) transactions / all completed transactions; 0..1.
-CREATE OR REPLACE TEMP MACRO digital_take_up(digital, completed) AS digital / NULLIF(completed, 0);
+CREATE OR REPLACE MACRO digital_take_up(digital, completed) AS digital / NULLIF(completed, 0);
 -- Completion rate: completed / started; 0..1.
-CREATE OR REPLACE TEMP MACRO completion_rate(completed, started) AS completed / NULLIF(started, 0);
+CREATE OR REPLACE MACRO completion_rate(completed, started) AS completed / NULLIF(started, 0);
 -- An order-independent sum of a DOUBLE column: each value as an exact decimal (to 1e-6, up to 1e32), added exactly,
 -- then one conversion back, so the same rows give the same bits whatever order a plan (or an incremental run) adds
 -- them in. Plain sum() of doubles depends on that order. For a sum under FILTER write exact_sum(CASE WHEN ...).
-CREATE OR REPLACE TEMP MACRO exact_sum(x) AS CAST(sum(CAST(x AS DECIMAL(38, 6))) AS DOUBLE);
+CREATE OR REPLACE MACRO exact_sum(x) AS CAST(sum(CAST(x AS DECIMAL(38, 6))) AS DOUBLE);
 -- A period named as people name it: March 2025 (a month), Q1 2016 (a calendar quarter), 2018-19 (a financial year,
 -- April to March), 12 months to Sep 2017 (a rolling year), Jul 2023 to Jun 2024 (any other span).
-CREATE OR REPLACE TEMP MACRO period_name(grain, period_start, period_end) AS CASE grain
+CREATE OR REPLACE MACRO period_name(grain, period_start, period_end) AS CASE grain
     WHEN 'month' THEN strftime(period_start, '%B %Y')
     WHEN 'quarter' THEN printf('Q%d %d', quarter(period_start), year(period_start))
     WHEN 'financial_year' THEN printf('%d-%02d', year(period_start), (year(period_start) + 1) % 100)

@@ -34,7 +34,7 @@ def _paths_table(sizes: list[dict]) -> list[str]:
 
 
 def _inside_table(sizes: list[dict]) -> list[str]:
-    lines = ["| events | process (s) | start-up: interpreter, imports (s) | Dagster run (s) | extract step (s) "
+    lines = ["| events | process (s) | outside the run: start-up, imports, exit (s) | Dagster run (s) | extract step (s) "
              "| of which duplicate check (s) | of which aggregation with row rules (s) | check steps (s) "
              "| checks share |", "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for size in sizes:

@@ -2,6 +2,8 @@
 name, a run's slice deleted by month and agency, one quarantine shape, and checksums read in chunks."""
 
 import datetime as dt
+import subprocess
+import sys
 import tracemalloc
 
 import dagster as dg
@@ -23,6 +25,31 @@ DEC, JAN = dt.date(2025, 12, 1), dt.date(2026, 1, 1)
 
 def quarantined(con) -> list[tuple]:
     return con.execute("SELECT return_type, agency_id, month, rule FROM quarantine ORDER BY ALL").fetchall()
+
+
+def test_the_file_is_locked_while_a_connection_is_open_and_free_the_moment_the_last_one_closes(tmp_path):
+    path = tmp_path / "warehouse.duckdb"
+    opens = [sys.executable, "-c", f"import duckdb; duckdb.connect({str(path)!r}).close()"]  # another process
+    with connect(path) as outer:
+        with connect(path) as inner:  # nested: the same attached file
+            inner.execute("CREATE TABLE nested AS SELECT 7 AS x")
+        assert outer.execute("SELECT x FROM nested").fetchall() == [(7,)]
+        assert subprocess.run(opens, capture_output=True).returncode != 0
+    assert subprocess.run(opens, capture_output=True).returncode == 0
+    with duckdb.connect(str(path), read_only=True) as plain:  # the formulas were never written into the file
+        assert plain.execute("SELECT count(*) FROM duckdb_functions() WHERE function_name = 'cost_per_transaction'"
+                             ).fetchone() == (0,)
+        assert plain.execute("SELECT x FROM nested").fetchall() == [(7,)]
+
+
+def test_a_failed_connection_leaves_nothing_of_its_open_transaction(tmp_path):
+    path = tmp_path / "warehouse.duckdb"
+    with pytest.raises(ZeroDivisionError), connect(path) as con:
+        con.execute("BEGIN")
+        con.execute("CREATE TABLE half AS SELECT 1 AS x")
+        1 / 0
+    with connect(path) as con:
+        assert con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'half'").fetchone() == (0,)
 
 
 def test_the_schema_is_created_once_per_file_not_per_connection(tmp_path):

@@ -8,6 +8,7 @@ import hashlib
 import os
 import re
 import threading
+from collections import OrderedDict
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator, Sequence
@@ -49,9 +50,11 @@ def connect(path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
         _detach(path, instance)
 
 
-# path -> (the process's in-memory DuckDB for that file, connections open on it); the pid: a forked child makes
-# its own (a DuckDB does not survive a fork).
-_instances: dict[str, list] = {}
+# path -> [the process's in-memory DuckDB for that file, connections open on it], the most recently used last. At
+# most KEPT are kept while no connection uses them (a process works on one warehouse; a test process on many).
+# A forked child makes its own: a DuckDB does not survive a fork.
+KEPT = 4
+_instances: OrderedDict[str, list] = OrderedDict()
 _owner = os.getpid()
 _lock = threading.Lock()
 
@@ -63,6 +66,7 @@ def _attach(path: Path) -> duckdb.DuckDBPyConnection:
             _instances.clear()
             _owner = os.getpid()
         entry = _instances.setdefault(str(path), [None, 0])
+        _instances.move_to_end(str(path))
         if entry[0] is None:  # spills go beside the file, where a DuckDB opened on it would put them
             entry[0] = duckdb.connect(config={**DUCKDB_CONFIG, "temp_directory": f"{path}.tmp"})
             entry[0].execute(sql("formulas"))  # macros of the in-memory database: nothing written to the file
@@ -79,6 +83,9 @@ def _detach(path: Path, instance: duckdb.DuckDBPyConnection) -> None:
         if entry[1] == 0:  # written through (checkpointed) and closed: the file is free for other processes
             instance.execute("DETACH warehouse")
             instance.execute("RESET memory_limit")  # a step's own budget (SET memory_limit) ends with it
+        idle = [key for key, (_, users) in _instances.items() if users == 0]
+        for key in idle[:-KEPT]:
+            _instances.pop(key)[0].close()
 
 
 def _quoted(path: Path) -> str:

@@ -1,8 +1,11 @@
 """Great Expectations suites (suites.py) and their runner (runner.py). Importing the package imports Great
-Expectations, configured for this project: analytics off, and pyspark out of the way."""
+Expectations, configured for this project: analytics off, pyspark out of the way, and three libraries it imports at
+the top of a module but uses only inside functions no suite here calls, imported when first used."""
 
+import importlib
 import os
 import sys
+import types
 import warnings
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")  # before Great Expectations is imported
@@ -14,11 +17,30 @@ os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")  # before Great Expectati
 # and it takes a __main__ with neither a spec nor a file (`python -c`, a test worker) for a doctest run and ends the
 # process there with status 0: such a __main__ is given a file name while Great Expectations imports.
 warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas", category=FutureWarning)
+
+
+class _OnFirstUse(types.ModuleType):
+    """A stand-in for a module, in sys.modules while Great Expectations imports: the first time anything on it is
+    used, the real module is imported (and from then on in sys.modules) and the stand-in hands everything to it."""
+
+    def __getattr__(self, name: str):
+        module = sys.modules.get(self.__name__)
+        if module is None or module is self:
+            sys.modules.pop(self.__name__, None)
+            module = importlib.import_module(self.__name__)
+        return getattr(module, name)
+
+
+# scipy.stats (KL divergence and KS tests), altair (their charts) and mistune (HTML rendering): about a second of
+# every run's first check here, for functions our suites (suites.py) never call.
+_ON_FIRST_USE = [name for name in ("scipy.stats", "altair", "mistune") if name not in sys.modules]
 _hide_pyspark = "pyspark" not in sys.modules
 _main = sys.modules.get("__main__")
 _fileless_main = _main is not None and getattr(_main, "__spec__", None) is None and not hasattr(_main, "__file__")
 if _hide_pyspark:
     sys.modules["pyspark"] = None  # `import pyspark` raises ImportError
+for _name in _ON_FIRST_USE:
+    sys.modules[_name] = _OnFirstUse(_name)
 if _fileless_main:
     _main.__file__ = "<string>"
 try:
@@ -28,3 +50,6 @@ finally:
         del sys.modules["pyspark"]  # a later `import pyspark` (the Spark engine's tests) finds it as usual
     if _fileless_main:
         del _main.__file__
+    for _name in _ON_FIRST_USE:  # a later `import scipy.stats` imports the real module as usual
+        if isinstance(sys.modules.get(_name), _OnFirstUse):
+            del sys.modules[_name]

@@ -74,6 +74,18 @@ def test_the_code_location_imports_no_great_expectations_pandas_or_chart_librari
     assert done.stdout.strip() == "[]"
 
 
+def test_the_suites_import_without_three_libraries_they_never_call_which_still_work_when_used():
+    probe = ("import sys, expectations.runner; "
+             "print(sorted(m for m in ('scipy.stats', 'altair', 'mistune') if m in sys.modules)); "
+             "from great_expectations.expectations.core import expect_column_kl_divergence_to_be_less_than as kl; "
+             "import scipy.stats; "
+             "print(kl.stats.entropy is scipy.stats.entropy, round(kl.stats.entropy([0.5, 0.5]), 6), "
+             "kl.alt.Chart.__module__.split('.')[0], sys.modules['altair'] is not kl.alt)")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=REPO, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().splitlines() == ["[]", "True 0.693147 altair True"]
+
+
 @pytest.mark.parametrize("first", ["", "import pyspark; "])
 def test_the_suites_import_under_a_fileless_main_with_pyspark_hidden_unless_already_loaded(first):
     """`python -c` has a __main__ with no file, which pyspark takes for a doctest run (it ends the process, status 0,

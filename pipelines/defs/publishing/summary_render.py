@@ -19,7 +19,6 @@ from importlib.metadata import version
 from pathlib import Path
 
 import duckdb
-import jinja2
 
 from pipelines.defs.publishing.summary_content import content, series
 from pipelines.defs.publishing.summary_formats import Period
@@ -153,6 +152,8 @@ def charts(history: list[dict]) -> dict[str, str]:
 # --- rendering ---------------------------------------------------------------------------------------------------
 
 def render_html(body: dict, svgs: dict[str, str]) -> str:
+    import jinja2  # here, not at the top: the code location imports this module, and only a summary needs it
+
     environment = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
                                      undefined=jinja2.StrictUndefined)
     # inline SVG announced as one image with its text alternative (the charts' text is drawn as paths)

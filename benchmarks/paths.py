@@ -7,8 +7,9 @@ time_to_complete_median_seconds, time_to_complete_p90_seconds; channel 'all' for
 file, and prints one JSON line of its own timings. Run one per process, so each one's peak memory is its own.
 
 - pipeline: the pipeline itself through Dagster (in-process executor, an ephemeral instance, the terminal logging
-  of `make run`: warnings and errors): every asset upstream of pub_open_data and every check on them, from the landed files to the published KPI tables, whose figures
-  (kpi_completion_rate, kpi_processing_time) are read back from data/published/.
+  of `make run`: warnings and errors): every asset upstream of pub_open_data and every check on them, from the
+  landed files to the published KPI tables, whose figures (kpi_completion_rate, kpi_processing_time) are read back
+  from data/published/.
 - spark: the same pipeline with every extract agency's registry entry set to `engine: spark`: the extract stage
   runs on Spark (master $BENCH_SPARK_MASTER, default local[2]) through Dagster Pipes, the rest as in `pipeline`.
 - floor: one hand-written DuckDB query over the landed files: the least work that computes these figures.

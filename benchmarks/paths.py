@@ -102,17 +102,20 @@ def pipeline(data_dir: Path, out: Path, start: str, end: str, config_dir: Path |
 
     from pipelines.definitions import assets, checks
     from pipelines.lib.resources import DataStore, Settings
+    from pipelines.lib.warehouse import held
     from pipelines.run import QUIET  # the terminal output of `make run`: warnings and errors (every event is stored)
 
     store = DataStore(data_dir=str(data_dir))
     started = time.monotonic()
-    result = dg.materialize(
-        [*assets, *checks],
-        resources={"store": store, "settings": Settings(config_dir=str(config_dir or data_dir / "config"))},
-        instance=dg.DagsterInstance.ephemeral(),
-        selection=dg.AssetSelection.assets("pub_open_data").upstream(), run_config=QUIET,
-        tags={"dagster/asset_partition_range_start": f"{start}-01", "dagster/asset_partition_range_end": f"{end}-01"},
-        raise_on_error=False)
+    with held(store.warehouse):  # as `make run` holds it: attached from the first step to the last
+        result = dg.materialize(
+            [*assets, *checks],
+            resources={"store": store, "settings": Settings(config_dir=str(config_dir or data_dir / "config"))},
+            instance=dg.DagsterInstance.ephemeral(),
+            selection=dg.AssetSelection.assets("pub_open_data").upstream(), run_config=QUIET,
+            tags={"dagster/asset_partition_range_start": f"{start}-01",
+                  "dagster/asset_partition_range_end": f"{end}-01"},
+            raise_on_error=False)
     run_seconds = time.monotonic() - started
     failed = [e.step_key for e in result.all_events if e.is_step_failure]
     not_passed = [f"{c.asset_key.to_user_string()}:{c.check_name}" for c in result.get_asset_check_evaluations()

@@ -76,6 +76,7 @@ def measure(path: str, folder: Path, out: Path, start: str | None = None, end: s
     if start:
         command += ["--start", start, "--end", end]
     log = out.with_suffix(".log")
+    os.sync()  # nothing from before (the generator's files, the last path's archive) is written back during this one
     started = time.monotonic()
     with log.open("w") as stderr:
         child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=stderr, text=True,

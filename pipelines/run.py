@@ -27,6 +27,7 @@ from pathlib import Path
 import dagster as dg
 
 from pipelines.definitions import defs
+from pipelines.lib import warehouse
 from pipelines.lib.config import ConfigError
 from pipelines.lib.partitions import monthly
 from pipelines.lib.resources import CONFIG_DIR_ENV, DATA_DIR_ENV, data_store_now, settings_now
@@ -205,7 +206,8 @@ def main() -> int:
     if end < start:
         print(f"nothing to run: every month asked for is before {first}")
         return 1
-    with exclusive(store), dg.DagsterInstance.get() as instance:
+    # The one writer while it runs (the run lock): the warehouse stays attached from the first step to the summary.
+    with exclusive(store), warehouse.held(store.warehouse), dg.DagsterInstance.get() as instance:
         for run_id in sweep_killed_runs(instance):
             print(f"run {run_id} was killed before it finished: marked failed, its pool slots freed")
         started = time.monotonic()

@@ -16,7 +16,8 @@ from pipelines.lib.files import sha256_file, write_atomically
 from pipelines.lib.partitions import AGENCIES_TAG
 from pipelines.lib.resources import DataStore, Settings
 from pipelines.lib.tables import build_months
-from pipelines.lib.warehouse import StaleWarehouse, connect, delete_run_slice, replace_months, write_quarantine
+from pipelines.lib.warehouse import (StaleWarehouse, connect, delete_run_slice, held, memory_limit,
+                                     replace_months, write_quarantine)
 from transforms import sql
 from transforms.catalogue import CATALOGUE
 
@@ -40,6 +41,32 @@ def test_the_file_is_locked_while_a_connection_is_open_and_free_the_moment_the_l
         assert plain.execute("SELECT count(*) FROM duckdb_functions() WHERE function_name = 'cost_per_transaction'"
                              ).fetchone() == (0,)
         assert plain.execute("SELECT x FROM nested").fetchall() == [(7,)]
+
+
+def test_held_keeps_the_file_from_its_first_connection_to_the_end_of_the_block(tmp_path):
+    path = tmp_path / "warehouse.duckdb"
+    opens = [sys.executable, "-c", f"import duckdb; duckdb.connect({str(path)!r}).close()"]  # another process
+    with held(path):
+        assert not path.exists()  # nothing attached before a connection asks for it
+        with connect(path) as con:
+            con.execute("CREATE TABLE step_one AS SELECT 1 AS x")
+        assert subprocess.run(opens, capture_output=True).returncode != 0  # between steps: still this process's
+        with connect(path) as con:
+            assert con.execute("SELECT x FROM step_one").fetchall() == [(1,)]
+    assert subprocess.run(opens, capture_output=True).returncode == 0
+    with duckdb.connect(str(path), read_only=True) as plain:  # written through when the block ended
+        assert plain.execute("SELECT x FROM step_one").fetchall() == [(1,)]
+
+
+def test_a_steps_memory_budget_ends_with_it_even_when_it_fails(tmp_path):
+    path = tmp_path / "warehouse.duckdb"
+    with held(path), connect(path) as con:
+        default = con.execute("SELECT current_setting('memory_limit')").fetchone()
+        with pytest.raises(ZeroDivisionError), memory_limit(con, "123MB"):
+            assert con.execute("SELECT current_setting('memory_limit')").fetchone() != default
+            1 / 0
+        with connect(path) as later:  # the next step's connection, on the same attached file
+            assert later.execute("SELECT current_setting('memory_limit')").fetchone() == default
 
 
 def test_a_failed_connection_leaves_nothing_of_its_open_transaction(tmp_path):

@@ -10,6 +10,7 @@ import re
 import threading
 from collections import OrderedDict
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, Sequence
 
@@ -36,10 +37,11 @@ def connect(path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
     The file is attached, for the time of the connection only, to an in-memory DuckDB the process keeps (one per
     file): opening a DuckDB costs about 12 ms here, attaching a file 2 ms, and a run opens the warehouse about a
     hundred times. So the file is locked exactly as long as before (another process can open it the moment the
-    last connection to it in this one closes), and nested connections share the attached file."""
+    last connection to it in this one closes; inside `held`, when the block ends), and nested connections share
+    the attached file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     instance = _attach(path)
-    con = instance.cursor()
+    con = instance.db.cursor()
     try:
         con.execute("USE warehouse")
         con.execute("SET search_path = 'warehouse.main,memory.main'")  # the formulas are the instance's own
@@ -47,45 +49,91 @@ def connect(path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
         yield con
     finally:
         con.close()  # its open transaction, if any, is rolled back
-        _detach(path, instance)
+        with _lock:
+            instance.users -= 1
+            _detach_unused(instance)
 
 
-# path -> [the process's in-memory DuckDB for that file, connections open on it], the most recently used last. At
-# most KEPT are kept while no connection uses them (a process works on one warehouse; a test process on many).
-# A forked child makes its own: a DuckDB does not survive a fork.
+@contextmanager
+def held(path: Path) -> Iterator[None]:
+    """Inside the block, the file stays attached from the first connection to it until the block ends, instead of
+    being detached (written through, its lock released) whenever its last connection closes. For a process that is
+    the warehouse's one writer for a while: `make run` (pipelines/run.py) holds it for its run, so the run's fifty
+    steps attach it and write it through once, not once each (5-10 ms a step). A run the daemon launches does not:
+    its steps take turns on the file with other runs' (the pool `warehouse`)."""
+    with _lock:
+        instance = _instance(path)
+        instance.holds += 1
+    try:
+        yield
+    finally:
+        with _lock:
+            instance.holds -= 1
+            _detach_unused(instance)
+
+
+@dataclass
+class _Instance:
+    """The process's in-memory DuckDB for one warehouse file."""
+
+    db: duckdb.DuckDBPyConnection
+    users: int = 0  # connections open on it
+    holds: int = 0  # `held` blocks it is in
+    attached: bool = False
+
+
+# path -> its _Instance, the most recently used last. At most KEPT are kept while nothing uses them (a process works
+# on one warehouse; a test process on many). A forked child makes its own: a DuckDB does not survive a fork.
 KEPT = 4
-_instances: OrderedDict[str, list] = OrderedDict()
+_instances: OrderedDict[str, _Instance] = OrderedDict()
 _owner = os.getpid()
 _lock = threading.Lock()
 
 
-def _attach(path: Path) -> duckdb.DuckDBPyConnection:
+def _instance(path: Path) -> _Instance:
+    """The path's instance, made when it has none (called with _lock held)."""
     global _owner
-    with _lock:
-        if _owner != os.getpid():
-            _instances.clear()
-            _owner = os.getpid()
-        entry = _instances.setdefault(str(path), [None, 0])
-        _instances.move_to_end(str(path))
-        if entry[0] is None:  # spills go beside the file, where a DuckDB opened on it would put them
-            entry[0] = duckdb.connect(config={**DUCKDB_CONFIG, "temp_directory": f"{path}.tmp"})
-            entry[0].execute(sql("formulas"))  # macros of the in-memory database: nothing written to the file
-        if entry[1] == 0:
-            entry[0].execute(f"ATTACH {_quoted(path)} AS warehouse")
-        entry[1] += 1
-        return entry[0]
+    if _owner != os.getpid():
+        _instances.clear()
+        _owner = os.getpid()
+    if str(path) not in _instances:  # spills go beside the file, where a DuckDB opened on it would put them
+        db = duckdb.connect(config={**DUCKDB_CONFIG, "temp_directory": f"{path}.tmp"})
+        db.execute(sql("formulas"))  # macros of the in-memory database: nothing written to the file
+        _instances[str(path)] = _Instance(db)
+    _instances.move_to_end(str(path))
+    return _instances[str(path)]
 
 
-def _detach(path: Path, instance: duckdb.DuckDBPyConnection) -> None:
+def _attach(path: Path) -> _Instance:
     with _lock:
-        entry = _instances[str(path)]
-        entry[1] -= 1
-        if entry[1] == 0:  # written through (checkpointed) and closed: the file is free for other processes
-            instance.execute("DETACH warehouse")
-            instance.execute("RESET memory_limit")  # a step's own budget (SET memory_limit) ends with it
-        idle = [key for key, (_, users) in _instances.items() if users == 0]
-        for key in idle[:-KEPT]:
-            _instances.pop(key)[0].close()
+        instance = _instance(path)
+        if not instance.attached:
+            instance.db.execute(f"ATTACH {_quoted(path)} AS warehouse")
+            instance.attached = True
+        instance.users += 1
+        return instance
+
+
+def _detach_unused(instance: _Instance) -> None:
+    """Detach the file when nothing uses it (written through and closed: free for other processes), and close the
+    least recently used instances beyond KEPT (called with _lock held)."""
+    if instance.attached and instance.users == 0 and instance.holds == 0:
+        instance.db.execute("DETACH warehouse")
+        instance.attached = False
+    idle = [key for key, kept in _instances.items() if not kept.attached and kept.holds == 0]
+    for key in idle[:-KEPT]:
+        _instances.pop(key).db.close()
+
+
+@contextmanager
+def memory_limit(con, limit: str) -> Iterator[None]:
+    """DuckDB's memory budget set to `limit` for the time of the block. It is the process's instance's setting, so
+    it is set back even when the block fails: the connections after it have the default again."""
+    con.execute(f"SET memory_limit = '{limit}'")
+    try:
+        yield
+    finally:
+        con.execute("RESET memory_limit")
 
 
 def _quoted(path: Path) -> str:

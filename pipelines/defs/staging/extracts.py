@@ -28,7 +28,7 @@ from pipelines.defs.staging.extract_engines import SparkStage
 from pipelines.lib.config import Config
 from pipelines.lib.partitions import agencies_of_run, monthly
 from pipelines.lib.resources import WAREHOUSE_POOL, DataStore, Settings
-from pipelines.lib.warehouse import current_submissions, delete_run_slice, preview, write_quarantine
+from pipelines.lib.warehouse import current_submissions, delete_run_slice, memory_limit, preview, write_quarantine
 from transforms import sql
 from transforms.catalogue import CATALOGUE, upstream
 
@@ -177,8 +177,8 @@ def stage_extracts(store: DataStore, patterns: dict[str, str], start: dt.date, e
     and their outputs loaded in the same transaction."""
     tally, accounting = Counter(), []  # seconds per phase; agency-months per kind of duplicate check
     store.root.mkdir(parents=True, exist_ok=True)
-    with store.connect() as con, tempfile.TemporaryDirectory(dir=store.root, prefix=".extracts-") as work:
-        con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
+    with (store.connect() as con, memory_limit(con, MEMORY_LIMIT),
+          tempfile.TemporaryDirectory(dir=store.root, prefix=".extracts-") as work):
         con.execute(sql("extract_rows"))  # the macro the SQL below reads rows with
         submissions = {(agency_id, month): files for (agency_id, month), files
                        in extract_submissions(con, patterns, start, end).items()

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from benchmarks.verdicts import against_the_floor, size_label as _size, targets, why_incremental, why_others
+from benchmarks.verdicts import (against_the_floor, size_label as _size, targets, why_checks, why_incremental,
+                                why_others)
 
 
 def _paths_table(sizes: list[dict]) -> list[str]:
@@ -145,8 +146,8 @@ def write_results(report: dict, path: Path) -> None:
     lines += [*_spark(report["sizes"], m["cores"]), *_incremental(report), *_scale(report), *_fixed_costs(report)]
     found = targets(report)
     lines += ["## Targets", "", *found, ""] if len(found) > 2 else []
-    lines += ["## Why the gaps", "", *against_the_floor(report), "", *why_incremental(report), "",
-              *_demo_why(report), "", *why_others(report)]
+    lines += ["## Why the gaps", "", *against_the_floor(report), "", *why_checks(report), "",
+              *why_incremental(report), "", *_demo_why(report), "", *why_others(report)]
     path.write_text("\n".join(lines), encoding="utf-8")
 
 

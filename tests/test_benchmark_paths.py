@@ -93,6 +93,8 @@ def test_the_results_page_states_each_target_and_by_how_much_it_is_missed(tmp_pa
     assert "| 3.00x (30.0 s against 10.0 s) | **missed**: by 1.50x (10 s); the goal of 1.5x by 15 s |" in text
     assert "| 1,500 MB | met |" in text
     assert "| 30% (9.0 s of 30.0 s) | **missed**: by 10 points |" in text
+    assert ("the checks took 9.0 s of the pipeline's 30.0 s: the duplicate check's 6.0 s (75% of the aggregation's "
+            "8.0 s: every id") in text
     assert "| 5.0% (5.0 s against 100.0 s) | met |" in text
     assert "| 2.50x (2.50 s against 1.00 s) | **missed**: by 0.50x |" in text
     assert "(700 services from 100 agencies): not measured in this run (OSError: No space left on device)" in text

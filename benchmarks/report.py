@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from benchmarks.verdicts import (against_the_floor, size_label as _size, targets, why_checks, why_incremental,
-                                why_others)
+from benchmarks.verdicts import (against_the_floor, checks_seconds, size_label as _size, targets, why_checks,
+                                why_incremental, why_others)
 
 
 def _paths_table(sizes: list[dict]) -> list[str]:
@@ -42,7 +42,7 @@ def _inside_table(sizes: list[dict]) -> list[str]:
         p = size["paths"].get("pipeline", {})
         if "seconds" not in p:
             continue
-        checks = p["gate_seconds"] + p["check_step_seconds"]
+        checks = checks_seconds(p)
         lines.append(f"| {_size(size['events'])} | {p['seconds']:.1f} | {p['seconds'] - p['run_seconds']:.1f} | "
                      f"{p['run_seconds']:.1f} | {p['extract_step_seconds']:.1f} | {p['gate_seconds']:.1f} | "
                      f"{p['aggregation_seconds']:.1f} | {p['check_step_seconds']:.1f} | "

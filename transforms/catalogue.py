@@ -24,6 +24,22 @@ BUILDS = ("sql", "months", "code", "side")
 
 
 @dataclass(frozen=True)
+class Satisfaction:
+    """What a table publishes of user satisfaction, under the disclosure rule of transforms/sql/formulas.sql: a
+    figure from fewer than satisfaction_min_responses() responses is published empty, with suppression_note saying
+    why; the number of responses is published."""
+
+    figures: tuple[str, ...]  # the satisfaction figures: scores, shares, their numerators, intervals, rating counts
+    # The column counting the responses behind a row's figures: publication applies the rule from it. None: the
+    # table's own SQL applies it (a roll-up's change needs the counts of the periods compared, not published).
+    responses: str | None = None
+    rows: str | None = None  # in a long table, the SQL condition of the rows that carry satisfaction
+
+
+RATINGS = ("rating_1", "rating_2", "rating_3", "rating_4", "rating_5")
+
+
+@dataclass(frozen=True)
 class Table:
     name: str
     stage: str
@@ -38,6 +54,7 @@ class Table:
     partitioned: bool = False      # a monthly asset: a run replaces its months only
     reads: tuple[str, ...] = ()    # build "code" and "side": the tables the asset reads or is written after
     writes_to: tuple[str, ...] = ()  # side tables the asset also writes (quarantine, accounting, ...)
+    satisfaction: Satisfaction | None = None  # it carries user-satisfaction figures (disclosure control)
 
     @property
     def published_order(self) -> str:
@@ -93,7 +110,8 @@ TABLES = (
           "due date.", key=("agency_id", "month"), title="Submission status", publish_as="submission_status"),
     Table("satisfaction_method_drift", "quality", "Which method (GOV.UK score or top-2-box) each reported "
           "satisfaction percentage follows, month by month.", key=("service_id", "channel", "month"),
-          publish_as="satisfaction_method_drift"),
+          publish_as="satisfaction_method_drift",
+          satisfaction=Satisfaction(("reported_percent", "gov_uk_score_percent", "top_2_box_percent"), "responses")),
     # facts
     Table("fct_service_month_channel", "facts", "One row per service x month x offered channel: volumes, costs "
           "(direct + apportioned shared), rating counts.", build="months", key=("service_id", "month", "channel"),
@@ -112,29 +130,37 @@ TABLES = (
           publish_as="kpi_completion_rate", suite=True, revisions=True),
     Table("kpi_user_satisfaction", "kpis", "User satisfaction: GOV.UK score and top-2-box share with 95% "
           "intervals.", key=("service_id", "month", "channel"), title="User satisfaction",
-          publish_as="kpi_user_satisfaction", suite=True, revisions=True),
+          publish_as="kpi_user_satisfaction", suite=True, revisions=True,
+          satisfaction=Satisfaction((*RATINGS, "satisfaction_score", "satisfaction_score_ci_low",
+                                     "satisfaction_score_ci_high", "satisfied_share", "satisfied_share_ci_low",
+                                     "satisfied_share_ci_high"), "responses")),
     Table("kpi_by_period", "kpis", "The KPIs at the grain agencies sent (quarter, financial year, 12 months) and "
           "monthly figures rolled up to quarters and financial years; a return due by the agency's cadence that did "
           "not come is a row with every figure empty.",
           key=("service_id", "grain", "period_start", "source", "channel"), publish_as="kpi_by_period", suite=True,
-          revisions=True),
+          revisions=True, satisfaction=Satisfaction(("satisfaction_score", "satisfied_share",
+                                                     "reported_satisfaction_rate"), "responses")),
     Table("kpi_processing_time", "kpis", "Time to complete (median and 90th percentile, seconds) per service, "
           "month and channel, from transaction-level extracts.", key=("service_id", "month", "channel"),
           publish_as="kpi_processing_time", suite=True, revisions=True),
     Table("kpi_rollups", "kpis", "Each KPI per month for the whole government, each department and each agency, "
           "volume-weighted over the services with a figure, with coverage and the like-for-like change against the "
           "previous month.", key=("level", "group_id", "month", "kpi"), order="level, group_id, month, kpi_order",
-          title="KPIs for government, departments and agencies", publish_as="kpi_rollups"),
+          title="KPIs for government, departments and agencies", publish_as="kpi_rollups",
+          satisfaction=Satisfaction(("value", "change_vs_previous_month"), rows="kpi = 'user_satisfaction'")),
     Table("kpi_rollups_by_period", "kpis", "Each KPI per quarter, financial year and 12-month span for the whole "
           "government, each department and each agency, volume-weighted over the services with a figure, with "
           "coverage and the like-for-like change against the previous period of the same grain.",
           key=("level", "group_id", "grain", "period_start", "kpi"),
           order="level, group_id, grain, period_start, kpi_order",
-          title="KPIs by period for government, departments and agencies", publish_as="kpi_rollups_by_period"),
+          title="KPIs by period for government, departments and agencies", publish_as="kpi_rollups_by_period",
+          satisfaction=Satisfaction(("value", "numerator", "denominator", "change_vs_previous_period"),
+                                    rows="kpi = 'user_satisfaction'")),
     Table("kpi_service_summary", "kpis", "One row per service - its KPIs in its latest period (a month, or the "
           "quarter or year it reports by) and how they changed over 12 months.", key=("service_id",),
           title="Services in their latest period",
-          publish_as="kpi_service_summary"),
+          publish_as="kpi_service_summary",
+          satisfaction=Satisfaction(("satisfaction_score",), "satisfaction_responses")),
     Table("revisions", "kpis", "Published KPI figures that changed when a corrected or late return arrived: from "
           "what to what, and when.", build="side",
           order="revised_at, table_name, service_id, month, channel NULLS FIRST, column_name", publish_as="revisions"),

@@ -9,8 +9,6 @@ CHANNELS = ("online", "phone", "face_to_face", "paper", "assisted_digital", "oth
 COST_CATEGORIES = ("staff", "it", "accommodation", "overheads", "third_party", "other")
 RETURN_TYPES = ("transactions", "costs", "satisfaction")
 
-# Satisfaction from fewer responses than this is suppressed in published data (README, "Dashboards and open data").
-SATISFACTION_MIN_RESPONSES = 30
 # A month-on-month ratio beyond this (or below its inverse) is flagged as a jump.
 MONTH_ON_MONTH_JUMP = 3.0
 

@@ -6,13 +6,9 @@ from pipelines.lib.faults import pause_point
 from pipelines.lib.partitions import CYCLE_FRESHNESS, monthly
 from pipelines.lib.resources import WAREHOUSE_POOL, DataStore
 from pipelines.lib.revisions import record_revisions
-from pipelines.lib.warehouse import bound, preview, rebuild_table, replace_months, table_exists
+from pipelines.lib.warehouse import preview, rebuild_table, replace_months, table_exists
 from transforms import sql
 from transforms.catalogue import TABLES, Table, by_stage, upstream
-from transforms.domain import SATISFACTION_MIN_RESPONSES
-
-# Named parameters a table's SQL may use; each query is given the ones it names.
-PARAMETERS = {"min_responses": SATISFACTION_MIN_RESPONSES}
 
 
 def build_table(con, table: Table) -> dict:
@@ -22,7 +18,7 @@ def build_table(con, table: Table) -> dict:
     existed = table.revisions and table_exists(con, table.name)
     if existed:
         con.execute(f"CREATE OR REPLACE TEMP TABLE previous_figures AS SELECT * FROM {table.name}")
-    rows = rebuild_table(con, table.name, query, bound(query, PARAMETERS))
+    rows = rebuild_table(con, table.name, query)
     revised = record_revisions(con, table.name, "previous_figures") if existed else 0
     if table.stage == "kpis":
         pause_point("kpi")

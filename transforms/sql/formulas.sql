@@ -25,3 +25,18 @@ CREATE OR REPLACE MACRO period_name(grain, period_start, period_end) AS CASE gra
     WHEN 'financial_year' THEN printf('%d-%02d', year(period_start), (year(period_start) + 1) % 100)
     WHEN 'rolling_12_months' THEN '12 months to ' || strftime(period_end, '%b %Y')
     ELSE strftime(period_start, '%b %Y') || ' to ' || strftime(period_end, '%b %Y') END;
+-- Statistical disclosure control (README, "Suppression"), the one place of its threshold: a user-satisfaction figure
+-- (score, share, their numerators and denominators, intervals, rating counts, a roll-up's value and change) from
+-- fewer than satisfaction_min_responses() responses is never published; suppression_note says why instead. The
+-- catalogue (Table.satisfaction) names the tables and columns it applies to.
+CREATE OR REPLACE MACRO satisfaction_min_responses() AS 30;
+-- Whether the figures from `responses` responses are withheld: some responses, but too few (none is no figure).
+CREATE OR REPLACE MACRO satisfaction_suppressed(responses) AS
+    coalesce(responses > 0 AND responses < satisfaction_min_responses(), false);
+-- A satisfaction figure as published: empty when it comes from too few responses.
+CREATE OR REPLACE MACRO satisfaction_published(figure, responses) AS
+    CASE WHEN NOT satisfaction_suppressed(responses) THEN figure END;
+-- What stands where a figure is withheld: 'suppressed: fewer than 30 responses'; NULL when nothing is.
+CREATE OR REPLACE MACRO suppression_note(responses) AS
+    CASE WHEN satisfaction_suppressed(responses)
+        THEN 'suppressed: fewer than ' || satisfaction_min_responses() || ' responses' END;

@@ -9,7 +9,8 @@
 -- Coverage: services_reporting / services_expected (the group's services in the catalogue).
 -- Like-for-like: change_vs_previous_month compares this month with the month before over only the services with a
 -- figure in both (like_for_like_services), in percent for cost per transaction, otherwise in percentage points
--- (or transactions). A user-satisfaction figure from fewer responses than the publication threshold is suppressed.
+-- (or transactions). A user-satisfaction figure from fewer responses than the publication threshold is suppressed
+-- (formulas.sql), and so is its change when either month compared has too few.
 -- Sums are exact decimal sums: the same inputs give the same bits whatever order the rows are added in.
 WITH catalogue AS (
     SELECT service_id, agency_id, department FROM stg_service_catalogue
@@ -110,9 +111,9 @@ valued AS (
             ELSE sums.like_for_like_numerator / NULLIF(sums.like_for_like_denominator, 0) END AS value_like_for_like,
         CASE WHEN grid.kpi = 'shifted_transactions' THEN sums.previous_numerator
             ELSE sums.previous_numerator / NULLIF(sums.previous_denominator, 0) END AS previous_value_like_for_like,
-        grid.kpi = 'user_satisfaction' AND sums.denominator < $min_responses AS value_suppressed,
-        grid.kpi = 'user_satisfaction' AND (sums.like_for_like_denominator < $min_responses
-            OR sums.previous_denominator < $min_responses) AS change_suppressed
+        CASE WHEN grid.kpi = 'user_satisfaction' THEN sums.denominator END AS responses,
+        CASE WHEN grid.kpi = 'user_satisfaction'
+            THEN least(sums.like_for_like_denominator, sums.previous_denominator) END AS fewest_responses_compared
     FROM grid
     LEFT JOIN sums USING (level, group_id, month, kpi)
 ),
@@ -127,23 +128,21 @@ final AS (
         kpi_order,
         kpi,
         unit,
-        CASE WHEN value_suppressed IS NOT TRUE THEN
-            CASE WHEN kpi = 'cost_per_transaction' THEN round(value, 4) ELSE value END END AS value,
+        satisfaction_published(CASE WHEN kpi = 'cost_per_transaction' THEN round(value, 4) ELSE value END,
+            responses) AS value,
         services_expected,
         services_reporting,
         services_reporting / services_expected AS coverage,
         like_for_like_services,
-        CASE WHEN value_suppressed IS NOT TRUE AND change_suppressed IS NOT TRUE THEN
+        satisfaction_published(satisfaction_published(
             CASE
                 WHEN change_unit = 'percent' THEN (value_like_for_like / NULLIF(previous_value_like_for_like, 0) - 1) * 100
                 WHEN unit = '0..1' THEN (value_like_for_like - previous_value_like_for_like) * 100
                 ELSE value_like_for_like - previous_value_like_for_like
-            END END AS change_vs_previous_month,
+            END, responses), fewest_responses_compared) AS change_vs_previous_month,
         change_unit,
-        CASE
-            WHEN value_suppressed THEN 'suppressed: fewer than ' || $min_responses || ' responses'
-            WHEN change_suppressed THEN 'change suppressed: fewer than ' || $min_responses || ' responses in a month compared'
-        END AS suppression_note
+        coalesce(suppression_note(responses),
+                 'change ' || suppression_note(fewest_responses_compared) || ' in a month compared') AS suppression_note
     FROM valued
 )
 

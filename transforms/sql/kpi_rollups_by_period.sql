@@ -11,7 +11,9 @@
 -- One figure per service and period: the one the agency sent for that grain when there is one, else the one rolled
 -- up from its months (or quarters). Rows exist only for grains and periods that have data. Like-for-like:
 -- change_vs_previous_period compares with the previous period of the same grain (the one before it; a year
--- earlier for rolling 12 months) over only the services with a figure in both.
+-- earlier for rolling 12 months) over only the services with a figure in both. A user-satisfaction figure (value,
+-- numerator, denominator) from fewer responses than the publication threshold is suppressed (formulas.sql), and so is
+-- its change when either period compared has too few; suppression_note says which.
 WITH catalogue AS (
     SELECT service_id, agency_id, department FROM stg_service_catalogue
 ),
@@ -105,6 +107,14 @@ kpis AS (
     ) AS k (kpi_order, kpi, unit, change_unit)
 ),
 
+counted AS (
+    SELECT *,
+        CASE WHEN kpi = 'user_satisfaction' THEN denominator END AS responses,
+        CASE WHEN kpi = 'user_satisfaction' THEN least(like_for_like_denominator, previous_denominator) END
+            AS fewest_responses_compared
+    FROM sums
+),
+
 final AS (
     SELECT
         sums.level,
@@ -117,22 +127,25 @@ final AS (
         kpis.kpi_order,
         sums.kpi,
         kpis.unit,
-        CASE WHEN kpis.unit = 'GBP' THEN round(sums.numerator / NULLIF(sums.denominator, 0), 4)
-            ELSE sums.numerator / NULLIF(sums.denominator, 0) END AS value,
-        sums.numerator,
-        sums.denominator,
+        satisfaction_published(CASE WHEN kpis.unit = 'GBP' THEN round(sums.numerator / NULLIF(sums.denominator, 0), 4)
+            ELSE sums.numerator / NULLIF(sums.denominator, 0) END, sums.responses) AS value,
+        satisfaction_published(sums.numerator, sums.responses) AS numerator,
+        satisfaction_published(sums.denominator, sums.responses) AS denominator,
         groups.services_expected,
         sums.services_reporting,
         sums.services_reporting / groups.services_expected AS coverage,
         sums.like_for_like_services,
-        CASE
+        satisfaction_published(satisfaction_published(CASE
             WHEN kpis.change_unit = 'percent' THEN (sums.like_for_like_numerator / NULLIF(sums.like_for_like_denominator, 0))
                 / NULLIF(sums.previous_numerator / NULLIF(sums.previous_denominator, 0), 0) * 100 - 100
             ELSE (sums.like_for_like_numerator / NULLIF(sums.like_for_like_denominator, 0)
                   - sums.previous_numerator / NULLIF(sums.previous_denominator, 0)) * 100
-        END AS change_vs_previous_period,
-        kpis.change_unit
-    FROM sums
+        END, sums.responses), sums.fewest_responses_compared) AS change_vs_previous_period,
+        kpis.change_unit,
+        coalesce(suppression_note(sums.responses),
+                 'change ' || suppression_note(sums.fewest_responses_compared) || ' in a period compared')
+            AS suppression_note
+    FROM counted AS sums
     JOIN groups USING (level, group_id)
     JOIN kpis USING (kpi)
 )

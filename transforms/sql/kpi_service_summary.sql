@@ -6,7 +6,7 @@
 --   cost_per_transaction_change_12m_pct = (cost per transaction now / 12 months earlier - 1) x 100, percent;
 --   digital_take_up_change_12m_pp = (take-up now - take-up 12 months earlier) x 100, percentage points.
 -- A figure not provided stays NULL (no data), never 0. A user-satisfaction figure from fewer responses than the
--- publication threshold is suppressed (NULL, with suppression_note saying so).
+-- publication threshold is published empty, with suppression_note saying so (catalogue: Table.satisfaction).
 WITH latest AS (
     SELECT max(month) AS month FROM kpi_cost_per_transaction
 ),
@@ -102,10 +102,7 @@ final AS (
             AS digital_take_up_change_12m_pp,
         coalesce(p.completion_rate, completion.completion_rate) AS completion_rate,
         coalesce(p.responses, satisfaction.responses) AS satisfaction_responses,
-        CASE WHEN coalesce(p.responses, satisfaction.responses) >= $min_responses
-            THEN coalesce(p.satisfaction_score, satisfaction.satisfaction_score) END AS satisfaction_score,
-        CASE WHEN coalesce(p.responses, satisfaction.responses) < $min_responses
-            THEN 'suppressed: fewer than ' || $min_responses || ' responses' END AS suppression_note
+        coalesce(p.satisfaction_score, satisfaction.satisfaction_score) AS satisfaction_score
     FROM catalogue
     LEFT JOIN period_figures AS p USING (service_id)
     LEFT JOIN cost USING (service_id, month)

@@ -2,8 +2,9 @@
 data package (datapackage.json, Frictionless Table Schema) describing the CSV files.
 
 Files are written to a temporary name and renamed, so a reader never sees half a file; rows are ordered by
-key, so the same inputs give byte-identical files. A table with a transforms/sql/pub_<name>.sql is published
-through that query (disclosure rules); CSV cells that a spreadsheet would run as a formula are neutralised.
+key, so the same inputs give byte-identical files. A table that the catalogue says carries user satisfaction is
+published through the disclosure rule of transforms/sql/formulas.sql; CSV cells that a spreadsheet would run as a
+formula are neutralised.
 """
 
 
@@ -17,20 +18,23 @@ from pipelines.lib.config import OpenData
 from pipelines.lib.faults import pause_point
 from pipelines.lib.files import write_atomically
 from pipelines.lib.resources import WAREHOUSE_POOL, DataStore, Settings
-from transforms import SQL_DIR, sql
-from transforms.catalogue import CATALOGUE, published, writers
-from transforms.domain import SATISFACTION_MIN_RESPONSES
+from transforms import SQL_DIR
+from transforms.catalogue import CATALOGUE, Table, published, writers
 
 # published name -> (warehouse table, row order), in the catalogue's order
 PUBLISHED = {table.publish_as: (table.name, table.published_order) for table in published()}
 
 
-def published_query(name: str, table: str, order: str) -> tuple[str, dict]:
-    """The query that gives a published table's rows, and its bound parameters."""
-    if (SQL_DIR / f"pub_{name}.sql").exists():
-        return (f"SELECT * FROM ({sql('pub_' + name)}) ORDER BY {order}",
-                {"min_responses": SATISFACTION_MIN_RESPONSES})
-    return f"SELECT * FROM {table} ORDER BY {order}", {}
+def published_query(table: Table) -> str:
+    """The query that gives a published table's rows. Where the catalogue names the column counting the responses
+    behind a row's satisfaction figures, those figures are withheld below the threshold (formulas.sql) and
+    suppression_note says so; the warehouse keeps them whole, for the roll-ups that pool responses."""
+    rule = table.satisfaction
+    if rule is None or rule.responses is None:
+        return f"SELECT * FROM {table.name} ORDER BY {table.published_order}"
+    withheld = ", ".join(f"satisfaction_published({c}, {rule.responses}) AS {c}" for c in rule.figures)
+    return (f"SELECT * REPLACE ({withheld}), suppression_note({rule.responses}) AS suppression_note "
+            f"FROM {table.name} ORDER BY {table.published_order}")
 
 
 def csv_column(name: str, duckdb_type: str) -> str:
@@ -60,15 +64,15 @@ def publish(store: DataStore, open_data: OpenData) -> dict:
     store.published.mkdir(parents=True, exist_ok=True)
     files, tables = {}, {}
     with store.connect() as con:
-        for name, (table, order) in PUBLISHED.items():
-            query, params = published_query(name, table, order)
-            columns = [(row[0], row[1]) for row in con.execute(f"DESCRIBE {query}", params).fetchall()]
+        for table in published():
+            name, query = table.publish_as, published_query(table)
+            columns = [(row[0], row[1]) for row in con.execute(f"DESCRIBE {query}").fetchall()]
             csv_query = f"SELECT {', '.join(csv_column(c, t) for c, t in columns)} FROM ({query})"
             for extension, select, options in (("parquet", query, "FORMAT parquet, COMPRESSION zstd"),
                                                ("csv", csv_query, "FORMAT csv, HEADER true")):
                 target = store.published / f"{name}.{extension}"
                 files[target.name] = publish_file(
-                    target, lambda path: con.execute(f"COPY ({select}) TO '{path}' ({options})", params))
+                    target, lambda path: con.execute(f"COPY ({select}) TO '{path}' ({options})"))
             tables[name] = columns
     package = json.dumps(data_package(store.published, tables, open_data), indent=2, ensure_ascii=False) + "\n"
     files["datapackage.json"] = publish_file(store.published / "datapackage.json",

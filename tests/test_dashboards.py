@@ -19,7 +19,6 @@ import pytest
 from playwright.sync_api import sync_playwright
 
 from pipelines.defs.publishing.open_data import sql_definition
-from transforms.domain import SATISFACTION_MIN_RESPONSES
 
 DASHBOARDS = Path(__file__).resolve().parent.parent / "dashboards"
 SCREENSHOTS = Path(__file__).resolve().parent.parent / "screenshots"
@@ -262,8 +261,23 @@ def test_without_an_online_channel_take_up_is_not_applicable_never_zero(built, t
         named=True)}
     assert all(r["digital_take_up_rate"] == published[r["service_id"]]["digital_take_up_rate"] for r in others)
     assert all(r["suppression_note"] == (published[r["service_id"]]["suppression_note"] or "")
-               and r["satisfaction_fmt"] == ('"suppressed"' if published[r["service_id"]]["suppression_note"]
-                                             else "#,##0.0%") for r in others)
+               and r["satisfaction_fmt"] == ('"fewer than 30 responses"'
+                                             if published[r["service_id"]]["suppression_note"] else "#,##0.0%")
+               for r in others)
+
+
+def test_a_satisfaction_figure_from_few_responses_reads_fewer_than_30_responses_on_every_page(four_responses):
+    store, _ = four_responses
+    expected = '"fewer than 30 responses"'
+    periods = source_query("kpi_rollups_by_period", store.published)  # the government, department and agency pages
+    assert periods.select("level", "satisfaction_score", "satisfaction_fmt").sort("level").rows() == [
+        ("agency", None, expected), ("department", None, expected), ("government", None, expected)]
+    months = source_query("kpi_rollups", store.published).filter(pl.col("kpi") == "user_satisfaction")
+    assert months.height == 9 and set(months["value"]) == {None} and set(months["value_fmt"]) == {expected}
+    services = source_query("kpi_user_satisfaction", store.published)
+    assert set(services["satisfaction_score"]) == {None} and set(services["satisfaction_fmt"]) == {expected}
+    summary = source_query("kpi_service_summary", store.published)
+    assert summary.select("satisfaction_score", "satisfaction_fmt").rows() == [(None, expected)]
 
 
 def test_site_has_every_page_and_offers_every_table_for_download(site):
@@ -329,7 +343,7 @@ def test_services_tables_say_no_data_only_where_a_figure_is_absent(site, server,
         published_row = summary[service_name]
         assert high_volume == ("Yes" if published_row["high_volume"] else "No")
         if published_row["suppression_note"]:
-            assert satisfaction == "suppressed", service_name
+            assert satisfaction == "fewer than 30 responses", service_name
         else:
             assert (satisfaction == "no data") == (published_row["satisfaction_score"] is None), service_name
     assert "no data" not in " ".join(row[-1] for row in rows if summary[row[0]]["satisfaction_responses"])
@@ -409,11 +423,11 @@ def test_service_pages_show_the_published_service_figures(site, server, browser,
     assert number(high) == pytest.approx(satisfaction["satisfaction_score_ci_high"] * 100, abs=0.05 + 1e-9)
     assert int(number(responses)) == satisfaction["responses"]
 
-    # a service whose latest satisfaction comes from too few responses: "suppressed" and the reason, never a figure
-    few = summary.filter(pl.col("satisfaction_responses") < SATISFACTION_MIN_RESPONSES).row(0, named=True)
+    # a service whose latest satisfaction comes from too few responses: "fewer than 30 responses", never a figure
+    few = summary.filter(pl.col("satisfaction_responses") < 30).row(0, named=True)
     page = visit(browser, server, f"/services/{few['service_id']}/", shots, "service-suppressed")
     tiles = marked(page.content(), "data-kpi")
-    assert tiles["user_satisfaction"].startswith("User satisfaction suppressed ")
+    assert tiles["user_satisfaction"].startswith("User satisfaction fewer than 30 responses ")
     assert "suppressed: fewer than 30 responses" in tiles["user_satisfaction"]
     assert f"from {few['satisfaction_responses']} responses" in tiles["user_satisfaction"]
     page.close()

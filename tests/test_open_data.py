@@ -2,7 +2,6 @@
 agree with the KPI tables they are built from."""
 
 import csv
-import datetime as dt
 import json
 
 import duckdb
@@ -10,10 +9,8 @@ import polars as pl
 import pytest
 from frictionless import validate
 
-from pipelines.defs.publishing.open_data import PUBLISHED, csv_column, publish
-from pipelines.lib.resources import DataStore, Settings
-from pipelines.lib.tables import build_months, build_table
-from transforms.catalogue import TABLES, published as published_tables
+from pipelines.defs.publishing.open_data import PUBLISHED, csv_column
+from transforms.catalogue import published as published_tables
 from tests.conftest import LAST
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -113,54 +110,6 @@ def test_satisfaction_from_few_responses_is_suppressed_with_a_marker(built):
     assert few.height > 0
     assert few["satisfaction_score"].null_count() == few.height
     assert few["suppression_note"].unique().to_list() == ["suppressed: fewer than 30 responses"]
-
-
-QUARTER = [dt.date(2024, 4, 1), dt.date(2024, 5, 1), dt.date(2024, 6, 1)]  # Q1 2024-25, a financial quarter
-RATINGS = (0, 0, 1, 1, 2)  # 4 responses a month: score 0.8125, share 0.75 (12 in the quarter: the same)
-
-
-@pytest.fixture
-def four_responses(tmp_path):
-    """A warehouse in tmp_path with one service surveyed by 4 people a month for a quarter (and the same 4 ratings in
-    a Performance-Platform record beside a reported percentage), every table built by the functions its asset calls,
-    and the open data published from it: (store, the satisfaction figures that those few responses give)."""
-    store = DataStore(data_dir=str(tmp_path))
-    with store.connect() as con:
-        con.execute("INSERT INTO stg_agencies VALUES ('AG1', 'Agency One', 'Dept A', 'file_drop', 10, ['monthly'], "
-                    "'2024-04-01')")
-        con.execute("INSERT INTO stg_service_catalogue VALUES ('S1', 'Service One', 'AG1', 'Dept A', 'licensing', "
-                    "'citizen', ['online', 'phone'], false, NULL)")
-        staged = "$m AS period_start, last_day($m) AS period_end, 'month' AS grain, 'S1' AS service_id, $m AS month"
-        for number, month in enumerate(QUARTER, 1):
-            for channel, started, completed in (("online", 60, 57), ("phone", 40, 38)):
-                con.execute(f"INSERT INTO stg_transactions BY NAME SELECT {staged}, $channel AS channel, "
-                            "$started AS transactions_started, $completed AS transactions_completed, "
-                            "'AG1' AS agency_id, 't.csv' AS source_file, $row AS source_row",
-                            {"m": month, "channel": channel, "started": started, "completed": completed, "row": number})
-            con.execute(f"INSERT INTO stg_costs BY NAME SELECT {staged}, 'staff' AS cost_category, "
-                        "'shared' AS channel, 950.0 AS cost_gbp, 'AG1' AS agency_id, 'c.csv' AS source_file, $row AS source_row",
-                        {"m": month, "row": number})
-            con.execute(f"INSERT INTO stg_satisfaction BY NAME SELECT {staged}, 'online' AS channel, "
-                        "$r1 AS rating_1, $r2 AS rating_2, $r3 AS rating_3, $r4 AS rating_4, $r5 AS rating_5, "
-                        "'AG1' AS agency_id, 's.csv' AS source_file, $row AS source_row",
-                        {"m": month, "row": number, **{f"r{i}": r for i, r in enumerate(RATINGS, 1)}})
-        con.executemany("INSERT INTO stg_reported_figures VALUES ('AG1', 'S1', ?, 'all', ?, ?, 'p.json', 1)",
-                        [(QUARTER[0], f"rating_{i}", r) for i, r in enumerate(RATINGS, 1)]
-                        + [(QUARTER[0], "reported_satisfaction_percent", 81.0)])
-        for table in TABLES:
-            if table.build == "months":
-                build_months(con, table, QUARTER[0], dt.date(2024, 7, 1))
-            elif table.build == "sql":
-                build_table(con, table)
-        figures = {row[0] for row in con.execute("""
-            SELECT round(unnest([satisfaction_score, satisfaction_score_ci_low, satisfaction_score_ci_high,
-                satisfied_share, satisfied_share_ci_low, satisfied_share_ci_high,
-                satisfaction_score * responses, 100 * satisfaction_score, 100 * satisfied_share]), 6)
-            FROM kpi_user_satisfaction
-            UNION SELECT round(unnest([satisfaction_score, satisfied_share, satisfaction_score * responses]), 6)
-            FROM kpi_by_period WHERE responses > 0""").fetchall()} - {0.0, 1.0}  # intervals clipped to 0..1
-    publish(store, Settings().config.open_data)
-    return store, figures
 
 
 def test_no_published_table_carries_satisfaction_from_fewer_than_30_responses(four_responses):

@@ -1,6 +1,7 @@
 -- The roll-ups, with what the pages show beside each figure: the KPI's name in words and, per row, the format of
 -- its value and of its change (money in pounds and pence, shares as percent, changes with their unit), so a table
--- mixing KPIs still reads as people write numbers. A suppressed figure's format is the word "suppressed".
+-- mixing KPIs still reads as people write numbers. A withheld satisfaction figure's format says why ("fewer than 30
+-- responses", from suppression_note); when only its change is withheld, the figure itself is shown.
 select *,
     case kpi
         when 'cost_per_transaction' then 'Cost per transaction'
@@ -11,7 +12,7 @@ select *,
         when 'shifted_transactions' then 'Transactions shifted online'
     end as kpi_name,
     case
-        when suppression_note is not null then '"suppressed"'
+        when starts_with(suppression_note, 'suppressed: ') then '"' || replace(suppression_note, 'suppressed: ', '') || '"'
         when unit = 'GBP' then '"£"#,##0.00'
         when unit = '0..1' then '#,##0.0%'
         when unit = 'percentage points' then '+0.0" pp";-0.0" pp";0.0" pp"'

@@ -103,6 +103,22 @@ def run(start: str, end: str, instance: dg.DagsterInstance) -> dg.ExecuteInProce
               LAUNCHED_BY: "pipelines.run"})
 
 
+def first_failure(result: dg.ExecuteInProcessResult) -> str:
+    """The run's first failed step and the error at the bottom of it (what went wrong, not the wrapper Dagster puts
+    around it); empty for a run with no failed step. The steps that needed its output were not run: a later table
+    was not built, not wrong."""
+    failed = [event for event in result.all_events if event.is_step_failure]
+    if not failed:
+        return ""
+    error = failed[0].event_specific_data.error
+    while error.cause is not None:
+        error = error.cause
+    message = (error.message.strip().splitlines() or [error.cls_name])[0]  # the class, then its first line
+    others = f"; {len(failed) - 1} other steps failed after it" if len(failed) > 1 else ""
+    return (f"first failed step: {failed[0].step_key}: {message}\n(the steps that needed it were "
+            f"not run{others}; `make dev` shows the run with every error in full)\n")
+
+
 def summary(result: dg.ExecuteInProcessResult, store, seconds: dict[str, float], months: tuple[str, str],
             demo: bool = False) -> str:
     lines = [f"{'stage':<28}{'files':>7}{'accepted':>11}{'quarantined':>13}{'seconds':>9}"]
@@ -120,7 +136,7 @@ def summary(result: dg.ExecuteInProcessResult, store, seconds: dict[str, float],
         lines.append(f"{key:<28}{files:>7}{rows:>11}{meta.get('rows_quarantined', ''):>13}{seconds.get(key, 0):>9.1f}")
     lines.append(checks_summary(result.get_asset_check_evaluations(), demo))
     with store.connect() as con:
-        lines.append(headlines(con))
+        lines.append(headlines(con, rebuilt="kpi_rollups" in seen))
     lines.append(set_aside(store, *months))
     lines.append(f"\noutputs: warehouse {store.warehouse}\n         published {store.published}/ (open data, "
                  f"quarantine.csv, reports/*.pdf: the ministers' summaries)\n"
@@ -156,9 +172,12 @@ def set_aside(store, start: str, end: str) -> str:
     return f"\nset aside ({len(rows) + len(folders)} files or folders, whole):\n" + "\n".join(shown) + more
 
 
-def headlines(con) -> str:
+def headlines(con, rebuilt: bool = True) -> str:
     """Government-wide figures for the latest month with a digital take-up figure, from kpi_rollups (the roll-up's
-    formulas, volume-weighted over the services with a figure)."""
+    formulas, volume-weighted over the services with a figure). `rebuilt` False: this run did not build kpi_rollups
+    (a step before it failed), so the figures, if any, are an earlier run's, and say so."""
+    if not warehouse.table_exists(con, "kpi_rollups"):  # no run has built it in this warehouse yet
+        return "\nheadline KPIs: none (kpi_rollups has not been built yet)"
     rows = con.execute("""
         SELECT month, kpi, value FROM kpi_rollups
         WHERE level = 'government' AND month = (SELECT max(month) FROM kpi_rollups WHERE level = 'government'
@@ -169,7 +188,8 @@ def headlines(con) -> str:
 
     def shown(kpi: str, form: str) -> str:
         return "no data" if values.get(kpi) is None else format(values[kpi], form)
-    return (f"\nheadline KPIs, {month:%B %Y} (all services with a figure, volume-weighted):\n"
+    earlier = "" if rebuilt else ", from an earlier run: this run did not rebuild them"
+    return (f"\nheadline KPIs, {month:%B %Y} (all services with a figure, volume-weighted{earlier}):\n"
             f"  cost per transaction GBP {shown('cost_per_transaction', ',.2f')} | "
             f"digital take-up {shown('digital_take_up', '.1%')} | completion rate {shown('completion_rate', '.1%')} | "
             f"satisfaction score {shown('user_satisfaction', '.1%')}")
@@ -217,7 +237,7 @@ def main() -> int:
             if event.is_step_success:
                 seconds[event.step_key] = event.event_specific_data.duration_ms / 1000
         print(f"\nmonthly_cycle {start} to {end}: {'succeeded' if result.success else 'FAILED'} "
-              f"in {time.monotonic() - started:.1f} s (run {result.run_id})\n")
+              f"in {time.monotonic() - started:.1f} s (run {result.run_id})\n{first_failure(result)}")
         print(summary(result, store, seconds, (start, end), demo=args.demo))
     return 0 if result.success else 1
 

@@ -3,8 +3,10 @@
     python -m pipelines.run [--start 2023-01 --end 2025-12]
 
 Without --start/--end the months are those that have returns in the landing folder (folders that are not a month
-the pipeline has, such as 2025-13, are listed as set aside). The run goes into the Dagster instance at
-$DAGSTER_HOME, so `make dev` shows it afterwards.
+the pipeline has, such as 2025-13, are listed as set aside). A warehouse that lacks published months outside the
+months asked for (it is new or was lost) gets every landed month, and the run says so: run alone, the months asked
+for would be published without the rest. The run goes into the Dagster instance at $DAGSTER_HOME, so `make dev`
+shows it afterwards; a failed run names its first failed step and the error under its status line.
 
 Runs do not collide: a second run over the same data folder waits, saying so, until the first ends (a lock file
 beside the warehouse, released by the system when its process ends however it ends). Once it holds the lock, a
@@ -27,6 +29,7 @@ from pathlib import Path
 import dagster as dg
 
 from pipelines.definitions import defs
+from pipelines.defs.publishing.open_data import months_dropped
 from pipelines.lib import warehouse
 from pipelines.lib.config import ConfigError
 from pipelines.lib.partitions import monthly
@@ -103,6 +106,21 @@ def run(start: str, end: str, instance: dg.DagsterInstance) -> dg.ExecuteInProce
               LAUNCHED_BY: "pipelines.run"})
 
 
+def keep_history(store, start: str, end: str, months: list[str]) -> tuple[str, str]:
+    """The run's months, widened to every landed month when the warehouse lacks published months outside them (it is
+    new or was lost): run alone, those months would be published without the rest of the history, which publishing
+    refuses. Says so when it widens them."""
+    with store.connect() as con:
+        missing = {f"{m:%Y-%m}" for lost in months_dropped(con, store.published).values() for m in lost}
+    outside = sorted(m for m in missing if not start <= m <= end)
+    if not outside or not months or (months[0] >= start and months[-1] <= end):
+        return start, end
+    print(f"the warehouse has no figures for {len(outside)} published months outside {start} to {end} "
+          f"({outside[0]} to {outside[-1]}): it is new or was lost, so this run rebuilds every landed month, "
+          f"{min(start, months[0])} to {max(end, months[-1])}, and the open data keeps its history")
+    return min(start, months[0]), max(end, months[-1])
+
+
 def first_failure(result: dg.ExecuteInProcessResult) -> str:
     """The run's first failed step and the error at the bottom of it (what went wrong, not the wrapper Dagster puts
     around it); empty for a run with no failed step. The steps that needed its output were not run: a later table
@@ -113,7 +131,9 @@ def first_failure(result: dg.ExecuteInProcessResult) -> str:
     error = failed[0].event_specific_data.error
     while error.cause is not None:
         error = error.cause
-    message = (error.message.strip().splitlines() or [error.cls_name])[0]  # the class, then its first line
+    first = (error.message.strip().splitlines() or [""])[0]  # "package.module.Class: text"
+    qualified, colon, text = first.partition(": ")
+    message = f"{error.cls_name}: {text}" if colon and qualified.endswith(error.cls_name) else first
     others = f"; {len(failed) - 1} other steps failed after it" if len(failed) > 1 else ""
     return (f"first failed step: {failed[0].step_key}: {message}\n(the steps that needed it were "
             f"not run{others}; `make dev` shows the run with every error in full)\n")
@@ -230,6 +250,7 @@ def main() -> int:
     with exclusive(store), warehouse.held(store.warehouse), dg.DagsterInstance.get() as instance:
         for run_id in sweep_killed_runs(instance):
             print(f"run {run_id} was killed before it finished: marked failed, its pool slots freed")
+        start, end = keep_history(store, start, end, months)
         started = time.monotonic()
         result = run(start, end, instance)
         seconds = {}

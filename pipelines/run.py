@@ -3,8 +3,10 @@
     python -m pipelines.run [--start 2023-01 --end 2025-12]
 
 Without --start/--end the months are those that have returns in the landing folder (folders that are not a month
-the pipeline has, such as 2025-13, are listed as set aside). The run goes into the Dagster instance at
-$DAGSTER_HOME, so `make dev` shows it afterwards.
+the pipeline has, such as 2025-13, are listed as set aside). A warehouse that lacks published months outside the
+months asked for (it is new or was lost) gets every landed month, and the run says so: run alone, the months asked
+for would be published without the rest. The run goes into the Dagster instance at $DAGSTER_HOME, so `make dev`
+shows it afterwards; a failed run names its first failed step and the error under its status line.
 
 Runs do not collide: a second run over the same data folder waits, saying so, until the first ends (a lock file
 beside the warehouse, released by the system when its process ends however it ends). Once it holds the lock, a
@@ -27,6 +29,7 @@ from pathlib import Path
 import dagster as dg
 
 from pipelines.definitions import defs
+from pipelines.defs.publishing.open_data import months_dropped
 from pipelines.lib import warehouse
 from pipelines.lib.config import ConfigError
 from pipelines.lib.partitions import monthly
@@ -103,6 +106,39 @@ def run(start: str, end: str, instance: dg.DagsterInstance) -> dg.ExecuteInProce
               LAUNCHED_BY: "pipelines.run"})
 
 
+def keep_history(store, start: str, end: str, months: list[str]) -> tuple[str, str]:
+    """The run's months, widened to every landed month when the warehouse lacks published months outside them (it is
+    new or was lost): run alone, those months would be published without the rest of the history, which publishing
+    refuses. Says so when it widens them."""
+    with store.connect() as con:
+        missing = {f"{m:%Y-%m}" for lost in months_dropped(con, store.published).values() for m in lost}
+    outside = sorted(m for m in missing if not start <= m <= end)
+    if not outside or not months or (months[0] >= start and months[-1] <= end):
+        return start, end
+    print(f"the warehouse has no figures for {len(outside)} published months outside {start} to {end} "
+          f"({outside[0]} to {outside[-1]}): it is new or was lost, so this run rebuilds every landed month, "
+          f"{min(start, months[0])} to {max(end, months[-1])}, and the open data keeps its history")
+    return min(start, months[0]), max(end, months[-1])
+
+
+def first_failure(result: dg.ExecuteInProcessResult) -> str:
+    """The run's first failed step and the error at the bottom of it (what went wrong, not the wrapper Dagster puts
+    around it); empty for a run with no failed step. The steps that needed its output were not run: a later table
+    was not built, not wrong."""
+    failed = [event for event in result.all_events if event.is_step_failure]
+    if not failed:
+        return ""
+    error = failed[0].event_specific_data.error
+    while error.cause is not None:
+        error = error.cause
+    first = (error.message.strip().splitlines() or [""])[0]  # "package.module.Class: text"
+    qualified, colon, text = first.partition(": ")
+    message = f"{error.cls_name}: {text}" if colon and qualified.endswith(error.cls_name) else first
+    others = f"; {len(failed) - 1} other steps failed after it" if len(failed) > 1 else ""
+    return (f"first failed step: {failed[0].step_key}: {message}\n(the steps that needed it were "
+            f"not run{others}; `make dev` shows the run with every error in full)\n")
+
+
 def summary(result: dg.ExecuteInProcessResult, store, seconds: dict[str, float], months: tuple[str, str],
             demo: bool = False) -> str:
     lines = [f"{'stage':<28}{'files':>7}{'accepted':>11}{'quarantined':>13}{'seconds':>9}"]
@@ -120,7 +156,7 @@ def summary(result: dg.ExecuteInProcessResult, store, seconds: dict[str, float],
         lines.append(f"{key:<28}{files:>7}{rows:>11}{meta.get('rows_quarantined', ''):>13}{seconds.get(key, 0):>9.1f}")
     lines.append(checks_summary(result.get_asset_check_evaluations(), demo))
     with store.connect() as con:
-        lines.append(headlines(con))
+        lines.append(headlines(con, rebuilt="kpi_rollups" in seen))
     lines.append(set_aside(store, *months))
     lines.append(f"\noutputs: warehouse {store.warehouse}\n         published {store.published}/ (open data, "
                  f"quarantine.csv, reports/*.pdf: the ministers' summaries)\n"
@@ -156,9 +192,12 @@ def set_aside(store, start: str, end: str) -> str:
     return f"\nset aside ({len(rows) + len(folders)} files or folders, whole):\n" + "\n".join(shown) + more
 
 
-def headlines(con) -> str:
+def headlines(con, rebuilt: bool = True) -> str:
     """Government-wide figures for the latest month with a digital take-up figure, from kpi_rollups (the roll-up's
-    formulas, volume-weighted over the services with a figure)."""
+    formulas, volume-weighted over the services with a figure). `rebuilt` False: this run did not build kpi_rollups
+    (a step before it failed), so the figures, if any, are an earlier run's, and say so."""
+    if not warehouse.table_exists(con, "kpi_rollups"):  # no run has built it in this warehouse yet
+        return "\nheadline KPIs: none (kpi_rollups has not been built yet)"
     rows = con.execute("""
         SELECT month, kpi, value FROM kpi_rollups
         WHERE level = 'government' AND month = (SELECT max(month) FROM kpi_rollups WHERE level = 'government'
@@ -169,7 +208,8 @@ def headlines(con) -> str:
 
     def shown(kpi: str, form: str) -> str:
         return "no data" if values.get(kpi) is None else format(values[kpi], form)
-    return (f"\nheadline KPIs, {month:%B %Y} (all services with a figure, volume-weighted):\n"
+    earlier = "" if rebuilt else ", from an earlier run: this run did not rebuild them"
+    return (f"\nheadline KPIs, {month:%B %Y} (all services with a figure, volume-weighted{earlier}):\n"
             f"  cost per transaction GBP {shown('cost_per_transaction', ',.2f')} | "
             f"digital take-up {shown('digital_take_up', '.1%')} | completion rate {shown('completion_rate', '.1%')} | "
             f"satisfaction score {shown('user_satisfaction', '.1%')}")
@@ -210,6 +250,7 @@ def main() -> int:
     with exclusive(store), warehouse.held(store.warehouse), dg.DagsterInstance.get() as instance:
         for run_id in sweep_killed_runs(instance):
             print(f"run {run_id} was killed before it finished: marked failed, its pool slots freed")
+        start, end = keep_history(store, start, end, months)
         started = time.monotonic()
         result = run(start, end, instance)
         seconds = {}
@@ -217,7 +258,7 @@ def main() -> int:
             if event.is_step_success:
                 seconds[event.step_key] = event.event_specific_data.duration_ms / 1000
         print(f"\nmonthly_cycle {start} to {end}: {'succeeded' if result.success else 'FAILED'} "
-              f"in {time.monotonic() - started:.1f} s (run {result.run_id})\n")
+              f"in {time.monotonic() - started:.1f} s (run {result.run_id})\n{first_failure(result)}")
         print(summary(result, store, seconds, (start, end), demo=args.demo))
     return 0 if result.success else 1
 

@@ -1,7 +1,8 @@
 """Whole runs under attack: every attack class dropped beside the good returns, through `python -m pipelines.run`
 as `make run` starts it, succeeds, names each bad file in the published quarantine, changes no other KPI row and
 stays under 1 GB; resubmissions in any order; builds byte-identical from scratch and month by month; runs that
-do not collide, and killed runs marked failed."""
+do not collide, killed runs marked failed, and a failed run that names its first failed step and is followed by a
+run that succeeds."""
 
 import datetime as dt
 import hashlib
@@ -251,3 +252,66 @@ def test_blocking_checks_fail_on_a_non_finite_value(copied, table, column, value
     failures = [f for f in evaluation.metadata["failures"].value if f["column"] == column]
     assert [(f["expectation"], f["unexpected_count"]) for f in failures if "finite" in f["why"]] == [
         ("expect_column_values_to_be_between", 1)]
+
+
+def test_a_failed_run_names_its_first_failed_step_and_the_next_run_succeeds(built, tmp_path):
+    store = DataStore(data_dir=str(tmp_path / "data"))
+    shutil.copytree(built[0].landing, store.landing)
+    with store.connect() as con:  # an object in the way of a KPI table: its build fails for real, in a new warehouse
+        con.execute("CREATE VIEW kpi_digital_take_up AS SELECT 1 AS planted")
+    env = {**os.environ, "PIPELINE_DATA_DIR": str(store.root), "DAGSTER_HOME": str(new_instance_home(tmp_path / "h"))}
+
+    def make_run() -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "pipelines.run"], cwd=REPO, env=env, capture_output=True,
+                              text=True, timeout=900)
+
+    failed = make_run()
+    assert failed.returncode == 1, failed.stdout[-3000:] + failed.stderr[-3000:]
+    assert "Traceback" not in failed.stdout and "kpi_rollups does not exist" not in failed.stderr
+    status = failed.stdout.index("monthly_cycle 2025-07 to 2025-12: FAILED")
+    assert failed.stdout[status:].splitlines()[1:3] == [
+        'first failed step: kpi_digital_take_up: CatalogException: Catalog Error: Existing object '
+        '"kpi_digital_take_up" is of type View, trying to replace with type Table',
+        "(the steps that needed it were not run; `make dev` shows the run with every error in full)"]
+    assert "\nheadline KPIs: none (kpi_rollups has not been built yet)\n" in failed.stdout
+    with store.connect() as con:  # the cause taken away, the next run builds everything
+        con.execute("DROP VIEW kpi_digital_take_up")
+    again = make_run()
+    assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
+    assert "monthly_cycle 2025-07 to 2025-12: succeeded" in again.stdout
+    assert "first failed step" not in again.stdout and "headline KPIs, December 2025 (" in again.stdout
+
+
+def test_a_lost_warehouse_and_a_one_month_run_rebuild_every_month_and_publish_the_same_files(built, tmp_path):
+    store = DataStore(data_dir=str(tmp_path / "data"))
+    shutil.copytree(built[0].root, store.root)
+    before = published_checksums(store)
+    store.warehouse.unlink()
+    env = {**os.environ, "PIPELINE_DATA_DIR": str(store.root), "DAGSTER_HOME": str(new_instance_home(tmp_path / "h"))}
+    done = subprocess.run([sys.executable, "-m", "pipelines.run", "--start", "2025-12", "--end", "2025-12"], cwd=REPO,
+                          env=env, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert done.stdout.splitlines()[0] == (
+        "the warehouse has no figures for 5 published months outside 2025-12 to 2025-12 (2025-07 to 2025-11): it is "
+        "new or was lost, so this run rebuilds every landed month, 2025-07 to 2025-12, and the open data keeps its "
+        "history")
+    assert "\nmonthly_cycle 2025-07 to 2025-12: succeeded in " in done.stdout
+    assert published_checksums(store) == before
+
+
+def test_publishing_refuses_to_drop_published_months_and_writes_nothing(built, tmp_path):
+    store = DataStore(data_dir=str(tmp_path / "data"))
+    shutil.copytree(built[0].root, store.root)
+    before = published_checksums(store)
+    store.warehouse.unlink()  # then one month, as the monthly schedule launches it
+    result = run_graph(store, str(MONTH), str(MONTH))
+    assert not result.success
+    [failure] = [e for e in result.all_events if e.is_step_failure]
+    assert (failure.step_key, failure.event_specific_data.user_failure_data.description) == (
+        "pub_open_data", "publishing refused, no file written: the warehouse has no figures for 5 months that "
+        f"{store.published}/ publishes (2025-07, 2025-08, 2025-09, 2025-10, 2025-12; in kpi_cost_per_transaction, "
+        "kpi_digital_take_up, kpi_completion_rate, kpi_user_satisfaction, kpi_rollups), so this run would shrink the "
+        "open data. The warehouse is new or was lost: rebuild every month from the landing files with `make run` "
+        "(python -m pipelines.run without --start/--end), or restore a backup (python -m pipelines.housekeeping "
+        "restore). If those months are meant to go, delete their tables' files from the published folder first.")
+    assert published_checksums(store) == before

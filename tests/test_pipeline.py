@@ -11,6 +11,7 @@ import pytest
 
 from pipelines.definitions import defs
 from pipelines.defs.publishing.open_data import PUBLISHED
+from pipelines.lib.partitions import AGENCIES_TAG
 from tests.conftest import BROKEN, FIRST, published_checksums, run_graph
 
 
@@ -203,3 +204,49 @@ def test_corrected_resubmission_supersedes_and_keeps_the_original(copied):
     periods = query(store, "SELECT DISTINCT service_id, grain, month FROM revisions WHERE table_name = 'kpi_by_period'")
     assert {(s, g) for s, g, _ in periods} <= {(service, "quarter"), (service, "financial_year")}
     assert (service, "quarter", dt.date(2025, 10, 1)) in periods
+
+
+def test_a_stray_file_beside_a_central_file_or_outside_every_agency_is_accounted_for_by_name(copied):
+    store, _ = copied
+    register = (store.landing / "benefits" / "benefits_register.csv").read_bytes()
+    strays = {"benefits/empty.csv": b"", "benefits/benefits_register (copy).csv": register[:40],
+              "catalogue/services.xlsx": bytes(range(256)), "readme.txt": b"where the files go\n",
+              "retired_agency/2025-12/transactions.csv": b"a,b\n1,2\n"}
+    for rel, data in strays.items():
+        (store.landing / rel).parent.mkdir(parents=True, exist_ok=True)
+        (store.landing / rel).write_bytes(data)
+    assert run_graph(store, "2025-12-01", "2025-12-01").success
+    accounting = pl.read_csv(store.published / "submission_accounting.csv", infer_schema_length=0)
+    assert accounting.filter(pl.col("source_file").is_in(list(strays))).select(
+        "source_file", "return_type", "agency_id", "month", "file_status", "rows_read").sort("source_file").rows() == [
+        ("benefits/benefits_register (copy).csv", "not_recognised", None, None, "not_recognised", "0"),
+        ("benefits/empty.csv", "not_recognised", None, None, "not_recognised", "0"),
+        ("catalogue/services.xlsx", "not_recognised", None, None, "not_recognised", "0"),
+        ("readme.txt", "not_recognised", None, None, "not_recognised", "0"),
+        ("retired_agency/2025-12/transactions.csv", "not_recognised", None, None, "not_recognised", "0")]
+    quarantine = pl.read_csv(store.published / "quarantine.csv", infer_schema_length=0)
+    assert quarantine.filter(pl.col("source_file").is_in(list(strays))).select(
+        "source_file", "rule", "offending_value", "message").sort("source_file").rows() == [
+        ("benefits/benefits_register (copy).csv", "file_not_recognised", "benefits_register (copy).csv",
+         "no central file is named 'benefits_register (copy).csv' (data/landing/benefits/ holds "
+         "benefits_register.csv only): rename the file if it is that one, or move it out of data/landing/"),
+        ("benefits/empty.csv", "file_not_recognised", "empty.csv",
+         "no central file is named 'empty.csv' (data/landing/benefits/ holds benefits_register.csv only): rename "
+         "the file if it is that one, or move it out of data/landing/"),
+        ("catalogue/services.xlsx", "file_not_recognised", "services.xlsx",
+         "no central file is named 'services.xlsx' (data/landing/catalogue/ holds services.csv only): rename the "
+         "file if it is that one, or move it out of data/landing/"),
+        ("readme.txt", "folder_not_an_agency", "(none)",
+         "the file is in data/landing/ itself: move it to data/landing/<agency>/<YYYY-MM>/, or add the agency to "
+         "sources.yaml"),
+        ("retired_agency/2025-12/transactions.csv", "folder_not_an_agency", "retired_agency",
+         "the file is in the folder 'retired_agency', which is no agency's in sources.yaml: move it to "
+         "data/landing/<agency>/<YYYY-MM>/, or add the agency to sources.yaml")]
+    # removed, they stay on record through a run limited to some agencies, and leave it with the next whole run
+    for rel in strays:
+        (store.landing / rel).unlink()
+    stray_rows = "SELECT count(*) FROM submission_accounting WHERE return_type = 'not_recognised' AND agency_id IS NULL"
+    assert run_graph(store, "2025-12-01", "2025-12-01", tags={AGENCIES_TAG: "land"}).success
+    assert query(store, stray_rows) == [(5,)]
+    assert run_graph(store, "2025-12-01", "2025-12-01").success
+    assert query(store, stray_rows) == [(0,)]

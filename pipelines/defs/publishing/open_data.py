@@ -5,6 +5,10 @@ Files are written to a temporary name and renamed, so a reader never sees half a
 key, so the same inputs give byte-identical files. A table that the catalogue says carries user satisfaction is
 published through the disclosure rule of transforms/sql/formulas.sql; CSV cells that a spreadsheet would run as a
 formula are neutralised.
+
+Publishing never shrinks the history: when the warehouse lacks months of the KPI tables that data/published/ has (a
+lost or new warehouse, then a run over fewer months than were published), it refuses before writing any file and
+names the months and the fix (a run over every landed month, or a restore).
 """
 
 
@@ -13,16 +17,20 @@ import json
 from pathlib import Path
 
 import dagster as dg
+import duckdb
 
 from pipelines.lib.config import OpenData
 from pipelines.lib.faults import pause_point
 from pipelines.lib.files import write_atomically
 from pipelines.lib.resources import WAREHOUSE_POOL, DataStore, Settings
+from pipelines.lib.warehouse import table_exists
 from transforms import SQL_DIR
 from transforms.catalogue import CATALOGUE, Table, published, writers
 
 # published name -> (warehouse table, row order), in the catalogue's order
 PUBLISHED = {table.publish_as: (table.name, table.published_order) for table in published()}
+# The published tables whose months are the history a run must keep: the KPI tables by month.
+HISTORY = [table for table in published() if table.stage == "kpis" and "month" in table.key]
 
 
 def published_query(table: Table) -> str:
@@ -60,10 +68,45 @@ def publish_file(target: Path, write) -> str:
     return hashlib.sha256(target.read_bytes()).hexdigest()
 
 
+def months_dropped(con, folder: Path) -> dict[str, list]:
+    """Per KPI table, the months data/published/ has that publishing the warehouse now would drop (all of them when
+    the warehouse has no such table yet). A published file that cannot be read holds no history to keep."""
+    dropped = {}
+    for table in HISTORY:
+        old = folder / f"{table.publish_as}.parquet"
+        if not old.exists():
+            continue
+        now = f"EXCEPT SELECT month FROM {table.name}" if table_exists(con, table.name) else ""
+        try:
+            months = con.execute(f"SELECT DISTINCT month FROM read_parquet($old) WHERE month IS NOT NULL {now} "
+                                 "ORDER BY 1", {"old": str(old)}).fetchall()
+        except duckdb.Error:
+            continue
+        if months:
+            dropped[table.publish_as] = [month for (month,) in months]
+    return dropped
+
+
+def refuse_to_shrink(dropped: dict[str, list], folder: Path) -> None:
+    months = sorted({month for lost in dropped.values() for month in lost})
+    shown = ", ".join(f"{m:%Y-%m}" for m in months[:6]) + (f" ... {months[-1]:%Y-%m}" if len(months) > 6 else "")
+    raise dg.Failure(
+        description=f"publishing refused, no file written: the warehouse has no figures for {len(months)} months "
+                    f"that {folder}/ publishes ({shown}; in {', '.join(dropped)}), so this run would shrink the open "
+                    "data. The warehouse is new or was lost: rebuild every month from the landing files with "
+                    "`make run` (python -m pipelines.run without --start/--end), or restore a backup "
+                    "(python -m pipelines.housekeeping restore). If those months are meant to go, delete their "
+                    "tables' files from the published folder first.",
+        metadata={"months_dropped": dg.MetadataValue.json({k: [f"{m:%Y-%m}" for m in v] for k, v in dropped.items()})})
+
+
 def publish(store: DataStore, open_data: OpenData) -> dict:
     store.published.mkdir(parents=True, exist_ok=True)
     files, tables = {}, {}
     with store.connect() as con:
+        dropped = months_dropped(con, store.published)
+        if dropped:
+            refuse_to_shrink(dropped, store.published)
         for table in published():
             name, query = table.publish_as, published_query(table)
             columns = [(row[0], row[1]) for row in con.execute(f"DESCRIBE {query}").fetchall()]

@@ -12,7 +12,8 @@ import polars as pl
 
 from pipelines.defs.staging.accounting import (ACCOUNTING_SCHEMA, QUARANTINE_COLUMNS, file_result, summary,
                                                whole_file, write_slice)
-from pipelines.defs.staging.unrecognised import not_recognised, outside_month_folders, write_not_recognised
+from pipelines.defs.staging.unrecognised import (not_recognised, outside_agency_folders, outside_month_folders,
+                                                 write_not_recognised)
 from pipelines.defs.staging.csv_batches import read_plain_csvs
 from pipelines.defs.staging.passes import file_failure, normalised_files, validated
 from pipelines.defs.staging.readers import read_table
@@ -128,8 +129,10 @@ def stage_returns(store: DataStore, config: Config, return_type: str, start: dt.
         accounting = pl.DataFrame(accounting_rows, schema=ACCOUNTING_SCHEMA)
         write_slice(con, f"stg_{return_type}", return_type, accepted, quarantined, accounting, start, end, agencies)
         if return_type == "transactions":  # each file is accounted for once, with the first return type staged
-            write_not_recognised(con, unrecognised + outside_month_folders(store, config, agencies), start, end,
-                                 agencies)
+            # files outside every agency's folder are no agency's: a run limited to some agencies leaves them be
+            outside = outside_month_folders(store, config, agencies) + (
+                outside_agency_folders(store, config) if agencies is None else [])
+            write_not_recognised(con, unrecognised + outside, start, end, agencies)
     return {**summary(accounting, quarantined, accepted), "files_not_recognised": len(unrecognised)}
 
 

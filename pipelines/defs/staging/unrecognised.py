@@ -1,6 +1,7 @@
-"""Files that no mapping reads: a name no return of the agency's mapping matches, or a folder that is not a month.
-Each is one row of `submission_accounting` (file_status not_recognised) and one of `quarantine` saying what to
-rename, so that no landed file is ignored in silence. Earlier versions of a file sent again are rows of
+"""Files that no mapping reads: a name no return of the agency's mapping matches, a folder that is not a month, a
+file beside the catalogue or the benefits register under another name, or a folder that is no agency's. Each is one
+row of `submission_accounting` (file_status not_recognised) and one of `quarantine` saying what to rename or move,
+so that no landed file is ignored in silence. Earlier versions of a file sent again are rows of
 `submission_accounting` too (file_status superseded, naming the version in force): not errors, so no quarantine."""
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import re
 from pathlib import Path
 
 from pipelines.lib.config import Config
-from pipelines.lib.files import landed_files
+from pipelines.lib.files import CENTRAL_FILES, LandingProblem, inside, landed_files
 from pipelines.lib.resources import DataStore
 from pipelines.lib.warehouse import RUN_SLICE
 from transforms.domain import RETURN_TYPES
@@ -58,6 +59,39 @@ def outside_month_folders(store: DataStore, config: Config, agencies: list[str] 
                           "rule": "folder_not_a_month", "offending_value": where,
                           "message": f"the folder '{where}' is not a month (YYYY-MM, 2000-01 or later): move the file "
                                      f"to data/landing/{agency.folder}/<YYYY-MM>/, the month its period ends in"})
+    return found
+
+
+def outside_agency_folders(store: DataStore, config: Config) -> list[dict]:
+    """Files under data/landing/ that are in no agency's folder and are not a central file: beside the catalogue or
+    the benefits register under another name (an empty file, a copy, random bytes), in data/landing/ itself, or in
+    a folder no agency of sources.yaml has. Never archived. Links are left to the landing walk (return_type
+    landing), which reports them."""
+    if not store.landing.is_dir():
+        return []
+    agencies, root, found = {agency.folder for agency in config.agencies}, store.landing.resolve(), []
+    for entry in sorted(store.landing.iterdir()):
+        if entry.name.startswith(".") or entry.name in agencies:
+            continue
+        paths = landed_files(store.landing, entry) if entry.is_dir() and not entry.is_symlink() else [entry]
+        for path in paths:
+            source = path.relative_to(store.landing).as_posix()
+            if source in CENTRAL_FILES.values() or isinstance(inside(root, path), LandingProblem):
+                continue
+            name, folder = path.name, (entry.name if entry != path else "(none)")
+            central = [f.split("/", 1)[1] for f in CENTRAL_FILES.values() if f.startswith(f"{folder}/")]
+            if central:
+                rule, message = "file_not_recognised", (
+                    f"no central file is named '{name}' (data/landing/{folder}/ holds {', '.join(central)} only): "
+                    f"rename the file if it is that one, or move it out of data/landing/")
+            else:
+                where = ("data/landing/ itself" if entry == path
+                         else f"the folder '{folder}', which is no agency's in sources.yaml")
+                rule, message = "folder_not_an_agency", (
+                    f"the file is in {where}: move it to data/landing/<agency>/<YYYY-MM>/, or add the agency to "
+                    "sources.yaml")
+            found.append({"agency_id": None, "month": None, "source_file": source, "sha256": "", "rule": rule,
+                          "offending_value": name if central else folder, "message": message})
     return found
 
 

@@ -278,6 +278,24 @@ def test_a_file_where_a_month_folder_belongs_is_reported(tmp_path):
     assert files == [] and [(p.path, p.rule) for p in problems] == [("ag/2025-01", "not_a_folder")]
 
 
+def test_names_that_are_not_utf8_are_reported_escaped_and_subfolders_are_not_returns(tmp_path):
+    store = DataStore(data_dir=str(tmp_path / "data"))
+    month = store.landing / "ag" / "2025-01"
+    (month / "old").mkdir(parents=True)
+    (month / "transactions.csv").write_text("ok\n")
+    (month / "old" / "transactions.csv").write_text("a draft\n")
+    os.mkdir(os.fsencode(month) + b"/\xff")
+    with open(os.fsencode(month) + b"/r\xe9turn.csv", "wb") as latin1_name:
+        latin1_name.write(b"x\n")
+    import datetime as dt
+    files, problems = month_folder(store, "ag", dt.date(2025, 1, 1))
+    assert [f.relative_to(store.landing).as_posix() for f in files] == ["ag/2025-01/transactions.csv"]
+    escaped = "whose name is not UTF-8 text, shown here with its bytes escaped (\\xNN): rename it in UTF-8"
+    assert [(p.path, p.rule, p.message) for p in problems] == [
+        ("ag/2025-01/\\xff", "name_not_utf8", f"a folder (nothing in it is read) {escaped}"),
+        ("ag/2025-01/r\\xe9turn.csv", "name_not_utf8", f"a file (not read) {escaped}")]
+
+
 def test_limits_are_typed_configuration_with_unknown_keys_forbidden(tmp_path):
     import shutil
 

@@ -1,6 +1,7 @@
 """Bounded-memory guards run before a parser sees a file: gzip decompressed in chunks under a size and ratio
-limit, an XLSX's parts checked without unpacking them and its sheets' ranges by a streaming XML parser, a Parquet file's declared size checked
-from its footer. Each refusal is a ParseError with the rule of the limit it broke (config/limits.yaml)."""
+limit, an XLSX's parts checked without unpacking them and its sheets' ranges by a streaming XML parser, a Parquet
+file's declared size checked from its footer. Each refusal is a ParseError with the rule of the limit it broke
+(config/limits.yaml)."""
 
 from __future__ import annotations
 

@@ -140,14 +140,30 @@ def test_duplicate_key_within_a_file(copied):
     assert [r[:2] for r in quarantined(store, LAND)] == [(len(rows), "duplicate_row")]
 
 
-def test_duplicate_keys_across_files(copied):
+def test_a_draft_in_a_subfolder_of_the_month_is_accounted_for_and_never_read_as_a_return(copied):
     store, _ = copied
-    copy = "land/2025-11/resent/transactions.csv"
-    write(store, (store.landing / LAND).read_bytes(), copy)
+    draft = "land/2025-11/old/transactions.csv"
+    write(store, (store.landing / LAND).read_bytes(), draft)  # the same keys: read, it would clash with the return
     submit(store, "land")
     assert quarantined(store, LAND) == []
-    assert {r[1] for r in quarantined(store, copy)} == {"duplicate_row"}
-    assert len(quarantined(store, copy)) == len(lines(store)) - 1
+    assert quarantined(store, draft, "not_recognised") == [
+        (None, "file_in_a_subfolder", "old", "subfolders of a month folder are not read: move the file to "
+         "data/landing/land/2025-11/ if it is a return, or out of data/landing/ if it is not (a draft, an old copy)")]
+    with store.connect() as con:
+        assert con.execute("SELECT return_type, file_status, rows_read FROM submission_accounting "
+                           "WHERE source_file = ?", [draft]).fetchall() == [("not_recognised", "not_recognised", 0)]
+        assert con.execute("SELECT count(*) FROM raw_submissions WHERE source_path = ?", [draft]).fetchone() == (0,)
+
+
+def test_a_file_name_that_is_not_utf8_is_quarantined_by_its_escaped_name_and_the_rest_publishes(copied):
+    store, _ = copied
+    with open(os.fsencode(store.landing / "land" / "2025-11") + b"/r\xe9turn.csv", "wb") as latin1_name:
+        latin1_name.write((store.landing / LAND).read_bytes())
+    submit(store, "land", everything=True)
+    published = pl.read_csv(store.published / "quarantine.csv", infer_schema_length=0)
+    assert published.filter(pl.col("rule") == "name_not_utf8").select("return_type", "source_file").rows() == [
+        ("landing", "land/2025-11/r\\xe9turn.csv")]
+    assert quarantined(store, LAND) == []
 
 
 def test_text_in_a_numeric_field(copied):

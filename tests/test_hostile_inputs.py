@@ -73,36 +73,76 @@ def test_a_file_over_the_size_limit_is_refused_unread(tmp_path):
     assert (error.rule, str(error)) == ("file_too_large", "the file is 6,900 bytes, over 1,000 (files.max_file_bytes)")
 
 
-def workbook(dimension: str | None = None, cell_ref: str | None = None) -> bytes:
+def workbook(dimension: str | None = None, cell_ref: str | None = None, quote: str = '"', sheet_part: str | None = None,
+             doctype: bytes = b"", refs: bool = True) -> bytes:
+    """A one-sheet workbook with its sheet's <dimension> or a far cell rewritten; `quote` for the sheet's attributes,
+    `sheet_part` to move the sheet elsewhere in the archive (its relationship follows), `doctype` put before it,
+    `refs` False to leave out the rows' and cells' references (and the dimension)."""
     buffer = io.BytesIO()
     book = xlsxwriter.Workbook(buffer)
-    book.add_worksheet("Transactions").write_row(0, 0, HEADER.split(","))
+    sheet = book.add_worksheet("Transactions")
+    sheet.write_row(0, 0, HEADER.split(","))
+    sheet.write_row(1, 0, ["S1", "2025-01", "online", 3, 2])
     book.close()
     parts = zipfile.ZipFile(io.BytesIO(buffer.getvalue()))
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as rewritten:
         for part in parts.infolist():
-            content = parts.read(part)
-            if part.filename == "xl/worksheets/sheet1.xml":
+            content, name = parts.read(part), part.filename
+            if name == "xl/worksheets/sheet1.xml":
                 if dimension:
                     content = re.sub(rb'<dimension ref="[^"]*"/>', f'<dimension ref="{dimension}"/>'.encode(), content)
                 if cell_ref:
                     content = content.replace(b"</sheetData>", f'<row r="{cell_ref[3:]}"><c r="{cell_ref}" t="n">'
                                               f'<v>1</v></c></row></sheetData>'.encode())
-            rewritten.writestr(part, content)
+                if not refs:
+                    content = re.sub(rb'<dimension ref="[^"]*"/>| r="[A-Z]*\d+"', b"", content)
+                content = content.replace(b'"', quote.encode())
+                content = content.replace(b"?>", b"?>" + doctype, 1)
+                name = sheet_part or name
+            elif sheet_part and name in ("xl/_rels/workbook.xml.rels", "[Content_Types].xml"):
+                moved = sheet_part.removeprefix("xl/").encode()
+                content = content.replace(b"worksheets/sheet1.xml", moved)
+            rewritten.writestr(name, content)
     return out.getvalue()
 
 
-@pytest.mark.parametrize("dimension, cell_ref, spans", [
-    ("A1:XFD1048576", None, "1,048,576 rows x 16,384 columns"),  # the 1.6 KB workbook that aborted the process
-    (None, "XFD1048576", "1,048,576 rows x 16,384 columns"),  # one cell far away, no dimension declared
-])
-def test_an_xlsx_declaring_or_using_a_huge_sheet_is_refused_unparsed(tmp_path, dimension, cell_ref, spans):
-    data = workbook(dimension, cell_ref)
+@pytest.mark.parametrize("dimension, cell_ref, quote, sheet_part, spans", [
+    ("A1:XFD1048576", None, '"', None, "1,048,576 rows x 16,384 columns"),  # the 1.6 KB workbook that aborted
+    (None, "XFD1048576", '"', None, "1,048,576 rows x 16,384 columns"),  # one cell far away, no dimension declared
+    ("A1:XFD1048576", None, "'", None, "1,048,576 rows x 16,384 columns"),  # attributes in single quotes
+    ("A1:XFD1048576", None, '"', "xl/data/sheet1.xml", "1,048,576 rows x 16,384 columns"),  # where its link points
+    (None, "XFD1048576", "'", "xl/data/sheet1.xml", "1,048,576 rows x 16,384 columns"),
+], ids=["declared", "used", "single_quoted", "relocated", "used_single_quoted_relocated"])
+def test_an_xlsx_declaring_or_using_a_huge_sheet_is_refused_unparsed(tmp_path, dimension, cell_ref, quote,
+                                                                     sheet_part, spans):
+    data = workbook(dimension, cell_ref, quote, sheet_part)
     assert len(data) < 10_000
+    assert (sheet_part or "xl/worksheets/sheet1.xml") in zipfile.ZipFile(io.BytesIO(data)).namelist()
     error = refused(tmp_path, "t.xlsx", data)
     assert error.rule == "sheet_too_large"
-    assert str(error) == f"the sheet 'sheet1.xml' spans {spans}, over 20,000,000 cells (files.max_sheet_cells)"
+    assert str(error) == f"the sheet 'Transactions' spans {spans}, over 20,000,000 cells (files.max_sheet_cells)"
+
+
+def test_an_xlsx_whose_cells_carry_no_reference_is_measured_by_position(tmp_path):
+    data = workbook(quote="'", sheet_part="xl/data/sheet1.xml", refs=False)
+    error = refused(tmp_path, "t.xlsx", data, FileLimits(max_sheet_cells=9))  # two rows of five cells
+    assert (error.rule, str(error)) == ("sheet_too_large", "the sheet 'Transactions' spans 2 rows x 5 columns, "
+                                                           "over 9 cells (files.max_sheet_cells)")
+
+
+def test_an_xlsx_sheet_declaring_entities_is_unreadable_not_expanded(tmp_path):
+    laughs = b'<!DOCTYPE worksheet [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">]>'
+    error = refused(tmp_path, "t.xlsx", workbook(doctype=laughs))
+    assert error.rule == "unreadable_file"
+    assert str(error) == ("not a readable XLSX file: xl/worksheets/sheet1.xml: it declares a document type "
+                          "(worksheet), which an XLSX part never does")
+
+
+def test_a_small_xlsx_in_single_quotes_elsewhere_in_the_archive_is_read(tmp_path):
+    path = tmp_path / "t.xlsx"
+    path.write_bytes(workbook(quote="'", sheet_part="xl/data/sheet1.xml"))
+    assert read_table(path, {}).rows() == [(1, "S1", "2025-01", "online", "3", "2")]
 
 
 def test_an_xlsx_part_that_is_a_compression_bomb_is_refused(tmp_path):
@@ -237,6 +277,24 @@ def test_a_file_where_a_month_folder_belongs_is_reported(tmp_path):
     import datetime as dt
     files, problems = month_folder(store, "ag", dt.date(2025, 1, 1))
     assert files == [] and [(p.path, p.rule) for p in problems] == [("ag/2025-01", "not_a_folder")]
+
+
+def test_names_that_are_not_utf8_are_reported_escaped_and_subfolders_are_not_returns(tmp_path):
+    store = DataStore(data_dir=str(tmp_path / "data"))
+    month = store.landing / "ag" / "2025-01"
+    (month / "old").mkdir(parents=True)
+    (month / "transactions.csv").write_text("ok\n")
+    (month / "old" / "transactions.csv").write_text("a draft\n")
+    os.mkdir(os.fsencode(month) + b"/\xff")
+    with open(os.fsencode(month) + b"/r\xe9turn.csv", "wb") as latin1_name:
+        latin1_name.write(b"x\n")
+    import datetime as dt
+    files, problems = month_folder(store, "ag", dt.date(2025, 1, 1))
+    assert [f.relative_to(store.landing).as_posix() for f in files] == ["ag/2025-01/transactions.csv"]
+    escaped = "whose name is not UTF-8 text, shown here with its bytes escaped (\\xNN): rename it in UTF-8"
+    assert [(p.path, p.rule, p.message) for p in problems] == [
+        ("ag/2025-01/\\xff", "name_not_utf8", f"a folder (nothing in it is read) {escaped}"),
+        ("ag/2025-01/r\\xe9turn.csv", "name_not_utf8", f"a file (not read) {escaped}")]
 
 
 def test_limits_are_typed_configuration_with_unknown_keys_forbidden(tmp_path):

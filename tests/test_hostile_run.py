@@ -6,7 +6,6 @@ run that succeeds."""
 
 import datetime as dt
 import hashlib
-import io
 import os
 import re
 import shutil
@@ -14,23 +13,22 @@ import signal
 import subprocess
 import sys
 import time
-import zipfile
 import zlib
 
 import dagster as dg
 import polars as pl
 import pytest
-import xlsxwriter
 import yaml
 
 from pipelines.lib.resources import DataStore
 from pipelines.run import sweep_killed_runs
 from tests.conftest import published_checksums, run_graph
 from tests.operations import REPO, new_instance_home, pipeline_process
+from tests.test_hostile_inputs import workbook
 
 MONTH = dt.date(2025, 11, 1)
 KPIS = ("kpi_cost_per_transaction", "kpi_digital_take_up", "kpi_completion_rate", "kpi_user_satisfaction")
-ATTACKED = ("land", "courts", "guardian", "gzipped")
+ATTACKED = ("land", "courts", "courts_quoted", "courts_moved", "guardian", "gzipped")
 HEADER = "service_id,month,channel,transactions_started,transactions_completed"
 
 
@@ -40,21 +38,6 @@ def untouched_kpis(store: DataStore) -> dict[str, pl.DataFrame]:
         return {table: con.sql(f"SELECT kpi.* FROM {table} AS kpi JOIN stg_service_catalogue USING (service_id) "
                                "WHERE NOT (list_contains(?, agency_id) AND month = ?) ORDER BY ALL",
                                params=[list(ATTACKED), MONTH]).pl() for table in KPIS}
-
-
-def huge_sheet() -> bytes:
-    buffer = io.BytesIO()
-    book = xlsxwriter.Workbook(buffer)
-    book.add_worksheet("Transactions").write_row(0, 0, ["Service code", "Period", "Total completed"])
-    book.close()
-    parts, out = zipfile.ZipFile(buffer), io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as rewritten:
-        for part in parts.infolist():
-            content = parts.read(part)
-            if part.filename.startswith("xl/worksheets/"):
-                content = re.sub(rb'<dimension ref="[^"]*"/>', b'<dimension ref="A1:XFD1048576"/>', content)
-            rewritten.writestr(part, content)
-    return out.getvalue()
 
 
 def gzip_bomb(size: int) -> bytes:
@@ -75,16 +58,23 @@ def attack(store: DataStore, config_dir, outside) -> dict[str, str]:
 
     overflow = [f"{service},2025-11-01,{channel},5000000000000000000,5000000000000000000"
                 for channel in ("online", "phone")]
-    drop("land/2025-11/overflow/transactions.csv", "\n".join([HEADER, *overflow]) + "\n")
-    drop("land/2025-11/huge_cell/transactions.csv", f"{HEADER}\n{service},2025-11-01,online,{'7' * 200_000},1\n")
-    drop("land/2025-11/periods/transactions.csv",
+    # land reads transactions*.csv and costs*.csv here (config_for_attacks): each attack is a return of its own
+    drop("land/2025-11/transactions_overflow.csv", "\n".join([HEADER, *overflow]) + "\n")
+    drop("land/2025-11/transactions_huge_cell.csv", f"{HEADER}\n{service},2025-11-01,online,{'7' * 200_000},1\n")
+    drop("land/2025-11/transactions_periods.csv",
          f"{HEADER}\n{service},0000-01,online,1,1\n{service},9999-12,online,1,1\n")
-    drop("land/2025-11/quote/transactions.csv", "\n".join([HEADER, f'{service},"2025-11-01,online,1,1', *good[1:]]))
-    drop("land/2025-11/costs_nan/costs.csv", "service_id,month,cost_category,channel,cost_gbp\n"
+    drop("land/2025-11/transactions_quote.csv", "\n".join([HEADER, f'{service},"2025-11-01,online,1,1', *good[1:]]))
+    drop("land/2025-11/transactions_nul.csv", f"{HEADER}\n{service},2025-11-01,online,1\x002,1\n")
+    drop("land/2025-11/costs_nan.csv", "service_id,month,cost_category,channel,cost_gbp\n"
          f"{service},2025-11-01,staff,online,NaN\n{service},2025-11-01,it,online,inf\n"
          f"{service},2025-11-01,other,online,1e20\n")
-    drop("courts/2025-11/bomb/monthly_return.xlsx", huge_sheet())
-    drop("guardian/2025-11/deep/transactions.json", b"[" * 200_000 + b"]" * 200_000)
+    drop("land/2025-11/old/transactions.csv", "\n".join(good) + "\n")  # a draft: read, it would clash
+    with open(os.fsencode(land) + b"/r\xe9turn.csv", "wb") as latin1_name:
+        latin1_name.write(("\n".join(good) + "\n").encode())
+    drop("courts/2025-11/monthly_return.xlsx", workbook("A1:XFD1048576"))  # 1.6 KB declaring 17 billion cells
+    drop("courts_quoted/2025-11/monthly_return.xlsx", workbook("A1:XFD1048576", quote="'"))
+    drop("courts_moved/2025-11/monthly_return.xlsx", workbook(None, "XFD1048576", "'", "xl/data/sheet1.xml"))
+    drop("guardian/2025-11/transactions.json", b"[" * 200_000 + b"]" * 200_000)
     drop("gzipped/2025-11/transactions.csv.gz", gzip_bomb(2600 << 20))  # 2.6 GB of zeros in 2.5 MB
     drop("land/2025-13/transactions.csv", f"{HEADER}\n")
     drop("benefits/benefits_register.csv", "benefit_id,title\nB1,a register without its columns\n")
@@ -96,13 +86,18 @@ def attack(store: DataStore, config_dir, outside) -> dict[str, str]:
     (outside / "services.csv").write_text(catalogue.read_text() + "OUT-001,Outside,land,X,Y,citizen,online,false\n")
     catalogue.unlink()
     catalogue.symlink_to(outside / "services.csv")
-    return {"land/2025-11/overflow/transactions.csv": "value_out_of_range",
-            "land/2025-11/huge_cell/transactions.csv": "field_too_long",
-            "land/2025-11/periods/transactions.csv": "period_not_recognised",
-            "land/2025-11/quote/transactions.csv": "unterminated_quote",
-            "land/2025-11/costs_nan/costs.csv": "not_finite",
-            "courts/2025-11/bomb/monthly_return.xlsx": "sheet_too_large",
-            "guardian/2025-11/deep/transactions.json": "unreadable_file",
+    return {"land/2025-11/transactions_overflow.csv": "value_out_of_range",
+            "land/2025-11/transactions_huge_cell.csv": "field_too_long",
+            "land/2025-11/transactions_periods.csv": "period_not_recognised",
+            "land/2025-11/transactions_quote.csv": "unterminated_quote",
+            "land/2025-11/transactions_nul.csv": "not_a_number",
+            "land/2025-11/costs_nan.csv": "not_finite",
+            "land/2025-11/old/transactions.csv": "file_in_a_subfolder",
+            "land/2025-11/r\\xe9turn.csv": "name_not_utf8",
+            "courts/2025-11/monthly_return.xlsx": "sheet_too_large",
+            "courts_quoted/2025-11/monthly_return.xlsx": "sheet_too_large",
+            "courts_moved/2025-11/monthly_return.xlsx": "sheet_too_large",
+            "guardian/2025-11/transactions.json": "unreadable_file",
             "gzipped/2025-11/transactions.csv.gz": "decompression_limit",
             "benefits/benefits_register.csv": "unreadable_file",
             "land/2025-11/escape.csv": "link_outside_landing",
@@ -111,16 +106,26 @@ def attack(store: DataStore, config_dir, outside) -> dict[str, str]:
             "catalogue/services.csv": "link_outside_landing"}
 
 
-def config_with_a_gzip_agency(folder) -> str:
-    """The project's configuration plus one agency whose returns are gzipped CSV."""
+def config_for_attacks(folder) -> str:
+    """The project's configuration plus an agency whose returns are gzipped CSV and two more courts, and land
+    reading every transactions*.csv and costs*.csv of a month."""
     shutil.copytree(REPO / "config", folder)
     registry = yaml.safe_load((folder / "sources.yaml").read_text())
-    registry["agencies"].append({**registry["agencies"][0], "id": "gzipped", "name": "Gzipped Returns Agency",
-                                 "mapping": "canonical_gz"})
+    courts = next(agency for agency in registry["agencies"] if agency["id"] == "courts")
+    registry["agencies"] += [{**registry["agencies"][0], "id": "gzipped", "name": "Gzipped Returns Agency",
+                              "mapping": "canonical_gz"},
+                             {**courts, "id": "courts_quoted", "name": "Quoted Courts"},
+                             {**courts, "id": "courts_moved", "name": "Moved Courts"}]
+    for agency in registry["agencies"]:
+        if agency["id"] == "land":
+            agency["mapping"] = "canonical_many"
     (folder / "sources.yaml").write_text(yaml.safe_dump(registry, sort_keys=False))
     (folder / "mappings" / "canonical_gz.yaml").write_text(
         "returns:\n  transactions: {file: transactions.csv.gz}\n  costs: {file: costs.csv.gz}\n"
         "  satisfaction: {file: satisfaction.csv.gz}\n")
+    (folder / "mappings" / "canonical_many.yaml").write_text(
+        "returns:\n  transactions: {file: transactions*.csv}\n  costs: {file: costs*.csv}\n"
+        "  satisfaction: {file: satisfaction.csv}\n")
     return str(folder)
 
 
@@ -130,7 +135,7 @@ def test_a_run_fed_every_attack_succeeds_names_each_and_changes_nothing_else(cop
     with store.connect() as con:
         archived = con.execute("SELECT count(*) FROM raw_submissions WHERE source_path LIKE 'catalogue/%'").fetchone()
     (tmp_path / "outside").mkdir()
-    expected = attack(store, config_with_a_gzip_agency(tmp_path / "config"), tmp_path / "outside")
+    expected = attack(store, config_for_attacks(tmp_path / "config"), tmp_path / "outside")
     script = ("import resource, subprocess, sys; code = subprocess.call([sys.executable, '-m', 'pipelines.run']); "
               "print('peak_rss_kib', resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss); sys.exit(code)")
     env = {**os.environ, "PIPELINE_DATA_DIR": str(store.root), "PIPELINE_CONFIG_DIR": str(tmp_path / "config"),
@@ -144,6 +149,9 @@ def test_a_run_fed_every_attack_succeeds_names_each_and_changes_nothing_else(cop
     published = pl.read_csv(store.published / "quarantine.csv", infer_schema_length=0)
     named = {(r["source_file"], r["rule"]) for r in published.iter_rows(named=True)}
     assert {(path, rule) for path, rule in expected.items() if (path, rule) not in named} == set()
+    assert b"\x00" not in (store.published / "quarantine.csv").read_bytes()
+    assert published.filter(pl.col("source_file") == "land/2025-11/transactions_nul.csv").select(
+        "rule", "offending_value").rows() == [("not_a_number", "1\\x002")]
     assert "not_a_month_folder: land/2025-13" in done.stdout and "set aside (" in done.stdout
     after = untouched_kpis(store)
     for table in KPIS:

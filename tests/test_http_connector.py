@@ -2,6 +2,7 @@
 
 import json
 import logging
+import socket
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -304,6 +305,23 @@ def test_token_goes_only_to_the_sources_own_host(servers, token):
     assert [(c.target, c.authorization) for c in home.calls[1:]] == [
         ("/moved", f"Bearer {TOKEN}"), ("/returns", f"Bearer {TOKEN}"), ("/away", f"Bearer {TOKEN}")]
     assert [(c.target, c.authorization) for c in elsewhere.calls] == [("/steal", None)]
+
+
+def test_a_redirect_to_ftp_is_refused_by_name_and_never_followed(api):
+    ftp = socket.create_server(("127.0.0.1", 0))  # where the redirect points: any connection to it is recorded
+    ftp.setblocking(False)
+    port = ftp.getsockname()[1]
+    api.routes["/returns"] = lambda call: (302, {"Location": f"ftp://agency:pw@127.0.0.1:{port}/returns.json"}, b"")
+    try:
+        error = failure(source(f"{api.base}/returns", retries=2))
+        with pytest.raises(BlockingIOError):
+            ftp.accept()
+    finally:
+        ftp.close()
+    assert (error.rule, error.status, api.hits("/returns")) == ("http_redirect_refused", 302, 1)
+    assert str(error) == (f"agency AG1: http_redirect_refused: GET {api.base}/returns -> HTTP 302: redirected to "
+                          f"ftp://127.0.0.1:{port}/returns.json, which is not http or https: not followed; ask the "
+                          "agency to serve the return over HTTP(S) (not retried)")
 
 
 def test_a_response_echoing_the_token_is_refused(api, token):

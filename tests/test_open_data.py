@@ -90,6 +90,24 @@ def test_formula_neutralising_keeps_numbers_and_plain_text():
     assert {r[1] for r in result} == {"'=x;y"}
 
 
+def test_control_characters_reach_csv_escaped_and_parquet_as_sent(tmp_path):
+    values = ["12\x003", "\x1b[31mred", "=\x07", "tab\tand\r\nnew line", "\x7f", "back\\slash"]
+    con = duckdb.connect()
+    con.execute("CREATE TABLE t (v VARCHAR, tags VARCHAR[])")
+    con.executemany("INSERT INTO t VALUES (?, ?)", [(v, [v]) for v in values])
+    select = f"SELECT {csv_column('v', 'VARCHAR')}, {csv_column('tags', 'VARCHAR[]')} FROM t"
+    con.execute(f"COPY ({select}) TO '{tmp_path / 't.csv'}' (FORMAT csv, HEADER true)")
+    con.execute(f"COPY t TO '{tmp_path / 't.parquet'}' (FORMAT parquet)")
+    written = (tmp_path / "t.csv").read_bytes()
+    assert not [byte for byte in written if byte < 0x20 and byte not in b"\t\r\n" or byte == 0x7F]
+    expected = ["12\\x003", "\\x1b[31mred", "'=\\x07", "tab\tand\r\nnew line", "\\x7f", "back\\slash"]
+    assert [r[0] for r in duckdb.sql(f"SELECT v FROM read_csv('{tmp_path / 't.csv'}', all_varchar=true)").fetchall()
+            ] == expected
+    assert [r[0] for r in duckdb.sql(f"SELECT tags FROM read_csv('{tmp_path / 't.csv'}', all_varchar=true)"
+                                     ).fetchall()] == expected
+    assert [r[0] for r in duckdb.sql(f"SELECT v FROM '{tmp_path / 't.parquet'}'").fetchall()] == values
+
+
 def test_satisfaction_from_few_responses_is_suppressed_with_a_marker(built):
     store, _, _ = built
     table = published(store, "kpi_user_satisfaction")

@@ -60,6 +60,21 @@ def test_csv_in_an_undeclared_encoding_is_refused(tmp_path):
         read(tmp_path, "t.csv", data)
 
 
+@pytest.mark.parametrize("encoding, sign, codec", [
+    ("utf-16", "it starts with a UTF-16 byte order mark", "utf-16"),  # as Excel's "Unicode text" saves it
+    ("utf-16-le", "every other byte is NUL", "utf-16-le"),
+    ("utf-16-be", "every other byte is NUL", "utf-16-be"),
+])
+def test_csv_in_undeclared_utf16_is_refused_saying_so_and_read_once_declared(tmp_path, encoding, sign, codec):
+    with pytest.raises(ParseError) as refused:
+        read(tmp_path, "t.csv", csv_bytes(encoding=encoding))
+    assert str(refused.value) == (f"the file is UTF-16 ({sign}), not utf-8: save it as UTF-8, or declare its "
+                                  f"encoding in the agency's mapping: encoding: {codec}")
+    with pytest.raises(ParseError, match=f"the file is UTF-16 .*, not cp1252: .* encoding: {codec}"):
+        read(tmp_path, "t.csv", csv_bytes(encoding=encoding), {"encoding": "cp1252"})
+    assert read(tmp_path, "t.csv", csv_bytes(encoding=encoding), {"encoding": codec}) == EXPECTED
+
+
 def test_xlsx_named_sheet_and_first_sheet(tmp_path):
     data = xlsx_bytes({"Cover": [["About"], ["nothing here"]], "Volumes": [HEADER, *ROWS]})
     assert read(tmp_path, "t.xlsx", data, {"sheet": "Volumes"}) == EXPECTED

@@ -1,6 +1,6 @@
 """Files on disk: atomic writes, checksums read in chunks, and the files of a landing folder, walked without ever
 following a link out of it, with what could not be taken (links out or in loops, a folder named like a file, a
-device or pipe) reported instead of raised."""
+device or pipe, a name that is not UTF-8) reported instead of raised."""
 
 from __future__ import annotations
 
@@ -42,7 +42,7 @@ class LandingProblem:
 
     path: str
     rule: str  # link_outside_landing | link_unresolvable | link_to_folder | not_a_regular_file |
-    #            folder_named_like_a_file | not_a_folder
+    #            folder_named_like_a_file | not_a_folder | name_not_utf8
     message: str
 
 
@@ -66,6 +66,12 @@ def scan_landing(landing: Path, folder: Path) -> tuple[list[Path], list[LandingP
         for entry in entries:
             path = Path(entry.path)
             if entry.name.startswith("."):
+                continue
+            if printable(entry.name) != entry.name:
+                what = "folder (nothing in it is read)" if entry.is_dir(follow_symlinks=False) else "file (not read)"
+                problems.append(_problem(landing, path, "name_not_utf8",
+                                         f"a {what} whose name is not UTF-8 text, shown here with its bytes "
+                                         "escaped (\\xNN): rename it in UTF-8"))
                 continue
             if entry.is_dir(follow_symlinks=False):
                 if path.suffix.lower() in FILE_SUFFIXES:
@@ -98,5 +104,10 @@ def inside(root: Path, path: Path) -> Path | LandingProblem:
     return path
 
 
+def printable(name: str) -> str:
+    """A name as the file system gave it, as text any writer accepts: bytes that are not UTF-8 as \\xNN."""
+    return os.fsencode(name).decode("utf-8", "backslashreplace")
+
+
 def _problem(landing: Path, path: Path, rule: str, message: str) -> LandingProblem:
-    return LandingProblem(os.path.relpath(path, landing), rule, message)
+    return LandingProblem(printable(os.path.relpath(path, landing)), rule, message)

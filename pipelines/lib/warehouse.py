@@ -272,9 +272,12 @@ def write_quarantine(con, rows: Sequence[dict]) -> int:
 
 def current_submissions(con, start: dt.date, end: dt.date) -> list[tuple]:
     """The version in force of each return file for months in [start, end):
-    (source_path, sha256, agency_id, month, archive_path), in the order they were archived."""
+    (source_path, sha256, agency_id, month, archive_path), in the order they were archived. Only files directly in a
+    month folder (<agency>/<YYYY-MM>/<name>): one in a subfolder, archived before those stopped being read, is not
+    a return."""
     return con.execute("SELECT source_path, sha256, agency_id, month, archive_path FROM current_submissions "
-                       "WHERE month >= ? AND month < ? ORDER BY archived_at, source_path", [start, end]).fetchall()
+                       "WHERE month >= ? AND month < ? AND len(string_split(source_path, '/')) = 3 "
+                       "ORDER BY archived_at, source_path", [start, end]).fetchall()
 
 
 def current_file(con, source_path: str) -> tuple | None:

@@ -95,7 +95,8 @@ def raw_agency_returns(context: dg.AssetExecutionContext, store: DataStore,
 
 
 def month_folder(store: DataStore, agency_folder: str, month: dt.date) -> tuple[list[Path], list[LandingProblem]]:
-    """The files of one agency's month folder, and what in it (or in its place) is not taken."""
+    """The files of one agency's month folder, and what in it (or in its place) is not taken. Files in its
+    subfolders are not returns (a draft in old/ is not a second return): staging accounts for them by name."""
     folder = store.landing / agency_folder / month.strftime("%Y-%m")
     if not folder.exists() and not folder.is_symlink():
         return [], []
@@ -103,7 +104,8 @@ def month_folder(store: DataStore, agency_folder: str, month: dt.date) -> tuple[
         rel = folder.relative_to(store.landing).as_posix()
         what = "a link, never followed" if folder.is_symlink() else "a file named like a month folder"
         return [], [LandingProblem(rel, "not_a_folder", f"{what}; returns go in a folder named YYYY-MM")]
-    return scan_landing(store.landing, folder)
+    files, problems = scan_landing(store.landing, folder)
+    return [path for path in files if path.parent == folder], problems
 
 
 def record_landing_problems(store: DataStore, problems: list[tuple], start: dt.date | None, end: dt.date | None,

@@ -2,6 +2,7 @@
 
 Standard library only (urllib). The bearer token is read from the environment variable the registry names, sent
 only to the source's own scheme, host and port, and never written into an error, a log line or the returned bytes.
+Redirects are followed to http and https only (urllib alone would follow one to ftp://).
 Retries (with exponential backoff) are for 5xx answers and timeouts only: a 4xx will not change by asking again.
 Each GET, retries included, has a whole-request deadline and a cap on the body's size (bounded.py).
 """
@@ -67,7 +68,7 @@ class HttpSource:
 class FetchError(Exception):
     """A submission that could not be fetched. `rule` is one of: credential_missing, http_unauthorised,
     http_forbidden, http_client_error, http_server_error, http_timeout, http_unreachable, pagination_unbounded,
-    http_body_too_large, bad_payload."""
+    http_body_too_large, http_redirect_refused, bad_payload."""
 
     def __init__(self, rule: str, message: str, agency_id: str, url: str, status: int | None = None):
         super().__init__(message)
@@ -162,6 +163,10 @@ def _get(source: HttpSource, url: str, token: str | None) -> tuple[bytes, object
                          "http.max_body_bytes): ask the agency to page it, or raise the limit") from None
         except DeadlinePassed:
             break
+        except _RedirectRefused as error:
+            raise _error(source, "http_redirect_refused", url, error.code,
+                         f"redirected to {display_url(error.target)}, which is not http or https: not followed; ask "
+                         "the agency to serve the return over HTTP(S) (not retried)") from None
         except urllib.error.HTTPError as error:
             error.close()
             if error.code < 500:
@@ -307,10 +312,22 @@ def _error(source: HttpSource, rule: str, url: str, status: int | None, what: st
                       source.agency_id, display_url(url), status)
 
 
+class _RedirectRefused(Exception):
+    """A redirect to a scheme other than http or https (urllib would follow ftp://)."""
+
+    def __init__(self, code: int, target: str):
+        super().__init__(target)
+        self.code, self.target = code, target
+
+
 class _SameOriginRedirect(urllib.request.HTTPRedirectHandler):
-    """Follows redirects, keeping the bearer token only when the redirect stays on the same scheme, host and port."""
+    """Follows HTTP(S) redirects only, keeping the bearer token only when the redirect stays on the same scheme, host
+    and port."""
 
     def redirect_request(self, req, fp, code, msg, headers, newurl):
+        if urlsplit(newurl).scheme.lower() not in ("http", "https"):
+            fp.close()
+            raise _RedirectRefused(code, newurl)
         new = super().redirect_request(req, fp, code, msg, headers, newurl)
         authorization = req.unredirected_hdrs.get("Authorization")
         if new is not None and authorization and _origin(new.full_url) == _origin(req.full_url):

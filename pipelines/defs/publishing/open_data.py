@@ -4,7 +4,8 @@ data package (datapackage.json, Frictionless Table Schema) describing the CSV fi
 Files are written to a temporary name and renamed, so a reader never sees half a file; rows are ordered by
 key, so the same inputs give byte-identical files. A table that the catalogue says carries user satisfaction is
 published through the disclosure rule of transforms/sql/formulas.sql; CSV cells that a spreadsheet would run as a
-formula are neutralised.
+formula are neutralised, and control characters in CSV cells are written as \\xNN (the Parquet files keep every
+value as sent).
 
 Publishing never shrinks the history: when the warehouse lacks months of the KPI tables that data/published/ has (a
 lost or new warehouse, then a run over fewer months than were published), it refuses before writing any file and
@@ -45,9 +46,15 @@ def published_query(table: Table) -> str:
             f"FROM {table.name} ORDER BY {table.published_order}")
 
 
+# Control characters other than tab, line feed and carriage return (which CSV quotes): a NUL or an escape sent in a
+# cell would reach the CSV raw, and many readers stop or misread there.
+CONTROL_CHARACTERS = [*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F]
+
+
 def csv_column(name: str, duckdb_type: str) -> str:
-    """A column as written to CSV: lists joined with ';', timestamps in ISO 8601 UTC, and text that a spreadsheet
-    would run as a formula (starting =, +, -, @, tab or carriage return, and not a number) prefixed with '."""
+    """A column as written to CSV: lists joined with ';', timestamps in ISO 8601 UTC, control characters written as
+    \\xNN, and text that a spreadsheet would run as a formula (starting =, +, -, @, tab or carriage return, and not
+    a number) prefixed with '."""
     column = f'"{name}"'
     if duckdb_type.startswith("TIMESTAMP"):
         return f"strftime(timezone('UTC', {column}), '%Y-%m-%dT%H:%M:%S.%fZ') AS {column}"
@@ -57,6 +64,11 @@ def csv_column(name: str, duckdb_type: str) -> str:
         text = column
     else:
         return column
+    escaped = text
+    for code in CONTROL_CHARACTERS:
+        escaped = f"replace({escaped}, chr({code}), '\\x{code:02x}')"
+    controls = "[\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f]"  # RE2's escapes, one class of CONTROL_CHARACTERS
+    text = f"(CASE WHEN regexp_matches({text}, '{controls}') THEN {escaped} ELSE {text} END)"
     return (f"CASE WHEN regexp_matches({text}, '^[-=+@\\t\\r]') AND TRY_CAST({text} AS DOUBLE) IS NULL "
             f"THEN '''' || {text} ELSE {text} END AS {column}")
 

@@ -1,11 +1,15 @@
 """Bounded-memory guards run before a parser sees a file: gzip decompressed in chunks under a size and ratio
-limit, an XLSX's parts and sheet dimensions checked without unpacking them, a Parquet file's declared size checked
-from its footer. Each refusal is a ParseError with the rule of the limit it broke (config/limits.yaml)."""
+limit, an XLSX's parts checked without unpacking them and its sheets' ranges by a streaming XML parser, a Parquet
+file's declared size checked from its footer. Each refusal is a ParseError with the rule of the limit it broke
+(config/limits.yaml)."""
 
 from __future__ import annotations
 
+import functools
 import io
+import posixpath
 import re
+import xml.parsers.expat
 import zipfile
 import zlib
 
@@ -13,9 +17,10 @@ from pipelines.lib.config.limits import FileLimits
 
 CHUNK = 1 << 20
 RATIO_FLOOR = 1 << 20  # a ratio only means something once this much came out: tiny files compress very well
-CELL_REF = re.compile(rb'\br="([A-Z]{1,7})(\d{1,15})"')
-ROW_REF = re.compile(rb'<(?:\w+:)?row\b[^>]*?\br="(\d{1,15})"')
-DIMENSION = re.compile(rb'<(?:\w+:)?dimension\s+ref="([A-Z]{0,7})(\d{0,15})(?::([A-Z]{1,7})(\d{1,15}))?"')
+WORKBOOK, WORKBOOK_RELS = "xl/workbook.xml", "xl/_rels/workbook.xml.rels"  # where readers of XLSX look for them
+MAX_SHEETS = 10_000  # sheets a workbook may list: Excel has no fixed limit, a return has a handful
+CELL = re.compile(r"([A-Za-z]{0,7})(\d{0,15})")  # a cell reference: column letters, row digits
+ROW = re.compile(r"\d{1,15}")
 
 
 class ParseError(ValueError):
@@ -57,8 +62,10 @@ def _check_inflated(size: int, compressed: int, limits: FileLimits, what: str) -
 
 
 def check_xlsx(data: bytes, limits: FileLimits) -> None:
-    """Every part of the workbook within the decompression limits, and every sheet's declared and used range
-    within files.max_sheet_cells, read in chunks (a parser would allocate the whole range up front)."""
+    """Every part of the workbook within the decompression limits, and every sheet within files.max_sheet_cells:
+    the sheets the workbook lists (found through its relationships, wherever they are in the archive) and any XML
+    part under xl/worksheets/, each read by a streaming XML parser that stops as soon as the sheet's declared or used
+    range is over the limit (a parser would allocate the whole range up front)."""
     try:
         book = zipfile.ZipFile(io.BytesIO(data))
         parts = book.infolist()
@@ -66,40 +73,128 @@ def check_xlsx(data: bytes, limits: FileLimits) -> None:
         raise ParseError(f"not a readable XLSX file (an XLSX is a zip archive): {error}") from error
     for part in parts:
         _check_inflated(part.file_size, max(part.compress_size, 1), limits, f"the XLSX part {part.filename!r}")
-    for part in parts:
-        if part.filename.startswith("xl/worksheets/") and part.filename.endswith(".xml"):
-            rows, columns = _used_range(book, part)
-            if rows * columns > limits.max_sheet_cells:
-                raise ParseError(f"the sheet {part.filename.rsplit('/', 1)[-1]!r} spans {rows:,} rows x {columns:,} "
-                                 f"columns, over {limits.max_sheet_cells:,} cells (files.max_sheet_cells)",
-                                 "sheet_too_large")
+    sheets = _listed_sheets(book)
+    sheets.update({part.filename: part.filename for part in parts if part.filename not in sheets
+                   and part.filename.startswith("xl/worksheets/") and part.filename.endswith(".xml")})
+    for part in parts:  # every entry of a name: a zip may hold two, and a reader may take either
+        if part.filename in sheets:
+            _parse(book, part, _SheetRange(sheets[part.filename], limits.max_sheet_cells).start)
 
 
-def _used_range(book: zipfile.ZipFile, part: zipfile.ZipInfo) -> tuple[int, int]:
-    """(last row, last column) a sheet declares in <dimension> or uses in a cell or row reference."""
-    rows = columns = 0
-    tail = b""
+def _listed_sheets(book: zipfile.ZipFile) -> dict[str, str]:
+    """Part name -> sheet name for each sheet xl/workbook.xml lists, through xl/_rels/workbook.xml.rels. A target
+    is taken both as the OPC resolves it (relative to xl/) and as readers of the format do (xl/ put before it)."""
+    names = set(book.namelist())
+    if not {WORKBOOK, WORKBOOK_RELS} <= names:
+        return {}
+    listed = _Sheets()
+    _parse(book, book.getinfo(WORKBOOK), listed.start)
+    targets = _Targets(set(listed.names))
+    _parse(book, book.getinfo(WORKBOOK_RELS), targets.start)
+    sheets = {}
+    for rid, target in targets.found.items():
+        for part in (posixpath.normpath(posixpath.join("xl", target)).lstrip("/"),
+                     target.lstrip("/") if target.startswith(("/xl/", "xl/")) else f"xl/{target}"):
+            if part in names:
+                sheets.setdefault(part, listed.names[rid])
+    return sheets
+
+
+def _parse(book: zipfile.ZipFile, part: zipfile.ZipInfo, start) -> None:
+    """Stream one part through expat, calling start(name, attributes) for each element (a namespaced name is
+    'namespace local'). A document type declaration is refused: no XLSX part has one, and without it no entity can
+    be declared, expanded or fetched. (expat itself: through defusedxml's SAX parser this guard took twice as long.)"""
+    parser = xml.parsers.expat.ParserCreate(namespace_separator=" ")
+
+    def refuse_doctype(name, *_):
+        raise ParseError(f"not a readable XLSX file: {part.filename}: it declares a document type ({name}), which "
+                         "an XLSX part never does")
+    parser.StartDoctypeDeclHandler = refuse_doctype
+    parser.StartElementHandler = start
     try:
         with book.open(part) as stream:
-            while chunk := stream.read(CHUNK):
-                text, tail = tail + chunk, (tail + chunk)[-256:]
-                for letters, digits in CELL_REF.findall(text):
-                    rows, columns = max(rows, int(digits)), max(columns, _column_number(letters))
-                for digits in ROW_REF.findall(text):
-                    rows = max(rows, int(digits))
-                for match in DIMENSION.finditer(text):
-                    first_letters, first_digits, last_letters, last_digits = match.groups()
-                    rows = max(rows, int(last_digits or first_digits or 0))
-                    columns = max(columns, _column_number(last_letters or first_letters or b""))
-    except (zipfile.BadZipFile, zlib.error, OSError, EOFError) as error:
+            parser.ParseFile(stream)
+    except (zipfile.BadZipFile, zlib.error, OSError, EOFError, xml.parsers.expat.ExpatError) as error:
         raise ParseError(f"not a readable XLSX file: {part.filename}: {error}") from error
-    return rows, max(columns, 1)
 
 
-def _column_number(letters: bytes) -> int:
+def _local(name: str) -> str:
+    return name.rpartition(" ")[2]
+
+
+class _Sheets:
+    """The sheets of xl/workbook.xml: relationship id -> sheet name."""
+
+    def __init__(self):
+        self.names = {}
+
+    def start(self, name: str, attrs: dict) -> None:
+        if _local(name) != "sheet":
+            return
+        if len(self.names) == MAX_SHEETS:
+            raise ParseError(f"the workbook lists more than {MAX_SHEETS:,} sheets")
+        for key, value in attrs.items():
+            if _local(key) == "id":  # r:id, whatever prefix the relationships namespace is given
+                self.names.setdefault(value, attrs.get("name", value))
+
+
+class _Targets:
+    """The targets of the relationships in `wanted` (the sheets' ids), internal ones only."""
+
+    def __init__(self, wanted: set[str]):
+        self.wanted, self.found = wanted, {}
+
+    def start(self, name: str, attrs: dict) -> None:
+        if _local(name) == "Relationship" and attrs.get("Id") in self.wanted and attrs.get("TargetMode") != "External":
+            self.found[attrs["Id"]] = attrs.get("Target", "")
+
+
+class _SheetRange:
+    """A sheet's declared range (<dimension ref>) and used range (rows and cells, by reference or by position, as a
+    reader counts them), refused the moment rows x columns is over `limit`."""
+
+    def __init__(self, sheet: str, limit: int):
+        self.sheet, self.limit = sheet, limit
+        self.rows = self.columns = self.row = self.column = 0
+
+    def start(self, name: str, attrs: dict) -> None:
+        local = name[name.rfind(" ") + 1:]  # most elements are cells and values: kept short, it is the guard's cost
+        if local == "c":
+            self.row, self.column = _cell(attrs.get("r"), self.row, self.column + 1)
+            if self.column > self.columns or self.row > self.rows:
+                self._reach(self.row, self.column)
+        elif local == "row":
+            self.row, self.column = _row(attrs.get("r"), self.row + 1), 0
+            self._reach(self.row, 1)
+        elif local == "dimension":
+            for ref in (attrs.get("ref") or "").split(":"):
+                self._reach(*_cell(ref, 0, 0))
+
+    def _reach(self, row: int, column: int) -> None:
+        self.rows, self.columns = max(self.rows, row), max(self.columns, column)
+        if self.rows * self.columns > self.limit:
+            raise ParseError(f"the sheet {self.sheet!r} spans {self.rows:,} rows x {self.columns:,} columns, over "
+                             f"{self.limit:,} cells (files.max_sheet_cells)", "sheet_too_large")
+
+
+def _row(text: str | None, default: int) -> int:
+    return int(text) if text and ROW.fullmatch(text.strip()) else default
+
+
+def _cell(ref: str | None, row: int, column: int) -> tuple[int, int]:
+    """(row, column) of a reference such as XFD1048576; a part left out keeps the position given."""
+    match = CELL.fullmatch(ref.replace("$", "").strip()) if ref else None
+    if not match:
+        return row, column
+    letters, digits = match.groups()
+    return (int(digits) if digits else row), (_column_number(letters) if letters else column)
+
+
+@functools.lru_cache(maxsize=1 << 14)  # a sheet's cells repeat the same few column letters
+def _column_number(letters: str) -> int:
     number = 0
-    for letter in letters:
-        number = number * 26 + letter - 64
+    for letter in letters.upper():
+        number = number * 26 + ord(letter) - 64
     return number
 
 

@@ -23,6 +23,7 @@ from transforms.layouts import series_records
 from transforms.staging import ROW, SHAPE
 
 DELIMITERS = ",;\t|"
+UTF16_SAMPLE = 4096  # bytes looked at for the NUL pattern of UTF-16 without a byte order mark
 __all__ = ["ParseError", "read_table"]
 
 
@@ -67,11 +68,29 @@ def _mark_long_cells(frame: pl.DataFrame, limits: FileLimits) -> pl.DataFrame:
 
 def _decode(data: bytes, layout: dict) -> str:
     encoding = layout.get("encoding", "utf-8")
+    found = _utf16(data)
+    if found and not encoding.lower().replace("_", "-").startswith("utf-16"):
+        sign, codec = found
+        raise ParseError(f"the file is UTF-16 ({sign}), not {encoding}: save it as UTF-8, or declare its encoding in "
+                         f"the agency's mapping: encoding: {codec}")
     try:
         return data.decode("utf-8-sig" if encoding.lower().replace("_", "-") in ("utf-8", "utf8") else encoding)
     except UnicodeDecodeError as error:
         raise ParseError(f"the file is not {encoding} (byte {error.start}: {data[error.start:error.start + 1]!r}); "
                          "declare its encoding in the agency's mapping, e.g. encoding: cp1252") from error
+
+
+def _utf16(data: bytes) -> tuple[str, str] | None:
+    """(what shows it, the codec to declare) when the text is UTF-16: a byte order mark, or NUL as every other byte
+    of the first kilobytes (the high byte of Latin text), which also decodes as UTF-8 and would be read as garbage."""
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        return "it starts with a UTF-16 byte order mark", "utf-16"
+    sample = data[:UTF16_SAMPLE - UTF16_SAMPLE % 2]
+    even, odd = sample[0::2], sample[1::2]
+    for zeros, other, codec in ((odd, even, "utf-16-le"), (even, odd, "utf-16-be")):
+        if len(zeros) >= 2 and zeros.count(0) >= 0.9 * len(zeros) and other.count(0) <= 0.1 * len(other):
+            return "every other byte is NUL", codec
+    return None
 
 
 def _csv(data: bytes, layout: dict, limits: FileLimits) -> pl.DataFrame:

@@ -1,8 +1,8 @@
 """Files that no mapping reads: a name no return of the agency's mapping matches, a folder that is not a month, a
-file beside the catalogue or the benefits register under another name, or a folder that is no agency's. Each is one
-row of `submission_accounting` (file_status not_recognised) and one of `quarantine` saying what to rename or move,
-so that no landed file is ignored in silence. Earlier versions of a file sent again are rows of
-`submission_accounting` too (file_status superseded, naming the version in force): not errors, so no quarantine."""
+subfolder of a month folder, a file beside the catalogue or the benefits register under another name, or a folder
+that is no agency's. Each is one row of `submission_accounting` (file_status not_recognised) and one of `quarantine`
+saying what to rename or move, so that no landed file is ignored in silence. Earlier versions of a file sent again
+are rows of `submission_accounting` too (file_status superseded, naming the version in force): not errors, so no quarantine."""
 
 from __future__ import annotations
 
@@ -50,6 +50,14 @@ def outside_month_folders(store: DataStore, config: Config, agencies: list[str] 
                               "rule": "folder_before_first_month", "offending_value": parts[0],
                               "message": f"the folder {parts[0]} is before {first}, the first month configured "
                                          "(first_month in sources.yaml): set an earlier first_month to load it"})
+                continue
+            if len(parts) > 2 and MONTH_FOLDER.fullmatch(parts[0]):
+                found.append({"agency_id": agency.id, "month": None,
+                              "source_file": path.relative_to(store.landing).as_posix(), "sha256": "",
+                              "rule": "file_in_a_subfolder", "offending_value": "/".join(parts[1:-1]),
+                              "message": f"subfolders of a month folder are not read: move the file to "
+                                         f"data/landing/{agency.folder}/{parts[0]}/ if it is a return, or out of "
+                                         "data/landing/ if it is not (a draft, an old copy)"})
                 continue
             if len(parts) > 1 and MONTH_FOLDER.fullmatch(parts[0]):
                 continue

@@ -2,7 +2,8 @@
 and the warnings on late returns and month-on-month jumps.
 
 Blocking checks (schema, keys, impossible values) stop downstream assets in the same run; warnings (outliers,
-late returns) are shown in the UI and do not. A failing check reports counts and up to 10 example rows.
+late returns) are shown in the UI and do not. A failing check reports counts and up to 10 example rows, and a
+failing blocking check names where they come from: each example's agency, service, period and source files.
 """
 
 import dagster as dg
@@ -15,18 +16,39 @@ from transforms.catalogue import TABLES, Table
 quality_assets = table_assets("quality")
 
 
-def check_result(result, severity: dg.AssetCheckSeverity) -> dg.AssetCheckResult:
+def check_result(result, severity: dg.AssetCheckSeverity, where: list[str] = ()) -> dg.AssetCheckResult:
+    """`where`: the failing examples as places a person can look (see failing_places)."""
     return dg.AssetCheckResult(
         passed=result.success,
         severity=severity,
+        description="; ".join(f"{f.column or 'the table'}: {f.why}" for f in result.failures) or None,
         metadata={
             "suite": result.suite,
             "rows_checked": result.rows,
             "expectations": result.evaluated,
             "expectations_failed": len(result.failures),
             "failures": dg.MetadataValue.json([vars(f) for f in result.failures]),
+            **({"where": dg.MetadataValue.json(list(where))} if where else {}),
         },
     )
+
+
+def failing_places(con, failures) -> list[str]:
+    """Each failing example (up to 10) as a place: agency, service, period and the staged files its figures came
+    from; an example that names no service (a table-wide rule) is not a place."""
+    asked = {}
+    for failure in failures:
+        for example in failure.examples:
+            if isinstance(example, dict) and example.get("service_id") is not None:
+                day = example.get("month") or example.get("period_start")
+                asked.setdefault((str(example["service_id"]), str(day)[:10] if day else None), None)
+    places = []
+    for service, day in list(asked)[:10]:
+        for agency, files in con.execute(sql("check_failure_sources"), [service, day]).fetchall():
+            shown = ", ".join(files[:5]) + (f" and {len(files) - 5} more" if len(files) > 5 else "")
+            places.append(f"agency {agency or '(not in the catalogue)'}, service {service}, period "
+                          f"{day[:7] if day else 'any'}, source files: {shown or 'none staged'}")
+    return places
 
 
 def _suite_check(table: Table):
@@ -37,7 +59,11 @@ def _suite_check(table: Table):
 
         with store.connect() as con:
             frame = con.execute(nan_as_infinity(con, table.name)).df()
-        return check_result(run_suite(table.name, frame, list(table.key)), dg.AssetCheckSeverity.ERROR)
+        result = run_suite(table.name, frame, list(table.key))
+        if result.success:
+            return check_result(result, dg.AssetCheckSeverity.ERROR)
+        with store.connect() as con:
+            return check_result(result, dg.AssetCheckSeverity.ERROR, failing_places(con, result.failures))
     return valid
 
 

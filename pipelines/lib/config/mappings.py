@@ -86,6 +86,8 @@ class ReturnLayout(Model):
     thousands: Text | None = None  # a thousands separator to drop
     scale: dict[str, Annotated[float, Field(gt=0, allow_inf_nan=False)]] = {}  # e.g. cost_gbp: 1000
     month_format: Text | None = None  # a strptime format for the month column
+    # financial_year: the periods are financial years, so "2011-12" is April 2011 to March 2012, not December 2011
+    period_grain: Literal["month", "financial_year"] = "month"
     unpivot: Unpivot | None = None
 
     @field_validator("file")

@@ -18,7 +18,7 @@ from transforms.catalogue import CATALOGUE, TABLES, published, tables_read, upst
 HELPER_SQL = {"schema", "formulas", "archive_purges", "superseded_archive_copies", "check_month_on_month",
               "extract_rows", "extract_ids_ascending", "extract_duplicates", "extract_aggregates", "extract_violations",
               "pub_kpi_user_satisfaction", "check_reported_figures",
-              "check_failure_sources"}
+              "check_failure_sources", "check_services_in_catalogue"}
 
 
 def test_every_sql_file_is_a_catalogue_table_or_a_named_helper():

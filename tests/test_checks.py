@@ -61,7 +61,8 @@ def test_all_checks_pass_on_good_data_but_the_missing_return(built):
     assert outcomes == {**{(table, "valid"): True for table, entry in CATALOGUE.items() if entry.suite},
                         ("kpi_cost_per_transaction", "month_on_month_jumps"): True,
                         ("kpi_by_period", "reported_figures_agree"): True,
-                        ("submission_status", "returns_on_time"): False}
+                        ("submission_status", "returns_on_time"): False,
+                        ("stg_service_catalogue", "services_in_catalogue"): True}
 
 
 @pytest.mark.parametrize("table", sorted(BREAKAGES))
@@ -167,3 +168,24 @@ def test_one_services_impossible_but_valid_figures_withhold_its_cost_per_transac
          "cost per transaction withheld: costs add up to 0 for 152436 completed transactions")]
     assert after.filter(~pl.col("service_id").is_in(["REV-001", "COM-001"])).equals(
         before.filter(~pl.col("service_id").is_in(["REV-001", "COM-001"])))
+
+
+def test_a_service_renamed_in_the_catalogue_is_named_while_its_old_ids_figures_stay_published(copied):
+    """REV-002 becomes REV-020 in the catalogue and in December's return; only December is run, so the months
+    before keep REV-002's figures published: the warning says so, naming the old id, its agency and months."""
+    store, _ = copied
+    for path in ("catalogue/services.csv", *(f"revenue/2025-12/{name}.csv"
+                                             for name in ("transactions", "costs", "satisfaction"))):
+        (store.landing / path).write_text((store.landing / path).read_text().replace("REV-002,", "REV-020,"))
+    result = run_graph(store, "2025-12-01", "2025-12-01")
+    [evaluation] = [c for c in result.get_asset_check_evaluations() if c.check_name == "services_in_catalogue"]
+    assert (evaluation.passed, evaluation.severity) == (False, dg.AssetCheckSeverity.WARN)
+    where = ("service REV-002 of agency revenue: figures for 2025-07 to 2025-11 are published under an id the "
+             "catalogue no longer has; list it again (a renamed service: keep the old id beside the new one) or "
+             "re-run those months, which sets its rows aside as unknown_service")
+    assert evaluation.metadata["where"].value == [where]
+    assert checks_summary([evaluation], demo=False).splitlines()[2:] == [
+        "  stg_service_catalogue:services_in_catalogue (warning)", f"    {where}"]
+    published = pl.read_parquet(store.published / "kpi_cost_per_transaction.parquet")
+    assert published.filter(pl.col("service_id") == "REV-002").get_column("month").unique().sort().to_list() == [
+        dt.date(2025, month, 1) for month in range(7, 12)]

@@ -115,5 +115,22 @@ def returns_on_time(store: DataStore) -> dg.AssetCheckResult:
              for a, m, s, d in problems[:10]])})
 
 
+@dg.asset_check(pool=WAREHOUSE_POOL, asset="stg_service_catalogue", name="services_in_catalogue",
+                additional_deps=["stg_transactions", "stg_costs", "stg_satisfaction", "fct_service_month_channel"],
+                description="Warns about services with figures in the warehouse that the catalogue no longer has "
+                            "(renamed or removed there): months built before the change keep them published.")
+def services_in_catalogue(store: DataStore) -> dg.AssetCheckResult:
+    with store.connect() as con:
+        rows = con.execute(sql("check_services_in_catalogue")).fetchall()
+    where = [f"service {service} of agency {agency}: figures for {first} to {last} are published under an id the "
+             "catalogue no longer has; list it again (a renamed service: keep the old id beside the new one) or "
+             "re-run those months, which sets its rows aside as unknown_service"
+             for service, agency, first, last in rows]
+    return dg.AssetCheckResult(
+        passed=not rows, severity=dg.AssetCheckSeverity.WARN,
+        description=f"{len(rows)} service(s) not in the catalogue have figures" if rows else None,
+        metadata={"services": len(rows), **({"where": dg.MetadataValue.json(where)} if rows else {})})
+
+
 suite_checks = [_suite_check(table) for table in TABLES if table.suite]
-quality_checks = [*suite_checks, month_on_month_jumps, reported_figures_agree, returns_on_time]
+quality_checks = [*suite_checks, month_on_month_jumps, reported_figures_agree, returns_on_time, services_in_catalogue]

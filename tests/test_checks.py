@@ -166,6 +166,12 @@ def test_one_services_impossible_but_valid_figures_withhold_its_cost_per_transac
          "0.00005 a transaction (0 at 4 decimals)"),
         ("REV-001", 0.0, 152436, None, None,
          "cost per transaction withheld: costs add up to 0 for 152436 completed transactions")]
+    by_period = pl.read_parquet(store.published / "kpi_by_period.parquet")
+    assert by_period.filter((pl.col("service_id") == "COM-001") & (pl.col("channel") == "all")
+                            & (pl.col("period_start") == dt.date(2025, 7, 1))).select(
+        "grain", "cost_per_transaction_gbp", "missing_inputs").rows() == [
+        ("quarter", None, "cost per transaction withheld: GBP 282924451.52 for 9007199259566305 completed transactions "
+                          "is under GBP 0.00005 a transaction (0 at 4 decimals)")]
     assert after.filter(~pl.col("service_id").is_in(["REV-001", "COM-001"])).equals(
         before.filter(~pl.col("service_id").is_in(["REV-001", "COM-001"])))
 

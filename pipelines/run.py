@@ -174,6 +174,10 @@ def checks_summary(checks, demo: bool) -> str:
         kind = "warning" if check.severity == dg.AssetCheckSeverity.WARN else "BLOCKING"
         why = f" - expected in the demo: {DEMO_EXPECTED[name]}" if demo and name in DEMO_EXPECTED else ""
         lines.append(f"  {name} ({kind}){why}")
+        if kind == "BLOCKING":  # what failed
+            lines.append(f"    {check.description}")
+        where = check.metadata.get("where")  # and where: the agency, service, period and files to look at
+        lines += [f"    {place}" for place in (where.value if where else [])]
     return "\n".join(lines)
 
 

@@ -1,9 +1,14 @@
 """Each asset check, run by Dagster against a real warehouse: passing on good data, failing on bad data."""
 
+import datetime as dt
+import re
+
 import dagster as dg
+import polars as pl
 import pytest
 
 from expectations.runner import EXAMPLES, run_suite
+from pipelines.run import checks_summary
 from transforms.catalogue import CATALOGUE
 from tests.conftest import run_graph
 
@@ -56,7 +61,8 @@ def test_all_checks_pass_on_good_data_but_the_missing_return(built):
     assert outcomes == {**{(table, "valid"): True for table, entry in CATALOGUE.items() if entry.suite},
                         ("kpi_cost_per_transaction", "month_on_month_jumps"): True,
                         ("kpi_by_period", "reported_figures_agree"): True,
-                        ("submission_status", "returns_on_time"): False}
+                        ("submission_status", "returns_on_time"): False,
+                        ("stg_service_catalogue", "services_in_catalogue"): True}
 
 
 @pytest.mark.parametrize("table", sorted(BREAKAGES))
@@ -116,3 +122,76 @@ def test_suite_runner_passes_clean_frames():
                           "transactions_started": [10, 5], "transactions_completed": [9, 5]})
     result = run_suite("stg_transactions", frame, ["service_id", "month", "channel"])
     assert (result.success, result.rows, result.failures) == (True, 2, [])
+
+
+def test_a_blocking_failure_names_the_agency_service_period_and_source_files(copied):
+    store, _ = copied
+    with store.connect() as con:
+        con.execute("UPDATE kpi_cost_per_transaction SET cost_per_transaction_gbp = 0 "
+                    "WHERE service_id = 'REV-001' AND month = '2025-09-01' AND channel = 'all'")
+    result = run_graph(store, selection=checks_only("kpi_cost_per_transaction"))
+    [evaluation] = [c for c in result.get_asset_check_evaluations() if c.check_name == "valid"]
+    where = ("agency revenue, service REV-001, period 2025-09, source files: revenue/2025-09/costs.csv, "
+             "revenue/2025-09/satisfaction.csv, revenue/2025-09/transactions.csv")
+    assert evaluation.metadata["where"].value == [where]
+    assert checks_summary([evaluation], demo=False).splitlines()[2:] == [
+        "  kpi_cost_per_transaction:valid (BLOCKING)",
+        "    cost_per_transaction_gbp: a completed transaction always costs something: 0 or less means costs are "
+        "missing or wrong",
+        f"    {where}"]
+
+
+def test_one_services_impossible_but_valid_figures_withhold_its_cost_per_transaction_and_all_else_publishes(copied):
+    """Costs of 0 for completed transactions, or a volume near 2^53, would give a cost per transaction of 0, which
+    no transaction has: that service-month's figure is withheld with the reason, every blocking check passes, and
+    every other service's figures are published as before."""
+    store, _ = copied
+    before = pl.read_parquet(store.published / "kpi_cost_per_transaction.parquet")
+    costs = store.landing / "revenue/2025-09/costs.csv"
+    costs.write_text("".join(re.sub(r",[0-9.]+$", ",0.00", line) if line.startswith("REV-001,") else line
+                             for line in costs.read_text().splitlines(keepends=True)))
+    volumes = store.landing / "companies/2025-09/transactions.csv"
+    volumes.write_text(volumes.read_text().replace("COM-001,2025-09-01,online,1496714,1204932",
+                                                   "COM-001,2025-09-01,online,9007199254740993,9007199254740993"))
+    result = run_graph(store)
+    assert {c.asset_key.to_user_string() for c in result.get_asset_check_evaluations()
+            if c.check_name == "valid" and not c.passed} == set()
+    after = pl.read_parquet(store.published / "kpi_cost_per_transaction.parquet")
+    planted = pl.col("service_id").is_in(["REV-001", "COM-001"]) & (pl.col("month") == dt.date(2025, 9, 1))
+    assert after.filter(planted & (pl.col("channel") == "all")).select(
+        "service_id", "cost_gbp", "transactions_completed", "cost_per_transaction_gbp", "cost_per_transaction_basis",
+        "missing_inputs").rows() == [
+        ("COM-001", 107910559.02, 9007199255815860, None, None,
+         "cost per transaction withheld: GBP 107910559.02 for 9007199255815860 completed transactions is under GBP "
+         "0.00005 a transaction (0 at 4 decimals)"),
+        ("REV-001", 0.0, 152436, None, None,
+         "cost per transaction withheld: costs add up to 0 for 152436 completed transactions")]
+    by_period = pl.read_parquet(store.published / "kpi_by_period.parquet")
+    assert by_period.filter((pl.col("service_id") == "COM-001") & (pl.col("channel") == "all")
+                            & (pl.col("period_start") == dt.date(2025, 7, 1))).select(
+        "grain", "cost_per_transaction_gbp", "missing_inputs").rows() == [
+        ("quarter", None, "cost per transaction withheld: GBP 282924451.52 for 9007199259566305 completed transactions "
+                          "is under GBP 0.00005 a transaction (0 at 4 decimals)")]
+    assert after.filter(~pl.col("service_id").is_in(["REV-001", "COM-001"])).equals(
+        before.filter(~pl.col("service_id").is_in(["REV-001", "COM-001"])))
+
+
+def test_a_service_renamed_in_the_catalogue_is_named_while_its_old_ids_figures_stay_published(copied):
+    """REV-002 becomes REV-020 in the catalogue and in December's return; only December is run, so the months
+    before keep REV-002's figures published: the warning says so, naming the old id, its agency and months."""
+    store, _ = copied
+    for path in ("catalogue/services.csv", *(f"revenue/2025-12/{name}.csv"
+                                             for name in ("transactions", "costs", "satisfaction"))):
+        (store.landing / path).write_text((store.landing / path).read_text().replace("REV-002,", "REV-020,"))
+    result = run_graph(store, "2025-12-01", "2025-12-01")
+    [evaluation] = [c for c in result.get_asset_check_evaluations() if c.check_name == "services_in_catalogue"]
+    assert (evaluation.passed, evaluation.severity) == (False, dg.AssetCheckSeverity.WARN)
+    where = ("service REV-002 of agency revenue: figures for 2025-07 to 2025-11 are published under an id the "
+             "catalogue no longer has; list it again (a renamed service: keep the old id beside the new one) or "
+             "re-run those months, which sets its rows aside as unknown_service")
+    assert evaluation.metadata["where"].value == [where]
+    assert checks_summary([evaluation], demo=False).splitlines()[2:] == [
+        "  stg_service_catalogue:services_in_catalogue (warning)", f"    {where}"]
+    published = pl.read_parquet(store.published / "kpi_cost_per_transaction.parquet")
+    assert published.filter(pl.col("service_id") == "REV-002").get_column("month").unique().sort().to_list() == [
+        dt.date(2025, month, 1) for month in range(7, 12)]

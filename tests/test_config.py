@@ -181,6 +181,11 @@ BROKEN = {
         *layout("xlsx_wide", "transactions", lambda returns: returns["unpivot"]["columns"].update(Telephone="tel")),
         "mappings/xlsx_wide.yaml: mapping 'xlsx_wide', return 'transactions', key 'unpivot.columns.Telephone': "
         "must be one of 'online', 'phone', 'face_to_face', 'paper', 'assisted_digital' or 'other', not 'tel'"),
+    "rename_to_a_column_that_does_not_exist": (
+        *layout("xlsx_wide", "costs", lambda returns: returns["rename"].update({"Channel": "chanel"})),
+        "mappings/xlsx_wide.yaml: mapping 'xlsx_wide', return 'costs', key 'rename.Channel': 'chanel' is not a "
+        "column of costs (service_id, month, cost_category, channel, cost_gbp) nor one this layout reads, so the "
+        "renamed column would be ignored"),
     "negative_scale": (
         *layout("xlsx_wide", "costs", lambda returns: returns["scale"].update(cost_gbp=-1000)),
         "mappings/xlsx_wide.yaml: mapping 'xlsx_wide', return 'costs', key 'scale.cost_gbp': must be greater "
@@ -342,3 +347,16 @@ def test_check_config_prints_every_problem_and_exits_1(broken):
 def test_check_config_of_the_committed_configuration_exits_0(capsys):
     assert main(["check-config", "--config-dir", str(PROJECT_CONFIG_DIR)]) == 0
     assert capsys.readouterr().out == f"{PROJECT_CONFIG_DIR}: the configuration holds: 10 agencies, 4 mappings\n"
+
+
+def test_check_config_refuses_a_rename_to_a_column_that_staging_never_reads(tmp_path):
+    config = copied(tmp_path)
+    edit(config, *layout("json_records", "transactions",
+                         lambda returns: returns["rename"].update(started="transactions_begun")))
+    done = subprocess.run([sys.executable, "-m", "pipelines", "check-config", "--config-dir", str(config)], cwd=REPO,
+                          capture_output=True, text=True, timeout=120)
+    assert (done.returncode, done.stdout, done.stderr) == (
+        1, "", f"the configuration has 1 problem:\n  {config}/mappings/json_records.yaml: mapping 'json_records', "
+               "return 'transactions', key 'rename.started': 'transactions_begun' is not a column of transactions "
+               "(service_id, month, channel, transactions_started, transactions_completed) nor one this layout "
+               "reads, so the renamed column would be ignored\n")

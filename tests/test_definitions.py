@@ -28,7 +28,7 @@ CHECKS = {
                                      "fct_service_month_channel", "kpi_cost_per_transaction", "kpi_digital_take_up",
                                      "kpi_completion_rate", "kpi_user_satisfaction")),
     "kpi_cost_per_transaction:month_on_month_jumps", "kpi_by_period:reported_figures_agree",
-    "submission_status:returns_on_time",
+    "submission_status:returns_on_time", "stg_service_catalogue:services_in_catalogue",
     "stg_extract_transactions:valid", "kpi_processing_time:valid",
     "kpi_by_period:valid",
 }

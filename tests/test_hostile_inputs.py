@@ -208,6 +208,15 @@ def test_counts_are_exact_integers_never_floats(tmp_path):
         (9007199254740993, 9007199254740993), (9223372036854775807, 9223372036854775807), (1000, 250)]
 
 
+def test_counts_with_a_fraction_beyond_nine_places_are_not_whole_numbers(tmp_path):
+    text = "\n".join([HEADER, "S1,2025-01,online,5.0000000001,1", "S1,2025-01,phone,4.9999999999999999999,1",
+                      "S2,2025-01,online,1.5e-10,1", "S2,2025-01,phone,150e-1,5.000000000000"])
+    accepted, quarantined = staged(tmp_path, text + "\n")
+    assert quarantined == [(1, "not_a_number", "5.0000000001"), (2, "not_a_number", "4.9999999999999999999"),
+                           (3, "not_a_number", "1.5e-10")]
+    assert [(a["transactions_started"], a["transactions_completed"]) for a in accepted] == [(15, 5)]
+
+
 def test_out_of_range_counts_and_overflowing_sums_are_value_out_of_range(tmp_path):
     text = "\n".join([HEADER, "S1,2025-01,online,9223372036854775808,1",
                       "S2,2025-01,online,5000000000000000000,5000000000000000000",
@@ -339,3 +348,16 @@ def test_a_manifest_keyed_by_file_time_is_rekeyed_by_archiving_time_with_its_row
                     "?::TIMESTAMPTZ AS received_at, now() + INTERVAL 1 SECOND AS archived_at, ? AS source, "
                     "? AS agency_id, ?::DATE AS month, ? AS archive_path", row)  # A again, its first file time
         assert con.execute("SELECT count(*) FROM raw_submissions").fetchone() == (2,)
+
+
+def test_a_json_record_giving_a_key_twice_is_quarantined_by_name_and_the_rest_kept(tmp_path):
+    path = tmp_path / "t.json"
+    path.write_text('[{"service_id": "S1", "month": "2025-01", "channel": "online", "transactions_completed": 8, '
+                    '"transactions_completed": 9}, {"service_id": "S1", "month": "2025-01", "channel": "phone", '
+                    '"transactions_completed": 9007199254740993.0}]')
+    frame = read_table(path, {}).with_columns(pl.lit("t.json").alias(FILE))
+    accepted, quarantined = validate(normalise(frame, {}, "transactions"), "transactions", "AG1", "2025-01-01",
+                                     CATALOGUE)
+    assert quarantined.select("row_number", "rule", "offending_value").rows() == [
+        (1, "duplicate_json_key", "a key sent twice: 'transactions_completed'")]
+    assert accepted.select("channel", "transactions_completed").rows() == [("phone", 9007199254740993)]

@@ -118,6 +118,17 @@ def test_json_list_on_one_page(api):
     assert [(c.target, c.accept, c.authorization) for c in api.calls] == [("/returns", "application/json", None)]
 
 
+def test_json_numbers_keep_their_digits_and_a_key_given_twice_stays_twice(api):
+    """Staging reads numbers exactly and sets aside a record that gives a key twice: the fetch must not round the one
+    through a float or settle the other by keeping the last value."""
+    page = (b'{"data": [{"service_id": "S1", "transactions_completed": 9007199254740993.0, "transactions_started": '
+            b'1.5e-10, "transactions_completed": 2}], "next": null}')
+    api.routes["/returns"] = lambda call: (200, {"Content-Type": "application/json"}, page)
+    assert fetch(source(f"{api.base}/returns"), "2025-06") == (
+        b'[{"service_id": "S1", "transactions_completed": 9007199254740993.0, "transactions_started": 1.5E-10, '
+        b'"transactions_completed": 2}]')
+
+
 def test_link_header_pages_are_followed_in_order(api):
     pages = {1: RECORDS[:1], 2: RECORDS[1:2], 3: RECORDS[2:]}
     links = {1: '</returns?cursor=b>; rel="next", </returns?cursor=z>; rel="last"',

@@ -7,6 +7,7 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import polars as pl
 import pytest
 import yaml
 
@@ -14,6 +15,7 @@ from pipelines.lib.config import PROJECT_CONFIG_DIR, ConfigError, load_config
 from pipelines.lib.resources import DataStore
 from tests.conftest import run_graph
 from transforms.periods import parse_period
+from transforms.staging import FILE, ROW, normalise
 
 MESSY_MAPPING = {"returns": {
     "transactions": {
@@ -129,6 +131,23 @@ def test_wide_messy_csv_rows_are_accounted_for(messy):
 ])
 def test_periods_as_agencies_write_them(text, expected):
     assert parse_period(text) == expected
+
+
+def test_a_short_financial_year_is_read_as_one_where_the_mapping_declares_financial_year_periods():
+    """"2011-12" is December 2011, or April 2011 to March 2012: the layout's period_grain decides."""
+    frame = pl.DataFrame({"service_id": ["S1"] * 3, "month": ["2011-12", "2005-06", "2011-05"],
+                          "channel": ["online"] * 3, "transactions_completed": ["5"] * 3, FILE: ["t.csv"] * 3,
+                          ROW: [1, 2, 3]})
+
+    def periods(layout: dict) -> list[tuple]:
+        return normalise(frame, layout, "transactions").select("period_start", "period_end", "grain").rows()
+    assert periods({}) == [(dt.date(2011, 12, 1), dt.date(2011, 12, 31), "month"),
+                           (dt.date(2005, 6, 1), dt.date(2005, 6, 30), "month"),
+                           (dt.date(2011, 5, 1), dt.date(2011, 5, 31), "month")]
+    assert periods({"period_grain": "financial_year"}) == [
+        (dt.date(2011, 4, 1), dt.date(2012, 3, 31), "financial_year"),
+        (dt.date(2005, 4, 1), dt.date(2006, 3, 31), "financial_year"),
+        (dt.date(2011, 5, 1), dt.date(2011, 5, 31), "month")]  # 2011-05 names no financial year
 
 
 def test_a_financial_year_figure_stays_a_financial_year(messy):

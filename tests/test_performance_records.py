@@ -113,3 +113,21 @@ def test_records_rules_quarantine_bad_records():
         (2, "timestamp_not_start_of_month", "2026-01-15T00:00:00+00:00"), (3, "timestamp_not_a_date", "yesterday"),
         (4, "unknown_service", "unknown-svc"), (5, "not_a_number", "n/a"), (6, "percent_out_of_range", "140"),
         (7, "unknown_data_type", "page-views")]
+
+
+def test_records_counts_must_be_whole_exact_and_sent_with_each_key_once():
+    counts = ["5.0000000001", "9007199254740993", "NaN", "7", "12", "73.39"]
+    frame = pl.DataFrame({
+        "_timestamp": ["2026-01-01T00:00:00+00:00"] * 6, "service": ["make-a-lpa"] * 6, "channel": ["digital"] * 6,
+        "count": counts, "datatype": ["satisfied", "neither", "dissatisfied", "very-satisfied", "very-dissatisfied",
+                                      "user-satisfaction-percent"],
+        "period": ["month"] * 6, "_row_shape": [None, None, None, "a key sent twice: 'count'", None, None],
+        "_row_number": list(range(1, 7)), "_source_file": ["opg/x.json"] * 6,
+    }, schema_overrides={"_row_number": pl.UInt32})
+    catalogue = pl.DataFrame({"service_id": ["OPG-MAKE"], "agency_id": ["opg"]})
+    accepted, failed = validate_records(frame, {"services": SERVICES, "channels": {"digital": "online"}}, "opg",
+                                        catalogue)
+    assert accepted.select("measure", "value").rows() == [("rating_1", 12.0), ("reported_satisfaction_percent", 73.39)]
+    assert failed.select("row_number", "rule", "offending_value").rows() == [
+        (1, "not_a_number", "5.0000000001"), (2, "value_out_of_range", "9007199254740993"),
+        (3, "not_a_number", "NaN"), (4, "duplicate_json_key", "a key sent twice: 'count'")]

@@ -1,5 +1,6 @@
 """Every file format a file drop may use is read as the same table of text, and unreadable files say why."""
 
+import datetime as dt
 import gzip
 import io
 import json
@@ -9,6 +10,7 @@ import pytest
 import xlsxwriter
 
 from pipelines.defs.staging.readers import ParseError, read_table
+from transforms.staging import FILE, normalise
 
 ROWS = [["S1", "2025-01", "online", "10", "8"], ["S1", "2025-01", "phone", "", "4"]]
 HEADER = ["service_id", "month", "channel", "transactions_started", "transactions_completed"]
@@ -125,3 +127,38 @@ def test_unreadable_files_say_why(tmp_path, name, data, reason):
 def test_a_short_row_is_marked_not_dropped(tmp_path):
     rows = read(tmp_path, "t.csv", csv_bytes() + b"S2,2025-01,online\n")
     assert rows[2] == ("S2", "2025-01", "online", None, None, "3 fields where the header has 5", 3)
+
+
+def test_json_numbers_are_read_as_written_never_through_a_float(tmp_path):
+    text = ('[{"service_id": "S1", "month": "2025-01", "channel": "online", "transactions_started": '
+            '9007199254740993.0, "transactions_completed": 5.0000000001}]')
+    assert read(tmp_path, "t.json", text.encode()) == [
+        ("S1", "2025-01", "online", "9007199254740993.0", "5.0000000001", None, 1)]
+
+
+def test_a_json_record_giving_a_key_twice_is_marked_by_its_key(tmp_path):
+    text = ('[{"service_id": "S1", "month": "2025-01", "channel": "online", "transactions_started": 10, '
+            '"transactions_completed": 8, "transactions_completed": 9}, '
+            '{"service_id": "S1", "month": "2025-01", "channel": "phone", "transactions_completed": 4}]')
+    assert read(tmp_path, "t.json", text.encode()) == [
+        ("S1", "2025-01", "online", "10", "9", "a key sent twice: 'transactions_completed'", 1),
+        ("S1", "2025-01", "phone", None, "4", None, 2)]
+    nested = '{"data": [{"service_id": "S1"}], "meta": {"x": 1, "x": 2}}'
+    with pytest.raises(ParseError, match="a key sent twice: 'x'") as raised:
+        read(tmp_path, "u.json", nested.encode())
+    assert raised.value.rule == "duplicate_json_key"
+
+
+def test_xlsx_date_cells_are_read_as_their_date(tmp_path):
+    buffer = io.BytesIO()
+    book = xlsxwriter.Workbook(buffer)
+    sheet = book.add_worksheet()
+    sheet.write_row(0, 0, HEADER)
+    sheet.write_row(1, 0, ROWS[0])
+    sheet.write_datetime(1, 1, dt.datetime(2025, 1, 1), book.add_format({"num_format": "mmm yyyy"}))
+    book.close()
+    assert read(tmp_path, "t.xlsx", buffer.getvalue()) == [("S1", "2025-01-01", "online", "10", "8", None, 1)]
+    # a layout written for dates as text ("Jan 2025") reads the date cell as its month too
+    frame = read_table(tmp_path / "t.xlsx", {}).with_columns(pl.lit("t.xlsx").alias(FILE))
+    normalised = normalise(frame, {"month_format": "%b %Y"}, "transactions")
+    assert normalised.select("period_start", "grain").rows() == [(dt.date(2025, 1, 1), "month")]

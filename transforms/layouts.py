@@ -131,12 +131,14 @@ def reported_rules(reported: list[str]) -> list[tuple[str, str, pl.Expr, str]]:
     return rules
 
 
-def with_periods(frame: pl.DataFrame) -> pl.DataFrame:
-    """period_start, period_end and grain, each distinct period (and months ending there) parsed once."""
+def with_periods(frame: pl.DataFrame, financial_years: bool = False) -> pl.DataFrame:
+    """period_start, period_end and grain, each distinct period (and months ending there) parsed once;
+    `financial_years`: the layout's periods are financial years ("2011-12" is April 2011 to March 2012)."""
     if MONTHS not in frame.columns:
-        return frame.with_columns(period_columns("month", frame.get_column("month").to_list()))
+        return frame.with_columns(period_columns("month", frame.get_column("month").to_list(),
+                                                 financial_years=financial_years))
     pairs = frame.select("month", MONTHS).unique().drop_nulls("month")
-    parsed = [ending_period(parse_period(text), months or 0) for text, months in pairs.iter_rows()]
+    parsed = [ending_period(parse_period(text, financial_years), months or 0) for text, months in pairs.iter_rows()]
     lookup = pairs.with_columns(
         pl.Series("period_start", [p and p[0] for p in parsed], pl.Date),
         pl.Series("period_end", [p and p[1] for p in parsed], pl.Date),
@@ -160,15 +162,15 @@ def series_records(document, series: dict) -> list[dict]:
         for point in points:
             period = point.get(series["period"])
             value = point.get(series["value"])
-            if name in series["percent"] and isinstance(value, (int, float)) and not isinstance(value, bool):
+            if name in series["percent"] and isinstance(value, (int, float, Decimal)) and not isinstance(value, bool):
                 value = _per_unit(value)
             records.setdefault(str(period), {series["period"]: period, **kept})[name] = value
     return list(records.values())
 
 
-def _per_unit(percent: int | float) -> Decimal | float:
+def _per_unit(percent: int | float | Decimal) -> Decimal | float:
     """A percentage as a share, in exact decimals (73.39 -> 0.7339, never 0.7339000000000001)."""
     try:
-        return Decimal(repr(percent)) / 100
+        return Decimal(str(percent)) / 100
     except InvalidOperation:  # NaN or infinity: left for the rules to name
         return percent

@@ -54,7 +54,7 @@ def normalise(frame: pl.DataFrame, layout: dict, return_type: str) -> pl.DataFra
     missing = [c for c in REQUIRED[return_type] if c not in frame.columns]
     if missing:
         raise LayoutError(f"missing required column(s): {', '.join(missing)}")
-    frame = with_periods(frame)
+    frame = with_periods(frame, layout.get("period_grain") == "financial_year")
     present = [pl.col(c) if c in frame.columns else pl.lit(None, pl.String).alias(c)
                for c in [*COLUMNS[return_type], SHAPE]]
     extra = [c for c in (TOTAL, *REPORTED_COLUMNS) if c in frame.columns]

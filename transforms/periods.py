@@ -42,8 +42,10 @@ def _month(name: str, year: str) -> dt.date | None:
     return dt.date(int(year), number, 1) if number else None
 
 
-def parse_period(text: str | None) -> tuple[dt.date, dt.date, str] | None:
-    """(first day, last day, grain) of a period written as agencies write it, or None when not recognised."""
+def parse_period(text: str | None, financial_years: bool = False) -> tuple[dt.date, dt.date, str] | None:
+    """(first day, last day, grain) of a period written as agencies write it, or None when not recognised.
+    `financial_years`: the layout declares its periods financial years, so "2011-12" (a month, or the year April
+    2011 to March 2012) is the financial year."""
     if text is None:
         return None
     text = text.strip()
@@ -56,6 +58,8 @@ def parse_period(text: str | None) -> tuple[dt.date, dt.date, str] | None:
             year, month, day = groups
             if not 1 <= int(month) <= 12 or (day and not _valid(year, month, day)):
                 continue  # "2016-17" is a financial year, not month 17
+            if financial_years and not day and _consecutive(year, month):
+                continue
             return _period(dt.date(int(year), int(month), 1), 1, "month")
         if kind == "month_name":
             start = _month(*groups)
@@ -116,20 +120,21 @@ def _consecutive(year: str, second: str) -> bool:
     return int(second) == (following % 100 if len(second) == 2 else following)
 
 
-def _in_range(text: str) -> tuple[dt.date, dt.date, str] | None:
+def _in_range(text: str, financial_years: bool = False) -> tuple[dt.date, dt.date, str] | None:
     """parse_period, with a period whose dates a calendar cannot hold (year 0000, or ending after 9999) not
     recognised rather than raised."""
     try:
-        return parse_period(text)
+        return parse_period(text, financial_years)
     except (ValueError, OverflowError):
         return None
 
 
-def period_columns(column: str, values: list[str | None], months: dict[str, int] | None = None) -> list[pl.Expr]:
+def period_columns(column: str, values: list[str | None], months: dict[str, int] | None = None,
+                   financial_years: bool = False) -> list[pl.Expr]:
     """period_start, period_end and grain for a text column, parsing each distinct value once. `months`: for
     values written by a header that labels a longer period by its end (value -> months ending there)."""
     months = months or {}
-    parsed = {v: ending_period(_in_range(v), months.get(v, 0)) for v in set(values) if v is not None}
+    parsed = {v: ending_period(_in_range(v, financial_years), months.get(v, 0)) for v in set(values) if v is not None}
     found = {v: p for v, p in parsed.items() if p is not None}
     return [pl.col(column).replace_strict({v: p[i] for v, p in found.items()}, default=None, return_dtype=dtype)
             .alias(name) for i, (name, dtype) in enumerate((("period_start", pl.Date), ("period_end", pl.Date),

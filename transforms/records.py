@@ -12,7 +12,8 @@ from __future__ import annotations
 import polars as pl
 
 from transforms.domain import CHANNELS
-from transforms.staging import FILE, ROW, Rule, apply_rules, first_failures, mark_duplicates
+from transforms.row_rules import NUMBER_TEXT, is_whole, shape_rules
+from transforms.staging import FILE, ROW, SHAPE, Rule, apply_rules, first_failures, mark_duplicates
 
 DATA_TYPES = {
     "very-dissatisfied": "rating_1", "dissatisfied": "rating_2", "neither": "rating_3", "satisfied": "rating_4",
@@ -27,7 +28,7 @@ def validate_records(frame: pl.DataFrame, mapping: dict, agency_id: str,
                      catalogue: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     """(accepted long rows, quarantined records). `mapping` names the publisher's service slugs
     (`services: {slug: service_id}`) and channels (`channels: {digital: online}`)."""
-    for column in ("_timestamp", "service", "channel", "count", "period"):
+    for column in ("_timestamp", "service", "channel", "count", "period", SHAPE):
         if column not in frame.columns:
             frame = frame.with_columns(pl.lit(None, pl.String).alias(column))
     data_type = pl.coalesce(*(pl.col(c) for c in ("dataType", "datatype") if c in frame.columns)) \
@@ -42,7 +43,9 @@ def validate_records(frame: pl.DataFrame, mapping: dict, agency_id: str,
         pl.col("count").cast(pl.Float64, strict=False).alias("value"),
     ).join(catalogue.select("service_id", pl.col("agency_id").alias("catalogue_agency_id")),
            on="service_id", how="left", maintain_order="left")
+    count = pl.col("measure").str.starts_with("rating_")
     checks = [
+        *shape_rules(),
         Rule("unknown_service", "service", pl.col("service_id").is_null() | pl.col("catalogue_agency_id").is_null(),
              "the service is not in this source's mapping or not in the service catalogue"),
         Rule("service_of_another_agency", "service", pl.col("catalogue_agency_id") != agency_id,
@@ -55,7 +58,11 @@ def validate_records(frame: pl.DataFrame, mapping: dict, agency_id: str,
              "a monthly record's _timestamp is the first day of its month"),
         Rule("unknown_channel", "channel", ~pl.col("channel").is_in(CHANNELS),
              f"channel is not one of {', '.join(CHANNELS)} after the mapping"),
-        Rule("not_a_number", "count", pl.col("value").is_null(), "count is not a number"),
+        Rule("not_a_number", "count", pl.col("value").is_null() | ~pl.col("count").str.contains(NUMBER_TEXT),
+             "count is not a number"),
+        Rule("not_a_number", "count", count & ~is_whole("count"), "a count of responses is not a whole number"),
+        Rule("value_out_of_range", "count", count & (pl.col("value").abs() >= 2**53),  # 2^53 + 1 reads as 2^53
+             "a count of 2^53 or more cannot be held exactly (stg_reported_figures keeps a DOUBLE)"),
         Rule("negative_count", "count", pl.col("value") < 0, "count is negative"),
         Rule("percent_out_of_range", "count", pl.col("measure").is_in(PERCENTS) & (pl.col("value") > 100),
              "a percentage above 100"),

@@ -30,6 +30,7 @@ class Rule:
 BIGINT_MAX = 2**63 - 1
 # 12, -3.5, 1e3, 2.5E+2, read as exact decimals; ASCII digits only (a regex's \d also matches other scripts' digits)
 NUMBER_TEXT = r"^[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$"
+NUMBER_PARTS = r"^[+-]?([0-9]*)\.?([0-9]*)(?:[eE]([+-]?[0-9]+))?$"  # digits before the point, after it, exponent
 # What a reader says in _row_shape about a row it could not read as sent: (rule, how the note starts, message).
 ROW_PROBLEMS = [
     ("wrong_number_of_fields", r"^\d+ fields where", "the row has the wrong number of fields (a truncated or "
@@ -39,6 +40,8 @@ ROW_PROBLEMS = [
     ("stray_quote", "^a stray quote", "a quote inside a field that is not quoted whole"),
     ("line_too_long", "^a line over", "the line is longer than files.max_line_bytes"),
     ("field_too_long", "^a cell over", "a cell is longer than files.max_field_bytes"),
+    ("duplicate_json_key", "^a key sent twice", "the JSON record gives a key more than once, so which value is "
+                                                "meant cannot be told; send each key once"),
 ]
 
 
@@ -48,13 +51,22 @@ def _exact(column: str) -> pl.Expr:
     return pl.when(pl.col(column).str.contains(NUMBER_TEXT)).then(pl.col(column).cast(pl.Decimal(38, 9), strict=False))
 
 
-def _is_whole(column: str) -> pl.Expr:
-    return _exact(column) == _exact(column).floor()
+def is_whole(column: str) -> pl.Expr:
+    """Whether a number's text is a whole number, read from its digits, never from a rounded value (a decimal of 9
+    places would make 5.0000000001, 4.9999999999999999999 and 1.5e-10 whole): the digits left once trailing zeros
+    are dropped must all stand before the point, after the exponent moves it (250.0, 1e3 and 150e-1 are whole)."""
+    part = [pl.col(column).str.extract(NUMBER_PARTS, group) for group in (1, 2, 3)]
+    digits = pl.concat_str(part[0], part[1])
+    significant = digits.str.strip_chars_end("0")
+    length = [text.str.len_chars().cast(pl.Int64) for text in (part[1], digits, significant)]  # unsigned otherwise
+    places_after_point = length[0] - (length[1] - length[2])
+    exponent = part[2].cast(pl.Float64).fill_null(0)  # a float: an exponent of any length compares correctly
+    return (significant.str.strip_chars_start("0") == "") | (exponent >= places_after_point)
 
 
 def whole_number(column: str) -> pl.Expr:
     """A count as an exact integer, or null when the text is not a whole number or does not fit in a BIGINT."""
-    return pl.when(_is_whole(column)).then(_exact(column).cast(pl.Int64, strict=False))
+    return pl.when(is_whole(column)).then(_exact(column).cast(pl.Int64, strict=False))
 
 
 def _not_finite(column: str) -> Rule:
@@ -69,7 +81,7 @@ def _count_rules(column: str, max_count: int) -> list[Rule]:
     return [_not_finite(column),
             Rule("not_a_number", column, pl.col(column).is_not_null() & ~pl.col(column).str.contains(NUMBER_TEXT),
                  f"{column} is not a whole number"),
-            Rule("not_a_number", column, _is_whole(column).not_(), f"{column} is not a whole number"),
+            Rule("not_a_number", column, is_whole(column).not_(), f"{column} is not a whole number"),
             Rule("value_out_of_range", column, pl.col(column).is_not_null() & (whole.is_null() | (whole > max_count)),
                  f"{column} is above {max_count:,} (values.max_count)"),
             Rule("negative_count", column, whole < 0, f"{column} is negative")]
@@ -85,9 +97,15 @@ def _sum_rule(columns: list[str], weights: list[int], max_count: int) -> Rule:
                 "(values.max_count)")
 
 
+def shape_rules() -> list[Rule]:
+    """What the reader noted in `_row_shape` about a row it could not read as sent, each by its rule."""
+    return [*(Rule(name, SHAPE, pl.col(SHAPE).str.contains(start), message) for name, start, message in ROW_PROBLEMS),
+            Rule("unreadable_row", SHAPE, pl.col(SHAPE).is_not_null(), "the row could not be read as it was sent")]
+
+
 def _not_a_number(column: str, whole: bool) -> Rule:
     broken = pl.col(column).is_not_null() & ~pl.col(column).str.contains(NUMBER_TEXT)
-    return Rule("not_a_number", column, (broken | _is_whole(column).not_()) if whole else broken,
+    return Rule("not_a_number", column, (broken | is_whole(column).not_()) if whole else broken,
                 f"{column} is not {'a whole number' if whole else 'a number'}")
 
 
@@ -102,8 +120,7 @@ def rules(return_type: str, reported_total: bool = False, max_count: int = BIGIN
     ends = pl.col("period_end").dt.strftime("%Y-%m")
     month = pl.col(RETURN_MONTH).str.slice(0, 7)
     common = [
-        *(Rule(name, SHAPE, pl.col(SHAPE).str.contains(start), message) for name, start, message in ROW_PROBLEMS),
-        Rule("unreadable_row", SHAPE, pl.col(SHAPE).is_not_null(), "the row could not be read as it was sent"),
+        *shape_rules(),
         # an empty count of transactions means "not provided"; costs are checked after their category
         *(Rule("required_value_missing", c, pl.col(c).is_null(), f"{c} is required")
           for c in REQUIRED[return_type] if c not in ("transactions_completed", "cost_gbp")),

@@ -9,6 +9,18 @@ CREATE OR REPLACE MACRO satisfied_share(r1, r2, r3, r4, r5) AS
     (r4 + r5) / NULLIF(r1 + r2 + r3 + r4 + r5, 0);
 -- Cost per transaction: total cost / completed transactions, GBP; zero transactions give NULL.
 CREATE OR REPLACE MACRO cost_per_transaction(cost_gbp, completed) AS cost_gbp / NULLIF(completed, 0);
+-- Cost per transaction as published, GBP to 4 decimals. A completed transaction always costs something, so a figure
+-- that is 0 at 4 decimals (costs of 0, or under GBP 0.00005 a transaction: a count near 2^53) is impossible: it is
+-- withheld (NULL), and cost_per_transaction_withheld says why, rather than published as 0 or failing the table.
+CREATE OR REPLACE MACRO published_cost_per_transaction(cost_gbp, completed) AS
+    CASE WHEN round(cost_per_transaction(cost_gbp, completed), 4) > 0
+        THEN round(cost_per_transaction(cost_gbp, completed), 4) END;
+CREATE OR REPLACE MACRO cost_per_transaction_withheld(cost_gbp, completed) AS CASE
+    WHEN completed > 0 AND cost_gbp = 0
+        THEN 'cost per transaction withheld: costs add up to 0 for ' || completed || ' completed transactions'
+    WHEN round(cost_per_transaction(cost_gbp, completed), 4) = 0
+        THEN 'cost per transaction withheld: GBP ' || cost_gbp || ' for ' || completed
+            || ' completed transactions is under GBP 0.00005 a transaction (0 at 4 decimals)' END;
 -- Digital take-up: completed digital (online) transactions / all completed transactions; 0..1.
 CREATE OR REPLACE MACRO digital_take_up(digital, completed) AS digital / NULLIF(completed, 0);
 -- Completion rate: completed / started; 0..1.

@@ -210,7 +210,7 @@ final AS (
         CASE WHEN with_all.channel = 'all' THEN digital.digital_completed END AS digital_transactions_completed,
         CASE WHEN with_all.channel = 'all' THEN round(service_costs.cost_gbp, 2) END AS cost_gbp,
         CASE WHEN with_all.channel = 'all'
-            THEN round(cost_per_transaction(service_costs.cost_gbp, with_all.transactions_completed), 4) END
+            THEN published_cost_per_transaction(service_costs.cost_gbp, with_all.transactions_completed) END
             AS cost_per_transaction_gbp,
         CASE WHEN with_all.channel = 'all'
             THEN digital_take_up(digital.digital_completed, with_all.transactions_completed) END
@@ -224,7 +224,9 @@ final AS (
         reported.reported_digital_cost_per_transaction_gbp,
         reported.reported_completion_rate,
         reported.reported_satisfaction_rate,
-        with_all.missing_inputs
+        coalesce(with_all.missing_inputs, CASE WHEN with_all.channel = 'all' THEN
+            cost_per_transaction_withheld(service_costs.cost_gbp, with_all.transactions_completed) END)
+            AS missing_inputs
     FROM with_all
     LEFT JOIN service_costs USING (service_id, grain, period_start, source)
     LEFT JOIN digital USING (service_id, grain, period_start, source)

@@ -3,7 +3,8 @@
 -- Per channel: the channel's direct cost plus the service's shared costs apportioned by the channel's share of
 -- completed transactions (fct_service_month_channel); channel 'all' is the whole service.
 -- Rolling 12 months (the official grain): the 12 months ending with `month`, only when all 12 have both figures.
--- Zero transactions give NULL; missing_inputs names what was not provided.
+-- Zero transactions give NULL; missing_inputs names what was not provided. A figure that would be 0 (costs of 0,
+-- or a volume so large that it rounds to 0) is impossible: withheld, and missing_inputs says why.
 -- Reported: a monthly return's own cost per transaction (the whole service, 'all'; its digital one, 'online') is
 -- kept as sent in its reported column, beside the computed one and never mixed into it; cost_per_transaction_basis
 -- says which to read: 'computed' where the figure can be formed from costs and volumes, else 'reported' where the
@@ -64,22 +65,23 @@ final AS (
         channel,
         cost_gbp,
         transactions_completed,
-        round(cost_per_transaction(cost_gbp, transactions_completed), 4) AS cost_per_transaction_gbp,
+        published_cost_per_transaction(cost_gbp, transactions_completed) AS cost_per_transaction_gbp,
         reported_gbp AS reported_cost_per_transaction_gbp,
-        CASE WHEN cost_per_transaction(cost_gbp, transactions_completed) IS NOT NULL THEN 'computed'
+        CASE WHEN published_cost_per_transaction(cost_gbp, transactions_completed) IS NOT NULL THEN 'computed'
             WHEN reported_gbp IS NOT NULL THEN 'reported' END AS cost_per_transaction_basis,
         CASE WHEN months_with_cost = 12 AND months_with_volume = 12 THEN round(cost_12m, 2) END
             AS rolling_12m_cost_gbp,
         CASE WHEN months_with_cost = 12 AND months_with_volume = 12 THEN completed_12m END
             AS rolling_12m_transactions_completed,
         CASE WHEN months_with_cost = 12 AND months_with_volume = 12
-            THEN round(cost_per_transaction(cost_12m, completed_12m), 4) END AS rolling_12m_cost_per_transaction_gbp,
+            THEN published_cost_per_transaction(cost_12m, completed_12m) END AS rolling_12m_cost_per_transaction_gbp,
         CASE
             WHEN transactions_completed IS NULL AND cost_gbp IS NULL THEN 'transactions and costs not provided'
             WHEN transactions_completed IS NULL THEN 'transactions not provided'
             WHEN cost_gbp IS NULL AND cost_direct_gbp IS NOT NULL
                 THEN 'shared costs not apportioned: another channel''s volume not provided'
             WHEN cost_gbp IS NULL THEN 'costs not provided'
+            ELSE cost_per_transaction_withheld(cost_gbp, transactions_completed)
         END AS missing_inputs
     FROM with_reported
 )

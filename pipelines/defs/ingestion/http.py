@@ -9,6 +9,7 @@ Each GET, retries included, has a whole-request deadline and a cap on the body's
 
 from __future__ import annotations
 
+import decimal
 import hashlib
 import http.client
 import json
@@ -230,7 +231,8 @@ def _parse_page(source: HttpSource, url: str, body: bytes, headers, number: int)
         head, newline, rest = text.partition("\n")
         return (head.rstrip("\r"), head + newline, rest), None
     try:
-        payload = json.loads(body, parse_constant=_reject_constant)
+        payload = json.loads(body, parse_constant=_reject_constant, parse_float=decimal.Decimal,
+                             object_pairs_hook=_Object)
     except (ValueError, UnicodeDecodeError) as error:
         raise _error(source, "bad_payload", url, None, f"page {number} is not valid JSON ({error})") from None
     body_next = None
@@ -250,6 +252,25 @@ def _parse_page(source: HttpSource, url: str, body: bytes, headers, number: int)
 
 def _reject_constant(name: str):
     raise ValueError(f"{name} is not a JSON number")
+
+
+class _Object(dict):
+    """A JSON object that keeps its pairs as sent, so that a key given twice reaches staging, which sets that record
+    aside (`duplicate_json_key`), instead of being settled here by keeping the last value."""
+
+    def __init__(self, pairs: list[tuple[str, object]]):
+        super().__init__(pairs)
+        self.pairs = pairs
+
+
+def _dumps(value) -> str:
+    """The JSON text of a parsed value as it was sent: numbers as written (a decimal never goes through a float),
+    every pair of an object kept."""
+    if isinstance(value, _Object):
+        return "{" + ", ".join(f"{json.dumps(k, ensure_ascii=False)}: {_dumps(v)}" for k, v in value.pairs) + "}"
+    if isinstance(value, list):
+        return "[" + ", ".join(_dumps(v) for v in value) + "]"
+    return str(value) if isinstance(value, decimal.Decimal) else json.dumps(value, ensure_ascii=False)
 
 
 def _is_empty(source: HttpSource, page) -> bool:
@@ -272,7 +293,7 @@ def _next_url(source: HttpSource, url: str, headers, body_next: str | None, fetc
 
 def _combine(source: HttpSource, url: str, pages: list) -> bytes:
     if source.format == "json":
-        return json.dumps([record for page in pages for record in page], ensure_ascii=False).encode("utf-8")
+        return _dumps([record for page in pages for record in page]).encode("utf-8")
     pages = [page for page in pages if page[0].strip() or page[2].strip()]
     if not pages:
         return b""

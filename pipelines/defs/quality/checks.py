@@ -2,7 +2,8 @@
 and the warnings on late returns and month-on-month jumps.
 
 Blocking checks (schema, keys, impossible values) stop downstream assets in the same run; warnings (outliers,
-late returns) are shown in the UI and do not. A failing check reports counts and up to 10 example rows.
+late returns) are shown in the UI and do not. A failing check reports counts and up to 10 example rows, and a
+failing blocking check names where they come from: each example's agency, service, period and source files.
 """
 
 import dagster as dg
@@ -15,18 +16,39 @@ from transforms.catalogue import TABLES, Table
 quality_assets = table_assets("quality")
 
 
-def check_result(result, severity: dg.AssetCheckSeverity) -> dg.AssetCheckResult:
+def check_result(result, severity: dg.AssetCheckSeverity, where: list[str] = ()) -> dg.AssetCheckResult:
+    """`where`: the failing examples as places a person can look (see failing_places)."""
     return dg.AssetCheckResult(
         passed=result.success,
         severity=severity,
+        description="; ".join(f"{f.column or 'the table'}: {f.why}" for f in result.failures) or None,
         metadata={
             "suite": result.suite,
             "rows_checked": result.rows,
             "expectations": result.evaluated,
             "expectations_failed": len(result.failures),
             "failures": dg.MetadataValue.json([vars(f) for f in result.failures]),
+            **({"where": dg.MetadataValue.json(list(where))} if where else {}),
         },
     )
+
+
+def failing_places(con, failures) -> list[str]:
+    """Each failing example (up to 10) as a place: agency, service, period and the staged files its figures came
+    from; an example that names no service (a table-wide rule) is not a place."""
+    asked = {}
+    for failure in failures:
+        for example in failure.examples:
+            if isinstance(example, dict) and example.get("service_id") is not None:
+                day = example.get("month") or example.get("period_start")
+                asked.setdefault((str(example["service_id"]), str(day)[:10] if day else None), None)
+    places = []
+    for service, day in list(asked)[:10]:
+        for agency, files in con.execute(sql("check_failure_sources"), [service, day]).fetchall():
+            shown = ", ".join(files[:5]) + (f" and {len(files) - 5} more" if len(files) > 5 else "")
+            places.append(f"agency {agency or '(not in the catalogue)'}, service {service}, period "
+                          f"{day[:7] if day else 'any'}, source files: {shown or 'none staged'}")
+    return places
 
 
 def _suite_check(table: Table):
@@ -37,7 +59,11 @@ def _suite_check(table: Table):
 
         with store.connect() as con:
             frame = con.execute(nan_as_infinity(con, table.name)).df()
-        return check_result(run_suite(table.name, frame, list(table.key)), dg.AssetCheckSeverity.ERROR)
+        result = run_suite(table.name, frame, list(table.key))
+        if result.success:
+            return check_result(result, dg.AssetCheckSeverity.ERROR)
+        with store.connect() as con:
+            return check_result(result, dg.AssetCheckSeverity.ERROR, failing_places(con, result.failures))
     return valid
 
 
@@ -89,5 +115,22 @@ def returns_on_time(store: DataStore) -> dg.AssetCheckResult:
              for a, m, s, d in problems[:10]])})
 
 
+@dg.asset_check(pool=WAREHOUSE_POOL, asset="stg_service_catalogue", name="services_in_catalogue",
+                additional_deps=["stg_transactions", "stg_costs", "stg_satisfaction", "fct_service_month_channel"],
+                description="Warns about services with figures in the warehouse that the catalogue no longer has "
+                            "(renamed or removed there): months built before the change keep them published.")
+def services_in_catalogue(store: DataStore) -> dg.AssetCheckResult:
+    with store.connect() as con:
+        rows = con.execute(sql("check_services_in_catalogue")).fetchall()
+    where = [f"service {service} of agency {agency}: figures for {first} to {last} are published under an id the "
+             "catalogue no longer has; list it again (a renamed service: keep the old id beside the new one) or "
+             "re-run those months, which sets its rows aside as unknown_service"
+             for service, agency, first, last in rows]
+    return dg.AssetCheckResult(
+        passed=not rows, severity=dg.AssetCheckSeverity.WARN,
+        description=f"{len(rows)} service(s) not in the catalogue have figures" if rows else None,
+        metadata={"services": len(rows), **({"where": dg.MetadataValue.json(where)} if rows else {})})
+
+
 suite_checks = [_suite_check(table) for table in TABLES if table.suite]
-quality_checks = [*suite_checks, month_on_month_jumps, reported_figures_agree, returns_on_time]
+quality_checks = [*suite_checks, month_on_month_jumps, reported_figures_agree, returns_on_time, services_in_catalogue]

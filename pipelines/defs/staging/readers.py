@@ -11,6 +11,7 @@ raises ParseError with the rule and the reason.
 from __future__ import annotations
 
 import csv
+import decimal
 import io
 import json
 from pathlib import Path
@@ -176,12 +177,22 @@ def _xlsx(data: bytes, layout: dict, limits: FileLimits) -> pl.DataFrame:
     if unnamed:
         raise ParseError(f"{len(unnamed)} header cell(s) are empty or merged; put one column name in each cell "
                          "of the first row")
-    return frame.select(pl.all().cast(pl.String))
+    # a date cell comes as a date and a time (2025-03-01 00:00:00): its date, as a cell of text would give it
+    return frame.select(pl.all().cast(pl.String).str.replace(r"^([0-9]{4}-[0-9]{2}-[0-9]{2}) 00:00:00$", "${1}"))
 
 
 def _json(data: bytes, layout: dict, limits: FileLimits) -> pl.DataFrame:
-    try:
-        records = json.loads(_decode(data, layout))
+    repeated: dict[int, tuple[dict, list[str]]] = {}  # id of an object that gave a key twice -> (it, those keys)
+
+    def keep_repeats(pairs: list[tuple[str, object]]) -> dict:
+        record = dict(pairs)
+        if len(record) < len(pairs):
+            keys = [k for k, _ in pairs]
+            repeated[id(record)] = record, sorted({k for k in keys if keys.count(k) > 1})
+        return record
+
+    try:  # numbers as written: a decimal never goes through a float (9007199254740993.0 keeps its last digit)
+        records = json.loads(_decode(data, layout), parse_float=decimal.Decimal, object_pairs_hook=keep_repeats)
     except json.JSONDecodeError as error:
         raise ParseError(f"JSONDecodeError: {error}") from error
     except RecursionError as error:
@@ -193,18 +204,31 @@ def _json(data: bytes, layout: dict, limits: FileLimits) -> pl.DataFrame:
         raise ParseError("the JSON is not a list of records (objects)")
     if not records:
         raise ParseError("the file is an empty list of records")
+    shapes = [_twice(repeated[id(r)][1]) if id(r) in repeated else None for r in records]
+    nested = [keys for record, keys in repeated.values() if not any(record is r for r in records)]
+    if nested:  # inside a record, or a document of series: no one row to set aside
+        raise ParseError(f"an object of the JSON gives a key more than once ({_twice(nested[0])}), so which value "
+                         "is meant cannot be told; send each key once", "duplicate_json_key")
     keys = list(dict.fromkeys(k for r in records for k in r))
     check_shape(len(records), len(keys), limits)
-    return pl.DataFrame({k: [_text(r.get(k)) for r in records] for k in keys},
-                        schema={k: pl.String for k in keys})
+    cells = {k: [_text(r.get(k)) for r in records] for k in keys}
+    if any(shapes):
+        cells[SHAPE] = shapes
+    return pl.DataFrame(cells, schema={k: pl.String for k in cells})
+
+
+def _twice(keys: list[str]) -> str:
+    return "a key sent twice: " + ", ".join(repr(k) for k in keys)
 
 
 def _text(value) -> str | None:
-    """A JSON value as the text of a cell: a number exactly as written (json reads integers exactly), never a float
-    in place of an integer."""
+    """A JSON value as the text of a cell: a number exactly as written (integers and decimals are read exactly),
+    never a float in place of an integer."""
     if value is None or value == "":
         return None
-    return json.dumps(value) if isinstance(value, (dict, list)) else str(value)
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, default=str)  # a decimal inside, as written
+    return str(value)
 
 
 def _parquet(data: bytes, layout: dict, limits: FileLimits) -> pl.DataFrame:

@@ -8,7 +8,7 @@ from pydantic import Field, field_validator, model_validator
 
 from pipelines.lib.config.base import Channel, Model, Text, one_name, raise_broken
 from transforms.domain import RETURN_TYPES
-from transforms.layouts import MEASURE_TARGETS, header_pattern
+from transforms.layouts import MEASURE_TARGETS, REPORTED_COLUMNS, header_pattern
 from transforms.staging import COLUMNS, NUMERIC
 
 
@@ -86,6 +86,8 @@ class ReturnLayout(Model):
     thousands: Text | None = None  # a thousands separator to drop
     scale: dict[str, Annotated[float, Field(gt=0, allow_inf_nan=False)]] = {}  # e.g. cost_gbp: 1000
     month_format: Text | None = None  # a strptime format for the month column
+    # financial_year: the periods are financial years, so "2011-12" is April 2011 to March 2012, not December 2011
+    period_grain: Literal["month", "financial_year"] = "month"
     unpivot: Unpivot | None = None
 
     @field_validator("file")
@@ -160,6 +162,11 @@ class Returns(Model):
             problems += [((return_type, "values", column),
                           f"is not a column of {return_type} ({', '.join(COLUMNS[return_type])})")
                          for column in layout.values if column not in COLUMNS[return_type]]
+            read = _columns_read(return_type, layout)
+            problems += [((return_type, "rename", theirs), f"{ours!r} is not a column of {return_type} "
+                          f"({', '.join(COLUMNS[return_type])}) nor one this layout reads, so the renamed column "
+                          "would be ignored")
+                         for theirs, ours in layout.rename.items() if ours not in read]
             if layout.headers and return_type != "transactions":
                 problems.append(((return_type, "headers"), "only transactions are read from header-encoded "
                                                           "columns"))
@@ -170,6 +177,16 @@ class Returns(Model):
                                  f"must be a figure of {return_type} ({', '.join(figures)})"))
         raise_broken(problems)
         return self
+
+
+def _columns_read(return_type: str, layout: ReturnLayout) -> set[str]:
+    """The columns staging reads from a return after its renames: the canonical ones, what the layout names (its
+    unpivot's channel and total columns, its channels-offered column) and, for transactions, the figures a
+    publisher reports for the whole service."""
+    named = [*(layout.unpivot.columns if layout.unpivot else ()), *([layout.unpivot.total] if layout.unpivot else []),
+             *([layout.channels_offered.column] if layout.channels_offered else [])]
+    reported = REPORTED_COLUMNS if return_type == "transactions" else ()
+    return {*COLUMNS[return_type], *named, *reported}
 
 
 class Records(Model):

@@ -1,6 +1,6 @@
 """Transaction-level extracts at any size, written by DuckDB straight to Parquet (or CSV), never through Python rows.
 
-    python -m benchmarks.generate --events 10000000 --out /tmp/bench [--months 1 --start 2025-01]
+    python -m benchmarks.generate --events 10000000 --out data/bench/example [--months 1 --start 2025-01]
 
 Writes a data folder for the pipeline (PIPELINE_DATA_DIR=<out>) and its source registry
 (PIPELINE_CONFIG_DIR=<out>/config: the agencies of benchmarks/sources.yaml, mapping `extract`):

@@ -10,6 +10,12 @@ from pathlib import Path
 import duckdb
 
 REPO = Path(__file__).resolve().parent.parent
+# How long a test waits before it calls a process, a build or a page hung. Tests time nothing: a deadline only turns
+# a hang into a failure, so it sits far above what the work takes. A busy 2-core machine (load 8-18) ran the suite in
+# 51 minutes, 5 to 7 times its quiet time, and a wait can land in its busiest stretch, so each deadline is 10 to 15
+# times the slowest quiet case or more: a process (at most a whole pipeline run of the small dataset, about a minute)
+# 15 minutes, the dashboards' build (3-6 minutes) an hour, a page's queries in the browser (seconds) 5 minutes.
+PROCESS_SECONDS, BUILD_SECONDS, PAGE_SECONDS = 900, 3600, 300
 # Columns that hold the clock at the time of a write, not anything derived from the data: left out of comparisons.
 WALL_CLOCK = {"raw_submissions": {"archived_at"}, "archive_purges": {"purged_at"}}
 

@@ -18,6 +18,8 @@ from typing import Iterator
 
 import psycopg2
 
+from tests.operations import PROCESS_SECONDS
+
 
 def postgres_bin() -> Path:
     """The folder holding initdb and pg_ctl: $PG_BIN, else the newest Debian PostgreSQL, else what PATH finds."""
@@ -73,15 +75,16 @@ def throwaway_cluster(password: str, user: str = "dagster", db_name: str = "dags
     data, port = folder / "data", free_port()
 
     def run(*args: str) -> None:
-        subprocess.run([*as_server_user, *args], check=True, capture_output=True, timeout=120)
+        # pg_ctl's own limit (-t) comes first, so that a slow start or stop fails with pg_ctl's reason
+        subprocess.run([*as_server_user, *args], check=True, capture_output=True, timeout=PROCESS_SECONDS + 60)
 
     try:
         run(str(bin_dir / "initdb"), "-D", str(data), "-U", user, "--auth=scram-sha-256",
             f"--pwfile={password_file}", "--encoding=UTF8", "--locale=C")
         password_file.unlink()
-        run(str(bin_dir / "pg_ctl"), "-D", str(data), "-l", str(folder / "server.log"), "-w", "-t", "60",
-            "-o", f"-c listen_addresses=127.0.0.1 -c port={port} -c unix_socket_directories={folder} "
-                  "-c fsync=off -c max_connections=200", "start")
+        run(str(bin_dir / "pg_ctl"), "-D", str(data), "-l", str(folder / "server.log"), "-w",
+            "-t", str(PROCESS_SECONDS), "-o", f"-c listen_addresses=127.0.0.1 -c port={port} "
+            f"-c unix_socket_directories={folder} -c fsync=off -c max_connections=200", "start")
         try:
             admin = psycopg2.connect(host="127.0.0.1", port=port, user=user, password=password, dbname="postgres")
             admin.autocommit = True
@@ -90,6 +93,6 @@ def throwaway_cluster(password: str, user: str = "dagster", db_name: str = "dags
             admin.close()
             yield Cluster("127.0.0.1", port, user, password, db_name, folder)
         finally:
-            run(str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop")
+            run(str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "-t", str(PROCESS_SECONDS), "stop")
     finally:
         shutil.rmtree(folder, ignore_errors=True)

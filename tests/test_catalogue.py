@@ -10,7 +10,7 @@ import pytest
 from expectations.suites import BLOCKING
 from pipelines.definitions import defs
 from pipelines.defs.publishing.open_data import PUBLISHED
-from tests.operations import REPO
+from tests.operations import PROCESS_SECONDS, REPO
 from transforms import SQL_DIR
 from transforms.catalogue import CATALOGUE, TABLES, published, tables_read, upstream, writers
 
@@ -69,7 +69,8 @@ def test_publishing_order_and_names_follow_the_catalogue():
 def test_the_code_location_imports_no_great_expectations_pandas_or_chart_libraries():
     probe = ("import sys, pipelines.definitions; "
              "print(sorted(m for m in ('great_expectations', 'pandas', 'matplotlib', 'typst') if m in sys.modules))")
-    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=REPO, timeout=120)
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=REPO,
+                          timeout=PROCESS_SECONDS)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip() == "[]"
 
@@ -81,7 +82,8 @@ def test_the_suites_import_without_three_libraries_they_never_call_which_still_w
              "import scipy.stats; "
              "print(kl.stats.entropy is scipy.stats.entropy, round(kl.stats.entropy([0.5, 0.5]), 6), "
              "kl.alt.Chart.__module__.split('.')[0], sys.modules['altair'] is not kl.alt)")
-    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=REPO, timeout=120)
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=REPO,
+                          timeout=PROCESS_SECONDS)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip().splitlines() == ["[]", "True 0.693147 altair True"]
 
@@ -92,6 +94,7 @@ def test_the_suites_import_under_a_fileless_main_with_pyspark_hidden_unless_alre
     so the last line would be missing); Great Expectations is imported without pyspark unless it was loaded first."""
     probe = (f"import sys; {first}import expectations.runner; import pyspark; "
              "print('imported', 'pyspark.ml' in sys.modules, expectations.runner.gx.__name__)")
-    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=REPO, timeout=120)
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=REPO,
+                          timeout=PROCESS_SECONDS)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip() == f"imported {bool(first)} great_expectations"

@@ -20,7 +20,7 @@ from pipelines.defs.automation.sensors import submission_sensor
 from pipelines.lib.config import PROJECT_CONFIG_DIR, ConfigError, load_config
 from pipelines.lib.resources import DataStore, Settings
 from tests.conftest import run_graph
-from tests.operations import REPO
+from tests.operations import PROCESS_SECONDS, REPO
 
 
 def copied(tmp_path: Path) -> Path:
@@ -339,7 +339,7 @@ def test_check_config_prints_every_problem_and_exits_1(broken):
     _, config = broken
     env = {**os.environ, "PIPELINE_CONFIG_DIR": str(config)}  # as `make check-config PIPELINE_CONFIG_DIR=...`
     done = subprocess.run([sys.executable, "-m", "pipelines", "check-config"], cwd=REPO, env=env,
-                          capture_output=True, text=True, timeout=120)
+                          capture_output=True, text=True, timeout=PROCESS_SECONDS)
     assert (done.returncode, done.stdout, done.stderr) == (
         1, "", f"the configuration has 1 problem:\n  {config}/{DUPLICATE_ID}\n")
 

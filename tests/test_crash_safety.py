@@ -11,7 +11,7 @@ import pytest
 
 from pipelines.lib.resources import DataStore
 from tests.conftest import published_checksums
-from tests.operations import new_instance_home, pipeline_process, warehouse_digest
+from tests.operations import PROCESS_SECONDS, new_instance_home, pipeline_process, warehouse_digest
 
 # Where the kill lands (pipelines/lib/faults.py): inside the archive transaction, inside the first KPI mart's
 # transaction, and in publishing right after the first file was replaced.
@@ -38,10 +38,10 @@ def test_killed_run_rerun_equals_uninterrupted_run(point, built, uninterrupted, 
     home = new_instance_home(tmp_path / "home")
     ready = tmp_path / "ready"
     run = pipeline_process(store.root, home, PIPELINE_PAUSE_AT=f"{point}:{ready}")
-    deadline = time.monotonic() + 300
+    deadline = time.monotonic() + PROCESS_SECONDS
     while not ready.exists():
         assert run.poll() is None, f"ended before {point}:\n{(tmp_path / 'run.log').read_text()[-3000:]}"
-        assert time.monotonic() < deadline, f"never reached {point}"
+        assert time.monotonic() < deadline, f"never reached {point} in {PROCESS_SECONDS} s"
         time.sleep(0.1)
     assert int(ready.read_text()) == run.pid  # paused inside the run's own process (in-process executor)
     os.kill(run.pid, signal.SIGKILL)
@@ -49,7 +49,7 @@ def test_killed_run_rerun_equals_uninterrupted_run(point, built, uninterrupted, 
     assert published_or_nothing(store) != uninterrupted[0]  # killed inside a transaction: the re-run recovers
 
     rerun = pipeline_process(store.root, home)
-    assert rerun.wait(300) == 0, (tmp_path / "run.log").read_text()[-3000:]
+    assert rerun.wait(PROCESS_SECONDS) == 0, (tmp_path / "run.log").read_text()[-3000:]
     assert published_checksums(store) == uninterrupted[0]
     assert warehouse_digest(store.warehouse) == uninterrupted[1]
 

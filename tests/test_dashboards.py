@@ -19,6 +19,7 @@ import pytest
 from playwright.sync_api import sync_playwright
 
 from pipelines.defs.publishing.open_data import sql_definition
+from tests.operations import BUILD_SECONDS, PAGE_SECONDS, PROCESS_SECONDS
 
 DASHBOARDS = Path(__file__).resolve().parent.parent / "dashboards"
 SCREENSHOTS = Path(__file__).resolve().parent.parent / "screenshots"
@@ -44,8 +45,8 @@ def build_site(published: Path, folder: Path) -> Path:
     shutil.copytree(DASHBOARDS, project, ignore=shutil.ignore_patterns("node_modules", "build", ".evidence",
                                                                        "static"))
     (project / "node_modules").symlink_to(DASHBOARDS / "node_modules")
-    npm(project, "sources", published, timeout=300)
-    npm(project, "build:strict", published, timeout=1500)
+    npm(project, "sources", published, timeout=PROCESS_SECONDS)
+    npm(project, "build:strict", published, timeout=BUILD_SECONDS)
     return project / "build"
 
 
@@ -106,6 +107,7 @@ def shots():
 def visit(browser, server: str, path: str, shots: Path, name: str):
     """The page at 1366 x 768 once its queries have run and its tables are drawn; a full-page screenshot beside."""
     page = browser.new_page(viewport=VIEWPORT)
+    page.set_default_timeout(PAGE_SECONDS * 1000)
     page.goto(f"{server}{path}", wait_until="networkidle")
     page.wait_for_selector("article, main", state="attached")
     page.wait_for_function("!document.body.innerText.includes('Loading...')")

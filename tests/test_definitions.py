@@ -8,6 +8,7 @@ import dagster as dg
 
 from pipelines.definitions import defs
 from pipelines.lib.partitions import monthly, months_in
+from tests.operations import PROCESS_SECONDS
 
 ASSETS = {
     "raw_reference_files", "raw_agency_returns", "stg_service_catalogue", "stg_benefits_register",
@@ -72,6 +73,6 @@ def test_months_in_a_range_window():
 def test_workspace_loads_with_the_dagster_cli(tmp_path):
     result = subprocess.run([sys.executable, "-m", "dagster", "definitions", "validate", "-w", "workspace.yaml"],
                             capture_output=True, text=True, env={"DAGSTER_HOME": str(tmp_path), "PATH": ""},
-                            cwd=Path(__file__).parent.parent, timeout=120)
+                            cwd=Path(__file__).parent.parent, timeout=PROCESS_SECONDS)
     assert result.returncode == 0, result.stderr[-2000:]
     assert "Validation successful" in result.stdout + result.stderr

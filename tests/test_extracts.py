@@ -21,6 +21,7 @@ from pipelines.defs.staging.extracts import RETURN_TYPE, extract_patterns, stage
 from pipelines.defs.ingestion.assets import archive_all
 from pipelines.lib.config import load_config
 from pipelines.lib.resources import WAREHOUSE_POOL, DataStore, Settings
+from tests.operations import PROCESS_SECONDS
 
 MONTH = "customs/2025-01"
 PARQUET, CSV = f"{MONTH}/extract-defects.parquet", f"{MONTH}/extract-defects.csv"
@@ -295,7 +296,7 @@ def test_months_run_in_parallel_processes_without_corrupting_the_warehouse(tmp_p
                              env=env, stdout=log.open("w"), stderr=subprocess.STDOUT)  # files: a full pipe would block
             for log in logs]
     try:
-        assert [run.wait(timeout=300) for run in runs] == [0, 0], [log.read_text()[-3000:] for log in logs]
+        assert [run.wait(timeout=PROCESS_SECONDS) for run in runs] == [0, 0], [log.read_text()[-3000:] for log in logs]
     finally:
         for run in runs:
             run.kill()  # nothing left behind if a run hangs

@@ -23,7 +23,7 @@ import yaml
 from pipelines.lib.resources import DataStore
 from pipelines.run import sweep_killed_runs
 from tests.conftest import published_checksums, run_graph
-from tests.operations import REPO, new_instance_home, pipeline_process
+from tests.operations import PROCESS_SECONDS, REPO, new_instance_home, pipeline_process
 from tests.test_hostile_inputs import workbook
 
 MONTH = dt.date(2025, 11, 1)
@@ -141,7 +141,7 @@ def test_a_run_fed_every_attack_succeeds_names_each_and_changes_nothing_else(cop
     env = {**os.environ, "PIPELINE_DATA_DIR": str(store.root), "PIPELINE_CONFIG_DIR": str(tmp_path / "config"),
            "DAGSTER_HOME": str(new_instance_home(tmp_path / "home"))}
     done = subprocess.run([sys.executable, "-c", script], cwd=REPO, env=env, capture_output=True, text=True,
-                          timeout=900)
+                          timeout=PROCESS_SECONDS)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     peak = int(re.search(r"peak_rss_kib (\d+)", done.stdout).group(1))
     print(f"peak RSS of the run fed the bombs: {peak / 1024:.0f} MiB")
@@ -220,9 +220,9 @@ def test_a_second_run_waits_for_the_first_with_a_message(tmp_path):
     assert re.fullmatch(rf"another run is in progress on {re.escape(str(data))} \(pid {first.pid}, since .*\); "
                         r"waiting for it to finish\n", waiting)
     release.write_text("go")
-    assert first.wait(60) == 0 and second.stdout.readline() == "the other run has finished; starting\n"
+    assert first.wait(PROCESS_SECONDS) == 0 and second.stdout.readline() == "the other run has finished; starting\n"
     assert second.stdout.readline() == "second holds\n"
-    assert second.wait(60) == 0
+    assert second.wait(PROCESS_SECONDS) == 0
 
 
 def test_a_killed_run_is_marked_failed_when_the_next_run_starts(built, tmp_path):
@@ -230,7 +230,7 @@ def test_a_killed_run_is_marked_failed_when_the_next_run_starts(built, tmp_path)
     shutil.copytree(built[0].landing, store.landing)
     home, ready = new_instance_home(tmp_path / "home"), tmp_path / "ready"
     run = pipeline_process(store.root, home, PIPELINE_PAUSE_AT=f"archive:{ready}")
-    deadline = time.monotonic() + 300
+    deadline = time.monotonic() + PROCESS_SECONDS
     while not ready.exists():
         assert run.poll() is None and time.monotonic() < deadline, (tmp_path / "run.log").read_text()[-3000:]
         time.sleep(0.1)

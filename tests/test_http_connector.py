@@ -14,7 +14,10 @@ from pipelines.defs.ingestion.http import FetchError, HttpSource, fetch
 
 TOKEN = "tok-Zq81-never-print-me"
 ENV = "TEST_AGENCY_API_TOKEN"
-FAST = {"timeout_seconds": 0.3, "backoff_seconds": 0.01}  # keeps retry and timeout tests well under a second
+# A loopback answer takes milliseconds, and well under 2 s on a loaded machine too: a retry the test did not plan
+# would change the calls it counts. The timeout tests' slow answers sleep twice that (SLOW).
+FAST = {"timeout_seconds": 2.0, "backoff_seconds": 0.01}
+SLOW = 2 * FAST["timeout_seconds"]
 RECORDS = [{"service_id": "S1", "channel": "online", "transactions_completed": 10},
            {"service_id": "S1", "channel": "phone", "transactions_completed": 4},
            {"service_id": "S2", "channel": "online", "transactions_completed": 7}]
@@ -230,7 +233,7 @@ def test_500_forever_gives_up_after_the_retries(api):
 def test_timeout_then_success_is_retried(api):
     def slow_once(call):
         if call.number == 1:
-            time.sleep(0.6)
+            time.sleep(SLOW)
         return ok(RECORDS)
 
     api.routes["/returns"] = slow_once
@@ -239,7 +242,7 @@ def test_timeout_then_success_is_retried(api):
 
 
 def test_timeout_forever_is_http_timeout(api):
-    api.routes["/returns"] = lambda call: (time.sleep(0.5), ok(RECORDS))[1]
+    api.routes["/returns"] = lambda call: (time.sleep(SLOW), ok(RECORDS))[1]
     error = failure(source(f"{api.base}/returns", retries=1))
     assert (error.rule, error.status, api.hits("/returns")) == ("http_timeout", None, 2)
 

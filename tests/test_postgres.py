@@ -2,6 +2,7 @@
 a time, raises an alert for a failed run, and writes the planted credential nowhere."""
 
 import contextlib
+import datetime as dt
 import json
 import os
 import secrets
@@ -79,15 +80,83 @@ def stop(process: subprocess.Popen) -> None:
             process.wait(seconds)
 
 
-def wait_for_port(port: int, process: subprocess.Popen, log: Path) -> None:
-    deadline = time.monotonic() + 300
+# Deadlines come from the work, measured on this machine while the test runs: the reference run (the three months in
+# one process) and the code server's start (what a process pays to import the code location); no command is more work
+# than the reference run. The runs get no total time: their warehouse steps take about 140 turns with the other runs'
+# steps, each handed over when Dagster next checks (a back-off of up to 15 s), which made them take 16-27 times the
+# reference run at load 12-14. They fail instead when nothing moves (no step ends, no run changes status, no alert
+# arrives) for longer than one step, one start and one hand-over. Load can rise after the measurement (at load 8-18 a
+# 2-core machine ran the suite 5-7 times slower than quiet), so each wait is ten times that, never under five
+# minutes; a failure says which run and step were slow, read from Dagster's run storage.
+SLACK, FLOOR_SECONDS, HAND_OVER_SECONDS = 10, 300, 15
+
+
+def deadline_for(expected_seconds: float) -> float:
+    return max(FLOOR_SECONDS, SLACK * expected_seconds)
+
+
+def last_lines(log: Path, count: int = 5) -> str:
+    return "\n".join(log.read_text(errors="replace").splitlines()[-count:])
+
+
+def finish(process: subprocess.Popen, log: Path, seconds: float) -> int:
+    """The exit status of a process started by `background`, or a failure naming it if it runs past `seconds`."""
+    try:
+        return process.wait(seconds)
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"`{' '.join(Path(a).name for a in process.args[:3])}` still running after {seconds:.0f} s; "
+                    f"{log.name} ends:\n{last_lines(log)}")
+
+
+def wait_for_port(port: int, process: subprocess.Popen, log: Path, seconds: float) -> float:
+    """Seconds until the process answers on the port; a failure if it exits first or does not answer in time."""
+    started = time.monotonic()
     while True:
         with socket.socket() as s:
             if s.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        assert process.poll() is None, log.read_text()[-3000:]
-        assert time.monotonic() < deadline, log.read_text()[-3000:]
+                return time.monotonic() - started
+        assert process.poll() is None, f"exited with status {process.returncode}; {log.name} ends:\n{last_lines(log)}"
+        assert time.monotonic() - started < seconds, \
+            f"no answer on port {port} after {seconds:.0f} s; {log.name} ends:\n{last_lines(log)}"
         time.sleep(0.5)
+
+
+def progress(cluster: Cluster) -> str:
+    """Where each run of the deployment is, from Dagster's run storage: its status and how long it has taken, its
+    slowest finished step, the step it is in and for how long, and its steps queued for the warehouse pool."""
+    (now,) = rows(cluster, "SELECT now() AT TIME ZONE 'UTC'")[0]
+    runs = rows(cluster, "SELECT runs.run_id, status, coalesce(partition.value, '-'), start_time, end_time FROM runs "
+                         "LEFT JOIN run_tags partition ON partition.run_id = runs.run_id "
+                         "AND partition.key = 'dagster/partition' WHERE pipeline_name = 'monthly_cycle' "
+                         "ORDER BY runs.create_timestamp")
+    steps: dict[str, dict[str, list]] = {run_id: {} for run_id, *_ in runs}
+    for run_id, step, kind, at in rows(cluster, "SELECT run_id, step_key, dagster_event_type, timestamp "
+                                                "FROM event_logs WHERE dagster_event_type IN "
+                                                "('STEP_START', 'STEP_SUCCESS', 'STEP_FAILURE') ORDER BY id"):
+        steps.setdefault(run_id, {}).setdefault(step, [None, None])[kind != "STEP_START"] = at
+    pool: dict[str, list] = {}  # steps of each run queued for the pool's slot: given it or still waiting
+    for run_id, step, given, seconds in rows(cluster, "SELECT run_id, step_key, assigned_timestamp IS NOT NULL, "
+                                                      "extract(epoch FROM localtimestamp - "
+                                                      "coalesce(assigned_timestamp, create_timestamp)) "
+                                                      "FROM pending_steps WHERE concurrency_key = %s ORDER BY id",
+                                             (WAREHOUSE_POOL,)):
+        pool.setdefault(run_id, []).append((step, given, float(seconds)))
+    lines = []
+    for run_id, status, partition, start, end in runs:
+        took = ("not started" if start is None else
+                f"{(end or now.replace(tzinfo=dt.timezone.utc).timestamp()) - start:.0f} s"
+                + ("" if end else " so far"))
+        done = {step: (e - s).total_seconds() for step, (s, e) in steps[run_id].items() if s and e}
+        running = [f"in {step} for {(now - s).total_seconds():.0f} s" for step, (s, e) in steps[run_id].items()
+                   if s and not e]
+        running += [f"{step} given the pool slot {seconds:.0f} s ago, not started" if given
+                    else f"{step} waiting for the pool slot for {seconds:.0f} s"
+                    for step, given, seconds in pool.get(run_id, []) if step not in steps[run_id]]
+        slowest = max(done, key=done.get, default=None)
+        lines.append(f"  run {run_id[:8]} ({partition}): {status}, {took}; {len(done)} steps ended"
+                     + (f", slowest {slowest} {done[slowest]:.0f} s" if slowest else "")
+                     + "".join(f"; {r}" for r in running))
+    return "\n".join(lines)
 
 
 @pytest.fixture(scope="module")
@@ -97,7 +166,10 @@ def deployment(tmp_path_factory):
     generate(store.landing, start="2025-07", months=4, services_per_agency=1)  # the runs cover the first three
     reference = DataStore(data_dir=str(root / "reference"))
     shutil.copytree(store.landing, reference.landing)
+    started = time.monotonic()
     assert run_graph(reference, MONTHS[0], MONTHS[-1]).success
+    work_seconds = time.monotonic() - started
+    command_seconds = deadline_for(work_seconds)
     home, logs = new_instance_home(root / "home", "dagster-postgres.yaml"), root / "logs"
     logs.mkdir()
     server = ThreadingHTTPServer(("127.0.0.1", 0), Webhook)
@@ -110,9 +182,9 @@ def deployment(tmp_path_factory):
                **{a.credential_env: TOKEN for a in load_config(PROJECT_CONFIG_DIR).agencies if a.credential_env}}
         # Dagster's tables, created once before anything starts (processes starting together would race).
         subprocess.run([str(BIN / "dagster"), "instance", "migrate"], cwd=REPO, env=env, check=True,
-                       capture_output=True, timeout=300)
+                       capture_output=True, timeout=command_seconds)
         subprocess.run([str(BIN / "dagster"), "instance", "concurrency", "set", WAREHOUSE_POOL, "1"], cwd=REPO,
-                       env=env, check=True, capture_output=True, timeout=300)
+                       env=env, check=True, capture_output=True, timeout=command_seconds)
         # As deployed: one code server (it also starts the run workers), the daemon and the CLI use it.
         port = free_port()
         code_server = background([str(BIN / "dagster"), "api", "grpc", "-m", "pipelines.definitions", "-d", str(REPO),
@@ -124,7 +196,7 @@ def deployment(tmp_path_factory):
         daemon = background([str(BIN / "dagster-daemon"), "run", "-w", str(workspace)], env, logs / "daemon.log")
         launches = []
         try:
-            wait_for_port(port, code_server, logs / "code_server.log")
+            start_seconds = wait_for_port(port, code_server, logs / "code_server.log", command_seconds)
             failing_run_id = "f0000000-0000-4000-8000-000000000001"
             launches += [
                 background([str(BIN / "dagster"), "job", "backfill", "-w", str(workspace), "-j", "monthly_cycle",
@@ -136,16 +208,31 @@ def deployment(tmp_path_factory):
                             json.dumps({"resources": {"store": {"config": {"data_dir": "/dev/null/data"}}}})],
                            env, logs / "launch.log"),
             ]
-            assert [p.wait(300) for p in launches] == [0, 0], (logs / "backfill.log").read_text()[-3000:]
+            launch_logs = [logs / "backfill.log", logs / "launch.log"]
+            assert [finish(p, log, command_seconds) for p, log in zip(launches, launch_logs)] == [0, 0], \
+                "\n".join(f"{log.name} ends:\n{last_lines(log)}" for log in launch_logs)
             alert = store.root / "alerts" / f"run_failed_{failing_run_id}.json"
-            deadline = time.monotonic() + 420
+            still_seconds = deadline_for(work_seconds + start_seconds + HAND_OVER_SECONDS)
+            started = moved = time.monotonic()
+            seen = None
             while True:
-                statuses = [s for (s,) in rows(cluster, "SELECT status FROM runs WHERE pipeline_name = 'monthly_cycle'")]
+                statuses = sorted(s for (s,) in rows(cluster, "SELECT status FROM runs "
+                                                              "WHERE pipeline_name = 'monthly_cycle'"))
                 if len(statuses) == len(MONTHS) + 1 and set(statuses) <= FINISHED and alert.exists() \
                         and Webhook.received:
                     break
-                assert daemon.poll() is None, (logs / "daemon.log").read_text()[-3000:]
-                assert time.monotonic() < deadline, f"runs {statuses}\n{(logs / 'daemon.log').read_text()[-3000:]}"
+                assert daemon.poll() is None, (f"the daemon exited with status {daemon.returncode}; daemon.log "
+                                               f"ends:\n{last_lines(logs / 'daemon.log')}")
+                (ended,) = rows(cluster, "SELECT count(*) FROM event_logs "
+                                         "WHERE dagster_event_type IN ('STEP_SUCCESS', 'STEP_FAILURE')")[0]
+                if (state := (statuses, ended, alert.exists(), len(Webhook.received))) != seen:
+                    seen, moved = state, time.monotonic()
+                assert time.monotonic() - moved < still_seconds, (
+                    f"nothing moved for {still_seconds:.0f} s ({SLACK} times one step, one start and one hand-over: "
+                    f"the reference run's {work_seconds:.0f} s, the code server's {start_seconds:.0f} s, "
+                    f"{HAND_OVER_SECONDS} s; at least {FLOOR_SECONDS} s), {time.monotonic() - started:.0f} s after "
+                    f"the launch:\n{progress(cluster)}\n  alert file {'written' if alert.exists() else 'not written'}"
+                    f"; {len(Webhook.received)} webhook requests")
                 time.sleep(2)
             yield Deployment(cluster, store, home, logs, reference, failing_run_id, Webhook.received)
         finally:

@@ -26,7 +26,7 @@ from transforms.staging import normalise, validate
 ROOT = Path(__file__).parents[1]
 SERVICE_PAGE = ROOT / "dashboards" / "pages" / "services" / "[service_id].md"
 DEPARTMENT_PAGE = ROOT / "dashboards" / "pages" / "departments" / "[department].md"
-REAL = Path("/work/shared/data/real") if Path("/work/shared/data/real").is_dir() else ROOT / "tests" / "fixtures"
+REAL = ROOT / "tests" / "fixtures"  # published files copied unchanged: tests/fixtures/README.md
 UK = REAL / "uk_transactions_explorer" / "services.csv"
 CA = {"2017-03": "2016-2017", "2018-03": "2017-2018", "2019-03": "2018-2019"}
 QUARTER_START = {"Jan": 1, "Apr": 4, "Jul": 7, "Oct": 10}

@@ -1,6 +1,8 @@
 -- Each service's latest month, with what the pages need to show it for people: whether it offers an online channel
 -- (without one, digital take-up is not applicable: shown as such, and left out of take-up rankings), high volume as
--- Yes or No, and per-row formats that print "not applicable" or "suppressed" instead of a number.
+-- Yes or No, per-row formats that print "not applicable" or "suppressed" instead of a number, and the links to the
+-- service's, agency's and department's pages (identifiers and names are data: each percent-encoded as one path
+-- segment, so a '/', '#', '?' or '%' in one is part of the page's address, never a cut in it).
 select s.* replace (
         case when list_contains(c.channels_offered, 'online') then s.digital_take_up_rate end as digital_take_up_rate,
         case when list_contains(c.channels_offered, 'online') then s.digital_take_up_change_12m_pp end
@@ -11,6 +13,9 @@ select s.* replace (
     case when list_contains(c.channels_offered, 'online') then '#,##0.0%' else '"not applicable"' end as take_up_fmt,
     case when list_contains(c.channels_offered, 'online') then '+0.0" pp";-0.0" pp";0.0" pp"'
         else '"not applicable"' end as take_up_change_fmt,
-    case when s.suppression_note is not null then '"suppressed"' else '#,##0.0%' end as satisfaction_fmt
+    case when s.suppression_note is not null then '"suppressed"' else '#,##0.0%' end as satisfaction_fmt,
+    '/services/' || url_encode(s.service_id) as service_link,
+    '/agencies/' || url_encode(s.agency_id) as agency_link,
+    '/departments/' || url_encode(s.department) as department_link
 from read_parquet('${published_dir}/kpi_service_summary.parquet') s
 join read_parquet('${published_dir}/service_catalogue.parquet') c using (service_id)

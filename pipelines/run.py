@@ -8,8 +8,9 @@ months asked for (it is new or was lost) gets every landed month, and the run sa
 for would be published without the rest. The run goes into the Dagster instance at $DAGSTER_HOME, so `make dev`
 shows it afterwards; a failed run names its first failed step and the error under its status line.
 
-Runs do not collide: a second run over the same data folder waits, saying so, until the first ends (a lock file
-beside the warehouse, released by the system when its process ends however it ends). Once it holds the lock, a
+Runs do not collide: a second run over the same data folder (or a backup) waits, saying so, until the first ends,
+at most --wait minutes (a lock file beside the warehouse, released by the system when its process ends however it
+ends; pipelines/lib/warehouse.py `exclusive`). Once it holds the lock, a
 run marks failed every run this command started that is still STARTED in the instance (its process was killed)
 and frees the pool slots it held.
 """
@@ -18,12 +19,10 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import fcntl
 import os
 import re
 import sys
 import time
-from contextlib import contextmanager
 from pathlib import Path
 
 import dagster as dg
@@ -56,27 +55,6 @@ def set_aside_folders(store) -> list[str]:
 def _partition_months() -> set[str]:
     now = dt.datetime.now(dt.timezone.utc)
     return {key[:7] for key in monthly.get_partition_keys(current_time=now)}
-
-
-@contextmanager
-def exclusive(store):
-    """Hold the data folder's run lock; when another run holds it, say so and wait for it to end."""
-    path = Path(f"{store.warehouse}.run-lock")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a+") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.seek(0)
-            print(f"another run is in progress on {store.data_dir} ({handle.read().strip() or 'process unknown'}); "
-                  "waiting for it to finish", flush=True)
-            fcntl.flock(handle, fcntl.LOCK_EX)
-            print("the other run has finished; starting", flush=True)
-        handle.seek(0)
-        handle.truncate()
-        handle.write(f"pid {os.getpid()}, since {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M:%S} UTC\n")
-        handle.flush()
-        yield
 
 
 def sweep_killed_runs(instance: dg.DagsterInstance) -> list[str]:
@@ -224,6 +202,8 @@ def main() -> int:
     parser.add_argument("--start", help="first month, YYYY-MM")
     parser.add_argument("--end", help="last month, YYYY-MM")
     parser.add_argument("--demo", action="store_true", help="say which warnings the example data seeds on purpose")
+    parser.add_argument("--wait", type=float, default=warehouse.LOCK_WAIT_MINUTES, metavar="MINUTES",
+                        help="how long to wait for a run or backup in progress on the same data (default %(default)g)")
     args = parser.parse_args()
     store, settings = data_store_now(), settings_now()
     try:
@@ -251,7 +231,8 @@ def main() -> int:
         print(f"nothing to run: every month asked for is before {first}")
         return 1
     # The one writer while it runs (the run lock): the warehouse stays attached from the first step to the summary.
-    with exclusive(store), warehouse.held(store.warehouse), dg.DagsterInstance.get() as instance:
+    with warehouse.exclusive(store.warehouse, "run", args.wait), warehouse.held(store.warehouse), \
+            dg.DagsterInstance.get() as instance:
         for run_id in sweep_killed_runs(instance):
             print(f"run {run_id} was killed before it finished: marked failed, its pool slots freed")
         start, end = keep_history(store, start, end, months)
@@ -268,4 +249,8 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except (warehouse.WarehouseBusy, warehouse.CorruptWarehouse) as error:  # what to do instead of a traceback
+        print(error, file=sys.stderr)
+        sys.exit(1)

@@ -209,18 +209,20 @@ def test_builds_from_scratch_and_month_by_month_are_byte_identical(built, tmp_pa
 def test_a_second_run_waits_for_the_first_with_a_message(tmp_path):
     data = tmp_path / "data"
     release = tmp_path / "release"
-    hold = (f"import pathlib, time, sys; from pipelines.lib.resources import DataStore; from pipelines.run import "
-            f"exclusive\nwith exclusive(DataStore(data_dir={str(data)!r})):\n    print('holding', flush=True)\n"
+    hold = (f"import pathlib, time, sys; from pipelines.lib.resources import DataStore; from pipelines.lib.warehouse "
+            f"import exclusive\nwith exclusive(DataStore(data_dir={str(data)!r}).warehouse, 'run'):\n"
+            f"    print('holding', flush=True)\n"
             f"    while not pathlib.Path({str(release)!r}).exists(): time.sleep(0.05)\nprint('released')")
     first = subprocess.Popen([sys.executable, "-c", hold], cwd=REPO, stdout=subprocess.PIPE, text=True)
     assert first.stdout.readline() == "holding\n"
     second = subprocess.Popen([sys.executable, "-c", hold.replace("holding", "second holds")], cwd=REPO,
-                              stdout=subprocess.PIPE, text=True)
-    waiting = second.stdout.readline()
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    waiting = second.stderr.readline()
     assert re.fullmatch(rf"another run is in progress on {re.escape(str(data))} \(pid {first.pid}, since .*\); "
-                        r"waiting for it to finish\n", waiting)
+                        r"waiting for it to finish \(at most 60 minutes\)\n", waiting)
     release.write_text("go")
-    assert first.wait(PROCESS_SECONDS) == 0 and second.stdout.readline() == "the other run has finished; starting\n"
+    assert first.wait(PROCESS_SECONDS) == 0 and second.stderr.readline() == "the other run has finished; starting
+"
     assert second.stdout.readline() == "second holds\n"
     assert second.wait(PROCESS_SECONDS) == 0
 

@@ -1,10 +1,15 @@
-"""Backup and restore reproduce the published outputs byte for byte; the retention policy deletes only what it
-says (old runs, superseded raw copies when asked, leftovers of killed writes) and keeps raw submissions by default."""
+"""Backup and restore reproduce the published outputs byte for byte, as the README runs them, taking turns with runs;
+the retention policy deletes only what it says (old runs, superseded raw copies when asked, leftovers of killed
+writes) and keeps raw submissions by default; a damaged warehouse is reported with the way to restore it."""
 
 import datetime as dt
 import json
 import os
+import re
 import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 import dagster as dg
 import duckdb
@@ -12,10 +17,11 @@ import pytest
 
 from pipelines.defs.housekeeping.backup import backup, restore
 from pipelines.defs.housekeeping.retention import RetentionPolicy, apply_retention, retention_policy
+from pipelines.lib import warehouse
 from pipelines.lib.config import PROJECT_CONFIG_DIR, load_config
 from pipelines.lib.resources import DataStore
 from tests.conftest import LAST, published_checksums, run_graph
-from tests.operations import warehouse_digest
+from tests.operations import REPO, new_instance_home, warehouse_digest
 
 NOW = dt.datetime.now(dt.timezone.utc)
 
@@ -123,3 +129,86 @@ def test_retention_deletes_old_superseded_copies_runs_and_leftovers_and_nothing_
 @dg.asset
 def _noop() -> None:
     """A run for the run-history retention to find."""
+
+
+def command(data: Path, home: Path, *args: str) -> subprocess.Popen:
+    """`python -m <args>` on the data folder `data`, as the README runs it; its output piped."""
+    return subprocess.Popen([sys.executable, "-m", *args], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env={**os.environ, "PIPELINE_DATA_DIR": str(data), "DAGSTER_HOME": str(home)})
+
+
+def waiting(other: str, data: Path) -> re.Pattern:
+    """What a command says while the test process holds the run lock of `data` as `other`."""
+    return re.compile(rf"{other} is in progress on {re.escape(str(data))} \(pid {os.getpid()}, since "
+                      r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC\); waiting for it to finish \(at most 60 minutes\)\n")
+
+
+def test_the_readmes_backup_restore_and_next_command_republish_the_same_files_each_waiting_its_turn(built, tmp_path):
+    """The README's three commands, as processes: a backup started while a run holds the lock waits for it, restore
+    prints the run that republishes (nothing is in landing/ then), and that run, started while a backup holds the
+    lock, waits for it; the files it publishes are the original's, byte for byte."""
+    store, home = built[0], new_instance_home(tmp_path / "home")
+    with warehouse.exclusive(store.warehouse, "run"):
+        backing_up = command(store.root, home, "pipelines.housekeeping", "backup", str(tmp_path / "backup"))
+        assert waiting("a run", store.root).fullmatch(backing_up.stderr.readline())
+        assert not (tmp_path / "backup").exists()
+    out, err = backing_up.communicate(timeout=600)
+    assert (backing_up.returncode, err) == (0, "the run has finished; starting\n")
+    assert json.loads(out)["folder"] == str(tmp_path / "backup")
+
+    new = DataStore(data_dir=str(tmp_path / "new" / "data"))
+    restoring = command(new.root, home, "pipelines.housekeeping", "restore", str(tmp_path / "backup"))
+    out, err = restoring.communicate(timeout=600)
+    assert (restoring.returncode, err) == (0, "")
+    assert json.loads(out)["next"] == f"PIPELINE_DATA_DIR={new.root} python -m pipelines.run --start 2025-07 " \
+                                      f"--end 2025-12"
+    with warehouse.exclusive(new.warehouse, "backup"):
+        running = command(new.root, home, "pipelines.run", "--start", "2025-07", "--end", "2025-12")
+        assert waiting("a backup", new.root).fullmatch(running.stderr.readline())
+    out, err = running.communicate(timeout=1800)
+    assert running.returncode == 0, out[-3000:] + err[-3000:]
+    assert err.startswith("the backup has finished; starting\n")
+    assert "monthly_cycle 2025-07 to 2025-12: succeeded" in out
+    assert published_checksums(new) == published_checksums(store)
+
+
+def test_a_command_that_waited_too_long_for_the_lock_says_so_and_does_nothing(copied, tmp_path):
+    store, home = copied[0], new_instance_home(tmp_path / "home")
+    before, published = warehouse_digest(store.warehouse), published_checksums(store)
+    gave_up = re.compile(rf"nothing done: gave up after waiting 0 minutes, as {{}} is still in progress on "
+                         rf"{re.escape(str(store.root))} \(pid {os.getpid()}, since [^)]+\)\. Try again when it has "
+                         r"ended, or wait longer \(--wait MINUTES\)\n")
+    with warehouse.exclusive(store.warehouse, "backup"):
+        running = command(store.root, home, "pipelines.run", "--wait", "0")
+        out, err = running.communicate(timeout=600)
+        assert (running.returncode, out) == (1, "")
+        assert re.fullmatch(gave_up.pattern.format("a backup"), err), err
+    with warehouse.exclusive(store.warehouse, "run"):
+        backing_up = command(store.root, home, "pipelines.housekeeping", "--wait", "0", "backup",
+                             str(tmp_path / "backup"))
+        out, err = backing_up.communicate(timeout=600)
+        assert (backing_up.returncode, out) == (1, "")
+        assert re.fullmatch(gave_up.pattern.format("a run"), err), err
+    assert not (tmp_path / "backup").exists() and not list(tmp_path.glob(".backup*"))
+    assert (warehouse_digest(store.warehouse), published_checksums(store)) == (before, published)
+
+
+def test_a_damaged_warehouse_is_reported_with_the_backup_and_restore_that_repair_it(copied, tmp_path):
+    store, home = copied[0], new_instance_home(tmp_path / "home")
+    with store.warehouse.open("r+b") as file:
+        file.truncate(store.warehouse.stat().st_size // 2)
+    said = re.compile(rf"the warehouse {re.escape(str(store.warehouse))} is damaged or truncated: DuckDB cannot read "
+                      rf"it \(IO Error: Could not read enough bytes from file \"{re.escape(str(store.warehouse))}\": "
+                      r"attempted to read \d+ bytes from location \d+\)\. Restore the latest backup into a new data "
+                      r"folder \(PIPELINE_DATA_DIR=NEW python -m pipelines\.housekeeping restore BACKUP\) and run the "
+                      r"command it prints, which republishes everything from it; README, \"Housekeeping, backup and "
+                      r"restore\"\n")
+    backing_up = command(store.root, home, "pipelines.housekeeping", "backup", str(tmp_path / "backup"))
+    out, err = backing_up.communicate(timeout=600)
+    assert (backing_up.returncode, out) == (1, "")
+    assert said.fullmatch(err), err
+    running = command(store.root, home, "pipelines.run")
+    out, err = running.communicate(timeout=1800)
+    assert running.returncode == 1
+    assert said.fullmatch(err.splitlines(keepends=True)[-1]), err[-3000:]
+    assert "Housekeeping, backup and restore" in (REPO / "README.md").read_text(encoding="utf-8")

@@ -16,7 +16,7 @@ from pipelines.lib.files import sha256_file, write_atomically
 from pipelines.lib.partitions import AGENCIES_TAG
 from pipelines.lib.resources import DataStore, Settings
 from pipelines.lib.tables import build_months
-from pipelines.lib.warehouse import (StaleWarehouse, connect, delete_run_slice, held, memory_limit,
+from pipelines.lib.warehouse import (CorruptWarehouse, StaleWarehouse, connect, delete_run_slice, held, memory_limit,
                                      replace_months, write_quarantine)
 from transforms import sql
 from transforms.catalogue import CATALOGUE
@@ -201,3 +201,28 @@ def test_an_older_warehouse_that_cannot_take_the_new_shape_is_refused_by_name_an
         assert _column_names(con, "stg_agencies") == ["agency_id", "agency_name", "department", "connector",
                                                       "return_due_day"]
         assert con.execute("SELECT count(*) FROM stg_agencies").fetchall() == [(1,)]
+
+
+def test_a_damaged_or_truncated_file_is_refused_naming_the_backup_and_restore_that_repair_it(tmp_path):
+    path = tmp_path / "warehouse.duckdb"
+    with connect(path) as con:
+        con.execute("CREATE TABLE t AS SELECT md5(range::VARCHAR) AS s FROM range(200000)")
+    with path.open("r+b") as file:  # a block of the table's data overwritten: its checksum no longer matches
+        file.seek(3 * 4096 + 8)
+        file.write(b"\xff" * 100_000)
+    with pytest.raises(CorruptWarehouse, match=rf"^the warehouse {path} is damaged or truncated: DuckDB cannot read "
+                                               r"it \(.*Corrupt database file: computed checksum \d+ does not match "
+                                               r"stored checksum \d+ in block at location \d+\)\. Restore the latest "
+                                               r"backup into a new data folder .* README, \"Housekeeping, backup and "
+                                               r"restore\"$"):
+        with connect(path) as con:
+            con.execute("SELECT count(DISTINCT s) FROM t").fetchall()
+    path.write_bytes(b"")
+    with pytest.raises(CorruptWarehouse, match=rf"^the warehouse {path} is damaged or truncated: DuckDB cannot read "
+                                               rf"it \(IO Error: The file \"{path}\" exists, but it is not a valid "
+                                               r"DuckDB database file!\)\. Restore the latest backup "):
+        with connect(path):
+            pass
+    with connect(tmp_path / "other.duckdb") as con:  # a failed query of a sound file is DuckDB's error as it is
+        with pytest.raises(duckdb.CatalogException):
+            con.execute("SELECT * FROM no_such_table")

@@ -15,6 +15,13 @@
 //    build's output, not a failed build: SvelteKit 2.8 has no setting for it (its later handleUnseenRoutes).
 // 8. An inline <Value/> of a query with no rows reads "no data" (a strict build otherwise fails on it), as every
 //    chart and table here is told to with emptySet="pass" emptyMessage="no data".
+// 9. A page whose address holds a percent-encoded '%' (an identifier or name with one: links encode each as one path
+//    segment) is crawled: SvelteKit 2.8's prerenderer resolved the page's own links against its half-decoded address
+//    (decodeURI leaves '%25' as a bare '%'), then failed the whole build with "URI malformed". They are resolved
+//    against the address as the browser has it.
+// 10. A prerendered page is written where a static server looks for its address: at the address decoded whole, as
+//    every server decodes a request's path (SvelteKit 2.8 kept reserved characters encoded, so the page of an id with
+//    a '/', '#' or '?' was written as 'a%2Fb' and served as a 404).
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -74,6 +81,16 @@ const patches = [
 		file: join(modules, '..', '@sveltejs', 'kit', 'src', 'core', 'postbuild', 'prerender.js'),
 		from: "\t\tthrow new Error(\n\t\t\t`The following routes were marked as prerenderable",
 		to: "\t\tconsole.warn( // a template with nothing to show has no pages\n\t\t\t`The following routes were marked as prerenderable"
+	},
+	{
+		file: join(modules, '..', '@sveltejs', 'kit', 'src', 'core', 'postbuild', 'prerender.js'),
+		from: '\t\t\tconst { ids, hrefs } = crawl(body.toString(), decoded);',
+		to: '\t\t\tconst { ids, hrefs } = crawl(body.toString(), encoded); // the address as the browser has it'
+	},
+	{
+		file: join(modules, '..', '@sveltejs', 'kit', 'src', 'core', 'postbuild', 'prerender.js'),
+		from: '\t\tconst file = output_filename(decoded, is_html);',
+		to: '\t\tconst file = output_filename(decodeURIComponent(encoded), is_html); // where a server looks for it'
 	},
 	{
 		file: join(modules, 'core-components', 'dist', 'unsorted', 'viz', 'core', 'Value.svelte'),

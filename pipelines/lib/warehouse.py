@@ -4,10 +4,13 @@ rebuild a table from SQL, replace a run's months, write quarantine rows, and rea
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 import hashlib
 import os
 import re
+import sys
 import threading
+import time
 from collections import OrderedDict
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -30,6 +33,71 @@ class StaleWarehouse(RuntimeError):
     """A warehouse file made by an older version that cannot be brought to this schema in place."""
 
 
+class CorruptWarehouse(RuntimeError):
+    """The warehouse file is damaged or truncated: DuckDB cannot read it."""
+
+    def __init__(self, path: Path, error: duckdb.Error):
+        super().__init__(
+            f"the warehouse {path} is damaged or truncated: DuckDB cannot read it ({str(error).splitlines()[0]}). "
+            "Restore the latest backup into a new data folder (PIPELINE_DATA_DIR=NEW python -m pipelines.housekeeping "
+            "restore BACKUP) and run the command it prints, which republishes everything from it; README, "
+            "\"Housekeeping, backup and restore\"")
+
+    @staticmethod
+    def means(path: Path, error: duckdb.Error) -> bool:
+        """Whether DuckDB's error says the file itself is damaged (its words, as DuckDB 2.0 has them), not a query or
+        another file read through the connection (a landing file's errors name that file)."""
+        text = str(error)
+        return "Corrupt database file" in text or str(path) in text and (
+            "not a valid DuckDB database file" in text or "Could not read enough bytes" in text)
+
+
+class WarehouseBusy(RuntimeError):
+    """The data folder's run lock stayed held by another run or housekeeping command for longer than the wait."""
+
+
+# How long a run or a housekeeping command waits for the one holding the run lock, by default (a run of a national
+# month takes minutes, `benchmarks/RESULTS.md`): long enough for it to end, short enough that a stuck one is seen.
+LOCK_WAIT_MINUTES = 60.0
+
+
+@contextmanager
+def exclusive(path: Path, doing: str, wait_minutes: float = LOCK_WAIT_MINUTES) -> Iterator[None]:
+    """Hold the run lock beside the warehouse at `path` while the block runs, `doing` naming what holds it (run,
+    backup...). When another process holds it, say so and wait for it to end, at most `wait_minutes` (then
+    WarehouseBusy, nothing done). The system releases the lock when its process ends, however it ends."""
+    lock = Path(f"{path}.run-lock")
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    with lock.open("a+") as handle:
+        deadline, told = time.monotonic() + wait_minutes * 60, None
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                handle.seek(0)
+                kind, said, details = handle.read().strip().partition(": ")
+                kind, details = (kind, details) if said else ("run", kind or "process unknown")
+                other = f"another {kind}" if kind == doing else f"a {kind}"
+                if time.monotonic() >= deadline:
+                    raise WarehouseBusy(
+                        f"nothing done: gave up after waiting {wait_minutes:g} minutes, as {other} is still in "
+                        f"progress on {path.parent} ({details}). Try again when it has ended, or wait longer "
+                        "(--wait MINUTES)") from None
+                if told is None:
+                    print(f"{other} is in progress on {path.parent} ({details}); waiting for it to finish (at most "
+                          f"{wait_minutes:g} minutes)", file=sys.stderr, flush=True)
+                    told = f"the other {kind}" if kind == doing else f"the {kind}"
+                time.sleep(0.5)
+        if told:
+            print(f"{told} has finished; starting", file=sys.stderr, flush=True)
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"{doing}: pid {os.getpid()}, since {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M:%S} UTC\n")
+        handle.flush()
+        yield
+
+
 @contextmanager
 def connect(path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
     """A connection to the warehouse file with its tables in place and the shared formulas defined.
@@ -47,6 +115,10 @@ def connect(path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
         con.execute("SET search_path = 'warehouse.main,memory.main'")  # the formulas are the instance's own
         ensure_schema(con)
         yield con
+    except duckdb.Error as error:
+        if CorruptWarehouse.means(path, error):
+            raise CorruptWarehouse(path, error) from error
+        raise
     finally:
         con.close()  # its open transaction, if any, is rolled back
         with _lock:
@@ -108,7 +180,12 @@ def _attach(path: Path) -> _Instance:
     with _lock:
         instance = _instance(path)
         if not instance.attached:
-            instance.db.execute(f"ATTACH {_quoted(path)} AS warehouse")
+            try:
+                instance.db.execute(f"ATTACH {_quoted(path)} AS warehouse")
+            except duckdb.Error as error:
+                if CorruptWarehouse.means(path, error):
+                    raise CorruptWarehouse(path, error) from error
+                raise
             instance.attached = True
         instance.users += 1
         return instance

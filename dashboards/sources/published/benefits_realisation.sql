@@ -35,7 +35,8 @@ select * replace (
         when measure = 'cost_per_transaction_gbp' then '+"£"#,##0.00;-"£"#,##0.00;"£"0.00'
         when measure = 'channel_shift_saving_gbp' then '+"£"#,##0.00,,"m";-"£"#,##0.00,,"m";"£"0.00"m"'
         else '+0.0" pp";-0.0" pp";0.0" pp"'
-    end as variance_fmt
+    end as variance_fmt,
+    '/benefits/' || url_encode(benefit_id) as benefit_link  -- the identifier percent-encoded as one path segment
 from benefits_realisation
 union all by name
 select false as is_published where not exists (select 1 from benefits_realisation)

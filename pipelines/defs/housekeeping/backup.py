@@ -8,6 +8,7 @@ from the warehouse and archive by re-running the pipeline, byte for byte.
 import datetime as dt
 import json
 import os
+import shlex
 import shutil
 from pathlib import Path
 
@@ -44,7 +45,8 @@ def backup(store: DataStore, target: Path) -> dict:
 
 
 def restore(source: Path, store: DataStore) -> dict:
-    """Check every file of a backup against its manifest, then put warehouse and archive into an empty data folder."""
+    """Check every file of a backup against its manifest, then put warehouse and archive into an empty data folder.
+    The report's `next` is the command that republishes from them: a run over the months the archive holds."""
     source = Path(source).resolve()
     manifest = json.loads((source / "MANIFEST.json").read_text(encoding="utf-8"))
     for relative, expected in manifest["files"].items():
@@ -64,6 +66,8 @@ def restore(source: Path, store: DataStore) -> dict:
     con = duckdb.connect(str(warehouse), config=DUCKDB_CONFIG)
     try:
         con.execute(f"IMPORT DATABASE {_quoted(source / 'warehouse')}")
+        first, last = con.execute("SELECT strftime(min(month), '%Y-%m'), strftime(max(month), '%Y-%m') "
+                                  "FROM raw_submissions").fetchall()[0]
     finally:
         con.close()
     if archive.is_dir():
@@ -71,4 +75,7 @@ def restore(source: Path, store: DataStore) -> dict:
             store.archive.rmdir()  # empty (checked above)
         os.replace(archive, store.archive)
     os.replace(warehouse, store.warehouse)
-    return {"warehouse": str(store.warehouse), "files_checked": len(manifest["files"])}
+    # Nothing is in landing/ after a restore, so the run that republishes is told the months the archive holds.
+    months = f" --start {first} --end {last}" if first else ""
+    return {"warehouse": str(store.warehouse), "files_checked": len(manifest["files"]),
+            "next": f"PIPELINE_DATA_DIR={shlex.quote(str(store.root))} python -m pipelines.run{months}"}

@@ -19,6 +19,7 @@ from pipelines.lib.config.limits import FileLimits
 from pipelines.lib.files import inside, scan_landing
 from pipelines.lib.resources import DataStore
 from transforms import periods
+from transforms.layouts import header_columns
 from transforms.reference import validate_benefits
 from transforms.staging import FILE, LayoutError, normalise, validate
 
@@ -225,6 +226,20 @@ def test_a_cell_longer_than_any_period_is_refused_by_its_length_before_any_patte
     _, quarantined = staged(tmp_path, f"{HEADER}\nS1,{cell},online,1,1\nS1,2025-01,online,2,2\n")
     assert quarantined == [(1, "not_a_period", cell)]
     assert sum(pattern.calls for _, pattern in counted) == read + 1  # the second row's period, once
+
+
+def test_a_header_cell_longer_than_any_header_is_not_read_as_a_period_and_a_measure():
+    layout = {"rename": {"Service": "service_id"},
+              "headers": [{"pattern": "{period} {measure}", "measures": {"Online": "online"}}]}
+    hostile = "2016-Q1" + " x" * 20_000 + " Online"  # 40,014 characters: a period part no period can be
+    frame = pl.DataFrame({"Service": ["S1"], "Jan 2025 Online": ["3"], hostile: ["5"], FILE: ["t.csv"],
+                          "_row_number": [1]})
+    assert header_columns(frame.columns, layout["headers"]) == {"Jan 2025 Online": ("Jan 2025", "online", 0)}
+    accepted, quarantined = validate(normalise(frame, layout, "transactions"), "transactions", "AG1", "2025-01-01",
+                                     CATALOGUE)
+    assert accepted.select("service_id", "month", "channel", "transactions_completed").rows() == [
+        ("S1", dt.date(2025, 1, 1), "online", 3), ("S1", dt.date(2025, 1, 1), "all", None)]
+    assert quarantined.height == 0
 
 
 def test_a_benefits_register_without_its_columns_is_set_aside_whole():

@@ -10,8 +10,8 @@ from pathlib import Path
 import dagster as dg
 import polars as pl
 
-from pipelines.defs.staging.accounting import (ACCOUNTING_SCHEMA, QUARANTINE_COLUMNS, file_result, summary,
-                                               whole_file, write_slice)
+from pipelines.defs.staging.accounting import (ACCOUNTING_SCHEMA, QUARANTINE_COLUMNS, file_result, listed,
+                                               rule_counts, summary, write_slice)
 from pipelines.defs.staging.unrecognised import not_recognised, outside_month_folders, write_not_recognised
 from pipelines.defs.staging.csv_batches import read_plain_csvs
 from pipelines.defs.staging.passes import file_failure, normalised_files, validated
@@ -106,7 +106,7 @@ def stage_returns(store: DataStore, config: Config, return_type: str, start: dt.
             [failed] if failed is not None else [])  # files in arrival order, then the rows validation rejected
         quarantined = pl.concat(rejected_parts, how="diagonal_relaxed") if rejected_parts else pl.DataFrame(
             schema={c: (pl.Int64 if c == "row_number" else pl.String) for c in QUARANTINE_COLUMNS})
-        accounting_rows = []
+        accounting_rows, rules = [], rule_counts(quarantined)
         for source_path, sha, agency_id, month in files:
             read, accepted_rows, rejected = file_result(read_counts.get(source_path), quarantined, source_path)
             status = "read" if source_path in read_counts else "unreadable"
@@ -121,7 +121,8 @@ def stage_returns(store: DataStore, config: Config, return_type: str, start: dt.
             row["rows_markers_only"] = markers.get(row["source_file"], 0)
         if not accepted.height:
             accepted = pl.DataFrame(schema={c: pl.String for c in [*COLUMNS[return_type], "agency_id"]})
-        quarantined = quarantined.with_columns(pl.lit(return_type).alias("return_type")).join(
+        quarantined = listed(quarantined, config.limits.files.max_quarantine_rows_per_rule).with_columns(
+            pl.lit(return_type).alias("return_type")).join(
             pl.DataFrame(files, schema={"source_file": pl.String, "sha256": pl.String, "agency_id": pl.String,
                                         "month": pl.Date}, orient="row"),
             on="source_file", how="left")
@@ -130,7 +131,7 @@ def stage_returns(store: DataStore, config: Config, return_type: str, start: dt.
         if return_type == "transactions":  # each file is accounted for once, with the first return type staged
             write_not_recognised(con, unrecognised + outside_month_folders(store, config, agencies), start, end,
                                  agencies)
-    return {**summary(accounting, quarantined, accepted), "files_not_recognised": len(unrecognised)}
+    return {**summary(accounting, rules, accepted), "files_not_recognised": len(unrecognised)}
 
 
 def _returns_asset(return_type: str):

@@ -287,3 +287,28 @@ def test_a_corrected_return_replaces_a_bad_one(copied):
     write(store, good)
     submit(store, "land")
     assert quarantined(store, LAND) == []
+
+
+def test_a_file_of_many_bad_rows_lists_the_first_thousand_of_each_rule_and_counts_them_all(copied):
+    store, _ = copied
+    sent = lines(store)
+    service = sent[1].split(",")[0]
+    unknown = [f"NOT-{i},2025-11-01,online,2,1" for i in range(100_000)]
+    fax = [f"{service},2025-11-01,fax,2,1"] * 3
+    write(store, "\n".join([*sent, *unknown, *fax]) + "\n")
+    submit(store, "land")
+    rows = quarantined(store, LAND)
+    first = len(sent)  # the row number of the first unknown service
+    assert [r[:3] for r in rows] == [(first + i, "unknown_service", f"NOT-{i}") for i in range(1_001)] + [
+        (first + 100_000 + i, "unknown_channel", "fax") for i in range(3)]
+    assert {r[3] for r in rows[:1_000]} == {"service_id is not in the service catalogue"}
+    assert rows[1_000][3] == ("99000 more rows of this file broke this rule, this one and those after it; only the "
+                              "first 1000 are listed (files.max_quarantine_rows_per_rule), and submission_accounting "
+                              "counts them all")
+    with store.connect() as con:
+        assert con.execute("SELECT rows_read, rows_accepted, rows_quarantined FROM submission_accounting "
+                           "WHERE source_file = ? AND return_type = 'transactions'", [LAND]).fetchall() == [
+            (len(sent) - 1 + 100_003, len(sent) - 1, 100_003)]
+        assert con.execute("SELECT rule, count(*), sum(rows_represented) FROM quarantine WHERE source_file = ? "
+                           "GROUP BY rule ORDER BY rule", [LAND]).fetchall() == [
+            ("unknown_channel", 3, 3), ("unknown_service", 1_001, 100_000)]

@@ -118,6 +118,12 @@ BROKEN = {
     "url_for_a_file_drop": (
         "sources.yaml", agency(0, url="https://api.example.gov/{return}?month={month}"),
         "sources.yaml: agency 'revenue', key 'url': is read only for connector http, not file_drop"),
+    "page_cap_for_a_file_drop": (
+        "sources.yaml", agency(0, max_pages=10),
+        "sources.yaml: agency 'revenue', key 'max_pages': is read only for connector http, not file_drop"),
+    "no_time_for_a_return": (
+        "sources.yaml", agency(0, **HTTP | {"return_deadline_seconds": 0}),
+        "sources.yaml: agency 'revenue', key 'return_deadline_seconds': must be greater than 0"),
     "next_pagination_of_csv": (
         "sources.yaml", agency(0, **HTTP | {"format": "csv", "pagination": "next"}),
         "sources.yaml: agency 'revenue', key 'pagination': next reads a field of a JSON body; use link or page "

@@ -1,6 +1,7 @@
 """Hostile files, cells, values and links, one class per test, at the level of the function that must hold: each is
 refused by a named rule with the row where there is one, in bounded memory, and nothing after it is lost."""
 
+import datetime as dt
 import gzip
 import io
 import os
@@ -17,6 +18,8 @@ from pipelines.defs.staging.readers import ParseError, read_table
 from pipelines.lib.config.limits import FileLimits
 from pipelines.lib.files import inside, scan_landing
 from pipelines.lib.resources import DataStore
+from transforms import periods
+from transforms.layouts import header_columns
 from transforms.reference import validate_benefits
 from transforms.staging import FILE, LayoutError, normalise, validate
 
@@ -247,6 +250,45 @@ def test_costs_are_exact_pennies_and_nan_infinity_and_implausible_costs_are_refu
 def test_periods_a_calendar_cannot_hold_are_not_recognised(tmp_path, month):
     _, quarantined = staged(tmp_path, f"{HEADER}\nS1,{month},online,1,1\n")
     assert quarantined == [(1, "period_not_recognised", month)]
+
+
+class Counted:
+    """A period pattern that counts the cells it is asked to read."""
+
+    def __init__(self, pattern):
+        self.pattern, self.calls = pattern, 0
+
+    def fullmatch(self, text):
+        self.calls += 1
+        return self.pattern.fullmatch(text)
+
+
+def test_a_cell_longer_than_any_period_is_refused_by_its_length_before_any_pattern_reads_it(tmp_path, monkeypatch):
+    counted = [(kind, Counted(pattern)) for kind, pattern in periods.PATTERNS]
+    monkeypatch.setattr(periods, "PATTERNS", counted)
+    longest = "September 2024 to September 2025"  # the longest period written in full
+    assert periods.parse_period(longest) == (dt.date(2024, 9, 1), dt.date(2025, 9, 30), "span")
+    read = sum(pattern.calls for _, pattern in counted)
+    assert periods.parse_period("to" * 24_000) is None  # 48,000 characters: quadratic for the span patterns
+    assert sum(pattern.calls for _, pattern in counted) == read
+    cell = "Jan to " * 6_856 + "Jan"  # 47,995 characters
+    _, quarantined = staged(tmp_path, f"{HEADER}\nS1,{cell},online,1,1\nS1,2025-01,online,2,2\n")
+    assert quarantined == [(1, "not_a_period", cell)]
+    assert sum(pattern.calls for _, pattern in counted) == read + 1  # the second row's period, once
+
+
+def test_a_header_cell_longer_than_any_header_is_not_read_as_a_period_and_a_measure():
+    layout = {"rename": {"Service": "service_id"},
+              "headers": [{"pattern": "{period} {measure}", "measures": {"Online": "online"}}]}
+    hostile = "2016-Q1" + " x" * 20_000 + " Online"  # 40,014 characters: a period part no period can be
+    frame = pl.DataFrame({"Service": ["S1"], "Jan 2025 Online": ["3"], hostile: ["5"], FILE: ["t.csv"],
+                          "_row_number": [1]})
+    assert header_columns(frame.columns, layout["headers"]) == {"Jan 2025 Online": ("Jan 2025", "online", 0)}
+    accepted, quarantined = validate(normalise(frame, layout, "transactions"), "transactions", "AG1", "2025-01-01",
+                                     CATALOGUE)
+    assert accepted.select("service_id", "month", "channel", "transactions_completed").rows() == [
+        ("S1", dt.date(2025, 1, 1), "online", 3), ("S1", dt.date(2025, 1, 1), "all", None)]
+    assert quarantined.height == 0
 
 
 def test_a_benefits_register_without_its_columns_is_set_aside_whole():

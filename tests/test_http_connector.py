@@ -1,7 +1,9 @@
 """Pins the HTTP API connector against a real server on 127.0.0.1: paging, retries, refusals, bounds, secrecy."""
 
+import datetime as dt
 import json
 import logging
+import re
 import socket
 import threading
 import time
@@ -10,7 +12,10 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from pipelines.defs.ingestion.assets import fetch_api_returns
 from pipelines.defs.ingestion.http import FetchError, HttpSource, fetch
+from pipelines.lib.config.sources import Agency
+from pipelines.lib.resources import DataStore
 
 TOKEN = "tok-Zq81-never-print-me"
 ENV = "TEST_AGENCY_API_TOKEN"
@@ -280,6 +285,46 @@ def test_pages_that_never_end_stop_at_max_pages(api):
     error = failure(source(f"{api.base}/returns", pagination="next", max_pages=5))
     assert (error.rule, api.hits("/returns")) == ("pagination_unbounded", 5)
     assert "5 pages fetched" in str(error)
+
+
+def endless(api, pause: float = 0.0):
+    """Serves /returns/transactions as pages that each link to one more, pausing before each answer."""
+    def page(call):
+        time.sleep(pause)
+        return ok({"data": RECORDS, "next": f"/returns/transactions?n={call.number}"})
+    api.routes["/returns/transactions"] = page
+
+
+def fetched_as_registered(api, tmp_path, **fields) -> list[dict]:
+    """The registry entry's keys, as `raw_api_returns` passes them, fetching one month's transactions."""
+    agency = Agency(id="AG1", name="Agency One", department="Transport", connector="http", format="json",
+                    mapping="api", return_due_day=10, url=f"{api.base}/returns/{{return}}?month={{month}}",
+                    pagination="next", **fields)
+    store = DataStore(data_dir=str(tmp_path / "data"))
+    failures = fetch_api_returns(store, agency, {"transactions": "transactions.json"}, dt.date(2025, 6, 1))
+    assert not (store.landing / "AG1").exists()  # nothing of a return cut short is landed
+    return [(f["source_file"], f["rule"], f["message"]) for f in failures]
+
+
+def test_endless_pages_stop_at_the_registrys_page_cap_naming_the_source_and_the_cap(api, tmp_path):
+    endless(api)
+    assert fetched_as_registered(api, tmp_path, max_pages=3) == [(
+        "AG1/2025-06/transactions.json", "pagination_unbounded",
+        f"agency AG1: pagination_unbounded: GET {api.base}/returns/transactions?n=3: 3 pages fetched and no last "
+        "page reached (max_pages in sources.yaml); raise max_pages if the return really is this long, otherwise ask "
+        "the agency to fix its paging")]
+    assert api.hits("/returns/transactions") == 3
+
+
+def test_endless_slow_pages_stop_at_the_registrys_deadline_for_the_whole_return(api, tmp_path):
+    endless(api, pause=0.3)  # every page is answered well within its own deadline (limits.yaml, 300 s)
+    [(file, rule, message)] = fetched_as_registered(api, tmp_path, return_deadline_seconds=1.5)
+    assert (file, rule) == ("AG1/2025-06/transactions.json", "http_timeout")
+    assert re.fullmatch(
+        rf"agency AG1: http_timeout: GET {re.escape(api.base)}/returns/transactions(\?month=2025-06|\?n=\d+): the "
+        r"return was not fetched within 1\.5 s \(\d+ pages so far; return_deadline_seconds in sources\.yaml\): the "
+        r"API pages too slowly or without end; try again later, or raise return_deadline_seconds if the return "
+        r"really takes this long", message), message
 
 
 def test_a_page_parameter_the_api_ignores_is_cut(api):

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from pipelines.defs.staging.csv_batches import read_plain_csvs
 from pipelines.defs.staging.readers import read_table
+from pipelines.defs.staging.returns import agency_month_parts
 from pipelines.lib.config.limits import FileLimits
 from tests.test_hostile_properties import EDGES, MARKERS, cell
 from tests.test_staging_rules import submitted, wide_layout
@@ -171,3 +172,13 @@ def test_validate_of_one_return_is_the_one_pass_over_it():
                                 CATALOGUE, first_month="2024-01-01")
     assert AGENCY not in accepted.columns and accepted.get_column(ROW).to_list() == [1]
     assert failed.select("row_number", "rule").rows() == [(2, "unknown_service")]
+
+
+def test_returns_are_staged_in_parts_of_whole_agency_months_so_memory_holds_one_large_file_at_a_time(tmp_path):
+    files = []
+    for name, agency, size in [("a1", "a", 60), ("b", "b", 30), ("a2", "a", 10), ("c", "c", 100), ("d", "d", 5)]:
+        (tmp_path / name).write_bytes(b"x" * size)
+        files.append(((name, "sha", agency, "2025-01-01"), (name, tmp_path / name, {}, "canonical")))
+    parts = agency_month_parts(files, budget=64)
+    # a's two files stay together (70 bytes, over the budget: the part closes); b and c fill the next; d alone
+    assert [[file[0][0] for file in part] for part in parts] == [["a1", "a2"], ["b", "c"], ["d"]]

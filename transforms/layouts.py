@@ -17,7 +17,7 @@ from decimal import Decimal, InvalidOperation
 import polars as pl
 
 from transforms.domain import CHANNELS
-from transforms.periods import ending_period, parse_period, period_columns
+from transforms.periods import MAX_PERIOD_CHARS, ending_period, parse_period, period_columns
 
 ALL = "all"  # the whole service: reported figures, never a channel
 MONTHS = "_period_months"  # a header naming the last part of a longer period: how many months end there
@@ -37,7 +37,8 @@ PART = re.compile(r"\{(\w+)\}")
 
 
 def header_pattern(pattern: str, labels: list[str]) -> re.Pattern:
-    """A pattern of named parts as a regular expression: {measure} is one of `labels`, {period} any text."""
+    """A pattern of named parts as a regular expression: {measure} is one of `labels`, {period} any text as long
+    as a period can be (so that matching a header of any length takes time in proportion to it, not its square)."""
     names = PART.findall(pattern)
     if "measure" not in names or set(names) - {"measure", "period"} or len(names) != len(set(names)):
         raise ValueError("names {measure} once and may name {period} once, nothing else (e.g. '{period} {measure}')")
@@ -45,7 +46,7 @@ def header_pattern(pattern: str, labels: list[str]) -> re.Pattern:
     for match in PART.finditer(pattern):
         pieces.append(r"\s*".join(re.escape(p) for p in re.split(r"\s+", pattern[last:match.start()])))
         pieces.append("(?P<measure>" + "|".join(re.escape(label) for label in sorted(labels, key=len, reverse=True))
-                      + ")" if match.group(1) == "measure" else "(?P<period>.+?)")
+                      + ")" if match.group(1) == "measure" else f"(?P<period>.{{1,{MAX_PERIOD_CHARS}}}?)")
         last = match.end()
     pieces.append(r"\s*".join(re.escape(p) for p in re.split(r"\s+", pattern[last:])))
     return re.compile("".join(pieces))

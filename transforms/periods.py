@@ -31,6 +31,9 @@ PATTERNS = [
     ("span_in_year", re.compile(r"([A-Za-z]+)\.?\s*(?:to|-|–)\s*" + _MONTH, re.IGNORECASE)),
 ]
 GRAINS = ("month", "quarter", "financial_year", "rolling_12_months", "span")
+# The longest period written in full, "September 2024 to September 2025", is 32 characters; a longer cell is not a
+# period, and is refused by its length before any pattern reads it (a pattern over a long cell takes quadratic time).
+MAX_PERIOD_CHARS = 48
 
 
 def _period(start: dt.date, months: int, grain: str) -> tuple[dt.date, dt.date, str]:
@@ -49,6 +52,8 @@ def parse_period(text: str | None, financial_years: bool = False) -> tuple[dt.da
     if text is None:
         return None
     text = text.strip()
+    if len(text) > MAX_PERIOD_CHARS:
+        return None
     for kind, pattern in PATTERNS:
         match = pattern.fullmatch(text)
         if not match:

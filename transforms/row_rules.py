@@ -15,6 +15,7 @@ import polars as pl
 from transforms.canonical import AGENCY, COUNTS, FILE, FIRST_MONTH, REQUIRED, RETURN_MONTH, ROW, SHAPE, TOTAL
 from transforms.domain import CHANNELS, COST_CATEGORIES
 from transforms.layouts import ALL
+from transforms.periods import MAX_PERIOD_CHARS
 
 WITHIN = [AGENCY, RETURN_MONTH]  # rules over several rows never reach beyond one agency's month
 
@@ -128,6 +129,9 @@ def rules(return_type: str, reported_total: bool = False, max_count: int = BIGIN
              "service_id is not in the service catalogue"),
         Rule("service_of_another_agency", "service_id", pl.col("catalogue_agency_id") != pl.col(AGENCY),
              "the catalogue gives this service to another agency"),
+        Rule("not_a_period", "month", pl.col("month").str.strip_chars().str.len_chars() > MAX_PERIOD_CHARS,
+             f"the cell is longer than any period can be written ({MAX_PERIOD_CHARS} characters at most): check that "
+             "the column mapped to month holds the period"),
         Rule("period_not_recognised", "month", pl.col("period_start").is_null(),
              "the period is not one the pipeline reads (a month such as 2024-03 or Mar 2024, a quarter such as "
              "2024 Q1, a financial year such as 2024-25, or a span such as April 2024 to March 2025)"),

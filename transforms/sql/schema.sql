@@ -104,7 +104,8 @@ CREATE TABLE IF NOT EXISTS quarantine (
     source_file VARCHAR NOT NULL,   -- relative to data/landing/
     sha256 VARCHAR NOT NULL,
     row_number BIGINT,              -- data row, 1 = first row under the header; NULL: the whole file
-    rule VARCHAR NOT NULL, column_name VARCHAR, offending_value VARCHAR, message VARCHAR NOT NULL
+    rule VARCHAR NOT NULL, column_name VARCHAR, offending_value VARCHAR, message VARCHAR NOT NULL,
+    rows_represented BIGINT NOT NULL DEFAULT 1 -- 1; on the first row not listed of a file and rule, it and every later one
 );
 
 CREATE TABLE IF NOT EXISTS submission_accounting (

@@ -155,7 +155,9 @@ def fetch_api_returns(store: DataStore, agency: Agency, files: dict[str, str], m
     for return_type, file in files.items():
         source = HttpSource(agency_id=agency.id, url=agency.url.replace("{return}", return_type),
                             format=agency.format, credential_env=agency.credential_env,
-                            pagination=agency.pagination, max_body_bytes=(limits or HttpLimits()).max_body_bytes,
+                            pagination=agency.pagination, max_pages=agency.max_pages,
+                            return_deadline_seconds=agency.return_deadline_seconds,
+                            max_body_bytes=(limits or HttpLimits()).max_body_bytes,
                             deadline_seconds=(limits or HttpLimits()).deadline_seconds)
         target = folder / file
         try:

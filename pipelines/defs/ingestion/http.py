@@ -4,7 +4,8 @@ Standard library only (urllib). The bearer token is read from the environment va
 only to the source's own scheme, host and port, and never written into an error, a log line or the returned bytes.
 Redirects are followed to http and https only (urllib alone would follow one to ftp://).
 Retries (with exponential backoff) are for 5xx answers and timeouts only: a 4xx will not change by asking again.
-Each GET, retries included, has a whole-request deadline and a cap on the body's size (bounded.py).
+Each GET, retries included, has a whole-request deadline and a cap on the body's size (bounded.py); each return,
+every page included, has a cap on its pages and a deadline of its own (max_pages, return_deadline_seconds).
 """
 
 from __future__ import annotations
@@ -44,7 +45,8 @@ class HttpSource:
     credential_env: str | None  # NAME of the environment variable holding a bearer token, never the token
     pagination: str = "none"  # "none" | "link" (RFC 8288 rel="next") | "next" (JSON body field) | "page" (?page=N)
     page_param: str = "page"
-    max_pages: int = 1000
+    max_pages: int = 500  # sources.yaml max_pages: pages of one return
+    return_deadline_seconds: float = 600  # sources.yaml return_deadline_seconds: one return, every page and retry
     timeout_seconds: float = 30
     retries: int = 3  # on 5xx and timeouts only
     backoff_seconds: float = 0.5
@@ -61,9 +63,10 @@ class HttpSource:
         if urlsplit(self.url).scheme not in ("http", "https"):
             raise ValueError(f"agency {self.agency_id}: the URL must start with http:// or https://")
         if self.max_pages < 1 or self.retries < 0 or self.timeout_seconds <= 0 or self.backoff_seconds < 0 \
-                or self.max_body_bytes < 1 or self.deadline_seconds <= 0:
+                or self.max_body_bytes < 1 or self.deadline_seconds <= 0 or self.return_deadline_seconds <= 0:
             raise ValueError(f"agency {self.agency_id}: max_pages >= 1, retries >= 0, timeout_seconds > 0, "
-                             "backoff_seconds >= 0, max_body_bytes >= 1, deadline_seconds > 0")
+                             "backoff_seconds >= 0, max_body_bytes >= 1, deadline_seconds > 0, "
+                             "return_deadline_seconds > 0")
 
 
 class FetchError(Exception):
@@ -112,17 +115,19 @@ def _fetch_pages(source: HttpSource, url: str, token: str | None) -> bytes:
     origin = _origin(url)
     pages, seen, previous_digest = [], set(), None
     page_url = _with_param(url, source.page_param, 1) if source.pagination == "page" else url
+    ends = time.monotonic() + source.return_deadline_seconds
     while page_url is not None:
         if len(pages) == source.max_pages:
             raise _error(source, "pagination_unbounded", page_url, None,
-                         f"{source.max_pages} pages fetched and no last page reached; raise max_pages if the "
-                         "return really is this long, otherwise ask the agency to fix its paging")
+                         f"{source.max_pages} pages fetched and no last page reached (max_pages in sources.yaml); "
+                         "raise max_pages if the return really is this long, otherwise ask the agency to fix its "
+                         "paging")
         if page_url in seen:
             raise _error(source, "pagination_unbounded", page_url, None,
                          f"this page was already fetched (a paging loop after {len(pages)} pages); ask the agency "
                          "to fix its next links")
         seen.add(page_url)
-        body, headers = _get(source, page_url, token)
+        body, headers = _get(source, page_url, token, ends, len(pages))
         page, body_next = _parse_page(source, page_url, body, headers, len(pages) + 1)
         if source.pagination == "page":
             digest = hashlib.sha256(body).digest()
@@ -143,14 +148,15 @@ def _fetch_pages(source: HttpSource, url: str, token: str | None) -> bytes:
     return _combine(source, url, pages)
 
 
-def _get(source: HttpSource, url: str, token: str | None) -> tuple[bytes, object]:
-    """One GET, retried on 5xx and timeouts; the Authorization header is not carried over redirects elsewhere."""
+def _get(source: HttpSource, url: str, token: str | None, ends: float, fetched: int) -> tuple[bytes, object]:
+    """One GET, retried on 5xx and timeouts, within its own deadline and the return's (`ends`, `fetched` pages
+    before it); the Authorization header is not carried over redirects elsewhere."""
     request = urllib.request.Request(url, headers={"Accept": FORMATS[source.format],
                                                    "User-Agent": "service-performance-pipeline"})
     if token:
         request.add_unredirected_header("Authorization", f"Bearer {token}")
     attempts = source.retries + 1
-    at = time.monotonic() + source.deadline_seconds
+    at = min(time.monotonic() + source.deadline_seconds, ends)
     for attempt in range(1, attempts + 1):
         remaining = at - time.monotonic()
         if remaining <= 0:
@@ -192,6 +198,11 @@ def _get(source: HttpSource, url: str, token: str | None) -> tuple[bytes, object
             log.warning("agency %s: GET %s: %s; retrying in %.2f s (attempt %d of %d)",
                         source.agency_id, display_url(url), what, delay, attempt + 1, attempts)
             time.sleep(min(delay, max(at - time.monotonic(), 0)))
+    if time.monotonic() >= ends:
+        raise _error(source, "http_timeout", url, None,
+                     f"the return was not fetched within {source.return_deadline_seconds} s ({fetched} pages so far; "
+                     "return_deadline_seconds in sources.yaml): the API pages too slowly or without end; try again "
+                     "later, or raise return_deadline_seconds if the return really takes this long")
     if time.monotonic() >= at:
         raise _error(source, "http_timeout", url, None,
                      f"the request did not finish within {source.deadline_seconds} s, retries included (limits.yaml "

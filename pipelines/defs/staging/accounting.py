@@ -2,7 +2,9 @@
 run's slice of a staged table, its quarantine and its accounting in one transaction.
 
 For every file: rows read = rows accepted + rows quarantined (table `submission_accounting`). A file that cannot be
-parsed at all is quarantined whole with the parser's reason, and the rest of the run goes on.
+parsed at all is quarantined whole with the parser's reason, and the rest of the run goes on. The quarantine lists
+at most `files.max_quarantine_rows_per_rule` rows of a file per rule, and one more that says how many there are
+beyond them, so a file of a million bad rows costs a thousand rows of quarantine, not a million (`listed`).
 """
 
 import datetime as dt
@@ -32,6 +34,27 @@ def file_result(frame: pl.DataFrame | None, failed: pl.DataFrame, source_file: s
     # a row of several periods may be quarantined for one of them: it counts once, as quarantined
     quarantined = failed.filter(pl.col("source_file") == source_file).get_column("row_number").n_unique()
     return read, read - quarantined, quarantined
+
+
+def listed(quarantined: pl.DataFrame, per_rule: int) -> pl.DataFrame:
+    """The quarantine as stored: the first `per_rule` rows of each file and rule, in the order given; where more
+    broke the rule, the first row not listed stays, saying how many rows it stands for (`rows_represented`, and in
+    its message)."""
+    group = ("source_file", "rule")
+    place, more = pl.int_range(pl.len()).over(group), pl.len().over(group) - per_rule
+    summary = place == per_rule
+    return quarantined.with_columns(
+        pl.when(summary).then(pl.format(
+            "{} more rows of this file broke this rule, this one and those after it; only the first {} are listed "
+            "(files.max_quarantine_rows_per_rule), and submission_accounting counts them all", more,
+            pl.lit(per_rule))).otherwise(pl.col("message")).alias("message"),
+        pl.when(summary).then(more).otherwise(1).cast(pl.Int64).alias("rows_represented")).filter(place <= per_rule)
+
+
+def rule_counts(quarantined: pl.DataFrame) -> dict[str, int]:
+    """Quarantine rows per rule, before the quarantine is `listed`."""
+    rules = quarantined.group_by("rule").len().sort("rule")
+    return dict(zip(rules["rule"], rules["len"]))
 
 
 def whole_file(source_file: str, reason: str, rule: str = "unreadable_file") -> pl.DataFrame:
@@ -68,15 +91,14 @@ def write_slice(con, table: str, return_type: str, accepted: pl.DataFrame | None
     con.execute("COMMIT")
 
 
-def summary(accounting: pl.DataFrame, quarantined: pl.DataFrame, accepted: pl.DataFrame) -> dict:
-    rules = quarantined.group_by("rule").len().sort("rule")
+def summary(accounting: pl.DataFrame, rules: dict[str, int], accepted: pl.DataFrame) -> dict:
     return {
         "files": accounting.height,
         "rows_read": int(accounting["rows_read"].sum()),
         "rows_accepted": int(accounting["rows_accepted"].sum()),
         "rows_quarantined": int(accounting["rows_quarantined"].sum()),
         "files_unreadable": int((accounting["file_status"] == "unreadable").sum()),
-        "quarantine_rules": dg.MetadataValue.json(dict(zip(rules["rule"], rules["len"]))),
+        "quarantine_rules": dg.MetadataValue.json(rules),
         "preview": dg.MetadataValue.md(accepted.head(5).to_pandas().to_markdown(index=False)
                                        if accepted.height else "(no rows)"),
     }
@@ -109,9 +131,11 @@ def stage_whole_files(store: DataStore, name: str, files: list[tuple], validator
                                "rows_read": read, "rows_accepted": good, "rows_quarantined": rejected})
         quarantined = (pl.concat(failures, how="diagonal_relaxed") if failures else whole_file("", "").clear()
                        ).with_columns(return_type=pl.lit(name), month=pl.lit(None, pl.Date))
+        rules = rule_counts(quarantined)
+        quarantined = listed(quarantined, (limits or FileLimits()).max_quarantine_rows_per_rule)
         accounting = pl.DataFrame(accounting, schema=ACCOUNTING_SCHEMA)
         accepted = (pl.concat(accepted_parts, how="diagonal_relaxed").rename(
             {FILE: "source_file", ROW: "source_row"}, strict=False) if accepted_parts else None)
         if files:
             write_slice(con, table, name, accepted, quarantined, accounting, None, None)
-    return summary(accounting, quarantined, accepted if accepted is not None else pl.DataFrame())
+    return summary(accounting, rules, accepted if accepted is not None else pl.DataFrame())

@@ -4,14 +4,14 @@ agencies' rows when it is limited to some), in one transaction, so re-running is
 
 import datetime as dt
 import fnmatch
-from collections import defaultdict
+from collections import Counter, defaultdict
 from pathlib import Path
 
 import dagster as dg
 import polars as pl
 
-from pipelines.defs.staging.accounting import (ACCOUNTING_SCHEMA, QUARANTINE_COLUMNS, file_result, summary,
-                                               whole_file, write_slice)
+from pipelines.defs.staging.accounting import (ACCOUNTING_SCHEMA, QUARANTINE_COLUMNS, file_result, listed,
+                                               rule_counts, summary, write_slice)
 from pipelines.defs.staging.unrecognised import (not_recognised, outside_agency_folders, outside_month_folders,
                                                  write_not_recognised)
 from pipelines.defs.staging.csv_batches import read_plain_csvs
@@ -50,13 +50,14 @@ def markers_only(accepted: pl.DataFrame, return_type: str) -> dict[str, int]:
 def stage_returns(store: DataStore, config: Config, return_type: str, start: dt.date, end: dt.date,
                   agencies: list[str] | None = None) -> dict:
     """Read, normalise and validate every current return of one type for months in [start, end), of every
-    agency or of the `agencies` given (the rest of those months is left as it was)."""
+    agency or of the `agencies` given (the rest of those months is left as it was). The returns are staged in
+    parts of whole agency-months of about files.max_file_bytes, each part let go before the next, so that memory
+    holds one large file's rows at a time, not every file's (two 64 MiB files of tiny rows peaked at 9.7 GB)."""
     with store.connect() as con:
         catalogue = con.sql("SELECT service_id, agency_id, channels_offered, live_from "
                             "FROM stg_service_catalogue").pl()
         submissions = current_submissions(con, start, end)
-        files, wanted, unrecognised, failures = [], [], [], {}
-        batches = defaultdict(list)  # (mapping, header) -> files as read, in the order they arrived
+        files, unrecognised = [], []
         for source_path, sha, agency_id, month, archive_path in submissions:
             agency = config.agency(agency_id)
             if agency is None or (agencies is not None and agency_id not in agencies):
@@ -69,63 +70,24 @@ def stage_returns(store: DataStore, config: Config, return_type: str, start: dt.
                 unrecognised.append(not_recognised(source_path, sha, agency_id, month, config.mapping(agency)))
             if layout.file is None or not matches_file(layout.file, name):
                 continue
-            files.append((source_path, sha, agency_id, month))
-            wanted.append((source_path, store.archive / archive_path, layout.model_dump(), agency.mapping))
-        plain = read_plain_csvs([w[:3] for w in wanted], config.limits.files)  # many files in one pass
-        for source_path, path, layout, mapping in wanted:
-            try:
-                frame = plain.get(source_path)
-                if frame is None:
-                    frame = read_table(path, layout, source_path, config.limits.files).with_columns(
-                        pl.lit(source_path).alias(FILE))
-            except Exception as error:  # noqa: BLE001 - one file that cannot be read never stops the others
-                failures[source_path] = file_failure(source_path, error)
-                continue
-            batches[(mapping, tuple(frame.columns))].append((source_path, frame))
-
-        months = defaultdict(list)  # (agency, month) -> [(source_path, normalised)]
-        return_of = {source_path: (agency_id, month) for source_path, _, agency_id, month in files}
-        for (mapping, _), batch in batches.items():
-            layout = getattr(config.mappings[mapping].returns, return_type).model_dump()
-            for source_path, normalised, failure in normalised_files(batch, layout, return_type):
-                if failure is not None:
-                    failures[source_path] = failure
-                else:
-                    months[return_of[source_path]].append((source_path, normalised))
-        arrival = {source_path: i for i, (source_path, *_) in enumerate(files)}
-        frames = {source_path: frame for batch in batches.values() for source_path, frame in batch}
-        agency_months = []
-        for (agency_id, month), parts in sorted(months.items()):
-            agency = config.agency(agency_id)
-            agency_months.append(((agency_id, month, f"{agency.first_month or config.registry.first_month}-01"),
-                                  config.layout(agency, return_type).history,
-                                  sorted(parts, key=lambda part: arrival[part[0]])))
-        accepted, failed, done = validated(agency_months, return_type, catalogue, config.limits.values.max_count,
-                                           float(config.limits.values.max_cost_gbp))
-        read_counts = {source_path: frames[source_path] for source_path in done}  # rows as read, before unpivot
-        rejected_parts = [failures[path] for path, *_ in files if path in failures] + (
-            [failed] if failed is not None else [])  # files in arrival order, then the rows validation rejected
-        quarantined = pl.concat(rejected_parts, how="diagonal_relaxed") if rejected_parts else pl.DataFrame(
-            schema={c: (pl.Int64 if c == "row_number" else pl.String) for c in QUARANTINE_COLUMNS})
-        accounting_rows = []
-        for source_path, sha, agency_id, month in files:
-            read, accepted_rows, rejected = file_result(read_counts.get(source_path), quarantined, source_path)
-            status = "read" if source_path in read_counts else "unreadable"
-            accounting_rows.append({"return_type": return_type, "agency_id": agency_id, "month": month,
-                                    "source_file": source_path, "sha256": sha, "file_status": status,
-                                    "rows_read": read, "rows_accepted": accepted_rows,
-                                    "rows_quarantined": rejected})
-        accepted = (pl.DataFrame() if accepted is None else accepted).rename({FILE: "source_file", ROW: "source_row"},
-                                                                             strict=False)
+            files.append(((source_path, sha, agency_id, month),
+                          (source_path, store.archive / archive_path, layout.model_dump(), agency.mapping)))
+        accepted, quarantined, accounting_rows, rules = [], [], [], Counter()
+        for part in agency_month_parts(files, config.limits.files.max_file_bytes):
+            good, bad, rows, counts = _stage_part(config, return_type, catalogue, part)
+            accepted += [good] if good is not None else []
+            quarantined.append(bad)
+            accounting_rows += rows
+            rules.update(counts)
+        accepted = pl.concat(accepted, how="diagonal_relaxed") if accepted else pl.DataFrame()
         markers = markers_only(accepted, return_type)
         for row in accounting_rows:
             row["rows_markers_only"] = markers.get(row["source_file"], 0)
         if not accepted.height:
             accepted = pl.DataFrame(schema={c: pl.String for c in [*COLUMNS[return_type], "agency_id"]})
-        quarantined = quarantined.with_columns(pl.lit(return_type).alias("return_type")).join(
-            pl.DataFrame(files, schema={"source_file": pl.String, "sha256": pl.String, "agency_id": pl.String,
-                                        "month": pl.Date}, orient="row"),
-            on="source_file", how="left")
+        quarantined = (pl.concat(quarantined, how="diagonal_relaxed") if quarantined else pl.DataFrame(
+            schema={c: (pl.Int64 if c == "row_number" else pl.String) for c in QUARANTINE_COLUMNS})
+                       ).with_columns(pl.lit(return_type).alias("return_type"))
         accounting = pl.DataFrame(accounting_rows, schema=ACCOUNTING_SCHEMA)
         write_slice(con, f"stg_{return_type}", return_type, accepted, quarantined, accounting, start, end, agencies)
         if return_type == "transactions":  # each file is accounted for once, with the first return type staged
@@ -133,7 +95,80 @@ def stage_returns(store: DataStore, config: Config, return_type: str, start: dt.
             outside = outside_month_folders(store, config, agencies) + (
                 outside_agency_folders(store, config) if agencies is None else [])
             write_not_recognised(con, unrecognised + outside, start, end, agencies)
-    return {**summary(accounting, quarantined, accepted), "files_not_recognised": len(unrecognised)}
+    return {**summary(accounting, dict(sorted(rules.items())), accepted), "files_not_recognised": len(unrecognised)}
+
+
+def agency_month_parts(files: list[tuple[tuple, tuple]], budget: int) -> list[list[tuple[tuple, tuple]]]:
+    """The files in parts of whole agency-months (validated together: a key repeated across files is one return's
+    duplicate), agency-months in the order they first arrived, a part closed once its files pass `budget` bytes."""
+    months = defaultdict(list)
+    for file in files:
+        months[file[0][2:4]].append(file)
+    parts, size = [], budget
+    for members in months.values():
+        if size >= budget:
+            parts.append([])
+            size = 0
+        parts[-1] += members
+        size += sum(wanted[1].stat().st_size for _, wanted in members if wanted[1].is_file())
+    return parts
+
+
+def _stage_part(config: Config, return_type: str, catalogue: pl.DataFrame, part: list[tuple[tuple, tuple]]):
+    """(accepted rows or None, quarantine as listed, accounting rows, quarantine rows per rule) of a part's files,
+    in the order they arrived."""
+    files, wanted = [f for f, _ in part], [w for _, w in part]
+    failures, batches = {}, defaultdict(list)  # (mapping, header) -> files as read, in the order they arrived
+    plain = read_plain_csvs([w[:3] for w in wanted], config.limits.files)  # many files in one pass
+    for source_path, path, layout, mapping in wanted:
+        try:
+            frame = plain.get(source_path)
+            if frame is None:
+                frame = read_table(path, layout, source_path, config.limits.files).with_columns(
+                    pl.lit(source_path).alias(FILE))
+        except Exception as error:  # noqa: BLE001 - one file that cannot be read never stops the others
+            failures[source_path] = file_failure(source_path, error)
+            continue
+        batches[(mapping, tuple(frame.columns))].append((source_path, frame))
+
+    months = defaultdict(list)  # (agency, month) -> [(source_path, normalised)]
+    return_of = {source_path: (agency_id, month) for source_path, _, agency_id, month in files}
+    for (mapping, _), batch in batches.items():
+        layout = getattr(config.mappings[mapping].returns, return_type).model_dump()
+        for source_path, normalised, failure in normalised_files(batch, layout, return_type):
+            if failure is not None:
+                failures[source_path] = failure
+            else:
+                months[return_of[source_path]].append((source_path, normalised))
+    arrival = {source_path: i for i, (source_path, *_) in enumerate(files)}
+    frames = {source_path: frame for batch in batches.values() for source_path, frame in batch}
+    agency_months = []
+    for (agency_id, month), parts in sorted(months.items()):
+        agency = config.agency(agency_id)
+        agency_months.append(((agency_id, month, f"{agency.first_month or config.registry.first_month}-01"),
+                              config.layout(agency, return_type).history,
+                              sorted(parts, key=lambda part: arrival[part[0]])))
+    accepted, failed, done = validated(agency_months, return_type, catalogue, config.limits.values.max_count,
+                                       float(config.limits.values.max_cost_gbp))
+    read_counts = {source_path: frames[source_path] for source_path in done}  # rows as read, before unpivot
+    rejected_parts = [failures[path] for path, *_ in files if path in failures] + (
+        [failed] if failed is not None else [])  # files in arrival order, then the rows validation rejected
+    quarantined = pl.concat(rejected_parts, how="diagonal_relaxed") if rejected_parts else pl.DataFrame(
+        schema={c: (pl.Int64 if c == "row_number" else pl.String) for c in QUARANTINE_COLUMNS})
+    accounting_rows = []
+    for source_path, sha, agency_id, month in files:
+        read, accepted_rows, rejected = file_result(read_counts.get(source_path), quarantined, source_path)
+        status = "read" if source_path in read_counts else "unreadable"
+        accounting_rows.append({"return_type": return_type, "agency_id": agency_id, "month": month,
+                                "source_file": source_path, "sha256": sha, "file_status": status,
+                                "rows_read": read, "rows_accepted": accepted_rows, "rows_quarantined": rejected})
+    listing = listed(quarantined, config.limits.files.max_quarantine_rows_per_rule).join(
+        pl.DataFrame(files, schema={"source_file": pl.String, "sha256": pl.String, "agency_id": pl.String,
+                                    "month": pl.Date}, orient="row"),
+        on="source_file", how="left")
+    if accepted is not None:
+        accepted = accepted.rename({FILE: "source_file", ROW: "source_row"}, strict=False)
+    return accepted, listing, accounting_rows, rule_counts(quarantined)
 
 
 def _returns_asset(return_type: str):

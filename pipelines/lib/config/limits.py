@@ -25,6 +25,7 @@ class FileLimits(Model):
     max_rows: Positive = 5_000_000  # too_many_rows: data rows in one file
     max_field_bytes: Positive = 64 * 2**10  # field_too_long: one cell (the row is quarantined)
     max_line_bytes: Positive = 1 * 2**20  # line_too_long: one CSV record (the row is quarantined)
+    max_quarantine_rows_per_rule: Positive = 1000  # quarantine rows listed per file and rule (accounting counts all)
 
 
 class ValueLimits(Model):

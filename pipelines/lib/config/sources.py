@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import re
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from pipelines.lib.config.base import Model, Text, one_name, raise_broken, web_address
 from pipelines.lib.files import CENTRAL_FILES
@@ -40,6 +40,8 @@ class Agency(Model):
     location: str | None = None  # the folder under data/landing/ (default: the id)
     url: str | None = None  # http: the API's address, {month} (YYYY-MM) and {return} filled in per fetch
     pagination: Literal["none", "link", "next", "page"] = "none"  # http only
+    max_pages: Annotated[int, Field(gt=0)] = 500  # http only: pages of one return, else pagination_unbounded
+    return_deadline_seconds: Annotated[float, Field(gt=0)] = 600  # http only: one return, every page; http_timeout
     engine: Literal["duckdb", "spark"] = "duckdb"  # transaction-level extracts: which engine stages them
     extract_location: str | None = None  # engine spark: a month's Parquet folder where the extracts live ({month})
     cadence: list[Cadence] = ["monthly"]  # when a return is due: monthly, at quarter ends, in March, ...
@@ -119,7 +121,8 @@ class Agency(Model):
                 problems.append((("pagination",), "next reads a field of a JSON body; use link or page for csv"))
         else:
             problems += [((key,), f"is read only for connector http, not {self.connector}")
-                         for key in ("url", "pagination") if key in self.model_fields_set]
+                         for key in ("url", "pagination", "max_pages", "return_deadline_seconds")
+                         if key in self.model_fields_set]
         if self.extract_location is not None and self.engine != "spark":
             problems.append((("extract_location",), "is read only with engine spark (extracts read where they live)"))
         if self.connector == "performance_platform" and self.format != "json":

@@ -12,8 +12,8 @@ from pipelines.definitions import defs
 from pipelines.defs.publishing.open_data import PUBLISHED
 from tests.operations import PROCESS_SECONDS, REPO
 from transforms import SQL_DIR
-from transforms.catalogue import (CATALOGUE, STAGES, TABLES, Table, published, reads, reads_from_later_stages,
-                                  tables_read, upstream, writers)
+from transforms.catalogue import (CATALOGUE, COLUMNS, STAGES, TABLES, Table, published, reads,
+                                  reads_from_later_stages, tables_read, unit, unit_in_name, upstream, writers)
 
 # SQL files that are not a table of their own: helpers bound by the assets that use them.
 HELPER_SQL = {"schema", "formulas", "archive_purges", "superseded_archive_copies", "check_month_on_month",
@@ -99,6 +99,15 @@ def test_each_suite_opens_with_the_schema_and_key_expectations_of_its_catalogue_
         rules = made(name)[2 + len(table.key):]
         assert not [r for r in rules if r[0] in ("expect_table_columns_to_match_set", "expect_column_values_to_be_unique",
                                                  "expect_compound_columns_to_be_unique")], name
+
+
+def test_a_column_s_unit_is_written_once_in_its_name_or_in_columns_yaml():
+    assert {name: column.unit for name, column in COLUMNS.items() if column.unit and unit_in_name(name)} == {}
+    assert [unit(c) for c in ("cost_per_transaction_gbp", "take_up_change_pp", "satisfaction_score", "responses",
+                              "month", "service_id", "not_a_column_seconds")] == [
+        "GBP", "percentage points", "0..1", "responses", "month", None, "seconds"]
+    assert COLUMNS["category"].description == (
+        "The kind of service (licence, registration, benefit, tax ...); costs compare fairly only within a kind.")
 
 
 def test_publishing_order_and_names_follow_the_catalogue():

@@ -6,6 +6,7 @@ description, whether a blocking Great Expectations suite guards it, and under wh
 factory, the checks and their suites, the publishing order, the data package and the definition tests all read this
 list. A table's upstream tables are not written here: they are read from its SQL (`tables_read`), so they cannot
 drift from what the query does; and no table reads a table of a later stage (`STAGES`, `reads_from_later_stages`).
+What each column means is written once for every table it appears in (`COLUMNS`, from columns.yaml beside this file).
 """
 
 from __future__ import annotations
@@ -13,6 +14,9 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from functools import cache
+from pathlib import Path
+
+import yaml
 
 from transforms import SQL_DIR, sql
 
@@ -196,6 +200,32 @@ TABLES = (
           publish_as="benefits_summary_figures"),
 )
 CATALOGUE = {table.name: table for table in TABLES}
+
+
+@dataclass(frozen=True)
+class Column:
+    """What a column means, in every table that has it (the same name means the same thing)."""
+
+    description: str
+    unit: str | None = None  # only where the name does not carry it (UNIT_SUFFIXES)
+
+
+COLUMNS = {name: Column(**meaning) for name, meaning in
+           yaml.safe_load((Path(__file__).parent / "columns.yaml").read_text(encoding="utf-8")).items()}
+# The units a column's name carries (STYLE: cost_gbp, digital_take_up_rate); columns.yaml names the others.
+UNIT_SUFFIXES = (("_gbp", "GBP"), ("_pp", "percentage points"), ("_pct", "percent"), ("_percent", "percent"),
+                 ("_rate", "0..1"), ("_share", "0..1"), ("_seconds", "seconds"))
+
+
+def unit_in_name(column: str) -> str | None:
+    return next((unit for suffix, unit in UNIT_SUFFIXES if column.endswith(suffix)), None)
+
+
+def unit(column: str) -> str | None:
+    """A column's unit: from its name, else from columns.yaml; None for a column without one (a name, a date...)."""
+    return unit_in_name(column) or (COLUMNS[column].unit if column in COLUMNS else None)
+
+
 # Views over catalogue tables, read by SQL as if they were tables.
 VIEWS = {"current_submissions": "raw_submissions"}
 

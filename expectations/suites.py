@@ -56,6 +56,11 @@ def _in(column: str, values: list[str]):
                 f"{column} is a closed set: {', '.join(values)}")
 
 
+def _started_first():
+    return _not_above("transactions_completed", "transactions_started",
+                      "a transaction cannot complete without starting")
+
+
 def _present(column: str, why: str | None = None):
     return _why(gxe.ExpectColumnValuesToNotBeNull(column=column), why or f"{column} is part of the key")
 
@@ -68,19 +73,15 @@ def _schema_and_key(table: Table) -> list:
 def _domain_rules() -> dict[str, list]:
     return {
         "stg_service_catalogue": [_present("agency_id", "every service belongs to an agency")],
-        "stg_transactions": [
-            # (its key: a return may hold several periods, a quarter and its months or a publisher's whole
-            # history; channel 'all' holds figures reported for the whole service)
-            _in("channel", [*CHANNELS, "all"]),
-            _not_negative("transactions_started"), _not_negative("transactions_completed"),
-            _not_above("transactions_completed", "transactions_started", "a transaction cannot complete without starting"),
+        "stg_transactions": [  # channel 'all' holds figures reported for the whole service
+            _in("channel", [*CHANNELS, "all"]), _not_negative("transactions_started"),
+            _not_negative("transactions_completed"), _started_first(),
         ],
         "stg_costs": [_in("channel", [*CHANNELS, "shared"]), _not_negative("cost_gbp", "money spent")],
         "stg_satisfaction": [_in("channel", list(CHANNELS)), *(_not_negative(f"rating_{k}") for k in range(1, 6))],
         "fct_service_month_channel": [
             _in("channel", list(CHANNELS)), _not_negative("transactions_completed"),
-            _not_negative("cost_gbp", "money spent"), *_finite("cost_gbp"),
-            _not_above("transactions_completed", "transactions_started", "a transaction cannot complete without starting"),
+            _not_negative("cost_gbp", "money spent"), *_finite("cost_gbp"), _started_first(),
         ],
         "kpi_cost_per_transaction": [
             _not_negative("cost_gbp", "money spent"),
@@ -108,8 +109,7 @@ def _domain_rules() -> dict[str, list]:
         ],
         "stg_extract_transactions": [
             _in("channel", [*CHANNELS, "all"]),
-            _not_negative("transactions_started"), _not_negative("transactions_completed"),
-            _not_above("transactions_completed", "transactions_started", "a transaction cannot complete without starting"),
+            _not_negative("transactions_started"), _not_negative("transactions_completed"), _started_first(),
             _not_negative("time_to_complete_median_seconds", "a duration"),
             _not_above("time_to_complete_median_seconds", "time_to_complete_p90_seconds",
                        "the median cannot exceed the 90th percentile"),

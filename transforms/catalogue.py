@@ -89,6 +89,7 @@ TABLES = (
             partitioned=True, reads=("raw_agency_returns", "raw_api_returns", "stg_service_catalogue"),
             writes_to=("quarantine", "submission_accounting"))
       for kind, key, columns, description in (
+          # a return may hold several periods (a quarter and its months, or a publisher's whole history)
           ("transactions", ("service_id", "month", "grain", "period_start", "channel"),
            ("transactions_started", "transactions_completed"),
            "Transactions started and completed per service x period x channel (NULL: not provided), and figures "

@@ -11,6 +11,7 @@ import pandas as pd
 import great_expectations as gx  # imported by expectations/__init__.py first, configured there
 
 from expectations.suites import expectations
+from transforms.catalogue import CATALOGUE
 
 gc.freeze()  # Great Expectations' classes live as long as the process: kept out of the cyclic collector's walks
 
@@ -53,14 +54,15 @@ def _suite(name: str, warnings: bool) -> gx.ExpectationSuite:
                                expectations=expectations(name, warnings))
 
 
-def run_suite(name: str, frame: pd.DataFrame, key: list[str], warnings: bool = False) -> SuiteResult:
-    """Validate `frame` with suite `name` (from WARNINGS when `warnings`); examples are identified by `key`."""
+def run_suite(name: str, frame: pd.DataFrame, warnings: bool = False) -> SuiteResult:
+    """Validate `frame` with suite `name` (from WARNINGS when `warnings`); examples are identified by the table's key
+    (its catalogue entry's)."""
     suite = _suite(name, warnings)
     batch = _batch_definition().get_batch(batch_parameters={"dataframe": frame.reset_index(drop=True)})
     result = batch.validate(suite, result_format={"result_format": "BOOLEAN_ONLY"})
     if not result.success:  # only then the counts and examples: the complete result takes twice as long
         result = batch.validate(suite, result_format={"result_format": "COMPLETE",
-                                                      "unexpected_index_column_names": key})
+                                                      "unexpected_index_column_names": list(CATALOGUE[name].key)})
     failures = []
     for outcome in result.results:
         if outcome.success:

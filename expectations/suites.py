@@ -1,13 +1,15 @@
 """Great Expectations suites, one per table: what must hold before a table may flow downstream.
 
-Each expectation says in `meta.why` why it exists. Blocking suites guard schema, keys and impossible values;
-warning suites flag what is possible but suspicious (a month-on-month jump of more than 3x).
+Each expectation says in `meta.why` why it exists. Blocking suites guard schema, keys and impossible values: the
+schema and key expectations are made from the table's catalogue entry (its key and columns), and this file holds
+only the domain rules. Warning suites flag what is possible but suspicious (a month-on-month jump of more than 3x).
 """
 
 from __future__ import annotations
 
 import great_expectations.expectations as gxe
 
+from transforms.catalogue import CATALOGUE, Table
 from transforms.domain import CHANNELS, MONTH_ON_MONTH_JUMP as JUMP  # a ratio beyond JUMP (or below 1/JUMP) is flagged
 
 
@@ -54,66 +56,46 @@ def _in(column: str, values: list[str]):
                 f"{column} is a closed set: {', '.join(values)}")
 
 
-def _present(column: str):
-    return _why(gxe.ExpectColumnValuesToNotBeNull(column=column), f"{column} is part of the key")
+def _started_first():
+    return _not_above("transactions_completed", "transactions_started",
+                      "a transaction cannot complete without starting")
 
 
-def _blocking() -> dict[str, list]:
+def _present(column: str, why: str | None = None):
+    return _why(gxe.ExpectColumnValuesToNotBeNull(column=column), why or f"{column} is part of the key")
+
+
+def _schema_and_key(table: Table) -> list:
+    """The expectations a table's catalogue entry gives: its columns, one row per key, no key column empty."""
+    return [_columns(*table.key, *table.columns), _unique(*table.key), *(_present(c) for c in table.key)]
+
+
+def _domain_rules() -> dict[str, list]:
     return {
-        "stg_service_catalogue": [
-            _columns("service_id", "service_name", "agency_id", "department", "channels_offered", "high_volume"),
-            _unique("service_id"), _present("agency_id"),
+        "stg_service_catalogue": [_present("agency_id", "every service belongs to an agency")],
+        "stg_transactions": [  # channel 'all' holds figures reported for the whole service
+            _in("channel", [*CHANNELS, "all"]), _not_negative("transactions_started"),
+            _not_negative("transactions_completed"), _started_first(),
         ],
-        "stg_transactions": [
-            _columns("service_id", "month", "channel", "transactions_started", "transactions_completed"),
-            # a return may hold several periods (a quarter and its months, or a publisher's whole history);
-            # channel 'all' holds figures reported for the whole service
-            _unique("service_id", "month", "grain", "period_start", "channel"), _present("month"),
-            _in("channel", [*CHANNELS, "all"]),
-            _not_negative("transactions_started"), _not_negative("transactions_completed"),
-            _not_above("transactions_completed", "transactions_started", "a transaction cannot complete without starting"),
-        ],
-        "stg_costs": [
-            _columns("service_id", "month", "cost_category", "channel", "cost_gbp"),
-            _unique("service_id", "month", "cost_category", "channel"), _present("month"),
-            _in("channel", [*CHANNELS, "shared"]), _not_negative("cost_gbp", "money spent"),
-        ],
-        "stg_satisfaction": [
-            _columns("service_id", "month", "channel", "rating_1", "rating_5"),
-            _unique("service_id", "month", "channel"), _in("channel", list(CHANNELS)),
-            *(_not_negative(f"rating_{k}") for k in range(1, 6)),
-        ],
+        "stg_costs": [_in("channel", [*CHANNELS, "shared"]), _not_negative("cost_gbp", "money spent")],
+        "stg_satisfaction": [_in("channel", list(CHANNELS)), *(_not_negative(f"rating_{k}") for k in range(1, 6))],
         "fct_service_month_channel": [
-            _columns("service_id", "agency_id", "month", "channel", "channel_type", "transactions_completed", "cost_gbp"),
-            _unique("service_id", "month", "channel"), _in("channel", list(CHANNELS)),
-            _not_negative("transactions_completed"), _not_negative("cost_gbp", "money spent"), *_finite("cost_gbp"),
-            _not_above("transactions_completed", "transactions_started", "a transaction cannot complete without starting"),
+            _in("channel", list(CHANNELS)), _not_negative("transactions_completed"),
+            _not_negative("cost_gbp", "money spent"), *_finite("cost_gbp"), _started_first(),
         ],
         "kpi_cost_per_transaction": [
-            _columns("service_id", "month", "channel", "cost_gbp", "transactions_completed", "cost_per_transaction_gbp"),
-            _unique("service_id", "month", "channel"), _not_negative("cost_gbp", "money spent"),
+            _not_negative("cost_gbp", "money spent"),
             _why(gxe.ExpectColumnValuesToBeBetween(column="cost_per_transaction_gbp", min_value=0, strict_min=True),
                  "a completed transaction always costs something: 0 or less means costs are missing or wrong"),
             *_finite("cost_gbp", "cost_per_transaction_gbp", "rolling_12m_cost_per_transaction_gbp"),
         ],
         "kpi_digital_take_up": [
-            _columns("service_id", "month", "transactions_completed", "digital_transactions_completed",
-                     "assisted_digital_transactions_completed", "digital_take_up_rate", "baseline_month",
-                     "take_up_change_pp"),
-            _unique("service_id", "month"), _rate("digital_take_up_rate"),
-            *_finite("take_up_change_pp", "shifted_transactions"),
+            _rate("digital_take_up_rate"), *_finite("take_up_change_pp", "shifted_transactions"),
             _not_above("digital_transactions_completed", "transactions_completed",
                        "digital transactions are part of all transactions"),
         ],
-        "kpi_completion_rate": [
-            _columns("service_id", "month", "channel", "transactions_started", "transactions_completed",
-                     "completion_rate"),
-            _unique("service_id", "month", "channel"), _rate("completion_rate"),
-        ],
+        "kpi_completion_rate": [_rate("completion_rate")],
         "kpi_by_period": [
-            _columns("service_id", "grain", "period_start", "period_end", "channel", "source", "months_covered",
-                     "transactions_completed", "cost_per_transaction_gbp", "digital_take_up_rate"),
-            _unique("service_id", "grain", "period_start", "source", "channel"),
             _in("grain", ["month", "quarter", "financial_year", "rolling_12_months", "span"]),
             _rate("digital_take_up_rate"), _rate("completion_rate"), _rate("satisfaction_score"),
             _not_negative("transactions_completed"), _not_above("period_start", "period_end",
@@ -121,29 +103,24 @@ def _blocking() -> dict[str, list]:
             *_finite("cost_gbp", "cost_per_transaction_gbp"),
         ],
         "kpi_user_satisfaction": [
-            _columns("service_id", "month", "channel", "responses", "satisfaction_score", "satisfied_share"),
-            _unique("service_id", "month", "channel"), _rate("satisfaction_score"), _rate("satisfied_share"),
+            _rate("satisfaction_score"), _rate("satisfied_share"),
             _not_above("satisfaction_score_ci_low", "satisfaction_score", "an interval contains its estimate"),
             _not_above("satisfaction_score", "satisfaction_score_ci_high", "an interval contains its estimate"),
         ],
         "stg_extract_transactions": [
-            _columns("agency_id", "service_id", "month", "channel", "transactions_started", "transactions_completed",
-                     "time_to_complete_median_seconds", "time_to_complete_p90_seconds"),
-            _unique("service_id", "month", "channel"), _present("month"), _in("channel", [*CHANNELS, "all"]),
-            _not_negative("transactions_started"), _not_negative("transactions_completed"),
-            _not_above("transactions_completed", "transactions_started", "a transaction cannot complete without starting"),
+            _in("channel", [*CHANNELS, "all"]),
+            _not_negative("transactions_started"), _not_negative("transactions_completed"), _started_first(),
             _not_negative("time_to_complete_median_seconds", "a duration"),
             _not_above("time_to_complete_median_seconds", "time_to_complete_p90_seconds",
                        "the median cannot exceed the 90th percentile"),
         ],
         "kpi_processing_time": [
-            _columns("service_id", "month", "channel", "transactions_completed", "time_to_complete_median_seconds",
-                     "time_to_complete_p90_seconds"),
-            _unique("service_id", "month", "channel"), _not_negative("time_to_complete_median_seconds", "a duration"),
+            _not_negative("time_to_complete_median_seconds", "a duration"),
             _not_above("time_to_complete_median_seconds", "time_to_complete_p90_seconds",
                        "the median cannot exceed the 90th percentile"),
         ],
     }
+
 
 def _warnings() -> dict[str, list]:
     return {
@@ -156,9 +133,12 @@ def _warnings() -> dict[str, list]:
 
 
 def expectations(table: str, warnings: bool = False) -> list:
-    """Fresh expectation objects for a table's blocking suite (or its warnings suite)."""
-    return (_warnings() if warnings else _blocking())[table]
+    """Fresh expectation objects for a table's blocking suite (its entry's schema and key, then its domain rules),
+    or for its warnings suite."""
+    if warnings:
+        return _warnings()[table]
+    return [*_schema_and_key(CATALOGUE[table]), *_domain_rules()[table]]
 
 
-BLOCKING = tuple(_blocking())
+BLOCKING = tuple(_domain_rules())
 WARNINGS = tuple(_warnings())

@@ -12,7 +12,8 @@ from pipelines.definitions import defs
 from pipelines.defs.publishing.open_data import PUBLISHED
 from tests.operations import PROCESS_SECONDS, REPO
 from transforms import SQL_DIR
-from transforms.catalogue import CATALOGUE, TABLES, published, tables_read, upstream, writers
+from transforms.catalogue import (CATALOGUE, COLUMNS, STAGES, TABLES, Table, published, reads,
+                                  reads_from_later_stages, tables_read, unit, unit_in_name, upstream, writers)
 
 # SQL files that are not a table of their own: helpers bound by the assets that use them.
 HELPER_SQL = {"schema", "formulas", "archive_purges", "superseded_archive_copies", "check_month_on_month",
@@ -46,6 +47,20 @@ def test_tables_read_follows_the_sql_not_its_ctes_and_maps_views():
                                           "kpi_user_satisfaction", "stg_agencies", "stg_service_catalogue")
 
 
+def test_no_table_reads_a_table_of_a_later_stage():
+    """Data layers, as import-linter holds the code's: raw < staging < quality < facts < kpis < benefits."""
+    assert {t.stage for t in TABLES} == set(STAGES)
+    assert {t.name: reads_from_later_stages(t) for t in TABLES if reads_from_later_stages(t)} == {}
+    # what no entry describes is read only from ingestion, the first stage
+    assert {name for t in TABLES for name in reads(t) if name not in CATALOGUE} == {
+        "raw_agency_returns", "raw_api_returns", "raw_performance_records", "raw_reference_files"}
+    # the rule bites: a staging table that read a KPI roll-up, or a fact that read a benefit, is named
+    planted = [Table("stg_planted", "staging", "reads a roll-up", build="code", reads=("stg_agencies", "kpi_rollups")),
+               Table("fct_planted", "facts", "reads a benefit", build="code",
+                     reads=("benefits_register", "submission_status", "raw_submissions"))]
+    assert [reads_from_later_stages(t) for t in planted] == [["kpi_rollups"], ["benefits_register"]]
+
+
 def test_every_asset_of_a_catalogue_table_has_its_description_and_upstream():
     graph = defs.resolve_asset_graph()
     for table in TABLES:
@@ -58,6 +73,41 @@ def test_blocking_suites_and_checks_are_the_catalogue_s():
     graph = defs.resolve_asset_graph()
     assert {t.name for t in TABLES if t.suite} == set(BLOCKING)
     assert {k.asset_key.to_user_string() for k in graph.asset_check_keys if k.name == "valid"} == set(BLOCKING)
+
+
+def test_each_suite_opens_with_the_schema_and_key_expectations_of_its_catalogue_entry():
+    from expectations.suites import expectations
+
+    def made(table: str) -> list:
+        return [(e.expectation_type, e.configuration.kwargs) for e in expectations(table)]
+
+    assert made("kpi_digital_take_up")[:4] == [
+        ("expect_table_columns_to_match_set", {
+            "column_set": ["service_id", "month", "transactions_completed", "digital_transactions_completed",
+                           "assisted_digital_transactions_completed", "digital_take_up_rate", "baseline_month",
+                           "take_up_change_pp"], "exact_match": False}),
+        ("expect_compound_columns_to_be_unique", {"column_list": ["service_id", "month"]}),
+        ("expect_column_values_to_not_be_null", {"column": "service_id"}),
+        ("expect_column_values_to_not_be_null", {"column": "month"})]
+    for name in BLOCKING:
+        table = CATALOGUE[name]
+        schema, unique, *present = made(name)[:2 + len(table.key)]
+        assert schema[1]["column_set"] == [*table.key, *table.columns], name
+        assert unique[1] in ({"column_list": list(table.key)}, {"column": table.key[0]}), name
+        assert present == [("expect_column_values_to_not_be_null", {"column": c}) for c in table.key], name
+        # the domain rules that follow restate neither the key nor the columns
+        rules = made(name)[2 + len(table.key):]
+        assert not [r for r in rules if r[0] in ("expect_table_columns_to_match_set", "expect_column_values_to_be_unique",
+                                                 "expect_compound_columns_to_be_unique")], name
+
+
+def test_a_column_s_unit_is_written_once_in_its_name_or_in_columns_yaml():
+    assert {name: column.unit for name, column in COLUMNS.items() if column.unit and unit_in_name(name)} == {}
+    assert [unit(c) for c in ("cost_per_transaction_gbp", "take_up_change_pp", "satisfaction_score", "responses",
+                              "month", "service_id", "not_a_column_seconds")] == [
+        "GBP", "percentage points", "0..1", "responses", "month", None, "seconds"]
+    assert COLUMNS["category"].description == (
+        "The kind of service (licence, registration, benefit, tax ...); costs compare fairly only within a kind.")
 
 
 def test_publishing_order_and_names_follow_the_catalogue():

@@ -120,8 +120,21 @@ def test_suite_runner_passes_clean_frames():
     frame = pd.DataFrame({"service_id": ["A", "B"], "month": ["2025-01-01"] * 2, "grain": ["month"] * 2,
                           "period_start": ["2025-01-01"] * 2, "channel": ["online", "phone"],
                           "transactions_started": [10, 5], "transactions_completed": [9, 5]})
-    result = run_suite("stg_transactions", frame, ["service_id", "month", "channel"])
+    result = run_suite("stg_transactions", frame)
     assert (result.success, result.rows, result.failures) == (True, 2, [])
+
+
+def test_a_key_column_left_empty_fails_its_suite_which_the_catalogue_entry_makes():
+    import pandas as pd
+    frame = pd.DataFrame({"service_id": ["A", "A"], "month": ["2025-01-01"] * 2, "channel": ["online", None],
+                          "transactions_started": [10, 5], "transactions_completed": [9, 5],
+                          "completion_rate": [0.9, 1.0]})
+    result = run_suite("kpi_completion_rate", frame)
+    assert [(f.expectation, f.column, f.why, f.unexpected_count) for f in result.failures] == [
+        ("expect_column_values_to_not_be_null", "channel", "channel is part of the key", 1)]
+    [example] = result.failures[0].examples  # named by the entry's key (its empty channel comes back as NaN)
+    assert (example["service_id"], example["month"], sorted(example)) == ("A", "2025-01-01",
+                                                                          ["channel", "month", "service_id"])
 
 
 def test_a_blocking_failure_names_the_agency_service_period_and_source_files(copied):

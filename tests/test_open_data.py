@@ -10,7 +10,7 @@ import pytest
 from frictionless import validate
 
 from pipelines.defs.publishing.open_data import PUBLISHED, csv_column
-from transforms.catalogue import published as published_tables
+from transforms.catalogue import COLUMNS, published as published_tables
 from tests.conftest import LAST
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -49,6 +49,8 @@ def test_data_package_describes_every_file_with_types_units_and_licence(built):
         parquet = pl.read_parquet(store.published / resource["parquet"])
         assert [f["name"] for f in resource["schema"]["fields"]] == parquet.columns, name
         assert all(f["description"] and f["type"] for f in resource["schema"]["fields"]), name
+    # every column the catalogue describes is published (columns.yaml holds no column that no table has)
+    assert set(COLUMNS) - {f["name"] for r in resources.values() for f in r["schema"]["fields"]} == set()
     cost = {f["name"]: f for f in resources["kpi_cost_per_transaction"]["schema"]["fields"]}
     assert cost["cost_per_transaction_gbp"] == {
         "name": "cost_per_transaction_gbp", "type": "number", "unit": "GBP",

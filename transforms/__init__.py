@@ -1,4 +1,5 @@
-"""Transforms: SQL files (DuckDB dialect) and pure Polars functions. No Dagster, no I/O beyond reading SQL."""
+"""Transforms: SQL files (DuckDB dialect) and pure Polars functions. No Dagster, no I/O beyond reading SQL and the
+catalogue's columns.yaml."""
 
 from functools import cache
 from pathlib import Path

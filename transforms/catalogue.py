@@ -1,10 +1,12 @@
 """The table catalogue: every warehouse table once, with what everything else needs to know about it.
 
-One entry per table gives its stage, how it is built, its key (one row per key; also the published row order and
-the data package's primary key), its description, whether a blocking Great Expectations suite guards it, and under
-what name it is published. The asset factory, the checks, the publishing order, the data package and the
-definition tests all read this list. A table's upstream tables are not written here: they are read from its SQL
-(`tables_read`), so they cannot drift from what the query does.
+One entry per table gives its stage, how it is built, its key (one row per key; also the published row order, the
+data package's primary key and the key expectations of its suite), the columns its suite requires, its
+description, whether a blocking Great Expectations suite guards it, and under what name it is published. The asset
+factory, the checks and their suites, the publishing order, the data package and the definition tests all read this
+list. A table's upstream tables are not written here: they are read from its SQL (`tables_read`), so they cannot
+drift from what the query does; and no table reads a table of a later stage (`STAGES`, `reads_from_later_stages`).
+What each column means is written once for every table it appears in (`COLUMNS`, from columns.yaml beside this file).
 """
 
 from __future__ import annotations
@@ -12,6 +14,9 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from functools import cache
+from pathlib import Path
+
+import yaml
 
 from transforms import SQL_DIR, sql
 
@@ -49,7 +54,9 @@ class Table:
     title: str | None = None
     publish_as: str | None = None  # the name under data/published/ (CSV and Parquet); None: not published
     order: str | None = None       # the published row order, when it is not the key's
-    suite: bool = False            # a blocking suite in expectations/suites.py guards it
+    suite: bool = False            # a blocking suite guards it: the key's and columns' expectations, and the domain
+                                   # rules in expectations/suites.py
+    columns: tuple[str, ...] = ()  # with the key, the columns its suite requires (downstream SQL reads them)
     revisions: bool = False        # a rebuild records every changed figure in `revisions`
     partitioned: bool = False      # a monthly asset: a run replaces its months only
     reads: tuple[str, ...] = ()    # build "code" and "side": the tables the asset reads or is written after
@@ -71,21 +78,25 @@ TABLES = (
           "connectors, due days.", build="code", key=("agency_id",)),
     Table("stg_service_catalogue", "staging", "The services measured, with their agency, department and the "
           "channels they offer.", build="code", key=("service_id",), title="Service catalogue",
-          publish_as="service_catalogue", suite=True, reads=("raw_reference_files", "raw_agency_returns"),
+          publish_as="service_catalogue", suite=True,
+          columns=("service_name", "agency_id", "department", "channels_offered", "high_volume"),
+          reads=("raw_reference_files", "raw_agency_returns"),
           writes_to=("quarantine", "submission_accounting")),
     Table("stg_benefits_register", "staging", "The benefits register (HM Treasury Green Book fields): baseline, "
           "target, owner per benefit.", build="code", key=("benefit_id",),
           reads=("raw_reference_files", "stg_service_catalogue"), writes_to=("quarantine", "submission_accounting")),
-    *(Table(f"stg_{kind}", "staging", description, build="code", key=key, suite=True, partitioned=True,
-            reads=("raw_agency_returns", "raw_api_returns", "stg_service_catalogue"),
+    *(Table(f"stg_{kind}", "staging", description, build="code", key=key, columns=columns, suite=True,
+            partitioned=True, reads=("raw_agency_returns", "raw_api_returns", "stg_service_catalogue"),
             writes_to=("quarantine", "submission_accounting"))
-      for kind, key, description in (
+      for kind, key, columns, description in (
+          # a return may hold several periods (a quarter and its months, or a publisher's whole history)
           ("transactions", ("service_id", "month", "grain", "period_start", "channel"),
+           ("transactions_started", "transactions_completed"),
            "Transactions started and completed per service x period x channel (NULL: not provided), and figures "
            "reported for the whole service (channel 'all': a reported total, cost per transaction, rates)."),
-          ("costs", ("service_id", "month", "cost_category", "channel"),
+          ("costs", ("service_id", "month", "cost_category", "channel"), ("cost_gbp",),
            "Costs in GBP per service x month x cost category x channel, or 'shared' when no channel carries it."),
-          ("satisfaction", ("service_id", "month", "channel"),
+          ("satisfaction", ("service_id", "month", "channel"), ("rating_1", "rating_5"),
            "User satisfaction survey responses per rating (1-5) per service x month x channel."))),
     Table("stg_reported_figures", "staging", "Figures from Performance-Platform records, one row per service x "
           "month x channel x measure.", build="code", key=("service_id", "month", "channel", "measure"),
@@ -93,7 +104,9 @@ TABLES = (
     Table("stg_extract_transactions", "staging", "Transaction-level extracts aggregated per service x month x "
           "channel (and 'all'): transactions started and completed, median and 90th-percentile time to complete. "
           "Rows that break a rule are quarantined.", build="code", key=("service_id", "month", "channel"),
-          suite=True, partitioned=True, reads=("raw_agency_returns", "stg_service_catalogue"),
+          columns=("agency_id", "transactions_started", "transactions_completed", "time_to_complete_median_seconds",
+                   "time_to_complete_p90_seconds"), suite=True, partitioned=True,
+          reads=("raw_agency_returns", "stg_service_catalogue"),
           writes_to=("quarantine", "submission_accounting", "extract_manifest")),
     Table("extract_manifest", "staging", "Extract files read where they live (engine spark with an "
           "extract_location), not copied into the archive: each file's URI, size and sha256, and the run whose "
@@ -115,22 +128,28 @@ TABLES = (
     # facts
     Table("fct_service_month_channel", "facts", "One row per service x month x offered channel: volumes, costs "
           "(direct + apportioned shared), rating counts.", build="months", key=("service_id", "month", "channel"),
-          suite=True, partitioned=True),
+          columns=("agency_id", "channel_type", "transactions_completed", "cost_gbp"), suite=True, partitioned=True),
     Table("fct_service_month", "facts", "One row per service x month: whole-service volumes and costs, and which "
           "channels were not provided.", build="months", key=("service_id", "month"), partitioned=True),
     # kpis
     Table("kpi_cost_per_transaction", "kpis", "Cost per transaction (GBP) per service, month and channel, monthly "
           "and rolling 12 months.", key=("service_id", "month", "channel"), title="Cost per transaction",
-          publish_as="kpi_cost_per_transaction", suite=True, revisions=True),
+          publish_as="kpi_cost_per_transaction", suite=True, revisions=True,
+          columns=("cost_gbp", "transactions_completed", "cost_per_transaction_gbp")),
     Table("kpi_digital_take_up", "kpis", "Digital take-up (0..1) and channel shift against the baseline month, per "
           "service and month.", key=("service_id", "month"), title="Digital take-up and channel shift",
-          publish_as="kpi_digital_take_up", suite=True, revisions=True),
+          publish_as="kpi_digital_take_up", suite=True, revisions=True,
+          columns=("transactions_completed", "digital_transactions_completed",
+                   "assisted_digital_transactions_completed", "digital_take_up_rate", "baseline_month",
+                   "take_up_change_pp")),
     Table("kpi_completion_rate", "kpis", "Completion rate (completed / started, 0..1) per service, month and "
           "channel.", key=("service_id", "month", "channel"), title="Completion rate",
-          publish_as="kpi_completion_rate", suite=True, revisions=True),
+          publish_as="kpi_completion_rate", suite=True, revisions=True,
+          columns=("transactions_started", "transactions_completed", "completion_rate")),
     Table("kpi_user_satisfaction", "kpis", "User satisfaction: GOV.UK score and top-2-box share with 95% "
           "intervals.", key=("service_id", "month", "channel"), title="User satisfaction",
           publish_as="kpi_user_satisfaction", suite=True, revisions=True,
+          columns=("responses", "satisfaction_score", "satisfied_share"),
           satisfaction=Satisfaction((*RATINGS, "satisfaction_score", "satisfaction_score_ci_low",
                                      "satisfaction_score_ci_high", "satisfied_share", "satisfied_share_ci_low",
                                      "satisfied_share_ci_high"), "responses")),
@@ -138,11 +157,14 @@ TABLES = (
           "monthly figures rolled up to quarters and financial years; a return due by the agency's cadence that did "
           "not come is a row with every figure empty.",
           key=("service_id", "grain", "period_start", "source", "channel"), publish_as="kpi_by_period", suite=True,
-          revisions=True, satisfaction=Satisfaction(("satisfaction_score", "satisfied_share",
-                                                     "reported_satisfaction_rate"), "responses")),
+          revisions=True, columns=("period_end", "months_covered", "transactions_completed",
+                                   "cost_per_transaction_gbp", "digital_take_up_rate"),
+          satisfaction=Satisfaction(("satisfaction_score", "satisfied_share", "reported_satisfaction_rate"),
+                                    "responses")),
     Table("kpi_processing_time", "kpis", "Time to complete (median and 90th percentile, seconds) per service, "
           "month and channel, from transaction-level extracts.", key=("service_id", "month", "channel"),
-          publish_as="kpi_processing_time", suite=True, revisions=True),
+          publish_as="kpi_processing_time", suite=True, revisions=True,
+          columns=("transactions_completed", "time_to_complete_median_seconds", "time_to_complete_p90_seconds")),
     Table("kpi_rollups", "kpis", "Each KPI per month for the whole government, each department and each agency, "
           "volume-weighted over the services with a figure, with coverage and the like-for-like change against the "
           "previous month.", key=("level", "group_id", "month", "kpi"), order="level, group_id, month, kpi_order",
@@ -179,6 +201,32 @@ TABLES = (
           publish_as="benefits_summary_figures"),
 )
 CATALOGUE = {table.name: table for table in TABLES}
+
+
+@dataclass(frozen=True)
+class Column:
+    """What a column means, in every table that has it (the same name means the same thing)."""
+
+    description: str
+    unit: str | None = None  # only where the name does not carry it (UNIT_SUFFIXES)
+
+
+COLUMNS = {name: Column(**meaning) for name, meaning in
+           yaml.safe_load((Path(__file__).parent / "columns.yaml").read_text(encoding="utf-8")).items()}
+# The units a column's name carries (STYLE: cost_gbp, digital_take_up_rate); columns.yaml names the others.
+UNIT_SUFFIXES = (("_gbp", "GBP"), ("_pp", "percentage points"), ("_pct", "percent"), ("_percent", "percent"),
+                 ("_rate", "0..1"), ("_share", "0..1"), ("_seconds", "seconds"))
+
+
+def unit_in_name(column: str) -> str | None:
+    return next((unit for suffix, unit in UNIT_SUFFIXES if column.endswith(suffix)), None)
+
+
+def unit(column: str) -> str | None:
+    """A column's unit: from its name, else from columns.yaml; None for a column without one (a name, a date...)."""
+    return unit_in_name(column) or (COLUMNS[column].unit if column in COLUMNS else None)
+
+
 # Views over catalogue tables, read by SQL as if they were tables.
 VIEWS = {"current_submissions": "raw_submissions"}
 
@@ -234,11 +282,28 @@ def writers(side: str) -> tuple[str, ...]:
     return tuple(sorted(names))
 
 
+def reads(table: Table) -> tuple[str, ...]:
+    """The tables a table is built from: those its SQL reads (for SQL-built tables), or those its code declares."""
+    return tables_read(table.name) if table.build in ("sql", "months") else table.reads
+
+
 def upstream(table: Table) -> tuple[str, ...]:
-    """What a table's asset depends on: the tables its SQL reads (for SQL-built tables) or those it declares, and
-    for a side table read, the assets that write it as well (so they run first)."""
+    """What a table's asset depends on: the tables it reads, and for a side table read, the assets that write it as
+    well (so they run first)."""
     if table.build == "side":
         return writers(table.name)
-    direct = tables_read(table.name) if table.build in ("sql", "months") else table.reads
+    direct = reads(table)
     sides = [name for name in direct if name in CATALOGUE and CATALOGUE[name].build == "side"]
     return tuple(sorted({*direct, *(w for side in sides for w in writers(side))}))
+
+
+# The stages in the order data flows through them. Data layers, as import-linter holds the code's: a table reads
+# only tables of its own stage or an earlier one (tests/test_catalogue.py holds every entry to it). Quality comes
+# before facts: the KPIs by period read submission_status (which returns were due and never came).
+STAGES = ("raw", "staging", "quality", "facts", "kpis", "benefits")
+
+
+def reads_from_later_stages(table: Table) -> list[str]:
+    """The catalogue tables `table` reads that belong to a later stage than its own (none, in a sound catalogue)."""
+    rank = STAGES.index(table.stage)
+    return [name for name in reads(table) if name in CATALOGUE and STAGES.index(CATALOGUE[name].stage) > rank]

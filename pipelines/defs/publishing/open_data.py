@@ -26,7 +26,7 @@ from pipelines.lib.files import write_atomically
 from pipelines.lib.resources import WAREHOUSE_POOL, DataStore, Settings
 from pipelines.lib.warehouse import table_exists
 from transforms import SQL_DIR
-from transforms.catalogue import CATALOGUE, Table, published, writers
+from transforms.catalogue import CATALOGUE, COLUMNS, Table, published, unit, writers
 
 # published name -> (warehouse table, row order), in the catalogue's order
 PUBLISHED = {table.publish_as: (table.name, table.published_order) for table in published()}
@@ -142,11 +142,6 @@ TABLE_SCHEMA_TYPES = {"VARCHAR": "string", "DATE": "date", "BOOLEAN": "boolean",
                       "TIMESTAMP WITH TIME ZONE": "datetime", "TIMESTAMP": "datetime"}
 
 
-# A column's unit when config/open_data.yaml names none: the unit is in the name (STYLE: cost_gbp, ..._rate).
-UNIT_SUFFIXES = (("_gbp", "GBP"), ("_pp", "percentage points"), ("_pct", "percent"), ("_percent", "percent"),
-                 ("_rate", "0..1"), ("_share", "0..1"), ("_seconds", "seconds"))
-
-
 def table_schema_type(duckdb_type: str) -> str:
     if duckdb_type.endswith("[]"):
         return "string"
@@ -169,21 +164,19 @@ def sql_definition(table: str) -> str | None:
 
 
 def data_package(folder: Path, tables: dict[str, list[tuple[str, str]]], open_data: OpenData) -> dict:
-    """datapackage.json for the published CSV files (the catalogue describes the tables, config/open_data.yaml the
-    package and the fields): types, units, descriptions, keys, each table's definition from its SQL, the licence.
+    """datapackage.json for the published CSV files (config/open_data.yaml describes the package, the catalogue the
+    tables and their columns): types, units, descriptions, keys, each table's definition from its SQL, the licence.
     Parquet twins hold the same rows."""
     resources = []
     for name, columns in tables.items():
         table = CATALOGUE[PUBLISHED[name][0]]
         fields = []
         for column, duckdb_type in columns:
-            described = open_data.fields.get(column)
+            described = COLUMNS.get(column)
             field = {"name": column, "type": table_schema_type(duckdb_type),
                      "description": described.description if described else column.replace("_", " ")}
-            unit = (described and described.unit) or next((u for suffix, u in UNIT_SUFFIXES
-                                                           if column.endswith(suffix)), None)
-            if unit:
-                field["unit"] = unit
+            if unit(column):
+                field["unit"] = unit(column)
             fields.append(field)
         schema = {"fields": fields, "missingValues": [""]}
         if table.key:

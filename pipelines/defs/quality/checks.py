@@ -59,7 +59,7 @@ def _suite_check(table: Table):
 
         with store.connect() as con:
             frame = con.execute(nan_as_infinity(con, table.name)).df()
-        result = run_suite(table.name, frame, list(table.key))
+        result = run_suite(table.name, frame)
         if result.success:
             return check_result(result, dg.AssetCheckSeverity.ERROR)
         with store.connect() as con:
@@ -82,7 +82,7 @@ def month_on_month_jumps(store: DataStore) -> dg.AssetCheckResult:
 
     with store.connect() as con:
         frame = con.execute(sql("check_month_on_month")).df()
-    return check_result(run_suite("kpi_cost_per_transaction", frame, ["service_id", "month"], warnings=True),
+    return check_result(run_suite("kpi_cost_per_transaction", frame, warnings=True),
                         dg.AssetCheckSeverity.WARN)
 
 

@@ -214,8 +214,6 @@ def _where(loc: tuple, raw: dict) -> tuple[str, str | None, str | None]:
     file = FILES[part][0]
     if part == "registry" and len(rest) >= 2 and rest[0] == "agencies" and isinstance(rest[1], int):
         return file, _agency(raw["registry"], rest[1]), _key(rest[2:])
-    if part == "open_data" and len(rest) >= 2 and rest[0] == "fields":
-        return file, f"field '{rest[1]}'", _key(rest[2:])
     if len(rest) >= 2:
         return file, str(rest[0]), _key(rest[1:])
     return file, None, _key(rest)

@@ -1,4 +1,4 @@
-"""housekeeping.yaml (what is kept how long) and open_data.yaml (what the published package and its columns mean)."""
+"""housekeeping.yaml (what is kept how long) and open_data.yaml (the published package's name, licence and sources)."""
 
 from __future__ import annotations
 
@@ -54,14 +54,8 @@ class Package(Model):
     _homepage = field_validator("homepage")(web_address)
 
 
-class FieldMeta(Model):
-    description: Text
-    unit: Text | None = None
-
-
 class OpenData(Model):
-    """open_data.yaml: what the package and each column mean (each table's title, description and key are in
-    transforms/catalogue.py)."""
+    """open_data.yaml: the package's name, description, licence and sources (each table's title, description and
+    key, and what each column means, are in transforms/catalogue.py and transforms/columns.yaml)."""
 
     package: Package
-    fields: dict[str, FieldMeta]

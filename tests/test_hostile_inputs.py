@@ -17,6 +17,7 @@ from pipelines.defs.staging.readers import ParseError, read_table
 from pipelines.lib.config.limits import FileLimits
 from pipelines.lib.files import inside, scan_landing
 from pipelines.lib.resources import DataStore
+from transforms.mappings import AS_SENT
 from transforms.reference import validate_benefits
 from transforms.staging import FILE, LayoutError, normalise, validate
 
@@ -29,7 +30,7 @@ def refused(tmp_path, name: str, data: bytes, limits: FileLimits | None = None) 
     path = tmp_path / name
     path.write_bytes(data)
     with pytest.raises(ParseError) as raised:
-        read_table(path, {}, limits=limits)
+        read_table(path, limits=limits)
     return raised.value
 
 
@@ -37,8 +38,8 @@ def staged(tmp_path, text: str, return_type: str = "transactions", catalogue: pl
            **ceilings) -> tuple[list, list]:
     path = tmp_path / "t.csv"
     path.write_text(text)
-    frame = read_table(path, {}).with_columns(pl.lit("t.csv").alias(FILE))
-    accepted, quarantined = validate(normalise(frame, {}, return_type), return_type, "AG1", "2025-01-01", catalogue,
+    frame = read_table(path).with_columns(pl.lit("t.csv").alias(FILE))
+    accepted, quarantined = validate(normalise(frame, AS_SENT, return_type), return_type, "AG1", "2025-01-01", catalogue,
                                      **ceilings)
     return accepted.rows(named=True), quarantined.select("row_number", "rule", "offending_value").rows()
 
@@ -142,7 +143,7 @@ def test_an_xlsx_sheet_declaring_entities_is_unreadable_not_expanded(tmp_path):
 def test_a_small_xlsx_in_single_quotes_elsewhere_in_the_archive_is_read(tmp_path):
     path = tmp_path / "t.xlsx"
     path.write_bytes(workbook(quote="'", sheet_part="xl/data/sheet1.xml"))
-    assert read_table(path, {}).rows() == [(1, "S1", "2025-01", "online", "3", "2")]
+    assert read_table(path).rows() == [(1, "S1", "2025-01", "online", "3", "2")]
 
 
 def test_an_xlsx_part_that_is_a_compression_bomb_is_refused(tmp_path):
@@ -170,7 +171,7 @@ def test_an_unterminated_quote_is_quarantined_on_its_row_and_swallows_nothing(tm
     text = "\n".join([HEADER, "S1,2025-02,online,1,1", "S2,2025-02,online,1,1", 'S1,"2025-01,online,5,5', *good])
     path = tmp_path / "t.csv"
     path.write_text(text + "\n")
-    frame = read_table(path, {})
+    frame = read_table(path)
     assert frame.height == 27
     assert frame.row(2, named=True)["_row_shape"] == ("an unterminated quote: the quoted field opened on this row "
                                                       "never closes")
@@ -195,7 +196,7 @@ def test_a_stray_quote_a_long_cell_and_a_ragged_row_are_each_quarantined_on_thei
 def test_a_quoted_field_may_still_run_over_lines(tmp_path):
     path = tmp_path / "t.csv"
     path.write_text('service_id,note\nS1,"two\nlines"\nS2,plain\n')
-    assert read_table(path, {}).select("service_id", "note", "_row_number").rows() == [
+    assert read_table(path).select("service_id", "note", "_row_number").rows() == [
         ("S1", "two\nlines", 1), ("S2", "plain", 2)]
 
 
@@ -355,8 +356,8 @@ def test_a_json_record_giving_a_key_twice_is_quarantined_by_name_and_the_rest_ke
     path.write_text('[{"service_id": "S1", "month": "2025-01", "channel": "online", "transactions_completed": 8, '
                     '"transactions_completed": 9}, {"service_id": "S1", "month": "2025-01", "channel": "phone", '
                     '"transactions_completed": 9007199254740993.0}]')
-    frame = read_table(path, {}).with_columns(pl.lit("t.json").alias(FILE))
-    accepted, quarantined = validate(normalise(frame, {}, "transactions"), "transactions", "AG1", "2025-01-01",
+    frame = read_table(path).with_columns(pl.lit("t.json").alias(FILE))
+    accepted, quarantined = validate(normalise(frame, AS_SENT, "transactions"), "transactions", "AG1", "2025-01-01",
                                      CATALOGUE)
     assert quarantined.select("row_number", "rule", "offending_value").rows() == [
         (1, "duplicate_json_key", "a key sent twice: 'transactions_completed'")]

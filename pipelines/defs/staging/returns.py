@@ -70,7 +70,7 @@ def stage_returns(store: DataStore, config: Config, return_type: str, start: dt.
             if layout.file is None or not matches_file(layout.file, name):
                 continue
             files.append((source_path, sha, agency_id, month))
-            wanted.append((source_path, store.archive / archive_path, layout.model_dump(), agency.mapping))
+            wanted.append((source_path, store.archive / archive_path, layout, agency.mapping))
         plain = read_plain_csvs([w[:3] for w in wanted], config.limits.files)  # many files in one pass
         for source_path, path, layout, mapping in wanted:
             try:
@@ -86,7 +86,7 @@ def stage_returns(store: DataStore, config: Config, return_type: str, start: dt.
         months = defaultdict(list)  # (agency, month) -> [(source_path, normalised)]
         return_of = {source_path: (agency_id, month) for source_path, _, agency_id, month in files}
         for (mapping, _), batch in batches.items():
-            layout = getattr(config.mappings[mapping].returns, return_type).model_dump()
+            layout = getattr(config.mappings[mapping].returns, return_type)
             for source_path, normalised, failure in normalised_files(batch, layout, return_type):
                 if failure is not None:
                     failures[source_path] = failure

@@ -3,8 +3,8 @@ concept, each with unknown keys forbidden, validated when the configuration is l
 reads the YAML into `MappingFile`) and read, as these models, by normalising (`transforms/normalising.py`,
 `transforms/layouts.py`), the readers and the records' validation.
 
-`Model`, `Text`, `raise_broken` and `one_name` are shared with the rest of the configuration's models
-(`pipelines/lib/config/`), which cannot live here because they name Dagster's and the pipeline's parts."""
+`Model`, `Text`, `raise_broken` and `one_name` are shared with the rest of the configuration's models, which stay in
+`pipelines/lib/config/`: only the pipeline reads them."""
 
 from __future__ import annotations
 

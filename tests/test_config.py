@@ -210,6 +210,11 @@ BROKEN = {
         *layout("canonical", "costs", lambda returns: returns.update(file="../costs.csv")),
         "mappings/canonical.yaml: mapping 'canonical', return 'costs', key 'file': must be a file name, without "
         "a folder"),
+    "catalogue_with_a_sheet": (  # a catalogue is read from its first sheet; only a return names one
+        "mappings/canonical.yaml", lambda data: data["returns"].update(
+            catalogue={"file": "services.xlsx", "rename": {"Ref": "service_id"}, "sheet": "Services"}),
+        "mappings/canonical.yaml: mapping 'canonical', return 'catalogue', key 'sheet': unknown key (did you mean "
+        "'sheet'?)"),
     "negative_retention": (
         "housekeeping.yaml", lambda data: data["run_history"].update(keep_days=-1),
         "housekeeping.yaml: run_history, key 'keep_days': must be greater than or equal to 0"),

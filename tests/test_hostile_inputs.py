@@ -20,6 +20,7 @@ from pipelines.lib.files import inside, scan_landing
 from pipelines.lib.resources import DataStore
 from transforms import periods
 from transforms.layouts import header_columns
+from transforms.mappings import AS_SENT, ReturnLayout
 from transforms.reference import validate_benefits
 from transforms.staging import FILE, LayoutError, normalise, validate
 
@@ -32,7 +33,7 @@ def refused(tmp_path, name: str, data: bytes, limits: FileLimits | None = None) 
     path = tmp_path / name
     path.write_bytes(data)
     with pytest.raises(ParseError) as raised:
-        read_table(path, {}, limits=limits)
+        read_table(path, limits=limits)
     return raised.value
 
 
@@ -40,8 +41,8 @@ def staged(tmp_path, text: str, return_type: str = "transactions", catalogue: pl
            **ceilings) -> tuple[list, list]:
     path = tmp_path / "t.csv"
     path.write_text(text)
-    frame = read_table(path, {}).with_columns(pl.lit("t.csv").alias(FILE))
-    accepted, quarantined = validate(normalise(frame, {}, return_type), return_type, "AG1", "2025-01-01", catalogue,
+    frame = read_table(path).with_columns(pl.lit("t.csv").alias(FILE))
+    accepted, quarantined = validate(normalise(frame, AS_SENT, return_type), return_type, "AG1", "2025-01-01", catalogue,
                                      **ceilings)
     return accepted.rows(named=True), quarantined.select("row_number", "rule", "offending_value").rows()
 
@@ -145,7 +146,7 @@ def test_an_xlsx_sheet_declaring_entities_is_unreadable_not_expanded(tmp_path):
 def test_a_small_xlsx_in_single_quotes_elsewhere_in_the_archive_is_read(tmp_path):
     path = tmp_path / "t.xlsx"
     path.write_bytes(workbook(quote="'", sheet_part="xl/data/sheet1.xml"))
-    assert read_table(path, {}).rows() == [(1, "S1", "2025-01", "online", "3", "2")]
+    assert read_table(path).rows() == [(1, "S1", "2025-01", "online", "3", "2")]
 
 
 def test_an_xlsx_part_that_is_a_compression_bomb_is_refused(tmp_path):
@@ -173,7 +174,7 @@ def test_an_unterminated_quote_is_quarantined_on_its_row_and_swallows_nothing(tm
     text = "\n".join([HEADER, "S1,2025-02,online,1,1", "S2,2025-02,online,1,1", 'S1,"2025-01,online,5,5', *good])
     path = tmp_path / "t.csv"
     path.write_text(text + "\n")
-    frame = read_table(path, {})
+    frame = read_table(path)
     assert frame.height == 27
     assert frame.row(2, named=True)["_row_shape"] == ("an unterminated quote: the quoted field opened on this row "
                                                       "never closes")
@@ -198,7 +199,7 @@ def test_a_stray_quote_a_long_cell_and_a_ragged_row_are_each_quarantined_on_thei
 def test_a_quoted_field_may_still_run_over_lines(tmp_path):
     path = tmp_path / "t.csv"
     path.write_text('service_id,note\nS1,"two\nlines"\nS2,plain\n')
-    assert read_table(path, {}).select("service_id", "note", "_row_number").rows() == [
+    assert read_table(path).select("service_id", "note", "_row_number").rows() == [
         ("S1", "two\nlines", 1), ("S2", "plain", 2)]
 
 
@@ -278,12 +279,12 @@ def test_a_cell_longer_than_any_period_is_refused_by_its_length_before_any_patte
 
 
 def test_a_header_cell_longer_than_any_header_is_not_read_as_a_period_and_a_measure():
-    layout = {"rename": {"Service": "service_id"},
-              "headers": [{"pattern": "{period} {measure}", "measures": {"Online": "online"}}]}
+    layout = ReturnLayout(rename={"Service": "service_id"},
+                          headers=[{"pattern": "{period} {measure}", "measures": {"Online": "online"}}])
     hostile = "2016-Q1" + " x" * 20_000 + " Online"  # 40,014 characters: a period part no period can be
     frame = pl.DataFrame({"Service": ["S1"], "Jan 2025 Online": ["3"], hostile: ["5"], FILE: ["t.csv"],
                           "_row_number": [1]})
-    assert header_columns(frame.columns, layout["headers"]) == {"Jan 2025 Online": ("Jan 2025", "online", 0)}
+    assert header_columns(frame.columns, layout.headers) == {"Jan 2025 Online": ("Jan 2025", "online", 0)}
     accepted, quarantined = validate(normalise(frame, layout, "transactions"), "transactions", "AG1", "2025-01-01",
                                      CATALOGUE)
     assert accepted.select("service_id", "month", "channel", "transactions_completed").rows() == [
@@ -397,8 +398,8 @@ def test_a_json_record_giving_a_key_twice_is_quarantined_by_name_and_the_rest_ke
     path.write_text('[{"service_id": "S1", "month": "2025-01", "channel": "online", "transactions_completed": 8, '
                     '"transactions_completed": 9}, {"service_id": "S1", "month": "2025-01", "channel": "phone", '
                     '"transactions_completed": 9007199254740993.0}]')
-    frame = read_table(path, {}).with_columns(pl.lit("t.json").alias(FILE))
-    accepted, quarantined = validate(normalise(frame, {}, "transactions"), "transactions", "AG1", "2025-01-01",
+    frame = read_table(path).with_columns(pl.lit("t.json").alias(FILE))
+    accepted, quarantined = validate(normalise(frame, AS_SENT, "transactions"), "transactions", "AG1", "2025-01-01",
                                      CATALOGUE)
     assert quarantined.select("row_number", "rule", "offending_value").rows() == [
         (1, "duplicate_json_key", "a key sent twice: 'transactions_completed'")]

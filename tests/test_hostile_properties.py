@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from pipelines.defs.staging.readers import ParseError, read_table
 from pipelines.lib.config.limits import FileLimits
+from transforms.mappings import AS_SENT, ReturnLayout
 from transforms.staging import FILE, ROW, LayoutError, normalise, validate
 
 HEADER = ["service_id", "month", "channel", "transactions_started", "transactions_completed"]
@@ -62,11 +63,12 @@ def returns(draw) -> tuple[bytes, str, dict]:
         for _ in range(draw(st.integers(1, 12)))]
     text = draw(st.sampled_from(["\n", "\r\n", "\r"])).join(lines) + draw(st.sampled_from(["", "\n"]))
     encoding = draw(st.sampled_from(["utf-8", "utf-8-sig", "cp1252", "utf-16"]))
-    layout = {"encoding": "cp1252"} if encoding == "cp1252" and draw(st.booleans()) else {}
+    layout = ReturnLayout(file="t.csv", encoding="cp1252") if encoding == "cp1252" and draw(st.booleans()) \
+        else AS_SENT
     return text.encode(encoding, errors="replace"), return_type, layout
 
 
-def stage(data: bytes, return_type: str, layout: dict) -> tuple[int, pl.DataFrame, pl.DataFrame] | None:
+def stage(data: bytes, return_type: str, layout: ReturnLayout) -> tuple[int, pl.DataFrame, pl.DataFrame] | None:
     """(rows read, accepted, quarantined) as staging makes them, or None for a file set aside whole."""
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / f"{return_type}.csv"

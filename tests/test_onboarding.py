@@ -14,6 +14,7 @@ import yaml
 from pipelines.lib.config import PROJECT_CONFIG_DIR, ConfigError, load_config
 from pipelines.lib.resources import DataStore
 from tests.conftest import run_graph
+from transforms.mappings import AS_SENT, ReturnLayout
 from transforms.periods import parse_period
 from transforms.staging import FILE, ROW, normalise
 
@@ -139,12 +140,12 @@ def test_a_short_financial_year_is_read_as_one_where_the_mapping_declares_financ
                           "channel": ["online"] * 3, "transactions_completed": ["5"] * 3, FILE: ["t.csv"] * 3,
                           ROW: [1, 2, 3]})
 
-    def periods(layout: dict) -> list[tuple]:
+    def periods(layout: ReturnLayout) -> list[tuple]:
         return normalise(frame, layout, "transactions").select("period_start", "period_end", "grain").rows()
-    assert periods({}) == [(dt.date(2011, 12, 1), dt.date(2011, 12, 31), "month"),
+    assert periods(AS_SENT) == [(dt.date(2011, 12, 1), dt.date(2011, 12, 31), "month"),
                            (dt.date(2005, 6, 1), dt.date(2005, 6, 30), "month"),
                            (dt.date(2011, 5, 1), dt.date(2011, 5, 31), "month")]
-    assert periods({"period_grain": "financial_year"}) == [
+    assert periods(ReturnLayout(file="t.csv", period_grain="financial_year")) == [
         (dt.date(2011, 4, 1), dt.date(2012, 3, 31), "financial_year"),
         (dt.date(2005, 4, 1), dt.date(2006, 3, 31), "financial_year"),
         (dt.date(2011, 5, 1), dt.date(2011, 5, 31), "month")]  # 2011-05 names no financial year

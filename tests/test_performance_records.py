@@ -12,6 +12,7 @@ import yaml
 from pipelines.lib.config import PROJECT_CONFIG_DIR
 from pipelines.lib.resources import DataStore
 from tests.conftest import run_graph
+from transforms.mappings import Records
 from transforms.records import validate_records
 
 OPG = Path(__file__).parent / "fixtures" / "opg"
@@ -105,8 +106,8 @@ def test_records_rules_quarantine_bad_records():
         "_row_number": list(range(1, 8)), "_source_file": ["opg/x.json"] * 7,
     }, schema_overrides={"_row_number": pl.UInt32})
     catalogue = pl.DataFrame({"service_id": ["OPG-MAKE"], "agency_id": ["opg"]})
-    accepted, failed = validate_records(frame, {"services": SERVICES, "channels": {"digital": "online"}}, "opg",
-                                        catalogue)
+    accepted, failed = validate_records(frame, Records(services=SERVICES, channels={"digital": "online"}),
+                                        "opg", catalogue)
     assert accepted.select("service_id", "month", "channel", "measure", "value").rows() == [
         ("OPG-MAKE", dt.date(2026, 1, 1), "online", "rating_4", 12.0)]
     assert failed.select("row_number", "rule", "offending_value").rows() == [
@@ -125,8 +126,8 @@ def test_records_counts_must_be_whole_exact_and_sent_with_each_key_once():
         "_row_number": list(range(1, 7)), "_source_file": ["opg/x.json"] * 6,
     }, schema_overrides={"_row_number": pl.UInt32})
     catalogue = pl.DataFrame({"service_id": ["OPG-MAKE"], "agency_id": ["opg"]})
-    accepted, failed = validate_records(frame, {"services": SERVICES, "channels": {"digital": "online"}}, "opg",
-                                        catalogue)
+    accepted, failed = validate_records(frame, Records(services=SERVICES, channels={"digital": "online"}),
+                                        "opg", catalogue)
     assert accepted.select("measure", "value").rows() == [("rating_1", 12.0), ("reported_satisfaction_percent", 73.39)]
     assert failed.select("row_number", "rule", "offending_value").rows() == [
         (1, "not_a_number", "5.0000000001"), (2, "value_out_of_range", "9007199254740993"),

@@ -10,6 +10,7 @@ import pytest
 import xlsxwriter
 
 from pipelines.defs.staging.readers import ParseError, read_table
+from transforms.mappings import AS_SENT, ReturnLayout
 from transforms.staging import FILE, normalise
 
 ROWS = [["S1", "2025-01", "online", "10", "8"], ["S1", "2025-01", "phone", "", "4"]]
@@ -33,10 +34,10 @@ def xlsx_bytes(sheets: dict[str, list[list]]) -> bytes:
     return buffer.getvalue()
 
 
-def read(tmp_path, name: str, data: bytes, layout=None) -> list[tuple]:
+def read(tmp_path, name: str, data: bytes, layout: ReturnLayout = AS_SENT) -> list[tuple]:
     path = tmp_path / name
     path.write_bytes(data)
-    frame = read_table(path, layout or {})
+    frame = read_table(path, layout)
     shape = pl.col("_row_shape") if "_row_shape" in frame.columns else pl.lit(None).alias("_row_shape")  # CSV only
     return frame.select(*HEADER, shape, "_row_number").rows()
 
@@ -52,7 +53,7 @@ def test_csv_with_a_byte_order_mark(tmp_path):
 
 def test_csv_in_a_declared_cp1252(tmp_path):
     data = csv_bytes().replace(b"phone", "t\xe9l\xe9phone".encode("cp1252"))
-    rows = read(tmp_path, "t.csv", data, {"encoding": "cp1252"})
+    rows = read(tmp_path, "t.csv", data, ReturnLayout(file="t.csv", encoding="cp1252"))
     assert rows[1][2] == "téléphone"
 
 
@@ -73,13 +74,13 @@ def test_csv_in_undeclared_utf16_is_refused_saying_so_and_read_once_declared(tmp
     assert str(refused.value) == (f"the file is UTF-16 ({sign}), not utf-8: save it as UTF-8, or declare its "
                                   f"encoding in the agency's mapping: encoding: {codec}")
     with pytest.raises(ParseError, match=f"the file is UTF-16 .*, not cp1252: .* encoding: {codec}"):
-        read(tmp_path, "t.csv", csv_bytes(encoding=encoding), {"encoding": "cp1252"})
-    assert read(tmp_path, "t.csv", csv_bytes(encoding=encoding), {"encoding": codec}) == EXPECTED
+        read(tmp_path, "t.csv", csv_bytes(encoding=encoding), ReturnLayout(file="t.csv", encoding="cp1252"))
+    assert read(tmp_path, "t.csv", csv_bytes(encoding=encoding), ReturnLayout(file="t.csv", encoding=codec)) == EXPECTED
 
 
 def test_xlsx_named_sheet_and_first_sheet(tmp_path):
     data = xlsx_bytes({"Cover": [["About"], ["nothing here"]], "Volumes": [HEADER, *ROWS]})
-    assert read(tmp_path, "t.xlsx", data, {"sheet": "Volumes"}) == EXPECTED
+    assert read(tmp_path, "t.xlsx", data, ReturnLayout(file="t.xlsx", sheet="Volumes")) == EXPECTED
     first = xlsx_bytes({"Volumes": [HEADER, *ROWS], "Notes": [["x"], ["y"]]})
     assert read(tmp_path, "u.xlsx", first) == EXPECTED
 
@@ -120,7 +121,7 @@ def test_unreadable_files_say_why(tmp_path, name, data, reason):
     path = tmp_path / name
     path.write_bytes(data)
     with pytest.raises(ParseError) as raised:
-        read_table(path, {})
+        read_table(path)
     assert reason in str(raised.value) and str(raised.value)
 
 
@@ -159,6 +160,6 @@ def test_xlsx_date_cells_are_read_as_their_date(tmp_path):
     book.close()
     assert read(tmp_path, "t.xlsx", buffer.getvalue()) == [("S1", "2025-01-01", "online", "10", "8", None, 1)]
     # a layout written for dates as text ("Jan 2025") reads the date cell as its month too
-    frame = read_table(tmp_path / "t.xlsx", {}).with_columns(pl.lit("t.xlsx").alias(FILE))
-    normalised = normalise(frame, {"month_format": "%b %Y"}, "transactions")
+    frame = read_table(tmp_path / "t.xlsx").with_columns(pl.lit("t.xlsx").alias(FILE))
+    normalised = normalise(frame, ReturnLayout(file="t.xlsx", month_format="%b %Y"), "transactions")
     assert normalised.select("period_start", "grain").rows() == [(dt.date(2025, 1, 1), "month")]

@@ -21,6 +21,7 @@ from pipelines.lib.warehouse import bootstrap
 from transforms import sql
 from transforms.catalogue import CATALOGUE
 from transforms.layouts import matches_file
+from transforms.mappings import AS_SENT, ReturnLayout
 from transforms.staging import normalise, validate
 
 ROOT = Path(__file__).parents[1]
@@ -192,10 +193,10 @@ def test_a_return_from_2011_is_loaded_when_the_first_month_allows_it(tmp_path):
     frame = pl.DataFrame({"service_id": ["S1", "S1"], "month": ["2011-03", "2011-03"], "channel": ["online", "phone"],
                           "transactions_completed": ["10", "30"], "_source_file": ["f", "f"], "_row_number": [1, 2]})
     catalogue = pl.DataFrame({"service_id": ["S1"], "agency_id": ["a"], "channels_offered": [["online", "phone"]]})
-    accepted, failed = validate(normalise(frame, {}, "transactions"), "transactions", "a", "2011-03-01", catalogue,
+    accepted, failed = validate(normalise(frame, AS_SENT, "transactions"), "transactions", "a", "2011-03-01", catalogue,
                                 first_month="2011-01-01")
     assert accepted["transactions_completed"].to_list() == [10, 30] and failed.height == 0
-    _, refused = validate(normalise(frame, {}, "transactions"), "transactions", "a", "2011-03-01", catalogue,
+    _, refused = validate(normalise(frame, AS_SENT, "transactions"), "transactions", "a", "2011-03-01", catalogue,
                           first_month="2012-01-01")
     assert refused["rule"].to_list() == ["period_before_first_month"] * 2
     (tmp_path / "sources.yaml").write_text("first_month: 2011-01\nagencies: []\n")
@@ -205,8 +206,8 @@ def test_a_return_from_2011_is_loaded_when_the_first_month_allows_it(tmp_path):
 def test_unpivot_without_a_total_and_file_name_patterns():
     frame = pl.DataFrame({"id": ["S1"], "fy": ["2018-2019"], "web": ["5"], "post": ["ND"], "_source_file": ["f"],
                           "_row_number": [1]})
-    layout = {"rename": {"id": "service_id", "fy": "month"}, "ambiguous": ["ND"],
-              "unpivot": {"value": "transactions_completed", "columns": {"web": "online", "post": "paper"}}}
+    layout = ReturnLayout(file="t.csv", rename={"id": "service_id", "fy": "month"}, ambiguous=["ND"],
+                          unpivot={"value": "transactions_completed", "columns": {"web": "online", "post": "paper"}})
     long = normalise(frame, layout, "transactions")
     assert long.select("channel", "transactions_completed", "grain").rows() == [
         ("online", "5", "financial_year"), ("paper", None, "financial_year")]
@@ -287,8 +288,8 @@ def test_a_service_that_sent_only_markers_is_counted(warehouse):
 def test_a_monthly_total_beside_digital_only_gives_take_up_over_the_reported_total():
     frame = pl.DataFrame({"id": ["S1"], "m": ["2025-03"], "Online": ["30"], "Total": ["120"], "_source_file": ["f"],
                           "_row_number": [1]})
-    layout = {"rename": {"id": "service_id", "m": "month"},
-              "unpivot": {"value": "transactions_completed", "total": "Total", "columns": {"Online": "online"}}}
+    layout = ReturnLayout(file="t.csv", rename={"id": "service_id", "m": "month"},
+                          unpivot={"value": "transactions_completed", "total": "Total", "columns": {"Online": "online"}})
     catalogue = pl.DataFrame({"service_id": ["S1"], "agency_id": ["a"],
                               "channels_offered": [["online", "phone", "paper"]]})
     accepted, failed = validate(normalise(frame, layout, "transactions"), "transactions", "a", "2025-03-01",

@@ -14,16 +14,17 @@ from pipelines.lib.warehouse import bootstrap
 from transforms import sql
 from transforms.catalogue import CATALOGUE
 from transforms.layouts import series_records
+from transforms.mappings import ReturnLayout, Series
 from transforms.staging import normalise, validate
 
 # March's return: channels, costs and the publisher's figures; April's: only the publisher's figures.
 RETURNS = {"2025-03-01": {"Service": ["S1"], "Mar 2025 Online": ["300"], "Mar 2025 Phone": ["100"],
                           "Mar 2025 CPT": ["2.50"], "Mar 2025 Digital CPT": ["2.00"], "Mar 2025 Completion": ["0.9"]},
            "2025-04-01": {"Service": ["S1"], "Apr 2025 CPT": ["2.75"], "Apr 2025 Completion": ["0.8"]}}
-LAYOUT = {"rename": {"Service": "service_id"},
-          "headers": [{"pattern": "{period} {measure}", "measures": {
-              "Online": "online", "Phone": "phone", "CPT": "cost_per_transaction_gbp",
-              "Digital CPT": "digital_cost_per_transaction_gbp", "Completion": "completion_rate"}}]}
+LAYOUT = ReturnLayout(file="t.csv", rename={"Service": "service_id"},
+                      headers=[{"pattern": "{period} {measure}", "measures": {
+                          "Online": "online", "Phone": "phone", "CPT": "cost_per_transaction_gbp",
+                          "Digital CPT": "digital_cost_per_transaction_gbp", "Completion": "completion_rate"}}])
 
 
 @pytest.fixture(scope="module")
@@ -83,8 +84,7 @@ def test_a_document_of_series_is_one_record_per_period():
     document = {"name": "Svc", "datasets": [
         {"id": "cost", "data": [{"label": "2016-07", "value": None}, {"label": "2016-08", "value": 29.44}]},
         {"id": "rate", "data": [{"label": "2016-08", "value": 73.39}, {"label": "2016-09", "value": 100}]}]}
-    series = {"datasets": "datasets", "name": "id", "points": "data", "period": "label", "value": "value",
-              "keep": ["name"], "percent": ["rate"]}
+    series = Series(keep=["name"], percent=["rate"])  # the other keys as the defaults name them
     assert series_records(document, series) == [
         {"label": "2016-07", "name": "Svc", "cost": None},
         {"label": "2016-08", "name": "Svc", "cost": 29.44, "rate": Decimal("0.7339")},

@@ -18,6 +18,7 @@ from pipelines.defs.staging.returns import agency_month_parts
 from pipelines.lib.config.limits import FileLimits
 from tests.test_hostile_properties import EDGES, MARKERS, cell
 from tests.test_staging_rules import submitted, wide_layout
+from transforms.mappings import AS_SENT, ReturnLayout
 from transforms.staging import (AGENCY, FILE, FIRST_MONTH, RETURN_MONTH, ROW, normalise, normalise_files,
                                 validate, validate_returns)
 
@@ -26,26 +27,26 @@ CATALOGUE = pl.DataFrame({"service_id": ["S1", "S2"], "agency_id": ["AG1", "AG1"
                           "channels_offered": [["online", "phone"], ["online", "phone"]]})
 
 
-def as_read(path: Path, layout: dict, name: str) -> pl.DataFrame:
+def as_read(path: Path, layout: ReturnLayout, name: str) -> pl.DataFrame:
     return read_table(path, layout, name, LIMITS).with_columns(pl.lit(name).alias(FILE))
 
 
 # --- the fast CSV path ----------------------------------------------------------------------------------------
 
 FILES = {  # name -> (bytes, layout, taken by the fast path)
-    "plain.csv": (b"service_id,month\nS1,2025-01\nS2,\n", {}, True),
-    "bom.csv": ("\ufeffservice_id;month\nS1;2025-01\n".encode(), {}, True),
-    "spaces.csv": (b" service_id , month\n S1 , 2025-01 \n", {}, True),
-    "quoted.csv": (b'service_id,month\n"S1",2025-01\n', {}, False),
-    "crlf.csv": (b"service_id,month\r\nS1,2025-01\r\n", {}, False),
-    "ragged.csv": (b"service_id,month\nS1\nS2,2025-01\n", {}, False),
-    "blank.csv": (b"service_id,month\n,\nS1,2025-01\n", {}, False),
-    "long.csv": (b"service_id,month\nS1," + b"9" * 100 + b"\n", {}, False),
+    "plain.csv": (b"service_id,month\nS1,2025-01\nS2,\n", AS_SENT, True),
+    "bom.csv": ("\ufeffservice_id;month\nS1;2025-01\n".encode(), AS_SENT, True),
+    "spaces.csv": (b" service_id , month\n S1 , 2025-01 \n", AS_SENT, True),
+    "quoted.csv": (b'service_id,month\n"S1",2025-01\n', AS_SENT, False),
+    "crlf.csv": (b"service_id,month\r\nS1,2025-01\r\n", AS_SENT, False),
+    "ragged.csv": (b"service_id,month\nS1\nS2,2025-01\n", AS_SENT, False),
+    "blank.csv": (b"service_id,month\n,\nS1,2025-01\n", AS_SENT, False),
+    "long.csv": (b"service_id,month\nS1," + b"9" * 100 + b"\n", AS_SENT, False),
     "cp1252.csv": (b"service_id,month\nS\xe91,2025-01\n", {"encoding": "cp1252"}, False),
-    "plain.csv.gz": (gzip.compress(b"service_id,month\nS1,2025-01\n", mtime=0), {}, False),
-    "header_only.csv": (b"service_id,month\n", {}, False),
-    "repeated.csv": (b"month,month\n1,2\n", {}, False),
-    "nul.csv": (b"service_id,month\nS\x001,2025-01\n", {}, False),
+    "plain.csv.gz": (gzip.compress(b"service_id,month\nS1,2025-01\n", mtime=0), AS_SENT, False),
+    "header_only.csv": (b"service_id,month\n", AS_SENT, False),
+    "repeated.csv": (b"month,month\n1,2\n", AS_SENT, False),
+    "nul.csv": (b"service_id,month\nS\x001,2025-01\n", AS_SENT, False),
 }
 
 
@@ -82,7 +83,8 @@ def csv_files(draw) -> tuple[bytes, dict]:
         lines.append(delimiter.join(draw(st.lists(plain_cell, min_size=0 if ragged else width,
                                                   max_size=width + 1 if ragged else width))))
     text = "\n".join(lines) + draw(st.sampled_from(["", "\n", "\n\n"]))
-    return text.encode(draw(st.sampled_from(["utf-8", "utf-8-sig"]))), draw(st.sampled_from([{}, {"delimiter": ";"}]))
+    return text.encode(draw(st.sampled_from(["utf-8", "utf-8-sig"]))), draw(st.sampled_from(
+        [AS_SENT, ReturnLayout(file="t.csv", delimiter=";")]))
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -105,13 +107,13 @@ def test_files_the_fast_path_takes_read_as_the_per_file_reader_reads_them(genera
 
 WIDE = ["Service code", "Period", "Total completed", "Online", "Telephone", "Face to face", "Post",
         "Assisted digital", "Other"]
-HEADERS = {"rename": {"Service": "service_id"},
-           "headers": [{"pattern": "{period} {measure}", "measures": {"Digital": "online", "Phone": "phone",
-                                                                        "Total": "total"}}]}
+HEADERS = ReturnLayout(file="t.csv", rename={"Service": "service_id"},
+                       headers=[{"pattern": "{period} {measure}", "measures": {"Digital": "online", "Phone": "phone",
+                                                                                "Total": "total"}}])
 
 
 @pytest.mark.parametrize("layout, columns, rows", [
-    ({}, ["service_id", "month", "channel", "transactions_started", "transactions_completed"],
+    (AS_SENT, ["service_id", "month", "channel", "transactions_started", "transactions_completed"],
      [["S1", "2024-04", "online", "10", "8"], ["S2", "2024-04", "phone", "-", "3"]]),
     (wide_layout("transactions"), WIDE,
      [["S1", "Apr 2024", "30", "20", "10", "N/A", "N/A", "N/A", "N/A"], ["S2", "Apr 2024", "9", "-", "9", "N/A",
@@ -134,7 +136,7 @@ def test_files_normalised_together_are_those_normalised_one_by_one(layout, colum
 
 def _return(agency: str, month: str, rows: list[list[str]], name: str) -> pl.DataFrame:
     columns = ["service_id", "month", "channel", "transactions_started", "transactions_completed"]
-    return normalise(submitted(columns, rows, name), {}, "transactions").with_columns(
+    return normalise(submitted(columns, rows, name), AS_SENT, "transactions").with_columns(
         pl.lit(agency).alias(AGENCY), pl.lit(f"{month}-01").alias(RETURN_MONTH),
         pl.lit("2024-01-01").alias(FIRST_MONTH))
 
@@ -168,7 +170,7 @@ def test_one_pass_over_several_returns_keeps_each_return_to_itself():
 def test_validate_of_one_return_is_the_one_pass_over_it():
     source = submitted(["service_id", "month", "channel", "transactions_started", "transactions_completed"],
                        [["S1", "2024-04", "online", "10", "8"], ["S9", "2024-04", "online", "1", "1"]])
-    accepted, failed = validate(normalise(source, {}, "transactions"), "transactions", "AG1", "2024-04-01",
+    accepted, failed = validate(normalise(source, AS_SENT, "transactions"), "transactions", "AG1", "2024-04-01",
                                 CATALOGUE, first_month="2024-01-01")
     assert AGENCY not in accepted.columns and accepted.get_column(ROW).to_list() == [1]
     assert failed.select("row_number", "rule").rows() == [(2, "unknown_service")]

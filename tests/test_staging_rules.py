@@ -10,6 +10,7 @@ import pytest
 
 from pipelines.lib.config import PROJECT_CONFIG_DIR, load_config
 from transforms import sql
+from transforms.mappings import AS_SENT, ReturnLayout
 from transforms.reference import validate_benefits, validate_catalogue
 from transforms.staging import FILE, ROW, LayoutError, normalise, validate
 
@@ -31,9 +32,9 @@ def submitted(columns: list[str], data: list[list[str | None]], source_file: str
     return frame.with_row_index(ROW, offset=1).with_columns(pl.lit(source_file).alias(FILE))
 
 
-def wide_layout(return_type: str) -> dict:
+def wide_layout(return_type: str) -> ReturnLayout:
     """A layout of config/mappings/xlsx_wide.yaml as staging hands it to the transforms."""
-    return getattr(load_config(PROJECT_CONFIG_DIR).mappings["xlsx_wide"].returns, return_type).model_dump()
+    return getattr(load_config(PROJECT_CONFIG_DIR).mappings["xlsx_wide"].returns, return_type)
 
 
 def failures(quarantined: pl.DataFrame) -> list[tuple]:
@@ -78,7 +79,7 @@ def transactions():
         ["S3", APRIL, "phone", "5", "5"],                # 18 conflicting_duplicate
         ["S3", "2024-04", "phone", "5", "4"],            # 19 conflicting_duplicate: same key, other figures
     ])
-    accepted, quarantined = validate(normalise(source, {}, "transactions"), "transactions", "AG1", APRIL, CATALOGUE)
+    accepted, quarantined = validate(normalise(source, AS_SENT, "transactions"), "transactions", "AG1", APRIL, CATALOGUE)
     return source, accepted, quarantined
 
 
@@ -131,7 +132,7 @@ def test_transactions_rows_are_accounted_for(transactions):
 
 def test_whole_numbers_written_as_decimals_or_exponents_are_accepted():
     source = submitted(TRANSACTION_COLUMNS, [["S1", APRIL, "online", "1e3", "250.0"], ["S1", APRIL, "phone", "0", "0"]])
-    accepted, quarantined = validate(normalise(source, {}, "transactions"), "transactions", "AG1", APRIL, CATALOGUE)
+    accepted, quarantined = validate(normalise(source, AS_SENT, "transactions"), "transactions", "AG1", APRIL, CATALOGUE)
     assert quarantined.height == 0
     # "0" sent is a real zero, distinct from an empty cell
     assert accepted.select("channel", "transactions_started", "transactions_completed").rows() == [
@@ -156,7 +157,7 @@ def test_costs_rules_and_typing():
         ["S1", APRIL, "staff", "phone", "0"],             # 9 accepted: a zero cost
         ["S1", APRIL, "it", "parcel", "5"],               # 10 unknown_channel
     ])
-    accepted, quarantined = validate(normalise(source, {}, "costs"), "costs", "AG1", APRIL, CATALOGUE)
+    accepted, quarantined = validate(normalise(source, AS_SENT, "costs"), "costs", "AG1", APRIL, CATALOGUE)
     assert failures(quarantined) == [
         (3, "unknown_cost_category", "cost_category", "travel"),
         (4, "negative_cost", "cost_gbp", "-10"),
@@ -190,7 +191,7 @@ def test_satisfaction_rules_and_typing():
         ["S1", APRIL, "phone", "0", "0", "0", "1", "0"],      # 5 conflicting_duplicate
         ["S3", APRIL, "phone", "0", "0", "0", "0", "0"],      # 6 accepted: surveyed, no responses
     ])
-    accepted, quarantined = validate(normalise(source, {}, "satisfaction"), "satisfaction", "AG1", APRIL, CATALOGUE)
+    accepted, quarantined = validate(normalise(source, AS_SENT, "satisfaction"), "satisfaction", "AG1", APRIL, CATALOGUE)
     assert failures(quarantined) == [
         (2, "not_a_number", "rating_3", "x"),
         (3, "negative_count", "rating_5", "-2"),
@@ -209,7 +210,7 @@ def test_satisfaction_empty_rating_is_quarantined_not_staged():
     """stg_satisfaction declares every rating NOT NULL and REQUIRED lists them: an empty rating cell cannot be
     staged, so it must be quarantined rather than accepted (accepting it makes the staging insert fail)."""
     source = submitted(SATISFACTION_COLUMNS, [["S1", APRIL, "online", "1", "2", None, "4", "10"]])
-    accepted, quarantined = validate(normalise(source, {}, "satisfaction"), "satisfaction", "AG1", APRIL, CATALOGUE)
+    accepted, quarantined = validate(normalise(source, AS_SENT, "satisfaction"), "satisfaction", "AG1", APRIL, CATALOGUE)
     assert failures(quarantined) == [(1, "required_value_missing", "rating_3", "")]
     assert accepted.height == 0
 
@@ -218,7 +219,7 @@ def test_accepted_rows_fit_the_staged_tables():
     con = duckdb.connect()
     con.execute(sql("schema"))
     source = submitted(TRANSACTION_COLUMNS, [["S1", APRIL, "online", None, "100"]])
-    accepted, _ = validate(normalise(source, {}, "transactions"), "transactions", "AG1", APRIL, CATALOGUE)
+    accepted, _ = validate(normalise(source, AS_SENT, "transactions"), "transactions", "AG1", APRIL, CATALOGUE)
     staged = accepted.rename({FILE: "source_file", ROW: "source_row"}).with_columns(agency_id=pl.lit("AG1"))
     con.register("accepted_frame", staged)
     con.execute("INSERT INTO stg_transactions BY NAME SELECT * FROM accepted_frame")
@@ -336,7 +337,7 @@ def test_wide_layout_missing_column_is_a_layout_error():
 def test_canonical_layout_missing_required_column_is_a_layout_error():
     source = submitted(["service_id", "month", "channel"], [["S1", APRIL, "online"]])
     with pytest.raises(LayoutError, match="missing required column\\(s\\): transactions_completed"):
-        normalise(source, {}, "transactions")
+        normalise(source, AS_SENT, "transactions")
 
 
 # --- service catalogue ----------------------------------------------------------------------------------------

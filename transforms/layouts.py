@@ -13,11 +13,15 @@ from __future__ import annotations
 import fnmatch
 import re
 from decimal import Decimal, InvalidOperation
+from typing import TYPE_CHECKING
 
 import polars as pl
 
 from transforms.domain import CHANNELS
 from transforms.periods import MAX_PERIOD_CHARS, ending_period, parse_period, period_columns
+
+if TYPE_CHECKING:  # the models' validators use this module's patterns and measures
+    from transforms.mappings import ChannelsOffered, HeaderFamily, Series
 
 ALL = "all"  # the whole service: reported figures, never a channel
 MONTHS = "_period_months"  # a header naming the last part of a longer period: how many months end there
@@ -58,21 +62,20 @@ def matches_file(pattern: str, name: str) -> bool:
     return fnmatch.fnmatchcase(name, PART.sub("*", pattern))
 
 
-def header_columns(columns: list[str], families: list[dict]) -> dict[str, tuple[str | None, str, int]]:
+def header_columns(columns: list[str], families: list[HeaderFamily]) -> dict[str, tuple[str | None, str, int]]:
     """Column -> (period text, measure target, months ending at the period) for every column a family reads."""
     found = {}
     for family in families:
-        pattern = header_pattern(family["pattern"], list(family["measures"]))
+        pattern = header_pattern(family.pattern, list(family.measures))
         for column in columns:
             match = pattern.fullmatch(column.strip())
             if match and column not in found:
                 parts = match.groupdict()
-                found[column] = (parts.get("period"), family["measures"][parts["measure"]],
-                                 family.get("period_months", 0))
+                found[column] = (parts.get("period"), family.measures[parts["measure"]], family.period_months)
     return found
 
 
-def from_headers(frame: pl.DataFrame, families: list[dict], keep: list[str]) -> pl.DataFrame:
+def from_headers(frame: pl.DataFrame, families: list[HeaderFamily], keep: list[str]) -> pl.DataFrame:
     """Header-encoded columns to rows (see the module's docstring); `keep`: other columns carried along."""
     read = header_columns(frame.columns, families)
     if not read:
@@ -102,13 +105,13 @@ def from_headers(frame: pl.DataFrame, families: list[dict], keep: list[str]) -> 
         [c for c in ("_row_number",) if c in keep], maintain_order=True)
 
 
-def offered_from_return(frame: pl.DataFrame, declared: dict) -> pl.DataFrame:
+def offered_from_return(frame: pl.DataFrame, declared: ChannelsOffered) -> pl.DataFrame:
     """`_channels_offered` from the return's own column of channel codes; null where the cell says nothing."""
-    cell = pl.col(declared["column"])
-    codes = cell.str.split(declared.get("separator", ",")).list.eval(pl.element().str.strip_chars())
-    channels = codes.list.eval(pl.element().replace_strict(declared.get("values", {}), default=None)
+    cell = pl.col(declared.column)
+    codes = cell.str.split(declared.separator).list.eval(pl.element().str.strip_chars())
+    channels = codes.list.eval(pl.element().replace_strict(declared.values, default=None)
                                ).list.drop_nulls().list.unique().list.sort()
-    says_nothing = cell.is_null() | cell.is_in(declared.get("unknown", []))
+    says_nothing = cell.is_null() | cell.is_in(declared.unknown)
     return frame.with_columns(pl.when(says_nothing).then(None).otherwise(channels).alias(OFFERED))
 
 
@@ -147,25 +150,25 @@ def with_periods(frame: pl.DataFrame, financial_years: bool = False) -> pl.DataF
     return frame.join(lookup, on=["month", MONTHS], how="left", maintain_order="left", nulls_equal=True)
 
 
-def series_records(document, series: dict) -> list[dict]:
+def series_records(document, series: Series) -> list[dict]:
     """A JSON document holding one series per measure (`{datasets: [{id, data: [{label, value}]}]}`, as dashboard
     publishers keep them) as one record per period: the period, each series' value under its name and the document's
     `keep` keys; series listed in `percent` (0..100) made 0..1 exactly. A null value stays null (not provided)."""
-    if not isinstance(document, dict) or not isinstance(document.get(series["datasets"]), list):
-        raise ValueError(f"the JSON is not an object with a list of series under '{series['datasets']}'")
-    kept = {key: document.get(key) for key in series["keep"]}
+    if not isinstance(document, dict) or not isinstance(document.get(series.datasets), list):
+        raise ValueError(f"the JSON is not an object with a list of series under '{series.datasets}'")
+    kept = {key: document.get(key) for key in series.keep}
     records: dict[str, dict] = {}
-    for dataset in document[series["datasets"]]:
-        points = dataset.get(series["points"]) if isinstance(dataset, dict) else None
+    for dataset in document[series.datasets]:
+        points = dataset.get(series.points) if isinstance(dataset, dict) else None
         if not isinstance(points, list) or not all(isinstance(point, dict) for point in points):
-            raise ValueError(f"a series has no list of points under '{series['points']}'")
-        name = str(dataset.get(series["name"]))
+            raise ValueError(f"a series has no list of points under '{series.points}'")
+        name = str(dataset.get(series.name))
         for point in points:
-            period = point.get(series["period"])
-            value = point.get(series["value"])
-            if name in series["percent"] and isinstance(value, (int, float, Decimal)) and not isinstance(value, bool):
+            period = point.get(series.period)
+            value = point.get(series.value)
+            if name in series.percent and isinstance(value, (int, float, Decimal)) and not isinstance(value, bool):
                 value = _per_unit(value)
-            records.setdefault(str(period), {series["period"]: period, **kept})[name] = value
+            records.setdefault(str(period), {series.period: period, **kept})[name] = value
     return list(records.values())
 
 

@@ -14,24 +14,25 @@ from transforms.canonical import COLUMNS, FILE, NUMERIC, PERIOD, REQUIRED, ROW, 
 from transforms.domain import CHANNELS
 from transforms.layouts import (ALL, MONTHS, OFFERED, REPORTED_COLUMNS, from_headers, header_columns,
                                 offered_from_return, with_periods)
+from transforms.mappings import ReturnLayout
 
 
-def normalise(frame: pl.DataFrame, layout: dict, return_type: str) -> pl.DataFrame:
+def normalise(frame: pl.DataFrame, layout: ReturnLayout, return_type: str) -> pl.DataFrame:
     """Canonical column names and values, still text; `_row_number` and `_source_file` are carried through."""
-    frame = frame.rename({k: v for k, v in layout.get("rename", {}).items() if k in frame.columns})
+    frame = frame.rename({k: v for k, v in layout.rename.items() if k in frame.columns})
     text = [c for c in frame.columns if c not in (ROW, FILE, SHAPE)]
-    markers = [*layout.get("not_provided", []), *layout.get("not_applicable", []), *layout.get("ambiguous", [])]
+    markers = [*layout.not_provided, *layout.not_applicable, *layout.ambiguous]
     frame = frame.with_columns(pl.col(text).str.strip_chars())
-    if layout.get("channels_offered"):
-        if layout["channels_offered"]["column"] not in frame.columns:
-            raise LayoutError(f"missing required column(s): {layout['channels_offered']['column']}")
-        frame = offered_from_return(frame, layout["channels_offered"])
-    if layout.get("headers"):
+    if layout.channels_offered:
+        if layout.channels_offered.column not in frame.columns:
+            raise LayoutError(f"missing required column(s): {layout.channels_offered.column}")
+        frame = offered_from_return(frame, layout.channels_offered)
+    if layout.headers:
         frame = _from_headers(frame, layout)
-    elif layout.get("unpivot"):
+    elif layout.unpivot:
         frame = _unpivot(frame, layout)
-    if layout.get("thousands"):
-        frame = frame.with_columns(pl.col(c).str.replace_all(layout["thousands"], "", literal=True)
+    if layout.thousands:
+        frame = frame.with_columns(pl.col(c).str.replace_all(layout.thousands, "", literal=True)
                                    for c in (*NUMERIC, *REPORTED_COLUMNS) if c in frame.columns)
     if markers:
         cells = [c for c in frame.columns if c not in (ROW, FILE, SHAPE, OFFERED, MONTHS)]
@@ -40,74 +41,71 @@ def normalise(frame: pl.DataFrame, layout: dict, return_type: str) -> pl.DataFra
     if OFFERED in frame.columns and "channel" in frame.columns:  # the return says the channel is not offered
         frame = frame.filter(~(pl.col("channel").is_in(CHANNELS) & pl.col("transactions_completed").is_null()
                                & ~pl.col(OFFERED).list.contains(pl.col("channel"))).fill_null(False))
-    for column, labels in layout.get("values", {}).items():
+    for column, labels in layout.values.items():
         if column in frame.columns:
             frame = frame.with_columns(pl.col(column).replace(labels))
-    for column, factor in layout.get("scale", {}).items():
+    for column, factor in layout.scale.items():
         scaled = (pl.col(column).cast(pl.Float64, strict=False) * factor).round(2)
         frame = frame.with_columns(pl.when(scaled.is_not_null()).then(scaled.cast(pl.String))
                                    .otherwise(pl.col(column)).alias(column))
-    if layout.get("month_format") and "month" in frame.columns:
-        parsed = pl.col("month").str.strptime(pl.Date, layout["month_format"], strict=False)
+    if layout.month_format and "month" in frame.columns:
+        parsed = pl.col("month").str.strptime(pl.Date, layout.month_format, strict=False)
         frame = frame.with_columns(pl.when(parsed.is_not_null()).then(parsed.cast(pl.String))
                                    .otherwise(pl.col("month")).alias("month"))
     missing = [c for c in REQUIRED[return_type] if c not in frame.columns]
     if missing:
         raise LayoutError(f"missing required column(s): {', '.join(missing)}")
-    frame = with_periods(frame, layout.get("period_grain") == "financial_year")
+    frame = with_periods(frame, layout.period_grain == "financial_year")
     present = [pl.col(c) if c in frame.columns else pl.lit(None, pl.String).alias(c)
                for c in [*COLUMNS[return_type], SHAPE]]
     extra = [c for c in (TOTAL, *REPORTED_COLUMNS) if c in frame.columns]
     return frame.select(*present, *PERIOD, *extra, FILE, ROW)
 
 
-def _from_headers(frame: pl.DataFrame, layout: dict) -> pl.DataFrame:
-    read = header_columns(frame.columns, layout["headers"])
+def _from_headers(frame: pl.DataFrame, layout: ReturnLayout) -> pl.DataFrame:
+    read = header_columns(frame.columns, layout.headers)
     keep = [c for c in frame.columns if c not in read and c != "month"] + (["_month"] if "month" in frame.columns
                                                                            else [])
     if "month" in frame.columns:  # a period named in a column, for families whose headers name none
         frame = frame.rename({"month": "_month"})
     try:
-        long = from_headers(frame, layout["headers"], keep)
+        long = from_headers(frame, layout.headers, keep)
     except ValueError as error:
         raise LayoutError(str(error)) from None
     if "_month" in long.columns:
         long = long.with_columns(pl.coalesce("month", "_month").alias("month")).drop("_month")
-    not_applicable = layout.get("not_applicable", [])
-    return long.filter(~pl.col("transactions_completed").is_in(not_applicable).fill_null(False))
+    return long.filter(~pl.col("transactions_completed").is_in(layout.not_applicable).fill_null(False))
 
 
-def _unpivot(frame: pl.DataFrame, layout: dict) -> pl.DataFrame:
-    unpivot = layout["unpivot"]
-    total = unpivot.get("total")
-    missing = [c for c in [*([total] if total else []), *unpivot["columns"]] if c not in frame.columns]
+def _unpivot(frame: pl.DataFrame, layout: ReturnLayout) -> pl.DataFrame:
+    unpivot = layout.unpivot
+    total, value, channels = unpivot.total, unpivot.value, unpivot.columns
+    missing = [c for c in [*([total] if total else []), *channels] if c not in frame.columns]
     if missing:
         raise LayoutError(f"missing required column(s): {', '.join(missing)}")
-    not_applicable = layout.get("not_applicable", [])
     if total:
         frame = frame.rename({total: TOTAL})
-    index = [c for c in frame.columns if c not in unpivot["columns"]]
-    long = (frame.unpivot(on=list(unpivot["columns"]), index=index, variable_name="channel",
-                          value_name=unpivot["value"])
-            .filter(~pl.col(unpivot["value"]).is_in(not_applicable) | pl.col(unpivot["value"]).is_null())
-            .with_columns(pl.col("channel").replace_strict(unpivot["columns"])))
-    if not total or unpivot["value"] != "transactions_completed":
+    index = [c for c in frame.columns if c not in channels]
+    long = (frame.unpivot(on=list(channels), index=index, variable_name="channel", value_name=value)
+            .filter(~pl.col(value).is_in(layout.not_applicable) | pl.col(value).is_null())
+            .with_columns(pl.col("channel").replace_strict(channels)))
+    if not total or value != "transactions_completed":
         return long
     # the reported total is also kept, for the whole service (channel 'all'), after the channels of its row
-    whole = frame.select(index).with_columns(pl.lit(ALL).alias("channel"), pl.lit(None, pl.String).alias(
-        unpivot["value"]), pl.col(TOTAL).alias("reported_transactions_completed"))
+    whole = frame.select(index).with_columns(pl.lit(ALL).alias("channel"), pl.lit(None, pl.String).alias(value),
+                                             pl.col(TOTAL).alias("reported_transactions_completed"))
     return pl.concat([long, whole], how="diagonal_relaxed").sort(ROW, maintain_order=True)
 
 
-def ignored_columns(frame: pl.DataFrame, layout: dict, return_type: str) -> list[str]:
+def ignored_columns(frame: pl.DataFrame, layout: ReturnLayout, return_type: str) -> list[str]:
     """Submitted columns the layout does not use (reported, not an error)."""
-    renamed = [layout.get("rename", {}).get(c, c) for c in frame.columns if c not in (ROW, FILE, SHAPE)]
-    unpivot = layout.get("unpivot") or {}
-    used = {*COLUMNS[return_type], *unpivot.get("columns", {}), unpivot.get("total")}
+    renamed = [layout.rename.get(c, c) for c in frame.columns if c not in (ROW, FILE, SHAPE)]
+    unpivot = layout.unpivot
+    used = {*COLUMNS[return_type], *(unpivot.columns if unpivot else ()), unpivot.total if unpivot else None}
     return [c for c in renamed if c not in used]
 
 
-def normalise_files(frame: pl.DataFrame, layout: dict, return_type: str) -> pl.DataFrame:
+def normalise_files(frame: pl.DataFrame, layout: ReturnLayout, return_type: str) -> pl.DataFrame:
     """`normalise` over several files of one layout and one header at once: the same rows as normalising each file
     on its own and putting the results one after another, files in the order they come in `frame`."""
     files = frame.get_column(FILE).unique(maintain_order=True)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import polars as pl
 
 from transforms.domain import CHANNELS
+from transforms.mappings import Records
 from transforms.row_rules import NUMBER_TEXT, is_whole, shape_rules
 from transforms.staging import FILE, ROW, SHAPE, Rule, apply_rules, first_failures, mark_duplicates
 
@@ -24,7 +25,7 @@ PERCENTS = ("reported_satisfaction_percent", "reported_digital_take_up_percent",
 COLUMNS = ["service_id", "month", "channel", "measure", "value"]
 
 
-def validate_records(frame: pl.DataFrame, mapping: dict, agency_id: str,
+def validate_records(frame: pl.DataFrame, mapping: Records, agency_id: str,
                      catalogue: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     """(accepted long rows, quarantined records). `mapping` names the publisher's service slugs
     (`services: {slug: service_id}`) and channels (`channels: {digital: online}`)."""
@@ -36,8 +37,8 @@ def validate_records(frame: pl.DataFrame, mapping: dict, agency_id: str,
     timestamp = pl.col("_timestamp").str.slice(0, 10).str.strptime(pl.Date, "%Y-%m-%d", strict=False)
     frame = frame.with_columns(
         data_type.alias("data_type"),
-        pl.col("service").replace_strict(mapping.get("services", {}), default=None).alias("service_id"),
-        pl.col("channel").replace(mapping.get("channels", {})).alias("channel"),
+        pl.col("service").replace_strict(mapping.services, default=None).alias("service_id"),
+        pl.col("channel").replace(mapping.channels).alias("channel"),
         data_type.replace_strict(DATA_TYPES, default=None).alias("measure"),
         timestamp.alias("month"),
         pl.col("count").cast(pl.Float64, strict=False).alias("value"),

@@ -16,15 +16,15 @@ from pathlib import Path
 import polars as pl
 
 from pipelines.defs.staging.guards import ParseError, check_shape
-from pipelines.defs.staging.readers import sniff_delimiter
+from pipelines.defs.staging.readers import FileLayout, sniff_delimiter
 from pipelines.lib.config.limits import FileLimits
 from transforms.staging import FILE, ROW, SHAPE
 
-def plain_csv(data: bytes, layout: dict, limits: FileLimits) -> tuple[str, tuple[str, ...], int] | None:
+def plain_csv(data: bytes, layout: FileLayout, limits: FileLimits) -> tuple[str, tuple[str, ...], int] | None:
     """(delimiter, header as sent, rows) of a file the fast path reads exactly as the per-file reader would (which
     strips the header's names); else None."""
-    encoding = layout.get("encoding", "utf-8").lower().replace("_", "-")
-    if (encoding not in ("utf-8", "utf8") or layout.get("unnamed_columns") == "number"
+    encoding = layout.encoding.lower().replace("_", "-")
+    if (encoding not in ("utf-8", "utf8") or layout.unnamed_columns == "number"
             or any(b in data for b in (b'"', b"\r", b"\x00"))):
         return None
     raw = data.split(b"\n")
@@ -38,7 +38,7 @@ def plain_csv(data: bytes, layout: dict, limits: FileLimits) -> tuple[str, tuple
         return None
     if lines[-1] == "":
         lines.pop()
-    delimiter = layout.get("delimiter") or sniff_delimiter(lines[0])
+    delimiter = layout.delimiter or sniff_delimiter(lines[0])
     sent = lines[0].split(delimiter)
     header = tuple(h.strip() for h in sent)
     width, rows = len(header), len(lines) - 1
@@ -54,7 +54,7 @@ def plain_csv(data: bytes, layout: dict, limits: FileLimits) -> tuple[str, tuple
     return delimiter, tuple(sent), rows
 
 
-def read_plain_csvs(files: list[tuple[str, Path, dict]], limits: FileLimits) -> dict[str, pl.DataFrame]:
+def read_plain_csvs(files: list[tuple[str, Path, FileLayout]], limits: FileLimits) -> dict[str, pl.DataFrame]:
     """Frames as `read_table` gives them (with `_source_file`) for the files of `files` (source path, archive
     path, layout) that the fast path takes; the others are not in the result."""
     groups = defaultdict(list)

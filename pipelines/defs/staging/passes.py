@@ -14,6 +14,7 @@ import polars as pl
 
 from pipelines.defs.staging.accounting import whole_file
 from pipelines.defs.staging.readers import ParseError
+from transforms.mappings import ReturnLayout
 from transforms.staging import (AGENCY, FILE, FIRST_MONTH, RETURN_MONTH, LayoutError, normalise, normalise_files,
                                 validate_returns)
 
@@ -24,7 +25,7 @@ def file_failure(source_path: str, error: Exception) -> pl.DataFrame:
     return whole_file(source_path, f"{type(error).__name__}: {str(error)[:300]}")
 
 
-def normalised_files(batch: list[tuple[str, pl.DataFrame]], layout: dict, return_type: str):
+def normalised_files(batch: list[tuple[str, pl.DataFrame]], layout: ReturnLayout, return_type: str):
     """(source_path, normalised frame or None, failure or None) for each file of a batch: files of one mapping
     and one header, as read (with `_source_file`), in the order they arrived."""
     if len(batch) > 1:

@@ -21,15 +21,19 @@ import polars as pl
 from pipelines.defs.staging.guards import ParseError, check_parquet, check_shape, check_xlsx, gunzip
 from pipelines.lib.config.limits import FileLimits
 from transforms.layouts import series_records
+from transforms.mappings import AS_SENT, CatalogueLayout, ReturnLayout
 from transforms.staging import ROW, SHAPE
 
 DELIMITERS = ",;\t|"
 UTF16_SAMPLE = 4096  # bytes looked at for the NUL pattern of UTF-16 without a byte order mark
-__all__ = ["ParseError", "read_table"]
+FileLayout = ReturnLayout | CatalogueLayout  # what a file is read by: its encoding, delimiter, sheet, JSON keys
+__all__ = ["FileLayout", "ParseError", "read_table"]
 
 
-def read_table(path: Path, layout: dict, name: str | None = None, limits: FileLimits | None = None) -> pl.DataFrame:
-    """`name` is the file's submitted name (its suffixes decide the format; the archive copy may differ)."""
+def read_table(path: Path, layout: FileLayout = AS_SENT, name: str | None = None,
+               limits: FileLimits | None = None) -> pl.DataFrame:
+    """`name` is the file's submitted name (its suffixes decide the format; the archive copy may differ); `layout`
+    the mapping's layout of the file (none: read as sent)."""
     limits = limits or FileLimits()
     size = path.stat().st_size
     if size > limits.max_file_bytes:
@@ -67,8 +71,8 @@ def _mark_long_cells(frame: pl.DataFrame, limits: FileLimits) -> pl.DataFrame:
                               pl.coalesce(shape, note).alias(SHAPE))
 
 
-def _decode(data: bytes, layout: dict) -> str:
-    encoding = layout.get("encoding", "utf-8")
+def _decode(data: bytes, layout: FileLayout) -> str:
+    encoding = layout.encoding
     found = _utf16(data)
     if found and not encoding.lower().replace("_", "-").startswith("utf-16"):
         sign, codec = found
@@ -94,7 +98,7 @@ def _utf16(data: bytes) -> tuple[str, str] | None:
     return None
 
 
-def _csv(data: bytes, layout: dict, limits: FileLimits) -> pl.DataFrame:
+def _csv(data: bytes, layout: FileLayout, limits: FileLimits) -> pl.DataFrame:
     previous = csv.field_size_limit(limits.max_line_bytes + 1)  # the csv module's limit is the process's: restored
     try:
         return _csv_cells(data, layout, limits)
@@ -102,16 +106,16 @@ def _csv(data: bytes, layout: dict, limits: FileLimits) -> pl.DataFrame:
         csv.field_size_limit(previous)
 
 
-def _csv_cells(data: bytes, layout: dict, limits: FileLimits) -> pl.DataFrame:
+def _csv_cells(data: bytes, layout: FileLayout, limits: FileLimits) -> pl.DataFrame:
     text = _decode(data, layout)
-    delimiter = layout.get("delimiter") or sniff_delimiter(text[:limits.max_line_bytes].split("\n", 1)[0])
+    delimiter = layout.delimiter or sniff_delimiter(text[:limits.max_line_bytes].split("\n", 1)[0])
     records = _records(io.StringIO(text, newline="").readlines(), delimiter, limits)
     first = next(records, None)
     if first is None or first[1] is not None:
         raise ParseError(f"the header cannot be read: {first[1] if first else 'no header'}")
     header = [h.strip() for h in first[0]]
     check_shape(0, len(header), limits)
-    if layout.get("unnamed_columns") == "number":  # a spreadsheet's check columns, declared in the mapping
+    if layout.unnamed_columns == "number":  # a spreadsheet's check columns, declared in the mapping
         header = [h if h and header.index(h) == i else f"(column {i + 1})" for i, h in enumerate(header)]
     if len(set(header)) != len(header) or "" in header:
         raise ParseError(f"the header has empty or repeated column names: {header[:50]}")
@@ -166,11 +170,11 @@ def sniff_delimiter(first_line: str) -> str:
     return max(DELIMITERS, key=first_line.count)
 
 
-def _xlsx(data: bytes, layout: dict, limits: FileLimits) -> pl.DataFrame:
+def _xlsx(data: bytes, layout: FileLayout, limits: FileLimits) -> pl.DataFrame:
     check_xlsx(data, limits)
     try:
-        frame = pl.read_excel(io.BytesIO(data), sheet_name=layout.get("sheet"),
-                              sheet_id=None if layout.get("sheet") else 1, infer_schema_length=0)
+        frame = pl.read_excel(io.BytesIO(data), sheet_name=layout.sheet, sheet_id=None if layout.sheet else 1,
+                              infer_schema_length=0)
     except Exception as error:  # fastexcel and openpyxl raise many types for a damaged workbook
         raise ParseError(f"{type(error).__name__}: {_first_line(error)}") from error
     unnamed = [c for c in frame.columns if c.startswith("__UNNAMED__")]
@@ -181,7 +185,7 @@ def _xlsx(data: bytes, layout: dict, limits: FileLimits) -> pl.DataFrame:
     return frame.select(pl.all().cast(pl.String).str.replace(r"^([0-9]{4}-[0-9]{2}-[0-9]{2}) 00:00:00$", "${1}"))
 
 
-def _json(data: bytes, layout: dict, limits: FileLimits) -> pl.DataFrame:
+def _json(data: bytes, layout: FileLayout, limits: FileLimits) -> pl.DataFrame:
     repeated: dict[int, tuple[dict, list[str]]] = {}  # id of an object that gave a key twice -> (it, those keys)
 
     def keep_repeats(pairs: list[tuple[str, object]]) -> dict:
@@ -197,9 +201,9 @@ def _json(data: bytes, layout: dict, limits: FileLimits) -> pl.DataFrame:
         raise ParseError(f"JSONDecodeError: {error}") from error
     except RecursionError as error:
         raise ParseError("the JSON is nested too deeply to be a list of records") from error
-    records = series_records(records, layout["series"]) if layout.get("series") else records
-    if isinstance(records, dict) and isinstance(records.get(layout.get("records_key", "data")), list):
-        records = records[layout.get("records_key", "data")]
+    records = series_records(records, layout.series) if layout.series else records
+    if isinstance(records, dict) and isinstance(records.get(layout.records_key), list):
+        records = records[layout.records_key]
     if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
         raise ParseError("the JSON is not a list of records (objects)")
     if not records:
@@ -231,7 +235,7 @@ def _text(value) -> str | None:
     return str(value)
 
 
-def _parquet(data: bytes, layout: dict, limits: FileLimits) -> pl.DataFrame:
+def _parquet(data: bytes, layout: FileLayout, limits: FileLimits) -> pl.DataFrame:
     check_parquet(data, limits)
     try:
         frame = pl.read_parquet(io.BytesIO(data))

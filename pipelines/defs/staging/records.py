@@ -22,8 +22,7 @@ def stg_reported_figures(store: DataStore, settings: Settings) -> dg.Materialize
             "WHERE month IS NULL AND agency_id IS NOT NULL ORDER BY source_path").fetchall() if row[2] in agencies]
 
     def validator(frame, con, agency_id):
-        mapping = config.mapping(agencies[agency_id]).records.model_dump()
-        accepted, failed = validate_records(frame, mapping, agency_id, catalogue)
+        accepted, failed = validate_records(frame, config.mapping(agencies[agency_id]).records, agency_id, catalogue)
         return accepted.with_columns(pl.lit(agency_id).alias("agency_id")), failed
 
     return dg.MaterializeResult(metadata=stage_whole_files(store, "performance_records", files, validator,

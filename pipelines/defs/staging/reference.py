@@ -73,7 +73,7 @@ def stg_service_catalogue(store: DataStore, settings: Settings) -> dg.Materializ
         seen.update(accepted["service_id"].to_list())
         return accepted, pl.concat([failed.with_columns(pl.col("row_number").cast(pl.Int64)), superseded],
                                    how="diagonal_relaxed")
-    layouts = {a.id: config.mapping(a).returns.catalogue.model_dump() for a in config.agencies
+    layouts = {a.id: config.mapping(a).returns.catalogue for a in config.agencies
                if config.mapping(a).returns and config.mapping(a).returns.catalogue}
     return dg.MaterializeResult(metadata=stage_whole_files(store, "service_catalogue", files, validator,
                                                            "stg_service_catalogue", config.limits.files, layouts))

@@ -71,7 +71,7 @@ def stage_returns(store: DataStore, config: Config, return_type: str, start: dt.
             if layout.file is None or not matches_file(layout.file, name):
                 continue
             files.append(((source_path, sha, agency_id, month),
-                          (source_path, store.archive / archive_path, layout.model_dump(), agency.mapping)))
+                          (source_path, store.archive / archive_path, layout, agency.mapping)))
         accepted, quarantined, accounting_rows, rules = [], [], [], Counter()
         for part in agency_month_parts(files, config.limits.files.max_file_bytes):
             good, bad, rows, counts = _stage_part(config, return_type, catalogue, part)
@@ -134,7 +134,7 @@ def _stage_part(config: Config, return_type: str, catalogue: pl.DataFrame, part:
     months = defaultdict(list)  # (agency, month) -> [(source_path, normalised)]
     return_of = {source_path: (agency_id, month) for source_path, _, agency_id, month in files}
     for (mapping, _), batch in batches.items():
-        layout = getattr(config.mappings[mapping].returns, return_type).model_dump()
+        layout = getattr(config.mappings[mapping].returns, return_type)
         for source_path, normalised, failure in normalised_files(batch, layout, return_type):
             if failure is not None:
                 failures[source_path] = failure

@@ -13,9 +13,10 @@ from pydantic import BaseModel, ValidationError, model_validator
 
 from pipelines.lib.config.base import Model, raise_broken
 from pipelines.lib.config.limits import Limits
-from pipelines.lib.config.mappings import RETURN_TYPES, MappingFile, ReturnLayout
 from pipelines.lib.config.metadata import Housekeeping, OpenData
 from pipelines.lib.config.sources import Agency, Registry
+from transforms.domain import RETURN_TYPES
+from transforms.mappings import MappingFile, ReturnLayout
 
 PROJECT_CONFIG_DIR = Path(__file__).resolve().parents[3] / "config"
 FILES: dict[str, tuple[str, type[BaseModel]]] = {

@@ -1,15 +1,43 @@
-"""mappings/*.yaml: how an agency's files become the canonical returns (the keys staging and the readers use)."""
+"""The typed mapping of config/mappings/*.yaml: how an agency's files become the canonical returns. One model per
+concept, each with unknown keys forbidden, validated when the configuration is loaded (`pipelines/lib/config/`
+reads the YAML into `MappingFile`) and read, as these models, by normalising (`transforms/normalising.py`,
+`transforms/layouts.py`), the readers and the records' validation.
+
+`Model`, `Text`, `raise_broken` and `one_name` are shared with the rest of the configuration's models, which stay in
+`pipelines/lib/config/`: only the pipeline reads them."""
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
-from pipelines.lib.config.base import Channel, Model, Text, one_name, raise_broken
-from transforms.domain import RETURN_TYPES
+from transforms.canonical import COLUMNS, NUMERIC
+from transforms.domain import CHANNELS, RETURN_TYPES
 from transforms.layouts import MEASURE_TARGETS, REPORTED_COLUMNS, header_pattern
-from transforms.staging import COLUMNS, NUMERIC
+
+Text = Annotated[str, Field(min_length=1)]
+Channel = Literal[CHANNELS]
+RECORDS_KEY = "data"  # where a JSON object keeps its list of records, unless a return's layout says otherwise
+
+
+class Model(BaseModel):
+    """A configuration model: unknown keys are an error (a typo never passes silently) and it never changes."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def raise_broken(problems: list[tuple[tuple, str]]) -> None:
+    """Report a model's broken cross-field rules together, each with the key (relative to the model) it is about."""
+    if problems:
+        raise PydanticCustomError("config_rules", "{count} rule(s) broken", {"problems": problems,
+                                                                               "count": len(problems)})
+
+
+def one_name(value: str) -> bool:
+    """A name that is one path part (a folder under data/landing/, a file in a month's folder), never a path."""
+    return value not in ("", ".", "..") and "/" not in value and "\\" not in value
 
 
 class Unpivot(Model):
@@ -70,8 +98,8 @@ class ReturnLayout(Model):
     extract: Text | None = None  # transactions only: a glob of transaction-level extract files
     sheet: Text | None = None  # XLSX: the sheet (else the first)
     delimiter: str | None = None  # CSV: else guessed from the header
-    encoding: str = "utf-8"
-    records_key: Text = "data"  # JSON: where an object keeps its list of records
+    encoding: str = "utf-8"  # the text's encoding, as Python names it (cp1252, utf-16)
+    records_key: Text = RECORDS_KEY  # JSON: where an object keeps its list of records
     series: Series | None = None  # JSON: a document of series, one per measure, made one record per period
     rename: dict[str, Text] = {}  # their column -> ours
     values: dict[str, dict[str, str]] = {}  # our column -> their label -> ours
@@ -88,7 +116,7 @@ class ReturnLayout(Model):
     month_format: Text | None = None  # a strptime format for the month column
     # financial_year: the periods are financial years, so "2011-12" is April 2011 to March 2012, not December 2011
     period_grain: Literal["month", "financial_year"] = "month"
-    unpivot: Unpivot | None = None
+    unpivot: Unpivot | None = None  # wide returns: a column per channel
 
     @field_validator("file")
     @classmethod
@@ -137,8 +165,13 @@ class CatalogueLayout(Model):
     delimiter: str | None = None
     rename: Annotated[dict[str, Text], Field(min_length=1)]  # their column -> service_id, service_name, ...
     defaults: dict[str, str] = {}  # a value for a catalogue column the file does not have
-    not_provided: list[str] = []
-    unnamed_columns: Literal["error", "number"] = "error"
+    not_provided: list[str] = []  # markers of a value that was not provided (the cell is read as empty)
+    unnamed_columns: Literal["error", "number"] = "error"  # as for a return
+    # Not keys of the mapping: a catalogue is read as a return's file is by default (the first sheet of a workbook,
+    # the records under `data` of a JSON object, no series), so the readers read either layout alike.
+    sheet: ClassVar[None] = None
+    records_key: ClassVar[str] = RECORDS_KEY
+    series: ClassVar[None] = None
 
 
 class Returns(Model):
@@ -208,3 +241,8 @@ class MappingFile(Model):
             raise_broken([(("returns",), "missing: a mapping has returns (monthly returns) or records "
                                           "(Performance-Platform records)")])
         return self
+
+
+# A file read and normalised as it was sent, under any name: nothing renamed, marked or scaled. The central team's
+# files (the catalogue, the benefits register), which no agency's mapping describes, are read so.
+AS_SENT = ReturnLayout(file="*")

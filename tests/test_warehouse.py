@@ -228,3 +228,20 @@ def test_a_damaged_or_truncated_file_is_refused_naming_the_backup_and_restore_th
     with connect(tmp_path / "other.duckdb") as con:  # a failed query of a sound file is DuckDB's error as it is
         with pytest.raises(duckdb.CatalogException):
             con.execute("SELECT * FROM no_such_table")
+
+
+def test_the_writer_refuses_accounting_rows_that_do_not_add_up_and_writes_nothing(tmp_path):
+    good = {"return_type": "transactions", "agency_id": "a", "month": DEC, "source_file": "a/2025-12/t.csv",
+            "sha256": "s", "file_status": "read", "rows_read": 5, "rows_accepted": 3, "rows_quarantined": 2,
+            "rows_markers_only": 1}
+    bad = {**good, "source_file": "a/2025-12/c.csv", "rows_quarantined": 1}
+    with connect(tmp_path / "warehouse.duckdb") as con:
+        with pytest.raises(quarantine.AccountingMismatch, match=r"1 accounting row\(s\) do not add up"):
+            quarantine.write(con, [{"return_type": "transactions", "source_file": "a/2025-12/c.csv", "sha256": "s",
+                                    "rule": "r", "message": "m"}], [good, bad])
+        assert con.execute("SELECT (SELECT count(*) FROM quarantine), (SELECT count(*) FROM submission_accounting)"
+                           ).fetchall() == [(0, 0)]
+        quarantine.write(con, accounting=[good])
+        assert con.execute("SELECT source_file, rows_read, rows_markers_only, superseded_by FROM submission_accounting"
+                           ).fetchall() == [("a/2025-12/t.csv", 5, 1, None)]
+

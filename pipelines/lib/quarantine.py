@@ -21,7 +21,8 @@ ACCOUNTING = "submission_accounting"
 
 
 class AccountingMismatch(ValueError):
-    """Accounting rows whose rows read are not the rows accepted plus the rows quarantined."""
+    """Accounting rows whose rows read are not the rows accepted plus the rows quarantined (or with more rows of
+    markers only than rows accepted)."""
 
 
 @cache
@@ -40,22 +41,20 @@ def write(con, quarantined=None, accounting=None) -> None:
     """Append quarantine and accounting rows, inside the caller's transaction. Each is a list of dicts, a Polars
     frame, an Arrow table or a DuckDB relation of the same connection, with the table's columns by name (absent ones
     NULL). Raises AccountingMismatch, writing nothing, when an accounting row does not add up."""
-    incoming = {table: f"{table}_incoming" for table, rows in ((QUARANTINE, quarantined), (ACCOUNTING, accounting))
-                if rows is not None and not (isinstance(rows, list) and not rows)}
-    for table, rows in ((QUARANTINE, quarantined), (ACCOUNTING, accounting)):
-        if table in incoming:  # a view of the table's shape: columns absent from the rows are NULL
-            con.register(f"{incoming[table]}_given", pl.DataFrame(rows, schema=schema(table))
-                         if isinstance(rows, list) else rows)
-            con.execute(f"CREATE OR REPLACE TEMP VIEW {incoming[table]} AS SELECT * FROM {table} WHERE false "
-                        f"UNION ALL BY NAME SELECT * FROM {incoming[table]}_given")
-    if ACCOUNTING in incoming:
+    given = {table: rows for table, rows in ((QUARANTINE, quarantined), (ACCOUNTING, accounting))
+             if rows is not None and not (isinstance(rows, list) and not rows)}
+    for table, rows in given.items():  # each as a view of the table's shape: columns absent from the rows are NULL
+        con.register(f"{table}_given", pl.DataFrame(rows, schema=schema(table)) if isinstance(rows, list) else rows)
+        con.execute(f"CREATE OR REPLACE TEMP VIEW {table}_incoming AS SELECT * FROM {table} WHERE false "
+                    f"UNION ALL BY NAME SELECT * FROM {table}_given")
+    if ACCOUNTING in given:
         wrong = con.execute(f"SELECT source_file, rows_read, rows_accepted, rows_quarantined, rows_markers_only "
-                            f"FROM {incoming[ACCOUNTING]} WHERE NOT accounting_adds_up(rows_read, rows_accepted, "
+                            f"FROM {ACCOUNTING}_incoming WHERE NOT accounting_adds_up(rows_read, rows_accepted, "
                             "rows_quarantined, rows_markers_only)").fetchall()
         if wrong:
             raise AccountingMismatch(f"{len(wrong)} accounting row(s) do not add up (rows read = accepted + "
                                      f"quarantined, markers only among accepted): {wrong[:5]}")
-    for table, name in incoming.items():
-        con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM {name}")
-        con.execute(f"DROP VIEW {name}")
-        con.unregister(f"{name}_given")
+    for table in given:
+        con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM {table}_incoming")
+        con.execute(f"DROP VIEW {table}_incoming")
+        con.unregister(f"{table}_given")

@@ -126,7 +126,7 @@ def stage_agency_month(con, store: DataStore, agency_id: str, month: dt.date, fi
     if not readable:  # nothing readable: the month's transactions are not provided
         return accounting
     params = {"files": [str(path) for _, _, path in readable], "agency": agency_id, "month": month}
-    rows_read = [con.execute("SELECT num_rows FROM parquet_file_metadata(?)", [str(path)]).fetchone()[0]
+    rows_read = [con.execute("SELECT num_rows FROM parquet_file_metadata(?)", [str(path)]).fetchall()[0][0]
                  for _, _, path in readable]
 
     started = time.monotonic()
@@ -144,7 +144,7 @@ def stage_agency_month(con, store: DataStore, agency_id: str, month: dt.date, fi
     tally["aggregation_seconds"] += time.monotonic() - started
 
     accepted = con.execute("SELECT sum(transactions_started) FROM stg_extract_transactions WHERE agency_id = ? "
-                           "AND month = ? AND channel = 'all'", [agency_id, month]).fetchone()[0] or 0
+                           "AND month = ? AND channel = 'all'", [agency_id, month]).fetchall()[0][0] or 0
     rejected = {}
     if accepted < sum(rows_read):  # only then is there anything to list (the usual case costs nothing more)
         started = time.monotonic()

@@ -128,7 +128,7 @@ def summary(result: dg.ExecuteInProcessResult, store, seconds: dict[str, float],
         seen.add(key)
         meta = {k: v.value for k, v in event.materialization.metadata.items()}
         files = meta.get("files", meta.get("files_seen", ""))
-        rows = meta.get("rows_accepted", meta.get("rows_in_run", meta.get("dagster/row_count", "")))
+        rows = meta.get("rows_accepted", meta.get("dagster/row_count", ""))
         if files in ("", 0) and rows in ("", 0) and not meta.get("rows_quarantined"):
             continue  # a stage with nothing to do in this run (no extracts, no API agencies, ...)
         lines.append(f"{key:<28}{files:>7}{rows:>11}{meta.get('rows_quarantined', ''):>13}{seconds.get(key, 0):>9.1f}")

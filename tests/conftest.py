@@ -8,7 +8,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from pipelines.definitions import assets, checks
+from pipelines.definitions import assets, checks, everything
 from examples.generator import generate
 from pipelines.lib.config import PROJECT_CONFIG_DIR
 from pipelines.defs.publishing.open_data import publish
@@ -29,7 +29,7 @@ def run_graph(store: DataStore, start: str = FIRST, end: str = LAST, selection=N
         instance=dg.DagsterInstance.ephemeral(),
         tags={"dagster/asset_partition_range_start": start, "dagster/asset_partition_range_end": end,
               **(tags or {})},
-        selection=selection, raise_on_error=False)
+        selection=everything if selection is None else selection, raise_on_error=False)
 
 
 def published_checksums(store: DataStore) -> dict[str, str]:

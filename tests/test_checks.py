@@ -62,7 +62,8 @@ def test_all_checks_pass_on_good_data_but_the_missing_return(built):
                         ("kpi_cost_per_transaction", "month_on_month_jumps"): True,
                         ("kpi_by_period", "reported_figures_agree"): True,
                         ("submission_status", "returns_on_time"): False,
-                        ("stg_service_catalogue", "services_in_catalogue"): True}
+                        ("stg_service_catalogue", "services_in_catalogue"): True,
+                        ("submission_accounting", "accounting_adds_up"): True}
 
 
 @pytest.mark.parametrize("table", sorted(BREAKAGES))
@@ -97,6 +98,29 @@ def test_blocking_failure_stops_downstream_assets(copied):
     materialised = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
     assert materialised == set()
     assert (store.published / "kpi_cost_per_transaction.parquet").read_bytes() == published_before
+
+
+@pytest.mark.parametrize("read, accepted, quarantined, markers_only", [
+    (10, 7, 2, 0),   # a row neither accepted nor quarantined
+    (10, 7, 3, 8),   # more rows of markers only than rows accepted
+])
+def test_accounting_check_fails_on_a_planted_row_that_does_not_add_up(copied, read, accepted, quarantined,
+                                                                      markers_only):
+    store, _ = copied
+    with store.connect() as con:
+        con.execute("INSERT INTO submission_accounting BY NAME SELECT 'transactions' AS return_type, 'revenue' AS "
+                    "agency_id, DATE '2025-09-01' AS month, 'revenue/2025-09/planted.csv' AS source_file, 'abc' AS "
+                    "sha256, 'read' AS file_status, ? AS rows_read, ? AS rows_accepted, ? AS rows_quarantined, "
+                    "? AS rows_markers_only", [read, accepted, quarantined, markers_only])
+    result = run_graph(store, selection=checks_only("submission_accounting"))
+    [evaluation] = result.get_asset_check_evaluations()
+    assert (evaluation.check_name, evaluation.passed, evaluation.severity) == (
+        "accounting_adds_up", False, dg.AssetCheckSeverity.ERROR)
+    assert evaluation.metadata["files"].value == 1
+    assert evaluation.metadata["examples"].value == [
+        {"return_type": "transactions", "agency_id": "revenue", "month": "2025-09-01",
+         "source_file": "revenue/2025-09/planted.csv", "file_status": "read", "rows_read": read,
+         "rows_accepted": accepted, "rows_quarantined": quarantined, "rows_markers_only": markers_only}]
 
 
 def test_outlier_warning_flags_a_threefold_jump(copied):

@@ -16,8 +16,9 @@ from pipelines.lib.files import sha256_file, write_atomically
 from pipelines.lib.partitions import AGENCIES_TAG
 from pipelines.lib.resources import DataStore, Settings
 from pipelines.lib.tables import build_months
+from pipelines.lib import quarantine
 from pipelines.lib.warehouse import (CorruptWarehouse, StaleWarehouse, connect, delete_run_slice, held, memory_limit,
-                                     replace_months, write_quarantine)
+                                     replace_months)
 from transforms import sql
 from transforms.catalogue import CATALOGUE
 
@@ -126,7 +127,8 @@ def test_a_run_slice_is_its_months_and_only_its_agencies(tmp_path):
     with connect(tmp_path / "warehouse.duckdb") as con:
         rows = [{"return_type": "api_fetch", "agency_id": agency, "month": month, "source_file": "f", "sha256": "",
                  "rule": "http_error", "message": "m"} for agency in ("a", "b") for month in (DEC, JAN)]
-        assert write_quarantine(con, rows) == 4
+        quarantine.write(con, rows)
+        assert len(quarantined(con)) == 4
         delete_run_slice(con, "quarantine", DEC, JAN, ["a"], return_type="api_fetch")
         assert quarantined(con) == [("api_fetch", "a", JAN, "http_error"), ("api_fetch", "b", DEC, "http_error"),
                                     ("api_fetch", "b", JAN, "http_error")]
@@ -137,7 +139,7 @@ def test_a_run_slice_is_its_months_and_only_its_agencies(tmp_path):
 def test_a_run_limited_to_some_agencies_keeps_other_agencies_fetch_failures(tmp_path):
     store = DataStore(data_dir=str(tmp_path / "data"))
     with store.connect() as con:
-        write_quarantine(con, [{"return_type": "api_fetch", "agency_id": "elsewhere", "month": DEC,
+        quarantine.write(con, [{"return_type": "api_fetch", "agency_id": "elsewhere", "month": DEC,
                                 "source_file": "elsewhere/2025-12/transactions.json", "sha256": "",
                                 "rule": "http_error", "message": "HTTP 503 after 3 attempts"}])
     result = dg.materialize([raw_api_returns], resources={"store": store, "settings": Settings()},
@@ -226,3 +228,20 @@ def test_a_damaged_or_truncated_file_is_refused_naming_the_backup_and_restore_th
     with connect(tmp_path / "other.duckdb") as con:  # a failed query of a sound file is DuckDB's error as it is
         with pytest.raises(duckdb.CatalogException):
             con.execute("SELECT * FROM no_such_table")
+
+
+def test_the_writer_refuses_accounting_rows_that_do_not_add_up_and_writes_nothing(tmp_path):
+    good = {"return_type": "transactions", "agency_id": "a", "month": DEC, "source_file": "a/2025-12/t.csv",
+            "sha256": "s", "file_status": "read", "rows_read": 5, "rows_accepted": 3, "rows_quarantined": 2,
+            "rows_markers_only": 1}
+    bad = {**good, "source_file": "a/2025-12/c.csv", "rows_quarantined": 1}
+    with connect(tmp_path / "warehouse.duckdb") as con:
+        with pytest.raises(quarantine.AccountingMismatch, match=r"1 accounting row\(s\) do not add up"):
+            quarantine.write(con, [{"return_type": "transactions", "source_file": "a/2025-12/c.csv", "sha256": "s",
+                                    "rule": "r", "message": "m"}], [good, bad])
+        assert con.execute("SELECT (SELECT count(*) FROM quarantine), (SELECT count(*) FROM submission_accounting)"
+                           ).fetchall() == [(0, 0)]
+        quarantine.write(con, accounting=[good])
+        assert con.execute("SELECT source_file, rows_read, rows_markers_only, superseded_by FROM submission_accounting"
+                           ).fetchall() == [("a/2025-12/t.csv", 5, 1, None)]
+

@@ -34,7 +34,7 @@ def build_months(con, table: Table, start, end) -> dict:
     con.execute("BEGIN")
     rows = replace_months(con, table.name, sql(table.name), start, end)
     con.execute("COMMIT")
-    return {"rows_in_run": rows, "preview": dg.MetadataValue.md(preview(
+    return {"dagster/row_count": rows, "preview": dg.MetadataValue.md(preview(
         con, f"SELECT * FROM {table.name} WHERE month >= $start AND month < $end", {"start": start, "end": end}))}
 
 

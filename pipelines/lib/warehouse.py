@@ -1,5 +1,5 @@
 """The warehouse's shared mechanisms, as functions of a DuckDB connection: open it with its schema in place,
-rebuild a table from SQL, replace a run's months, write quarantine rows, and read the submissions in force."""
+rebuild a table from SQL, replace a run's months, and read the submissions in force."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from collections import OrderedDict
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Iterator, NamedTuple, Sequence
 
 import duckdb
 
@@ -23,8 +23,6 @@ from transforms import sql
 
 # Files DuckDB 1.4 can open (Evidence and the DuckDB CLI bundle older versions than the Python wheel).
 DUCKDB_CONFIG = {"storage_compatibility_version": "v1.4.0"}
-QUARANTINE_COLUMNS = ("return_type", "agency_id", "month", "source_file", "sha256", "row_number", "rule",
-                      "column_name", "offending_value", "message")
 # The schema's version: the DDL runs when a file does not have this one yet (once per file, not per connection).
 SCHEMA_VERSION = hashlib.sha256(sql("schema").encode()).hexdigest()[:16]
 
@@ -338,29 +336,29 @@ def delete_run_slice(con, table: str, start: dt.date, end: dt.date, agencies: Se
     con.execute(f"DELETE FROM {table} WHERE {where}", params)
 
 
-def write_quarantine(con, rows: Sequence[dict]) -> int:
-    """Append quarantine rows (dicts with the quarantine's columns; absent ones are NULL)."""
-    if rows:
-        con.executemany(f"INSERT INTO quarantine ({', '.join(QUARANTINE_COLUMNS)}) "
-                        f"VALUES ({', '.join('?' for _ in QUARANTINE_COLUMNS)})",
-                        [[row.get(column) for column in QUARANTINE_COLUMNS] for row in rows])
-    return len(rows)
+class Submission(NamedTuple):
+    """A file's version in force: where it arrived, its checksum, agency and month (None for central files and
+    records) and its unchanged copy, relative to data/archive/."""
+    source_path: str
+    sha256: str
+    agency_id: str | None
+    month: dt.date | None
+    archive_path: str
 
 
-def current_submissions(con, start: dt.date, end: dt.date) -> list[tuple]:
-    """The version in force of each return file for months in [start, end):
-    (source_path, sha256, agency_id, month, archive_path), in the order they were archived. Only files directly in a
-    month folder (<agency>/<YYYY-MM>/<name>): one in a subfolder, archived before those stopped being read, is not
-    a return."""
-    return con.execute("SELECT source_path, sha256, agency_id, month, archive_path FROM current_submissions "
-                       "WHERE month >= ? AND month < ? AND len(string_split(source_path, '/')) = 3 "
-                       "ORDER BY archived_at, source_path", [start, end]).fetchall()
-
-
-def current_file(con, source_path: str) -> tuple | None:
-    """The version in force of one submitted file (a central file), or None when it was never received."""
-    return con.execute("SELECT source_path, sha256, agency_id, month, archive_path FROM current_submissions "
-                       "WHERE source_path = ?", [source_path]).fetchone()
+def submissions_in_force(con, start: dt.date | None = None, end: dt.date | None = None,
+                         paths: Sequence[str] | None = None) -> list[Submission]:
+    """The version in force of each submitted file (view current_submissions), in the order they were archived: all
+    of them; with `start` and `end`, the returns of months in [start, end), only files directly in a month folder
+    (<agency>/<YYYY-MM>/<name>: one in a subfolder, archived before those stopped being read, is not a return); with
+    `paths`, those files."""
+    rows = con.execute("SELECT source_path, sha256, agency_id, month, archive_path FROM current_submissions "
+                       "WHERE ($start::DATE IS NULL OR (month >= $start AND month < $end "
+                       "AND len(string_split(source_path, '/')) = 3)) "
+                       "AND ($paths::VARCHAR[] IS NULL OR list_contains($paths::VARCHAR[], source_path)) "
+                       "ORDER BY archived_at, source_path",
+                       {"start": start, "end": end, "paths": None if paths is None else list(paths)}).fetchall()
+    return [Submission(*row) for row in rows]
 
 
 def preview(con, query: str, params: dict | list | None = None, rows: int = 5) -> str:

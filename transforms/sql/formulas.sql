@@ -25,6 +25,12 @@ CREATE OR REPLACE MACRO cost_per_transaction_withheld(cost_gbp, completed) AS CA
 CREATE OR REPLACE MACRO digital_take_up(digital, completed) AS digital / NULLIF(completed, 0);
 -- Completion rate: completed / started; 0..1.
 CREATE OR REPLACE MACRO completion_rate(completed, started) AS completed / NULLIF(started, 0);
+-- A file's row accounting adds up (submission_accounting): every row read was accepted or quarantined, and the rows
+-- of markers only (not provided) are some of those accepted. Kept by the writer (pipelines/lib/quarantine.py) and
+-- checked over the table (the blocking check accounting_adds_up).
+CREATE OR REPLACE MACRO accounting_adds_up(rows_read, rows_accepted, rows_quarantined, rows_markers_only) AS
+    coalesce(rows_read = rows_accepted + rows_quarantined AND least(rows_accepted, rows_quarantined) >= 0
+        AND coalesce(rows_markers_only, 0) BETWEEN 0 AND rows_accepted, false);
 -- An order-independent sum of a DOUBLE column: each value as an exact decimal (to 1e-6, up to 1e32), added exactly,
 -- then one conversion back, so the same rows give the same bits whatever order a plan (or an incremental run) adds
 -- them in. Plain sum() of doubles depends on that order. For a sum under FILTER write exact_sum(CASE WHEN ...).

@@ -19,13 +19,14 @@ import dagster as dg
 import polars as pl
 
 from pipelines.defs.ingestion.http import FetchError, HttpSource, display_url, fetch
+from pipelines.lib import quarantine
 from pipelines.lib.config import RETURN_TYPES, Agency
 from pipelines.lib.config.limits import HttpLimits
 from pipelines.lib.faults import pause_point
 from pipelines.lib.files import CENTRAL_FILES, LandingProblem, inside, scan_landing, sha256_file, write_atomically
 from pipelines.lib.partitions import agencies_of_run, monthly, months_in
 from pipelines.lib.resources import WAREHOUSE_POOL, DataStore, Settings
-from pipelines.lib.warehouse import delete_run_slice, write_quarantine
+from pipelines.lib.warehouse import delete_run_slice, submissions_in_force
 
 
 ARCHIVED_SCHEMA = {"source_path": pl.String, "sha256": pl.String, "size_bytes": pl.Int64,
@@ -39,8 +40,7 @@ def archive_files(con, store: DataStore, files: list[tuple[Path, str | None, dt.
     file whose bytes are not the version in force for its path gets a `raw_submissions` row (all in one insert).
     Returns how many were new."""
     paths = [path.relative_to(store.landing).as_posix() for path, _, _ in files]
-    current = dict(con.execute("SELECT source_path, sha256 FROM current_submissions "
-                               "WHERE list_contains(?, source_path)", [paths]).fetchall())
+    current = {s.source_path: s.sha256 for s in submissions_in_force(con, paths=paths)}
     rows = []
     for (path, agency_id, month), source_path, sha in zip(files, paths, hashes):
         if current.get(source_path) == sha:
@@ -122,7 +122,7 @@ def record_landing_problems(store: DataStore, problems: list[tuple], start: dt.d
                         "(agency_id IS NULL OR list_contains(?::VARCHAR[], agency_id))", [agencies or []])
         else:
             delete_run_slice(con, "quarantine", start, end, agencies, return_type="landing")
-        write_quarantine(con, rows)
+        quarantine.write(con, rows)
         con.execute("COMMIT")
 
 
@@ -197,7 +197,7 @@ def raw_api_returns(context: dg.AssetExecutionContext, store: DataStore,
         # only the agencies this run fetched: another agency's failed fetch stays on record
         delete_run_slice(con, "quarantine", window.start.date(), window.end.date(), [a.id for a in agencies],
                          return_type="api_fetch")
-        write_quarantine(con, failures)
+        quarantine.write(con, failures)
         con.execute("COMMIT")
     return dg.MaterializeResult(metadata={**counts, "fetch_failures": len(failures),
                                           "failures": dg.MetadataValue.json([f["message"] for f in failures[:10]])})

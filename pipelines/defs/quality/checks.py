@@ -11,7 +11,7 @@ import dagster as dg
 from pipelines.lib.resources import WAREHOUSE_POOL, DataStore
 from pipelines.lib.tables import table_assets
 from transforms import sql
-from transforms.catalogue import TABLES, Table
+from transforms.catalogue import CATALOGUE, TABLES, Table, upstream
 
 quality_assets = table_assets("quality")
 
@@ -134,3 +134,19 @@ def services_in_catalogue(store: DataStore) -> dg.AssetCheckResult:
 
 suite_checks = [_suite_check(table) for table in TABLES if table.suite]
 quality_checks = [*suite_checks, month_on_month_jumps, reported_figures_agree, returns_on_time, services_in_catalogue]
+
+
+@dg.asset_check(pool=WAREHOUSE_POOL, asset="submission_accounting", name="accounting_adds_up", blocking=True,
+                additional_deps=upstream(CATALOGUE["submission_accounting"]),  # after every stage that writes it
+                description="Every file's row accounting adds up: rows read = rows accepted + rows quarantined, the "
+                            "rows of markers only among those accepted.")
+def accounting_adds_up(store: DataStore) -> dg.AssetCheckResult:
+    with store.connect() as con:
+        rows = con.execute(sql("check_accounting")).fetchall()
+    return dg.AssetCheckResult(
+        passed=not rows, severity=dg.AssetCheckSeverity.ERROR,
+        description=f"{len(rows)} file(s) whose rows read are not the rows accepted plus quarantined" if rows else None,
+        metadata={"files": len(rows), "examples": dg.MetadataValue.json(
+            [{"return_type": r, "agency_id": a, "month": m and m.isoformat(), "source_file": f, "file_status": s,
+              "rows_read": n, "rows_accepted": ok, "rows_quarantined": q, "rows_markers_only": mo}
+             for r, a, m, f, _, s, n, ok, q, mo in rows[:10]])})

@@ -13,18 +13,17 @@ import dagster as dg
 import polars as pl
 
 from pipelines.defs.staging.readers import FileLayout, ParseError, read_table
+from pipelines.lib import quarantine
 from pipelines.lib.config.limits import FileLimits
 from pipelines.lib.resources import DataStore
 from pipelines.lib.warehouse import delete_run_slice
 from transforms.mappings import AS_SENT
 from transforms.staging import FILE, ROW, LayoutError
 
-ACCOUNTING_SCHEMA = {"return_type": pl.String, "agency_id": pl.String, "month": pl.Date, "source_file": pl.String,
-                     "sha256": pl.String, "file_status": pl.String, "rows_read": pl.Int64, "rows_accepted": pl.Int64,
-                     "rows_quarantined": pl.Int64, "rows_markers_only": pl.Int64}
-
-
-QUARANTINE_COLUMNS = ["source_file", "row_number", "rule", "column_name", "offending_value", "message"]
+ACCOUNTING_SCHEMA = quarantine.schema(quarantine.ACCOUNTING)
+# A quarantined row as validation gives it: the quarantine's columns but those of its file (added per file).
+QUARANTINE_ROW_SCHEMA = pl.Schema({name: kind for name, kind in quarantine.schema(quarantine.QUARANTINE).items()
+                                   if name not in ("return_type", "agency_id", "month", "sha256")})
 
 
 def file_result(frame: pl.DataFrame | None, failed: pl.DataFrame, source_file: str) -> tuple[int, int, int]:
@@ -63,7 +62,7 @@ def whole_file(source_file: str, reason: str, rule: str = "unreadable_file") -> 
     return pl.DataFrame([{"source_file": source_file, "row_number": None, "rule": rule,
                           "column_name": None, "offending_value": reason[:500],
                           "message": f"the file could not be read: {reason[:500]}"}],
-                        schema={c: (pl.Int64 if c == "row_number" else pl.String) for c in QUARANTINE_COLUMNS})
+                        schema=QUARANTINE_ROW_SCHEMA)
 
 
 def write_slice(con, table: str, return_type: str, accepted: pl.DataFrame | None, quarantined: pl.DataFrame,
@@ -82,18 +81,20 @@ def write_slice(con, table: str, return_type: str, accepted: pl.DataFrame | None
         delete_run_slice(con, table, start, end, agencies)
         for side in ("quarantine", "submission_accounting"):
             delete_run_slice(con, side, start, end, agencies, return_type=return_type)
-    con.register("quarantine_frame", quarantined)
-    con.register("accounting_frame", accounting)
     if accepted is not None:
         con.register("accepted_frame", accepted)
         con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM accepted_frame")
-    con.execute("INSERT INTO quarantine BY NAME SELECT * FROM quarantine_frame")
-    con.execute("INSERT INTO submission_accounting BY NAME SELECT * FROM accounting_frame")
+    quarantine.write(con, quarantined, accounting)
     con.execute("COMMIT")
 
 
-def summary(accounting: pl.DataFrame, rules: dict[str, int], accepted: pl.DataFrame) -> dict:
+def summary(accounting: pl.DataFrame, rules: dict[str, int], accepted: pl.DataFrame | None) -> dict:
+    """The step's metadata: rows of the staged table written (none: the table was left as it was), the files' row
+    accounting added up, and the rules rows broke."""
+    written = {} if accepted is None else {"dagster/row_count": accepted.height}
+    accepted = pl.DataFrame() if accepted is None else accepted
     return {
+        **written,
         "files": accounting.height,
         "rows_read": int(accounting["rows_read"].sum()),
         "rows_accepted": int(accounting["rows_accepted"].sum()),
@@ -139,4 +140,4 @@ def stage_whole_files(store: DataStore, name: str, files: list[tuple], validator
             {FILE: "source_file", ROW: "source_row"}, strict=False) if accepted_parts else None)
         if files:
             write_slice(con, table, name, accepted, quarantined, accounting, None, None)
-    return summary(accounting, rules, accepted if accepted is not None else pl.DataFrame())
+    return summary(accounting, rules, accepted)

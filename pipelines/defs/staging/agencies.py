@@ -17,4 +17,4 @@ def stg_agencies(store: DataStore, settings: Settings) -> dg.MaterializeResult:
         con.execute("DELETE FROM stg_agencies")
         con.executemany("INSERT INTO stg_agencies VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
         con.execute("COMMIT")
-    return dg.MaterializeResult(metadata={"agencies": len(rows)})
+    return dg.MaterializeResult(metadata={"dagster/row_count": len(rows)})

@@ -18,7 +18,8 @@ from pathlib import Path
 import dagster as dg
 
 from pipelines.lib.config import Config, Spark
-from pipelines.lib.warehouse import delete_run_slice, write_quarantine
+from pipelines.lib import quarantine
+from pipelines.lib.warehouse import delete_run_slice
 from transforms.domain import add_months
 
 RETURN_TYPE = "transaction_extract"
@@ -110,24 +111,18 @@ class SparkStage:
         """Inside the caller's transaction: replace the run's slice of the manifest, then load the outputs and the
         archived files found unreadable; the accounting rows (already written to submission_accounting)."""
         delete_run_slice(con, "extract_manifest", self.start, self.end, self.agencies)
-        write_quarantine(con, [{"return_type": RETURN_TYPE, "agency_id": agency_id, "month": month,
+        quarantine.write(con, [{"return_type": RETURN_TYPE, "agency_id": agency_id, "month": month,
                                 "source_file": source_path, "sha256": sha, "rule": "unreadable_file",
                                 "offending_value": reason[:500],
                                 "message": f"the file could not be read: {reason[:500]}"}
                                for agency_id, month, source_path, sha, reason in self.unreadable])
-        accounting = [{"agency_id": agency_id, "month": month, "source_file": source_path, "sha256": sha,
-                       "file_status": "unreadable", "rows_read": 0, "rows_accepted": 0, "rows_quarantined": 0}
-                      for agency_id, month, source_path, sha, _ in self.unreadable]
-        if accounting:
-            import pyarrow as pa  # here: pyarrow's datasets import pandas, which the code location does not load
-
-            con.register("stage_unreadable_files", pa.Table.from_pylist(accounting))
-            con.execute("INSERT INTO submission_accounting BY NAME SELECT ? AS return_type, * "
-                        "FROM stage_unreadable_files", [RETURN_TYPE])
-            con.unregister("stage_unreadable_files")
+        accounting = [{"return_type": RETURN_TYPE, "agency_id": agency_id, "month": month, "source_file": source_path,
+                       "sha256": sha, "file_status": "unreadable", "rows_read": 0, "rows_accepted": 0,
+                       "rows_quarantined": 0} for agency_id, month, source_path, sha, _ in self.unreadable]
+        quarantine.write(con, accounting=accounting)
         if self.ran:
-            accounting += load_stage_outputs(con, self.prefix)
-        return [{"return_type": RETURN_TYPE, **row} for row in accounting]
+            accounting += [{"return_type": RETURN_TYPE, **row} for row in load_stage_outputs(con, self.prefix)]
+        return accounting
 
 
 def _write(table, uri: str) -> None:
@@ -166,20 +161,22 @@ def load_stage_outputs(con, prefix: str) -> list[dict]:
         con.execute("INSERT INTO stg_extract_transactions BY NAME SELECT * FROM stage_aggregates")
     if tables["quarantine"] is not None:
         con.register("stage_quarantine", tables["quarantine"])
-        con.execute("INSERT INTO quarantine BY NAME SELECT ? AS return_type, * FROM stage_quarantine", [RETURN_TYPE])
+        quarantine.write(con, con.sql("SELECT $return_type AS return_type, * FROM stage_quarantine",
+                                      params={"return_type": RETURN_TYPE}))
     if tables["unreadable.parquet"] is not None:
         con.register("stage_unreadable", tables["unreadable.parquet"])
-        con.execute("INSERT INTO quarantine BY NAME SELECT ? AS return_type, agency_id, month, source_file, sha256, "
-                    "NULL AS row_number, 'unreadable_file' AS rule, message AS offending_value, "
-                    "'the file could not be read: ' || message AS message FROM stage_unreadable", [RETURN_TYPE])
+        quarantine.write(con, con.sql(
+            "SELECT $return_type AS return_type, agency_id, month, source_file, sha256, NULL AS row_number, "
+            "'unreadable_file' AS rule, message AS offending_value, 'the file could not be read: ' || message AS "
+            "message FROM stage_unreadable", params={"return_type": RETURN_TYPE}))
     if tables["manifest.parquet"] is not None:
         con.register("stage_manifest", tables["manifest.parquet"])
         con.execute("INSERT INTO extract_manifest BY NAME SELECT *, ? AS run_id FROM stage_manifest", [run_id])
     accounting = []
     if tables["accounting.parquet"] is not None:
         con.register("stage_accounting", tables["accounting.parquet"])
-        con.execute("INSERT INTO submission_accounting BY NAME SELECT ? AS return_type, * FROM stage_accounting",
-                    [RETURN_TYPE])
+        quarantine.write(con, accounting=con.sql("SELECT $return_type AS return_type, * FROM stage_accounting",
+                                                 params={"return_type": RETURN_TYPE}))
         accounting = tables["accounting.parquet"].to_pylist()
     for name in ("stage_aggregates", "stage_quarantine", "stage_unreadable", "stage_manifest", "stage_accounting"):
         con.unregister(name)

@@ -28,7 +28,8 @@ from pipelines.defs.staging.extract_engines import SparkStage
 from pipelines.lib.config import Config
 from pipelines.lib.partitions import agencies_of_run, monthly
 from pipelines.lib.resources import WAREHOUSE_POOL, DataStore, Settings
-from pipelines.lib.warehouse import current_submissions, delete_run_slice, memory_limit, preview, write_quarantine
+from pipelines.lib import quarantine
+from pipelines.lib.warehouse import delete_run_slice, memory_limit, preview, submissions_in_force
 from transforms import sql
 from transforms.catalogue import CATALOGUE, upstream
 
@@ -58,7 +59,7 @@ def extract_submissions(con, patterns: dict[str, str], start: dt.date,
     """The current extract files of each (agency, month) in [start, end): (source_path, sha256, archive_path).
     `patterns`: agency id -> the file pattern of its extracts (extract_patterns)."""
     found = defaultdict(list)
-    for source_path, sha, agency_id, month, archive_path in current_submissions(con, start, end):
+    for source_path, sha, agency_id, month, archive_path in submissions_in_force(con, start, end):
         pattern = patterns.get(agency_id)
         if pattern and fnmatch.fnmatch(Path(source_path).name, pattern):
             found[(agency_id, month)].append((source_path, sha, archive_path))
@@ -116,7 +117,7 @@ def stage_agency_month(con, store: DataStore, agency_id: str, month: dt.date, fi
         try:
             readable.append((source_path, sha, as_parquet(store.archive / archive_path, source_path, work)))
         except UnreadableExtract as error:
-            write_quarantine(con, [{"return_type": RETURN_TYPE, "agency_id": agency_id, "month": month,
+            quarantine.write(con, [{"return_type": RETURN_TYPE, "agency_id": agency_id, "month": month,
                                     "source_file": source_path, "sha256": sha, "rule": "unreadable_file",
                                     "offending_value": str(error)[:500],
                                     "message": f"the file could not be read: {str(error)[:500]}"}])
@@ -125,7 +126,7 @@ def stage_agency_month(con, store: DataStore, agency_id: str, month: dt.date, fi
     if not readable:  # nothing readable: the month's transactions are not provided
         return accounting
     params = {"files": [str(path) for _, _, path in readable], "agency": agency_id, "month": month}
-    rows_read = [con.execute("SELECT num_rows FROM parquet_file_metadata(?)", [str(path)]).fetchone()[0]
+    rows_read = [con.execute("SELECT num_rows FROM parquet_file_metadata(?)", [str(path)]).fetchall()[0][0]
                  for _, _, path in readable]
 
     started = time.monotonic()
@@ -143,7 +144,7 @@ def stage_agency_month(con, store: DataStore, agency_id: str, month: dt.date, fi
     tally["aggregation_seconds"] += time.monotonic() - started
 
     accepted = con.execute("SELECT sum(transactions_started) FROM stg_extract_transactions WHERE agency_id = ? "
-                           "AND month = ? AND channel = 'all'", [agency_id, month]).fetchone()[0] or 0
+                           "AND month = ? AND channel = 'all'", [agency_id, month]).fetchall()[0][0] or 0
     rejected = {}
     if accepted < sum(rows_read):  # only then is there anything to list (the usual case costs nothing more)
         started = time.monotonic()
@@ -151,11 +152,11 @@ def stage_agency_month(con, store: DataStore, agency_id: str, month: dt.date, fi
         con.executemany("INSERT INTO extract_files VALUES (?, ?, ?)",
                         [[index, source_path, sha] for index, (source_path, sha, _) in enumerate(readable)])
         con.execute(f"CREATE OR REPLACE TEMP TABLE extract_rejected AS {sql('extract_violations')}", params)
-        con.execute("INSERT INTO quarantine BY NAME SELECT ? AS return_type, ? AS agency_id, ? AS month, "
-                    "files.source_file, files.sha256, rejected.row_number, rejected.rule, rejected.column_name, "
-                    "rejected.offending_value, rejected.message "
-                    "FROM extract_rejected AS rejected JOIN extract_files AS files USING (file)",
-                    [RETURN_TYPE, agency_id, month])
+        quarantine.write(con, con.sql(
+            "SELECT $return_type AS return_type, $agency AS agency_id, $month AS month, files.source_file, "
+            "files.sha256, rejected.row_number, rejected.rule, rejected.column_name, rejected.offending_value, "
+            "rejected.message FROM extract_rejected AS rejected JOIN extract_files AS files USING (file)",
+            params={"return_type": RETURN_TYPE, "agency": agency_id, "month": month}))
         rejected = dict(con.execute("SELECT file, count(*) FROM extract_rejected GROUP BY file").fetchall())
         tally["gate_seconds"] += time.monotonic() - started
     if accepted + sum(rejected.values()) != sum(rows_read):
@@ -190,22 +191,21 @@ def stage_extracts(store: DataStore, patterns: dict[str, str], start: dt.date, e
         for table in ("quarantine", "submission_accounting"):
             delete_run_slice(con, table, start, end, agencies, return_type=RETURN_TYPE)
         for (agency_id, month), files in sorted(submissions.items()):
-            for row in stage_agency_month(con, store, agency_id, month, files, Path(work), tally):
-                row.update(return_type=RETURN_TYPE, agency_id=agency_id, month=month,
-                           rows_accepted=row["rows_read"] - row["rows_quarantined"])
-                accounting.append(row)
-                con.execute("INSERT INTO submission_accounting BY NAME SELECT ? AS return_type, ? AS agency_id, "
-                            "? AS month, ? AS source_file, ? AS sha256, ? AS file_status, ? AS rows_read, "
-                            "? AS rows_accepted, ? AS rows_quarantined",
-                            [row[k] for k in ("return_type", "agency_id", "month", "source_file", "sha256",
-                                              "file_status", "rows_read", "rows_accepted", "rows_quarantined")])
+            rows = [{**row, "return_type": RETURN_TYPE, "agency_id": agency_id, "month": month,
+                     "rows_accepted": row["rows_read"] - row["rows_quarantined"]}
+                    for row in stage_agency_month(con, store, agency_id, month, files, Path(work), tally)]
+            quarantine.write(con, accounting=rows)
+            accounting += rows
         accounting += spark.load(con)
         con.execute("COMMIT")
         rules = dict(con.execute("SELECT rule, count(*) FROM quarantine WHERE return_type = ? AND month >= ? "
                                  "AND month < ? GROUP BY rule ORDER BY rule", [RETURN_TYPE, start, end]).fetchall())
         shown = preview(con, "SELECT * FROM stg_extract_transactions WHERE month >= ? AND month < ? "
                              "ORDER BY transactions_started DESC", [start, end])
+        [(written,)] = con.execute("SELECT count(*) FROM stg_extract_transactions WHERE month >= ? AND month < ?",
+                                   [start, end]).fetchall()
     return {
+        "dagster/row_count": written,
         "files": len(accounting),
         "agency_months": len(submissions) + len(spark.jobs),
         "rows_read": sum(r["rows_read"] for r in accounting),

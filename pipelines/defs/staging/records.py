@@ -6,6 +6,7 @@ import polars as pl
 
 from pipelines.defs.staging.accounting import stage_whole_files
 from pipelines.lib.resources import WAREHOUSE_POOL, DataStore, Settings
+from pipelines.lib.warehouse import submissions_in_force
 from transforms.catalogue import CATALOGUE, upstream
 from transforms.records import validate_records
 
@@ -17,9 +18,8 @@ def stg_reported_figures(store: DataStore, settings: Settings) -> dg.Materialize
     agencies = {a.id: a for a in config.agencies if a.connector == "performance_platform"}
     with store.connect() as con:
         catalogue = con.sql("SELECT service_id, agency_id FROM stg_service_catalogue").pl()
-        files = [row for row in con.execute(
-            "SELECT source_path, sha256, agency_id, archive_path FROM current_submissions "
-            "WHERE month IS NULL AND agency_id IS NOT NULL ORDER BY source_path").fetchall() if row[2] in agencies]
+        files = sorted((s.source_path, s.sha256, s.agency_id, s.archive_path) for s in submissions_in_force(con)
+                       if s.month is None and s.agency_id in agencies)
 
     def validator(frame, con, agency_id):
         accepted, failed = validate_records(frame, config.mapping(agencies[agency_id]).records, agency_id, catalogue)

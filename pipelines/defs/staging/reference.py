@@ -8,7 +8,7 @@ import polars as pl
 from pipelines.defs.staging.accounting import stage_whole_files
 from pipelines.lib.files import CENTRAL_FILES
 from pipelines.lib.resources import WAREHOUSE_POOL, DataStore, Settings
-from pipelines.lib.warehouse import current_file
+from pipelines.lib.warehouse import submissions_in_force
 from transforms.catalogue import CATALOGUE, upstream
 from transforms.layouts import matches_file
 from transforms.reference import validate_benefits, validate_catalogue
@@ -17,19 +17,24 @@ from transforms.reference import validate_benefits, validate_catalogue
 def stage_reference(store: DataStore, settings: Settings, name: str, validator, table: str) -> dict:
     """Stage a central file (catalogue or benefits register) as a whole."""
     with store.connect() as con:
-        current = current_file(con, CENTRAL_FILES[name])
-    files = [] if current is None else [(current[0], current[1], None, current[4])]
+        files = central_file(con, name)
     return stage_whole_files(store, name, files, lambda frame, con, _: validator(frame, con), table,
                              settings.config.limits.files)
+
+
+def central_file(con, name: str) -> list[tuple]:
+    """[(source_path, sha256, None, archive_path)] of the central file's version in force; [] if never received."""
+    return [(s.source_path, s.sha256, None, s.archive_path)
+            for s in submissions_in_force(con, paths=[CENTRAL_FILES[name]])]
 
 
 def agency_catalogue_files(con, config) -> list[tuple]:
     """(source_path, sha256, agency_id, archive_path) of agencies' files their mapping reads services from,
     latest month first."""
     found = []
-    rows = con.execute("SELECT source_path, sha256, agency_id, archive_path FROM current_submissions "
-                       "WHERE agency_id IS NOT NULL AND month IS NOT NULL ORDER BY month DESC, source_path").fetchall()
-    for source_path, sha, agency_id, archive_path in rows:
+    monthly = [s for s in submissions_in_force(con) if s.agency_id is not None and s.month is not None]
+    for source_path, sha, agency_id, _, archive_path in sorted(
+            monthly, key=lambda s: (-s.month.toordinal(), s.source_path)):
         agency = config.agency(agency_id)
         returns = config.mapping(agency).returns if agency else None
         if returns and returns.catalogue and matches_file(returns.catalogue.file, source_path.rsplit("/", 1)[-1]):
@@ -53,9 +58,7 @@ def stg_service_catalogue(store: DataStore, settings: Settings) -> dg.Materializ
     config = settings.config
     agency_ids = [a.id for a in config.agencies]
     with store.connect() as con:
-        current = current_file(con, CENTRAL_FILES["service_catalogue"])
-        files = ([] if current is None else [(current[0], current[1], None, current[4])]) + agency_catalogue_files(
-            con, config)
+        files = central_file(con, "service_catalogue") + agency_catalogue_files(con, config)
     seen: set[str] = set()
 
     def validator(frame, con, agency_id):

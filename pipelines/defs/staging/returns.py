@@ -10,7 +10,7 @@ from pathlib import Path
 import dagster as dg
 import polars as pl
 
-from pipelines.defs.staging.accounting import (ACCOUNTING_SCHEMA, QUARANTINE_COLUMNS, file_result, listed,
+from pipelines.defs.staging.accounting import (ACCOUNTING_SCHEMA, QUARANTINE_ROW_SCHEMA, file_result, listed,
                                                rule_counts, summary, write_slice)
 from pipelines.defs.staging.unrecognised import (not_recognised, outside_agency_folders, outside_month_folders,
                                                  write_not_recognised)
@@ -20,7 +20,7 @@ from pipelines.defs.staging.readers import read_table
 from pipelines.lib.config import Config
 from pipelines.lib.partitions import agencies_of_run, monthly
 from pipelines.lib.resources import WAREHOUSE_POOL, DataStore, Settings
-from pipelines.lib.warehouse import current_submissions
+from pipelines.lib.warehouse import submissions_in_force
 from transforms.catalogue import CATALOGUE, upstream
 from transforms.domain import RETURN_TYPES
 from transforms.layouts import REPORTED_COLUMNS, matches_file
@@ -56,7 +56,7 @@ def stage_returns(store: DataStore, config: Config, return_type: str, start: dt.
     with store.connect() as con:
         catalogue = con.sql("SELECT service_id, agency_id, channels_offered, live_from "
                             "FROM stg_service_catalogue").pl()
-        submissions = current_submissions(con, start, end)
+        submissions = submissions_in_force(con, start, end)
         files, unrecognised = [], []
         for source_path, sha, agency_id, month, archive_path in submissions:
             agency = config.agency(agency_id)
@@ -86,7 +86,7 @@ def stage_returns(store: DataStore, config: Config, return_type: str, start: dt.
         if not accepted.height:
             accepted = pl.DataFrame(schema={c: pl.String for c in [*COLUMNS[return_type], "agency_id"]})
         quarantined = (pl.concat(quarantined, how="diagonal_relaxed") if quarantined else pl.DataFrame(
-            schema={c: (pl.Int64 if c == "row_number" else pl.String) for c in QUARANTINE_COLUMNS})
+            schema=QUARANTINE_ROW_SCHEMA)
                        ).with_columns(pl.lit(return_type).alias("return_type"))
         accounting = pl.DataFrame(accounting_rows, schema=ACCOUNTING_SCHEMA)
         write_slice(con, f"stg_{return_type}", return_type, accepted, quarantined, accounting, start, end, agencies)
@@ -154,7 +154,7 @@ def _stage_part(config: Config, return_type: str, catalogue: pl.DataFrame, part:
     rejected_parts = [failures[path] for path, *_ in files if path in failures] + (
         [failed] if failed is not None else [])  # files in arrival order, then the rows validation rejected
     quarantined = pl.concat(rejected_parts, how="diagonal_relaxed") if rejected_parts else pl.DataFrame(
-        schema={c: (pl.Int64 if c == "row_number" else pl.String) for c in QUARANTINE_COLUMNS})
+        schema=QUARANTINE_ROW_SCHEMA)
     accounting_rows = []
     for source_path, sha, agency_id, month in files:
         read, accepted_rows, rejected = file_result(read_counts.get(source_path), quarantined, source_path)

@@ -10,6 +10,7 @@ import datetime as dt
 import re
 from pathlib import Path
 
+from pipelines.lib import quarantine
 from pipelines.lib.config import Config
 from pipelines.lib.files import CENTRAL_FILES, LandingProblem, inside, landed_files
 from pipelines.lib.resources import DataStore
@@ -111,15 +112,11 @@ def write_not_recognised(con, rows: list[dict], start: dt.date, end: dt.date, ag
         con.execute(f"DELETE FROM {table} WHERE return_type = ? AND (({RUN_SLICE}) OR (month IS NULL AND "
                     "(?::VARCHAR[] IS NULL OR list_contains(?::VARCHAR[], agency_id))))",
                     [RETURN_TYPE, start, end, agencies, agencies, agencies, agencies])
-    for row in rows:
-        con.execute("INSERT INTO quarantine (return_type, agency_id, month, source_file, sha256, row_number, rule, "
-                    "column_name, offending_value, message) VALUES (?, ?, ?, ?, ?, NULL, ?, 'file', ?, ?)",
-                    [RETURN_TYPE, row["agency_id"], row["month"], row["source_file"], row["sha256"], row["rule"],
-                     row["offending_value"], row["message"]])
-        con.execute("INSERT INTO submission_accounting (return_type, agency_id, month, source_file, sha256, "
-                    "file_status, rows_read, rows_accepted, rows_quarantined, rows_markers_only) "
-                    "VALUES (?, ?, ?, ?, ?, 'not_recognised', 0, 0, 0, 0)",
-                    [RETURN_TYPE, row["agency_id"], row["month"], row["source_file"], row["sha256"]])
+    file = {"return_type": RETURN_TYPE, "row_number": None, "column_name": "file"}
+    quarantine.write(con, [{**row, **file} for row in rows], [
+        {"return_type": RETURN_TYPE, "agency_id": row["agency_id"], "month": row["month"],
+         "source_file": row["source_file"], "sha256": row["sha256"], "file_status": "not_recognised",
+         "rows_read": 0, "rows_accepted": 0, "rows_quarantined": 0, "rows_markers_only": 0} for row in rows])
     write_superseded(con, start, end, agencies)
     con.execute("COMMIT")
 
@@ -129,5 +126,4 @@ def write_superseded(con, start: dt.date, end: dt.date, agencies: list[str] | No
     caller's transaction."""
     con.execute(f"DELETE FROM submission_accounting WHERE return_type = ? AND (({RUN_SLICE}) OR month IS NULL)",
                 [SUPERSEDED, start, end, agencies, agencies])
-    con.execute(f"INSERT INTO submission_accounting BY NAME {SUPERSEDED_SQL}",
-                {"start": start, "end": end, "agencies": agencies})
+    quarantine.write(con, accounting=con.sql(SUPERSEDED_SQL, params={"start": start, "end": end, "agencies": agencies}))

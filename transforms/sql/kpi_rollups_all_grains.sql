@@ -146,6 +146,9 @@ rows AS (
 valued AS (
     SELECT
         rows.*,
+        kpis.kpi_order,
+        kpis.unit,
+        kpis.change_unit,
         coalesce(sums.services_reporting, 0) AS services_reporting,
         coalesce(sums.like_for_like_services, 0) AS like_for_like_services,
         sums.numerator,
@@ -173,10 +176,10 @@ final AS (
         period_start,
         period_end,
         period_name(grain, period_start, period_end) AS period_name,
-        kpis.kpi_order,
+        kpi_order,
         kpi,
-        kpis.unit,
-        satisfaction_published(CASE WHEN kpis.unit = 'GBP' THEN round(value, 4) ELSE value END, responses) AS value,
+        unit,
+        satisfaction_published(CASE WHEN unit = 'GBP' THEN round(value, 4) ELSE value END, responses) AS value,
         satisfaction_published(numerator, responses) AS numerator,
         satisfaction_published(denominator, responses) AS denominator,
         groups.services_expected,
@@ -185,17 +188,17 @@ final AS (
         like_for_like_services,
         satisfaction_published(satisfaction_published(
             CASE
-                WHEN kpis.change_unit = 'percent' THEN (value_like_for_like / NULLIF(previous_value_like_for_like, 0) - 1) * 100
-                WHEN kpis.unit = '0..1' THEN (value_like_for_like - previous_value_like_for_like) * 100
+                WHEN change_unit = 'percent'
+                    THEN (value_like_for_like / NULLIF(previous_value_like_for_like, 0) - 1) * 100
+                WHEN unit = '0..1' THEN (value_like_for_like - previous_value_like_for_like) * 100
                 ELSE value_like_for_like - previous_value_like_for_like
             END, responses), fewest_responses_compared) AS change_vs_previous,
-        kpis.change_unit,
+        change_unit,
         coalesce(suppression_note(responses),
                  'change ' || suppression_note(fewest_responses_compared) || ' in a '
                  || CASE WHEN grain = 'month' THEN 'month' ELSE 'period' END || ' compared') AS suppression_note
     FROM valued
     JOIN groups USING (level, group_id)
-    JOIN kpis USING (kpi)
 )
 
 SELECT * FROM final ORDER BY level, group_id, grain, period_start, kpi_order

@@ -121,7 +121,7 @@ groups AS (
 ),
 
 -- The KPIs rolled up, in the order they are shown; `monthly`: a month has a row for it even without figures (the
--- publishers' reported cost per transaction is rolled up by period only).
+-- publishers' reported cost per transaction is rolled up only for periods coarser than a month).
 kpis AS (
     SELECT * FROM (VALUES
         (1, 'cost_per_transaction', 'GBP', 'percent', true),

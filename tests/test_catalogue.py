@@ -43,8 +43,10 @@ def test_tables_read_follows_the_sql_not_its_ctes_and_maps_views():
                                             "stg_costs", "stg_satisfaction", "stg_service_catalogue",
                                             "stg_transactions", "submission_status")
     assert tables_read("submission_status") == ("raw_submissions", "stg_agencies")
-    assert tables_read("kpi_rollups") == ("kpi_completion_rate", "kpi_cost_per_transaction", "kpi_digital_take_up",
-                                          "kpi_user_satisfaction", "stg_agencies", "stg_service_catalogue")
+    assert tables_read("kpi_rollups_all_grains") == (
+        "kpi_by_period", "kpi_completion_rate", "kpi_cost_per_transaction", "kpi_digital_take_up",
+        "kpi_user_satisfaction", "stg_agencies", "stg_service_catalogue")
+    assert tables_read("kpi_rollups") == tables_read("kpi_rollups_by_period") == ("kpi_rollups_all_grains",)
 
 
 def test_no_table_reads_a_table_of_a_later_stage():

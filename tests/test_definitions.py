@@ -15,7 +15,7 @@ ASSETS = {
     "stg_transactions", "stg_costs", "stg_satisfaction", "fct_service_month_channel", "fct_service_month",
     "kpi_cost_per_transaction", "kpi_digital_take_up", "kpi_completion_rate", "kpi_user_satisfaction",
     "pub_open_data", "stg_agencies", "submission_status",
-    "kpi_rollups", "kpi_rollups_by_period", "kpi_service_summary",
+    "kpi_rollups_all_grains", "kpi_rollups", "kpi_rollups_by_period", "kpi_service_summary",
     "benefits_register", "channel_shift_savings", "channel_shift_savings_rollup", "benefits_realisation",
     "benefits_summary_figures", "pub_benefits_summary",
     "stg_extract_transactions", "kpi_processing_time",

@@ -443,3 +443,59 @@ def test_facts_built_month_by_month_equal_one_run():
     # each run replaces only its own months: 3 months x 2 channels, shared 90 split 45 / 45
     assert rows(monthly, "SELECT count(*) AS n, sum(cost_gbp) AS cost FROM fct_service_month_channel") == [
         {"n": 6, "cost": 270}]
+
+
+# --- roll-ups ----------------------------------------------------------------------------------------------------
+
+Q2_2024 = (APR, MAY, month(2024, 6))
+ROLLUP_TABLES = ("submission_status", "kpi_by_period")  # then the roll-up tables, in catalogue order
+
+
+def test_a_quarter_s_roll_up_is_the_sum_of_its_months_and_its_satisfaction_is_exact():
+    """kpi_rollups (a month) and kpi_rollups_by_period (the quarter holding it) come from one roll-up: the quarter's
+    figure is the sum of its months' numerators over the sum of their denominators, each month's is its own, and
+    both name each KPI with the same order. The ratings are many (1.7 million in the quarter) so that a satisfaction
+    numerator (score x responses) carries float noise above 1e-12: summed to 1e-6 (exact_sum) it is the exact
+    weighted rating count again, and the quarter's score is exactly that count / responses."""
+    volumes = {  # service, month: (online started, online completed, phone started, phone completed)
+        ("S1", APR): (120, 100, 60, 50), ("S1", MAY): (130, 110, 70, 40), ("S1", Q2_2024[2]): (150, 140, 50, 30),
+        ("S2", APR): (20, 10, 300, 290), ("S2", MAY): (40, 30, 310, 270), ("S2", Q2_2024[2]): (45, 35, 280, 260)}
+    costs = {("S1", APR): 1000.10, ("S1", MAY): 1100.20, ("S1", Q2_2024[2]): 1200.30,
+             ("S2", APR): 3000.01, ("S2", MAY): 3100.07, ("S2", Q2_2024[2]): 3333.33}
+    ratings = {"S1": (15083, 69562, 6366, 83403, 47156), "S2": (59380, 72768, 68347, 76027, 90273)}  # each month
+    con = build_warehouse(
+        catalogue=[("S1", ["online", "phone"]), ("S2", ["online", "phone"])],
+        transactions=[(s, m, channel, v[i], v[i + 1]) for (s, m), v in volumes.items()
+                      for i, channel in ((0, "online"), (2, "phone"))],
+        costs=[(s, m, "staff", "shared", cost) for (s, m), cost in costs.items()],
+        satisfaction=[(s, m, "online", *r) for s, r in ratings.items() for m in Q2_2024],
+        start=APR, end=month(2024, 7))
+    for table in (*ROLLUP_TABLES, *(t.name for t in CATALOGUE.values() if t.name.startswith("kpi_rollups"))):
+        build_table(con, CATALOGUE[table])
+
+    def sums(months) -> dict:  # numerator, denominator of each KPI over the months, from the rows above
+        chosen = [v for (_, m), v in volumes.items() if m in months]
+        weighted = sum(0.25 * r[1] + 0.5 * r[2] + 0.75 * r[3] + r[4] for r in ratings.values()) * len(months)
+        return {"digital_take_up": (sum(v[1] for v in chosen), sum(v[1] + v[3] for v in chosen)),
+                "completion_rate": (sum(v[1] + v[3] for v in chosen), sum(v[0] + v[2] for v in chosen)),
+                "cost_per_transaction": (round(sum(c for (_, m), c in costs.items() if m in months), 2),
+                                         sum(v[1] + v[3] for v in chosen)),
+                "user_satisfaction": (weighted, sum(map(sum, ratings.values())) * len(months))}
+
+    def value(kpi, numerator, denominator):
+        return round(numerator / denominator, 4) if kpi == "cost_per_transaction" else numerator / denominator
+
+    government = "level = 'government' AND kpi IN ('digital_take_up', 'completion_rate', 'cost_per_transaction', " \
+                 "'user_satisfaction')"
+    quarter = {r["kpi"]: r for r in rows(con, f"SELECT * FROM kpi_rollups_by_period WHERE {government} "
+                                              "AND grain = 'quarter' AND period_start = DATE '2024-04-01'")}
+    assert {kpi: (r["numerator"], r["denominator"], r["value"]) for kpi, r in quarter.items()} == {
+        kpi: (n, d, value(kpi, n, d)) for kpi, (n, d) in sums(Q2_2024).items()}
+    assert quarter["user_satisfaction"]["value"] == 989821.5 / 1765095  # exactly; 0.5607751990686053 summed to 1e-12
+    for m in Q2_2024:
+        got = {r["kpi"]: r for r in rows(con, f"SELECT * FROM kpi_rollups WHERE {government} AND month = ?", [m])}
+        assert {kpi: r["value"] for kpi, r in got.items()} == {
+            kpi: value(kpi, n, d) for kpi, (n, d) in sums([m]).items()}, m
+        assert {kpi: (r["kpi_order"], r["unit"], r["change_unit"]) for kpi, r in got.items()} == {
+            kpi: (r["kpi_order"], r["unit"], r["change_unit"]) for kpi, r in quarter.items()}
+        assert {r["services_reporting"] for r in got.values()} == {2}

@@ -36,7 +36,7 @@ class Satisfaction:
 
     figures: tuple[str, ...]  # the satisfaction figures: scores, shares, their numerators, intervals, rating counts
     # The column counting the responses behind a row's figures: publication applies the rule from it. None: the
-    # table's own SQL applies it (a roll-up's change needs the counts of the periods compared, not published).
+    # table's SQL applies it (the roll-up's: a change needs the counts of the periods compared, not published).
     responses: str | None = None
     rows: str | None = None  # in a long table, the SQL condition of the rows that carry satisfaction
 
@@ -165,6 +165,12 @@ TABLES = (
           "month and channel, from transaction-level extracts.", key=("service_id", "month", "channel"),
           publish_as="kpi_processing_time", suite=True, revisions=True,
           columns=("transactions_completed", "time_to_complete_median_seconds", "time_to_complete_p90_seconds")),
+    Table("kpi_rollups_all_grains", "kpis", "The one roll-up: each KPI per grain (month, quarter, financial year, "
+          "12-month span) and period for the whole government, each department and each agency; kpi_rollups "
+          "publishes its months, kpi_rollups_by_period its other grains.",
+          key=("level", "group_id", "grain", "period_start", "kpi"),
+          satisfaction=Satisfaction(("value", "numerator", "denominator", "change_vs_previous"),
+                                    rows="kpi = 'user_satisfaction'")),
     Table("kpi_rollups", "kpis", "Each KPI per month for the whole government, each department and each agency, "
           "volume-weighted over the services with a figure, with coverage and the like-for-like change against the "
           "previous month.", key=("level", "group_id", "month", "kpi"), order="level, group_id, month, kpi_order",

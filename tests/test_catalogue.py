@@ -18,7 +18,8 @@ from transforms.catalogue import (CATALOGUE, COLUMNS, STAGES, TABLES, Table, pub
 # SQL files that are not a table of their own: helpers bound by the assets that use them.
 HELPER_SQL = {"schema", "formulas", "archive_purges", "superseded_archive_copies", "check_month_on_month",
               "extract_rows", "extract_ids_ascending", "extract_duplicates", "extract_aggregates", "extract_violations",
-              "check_reported_figures", "check_failure_sources", "check_services_in_catalogue"}
+              "check_reported_figures", "check_failure_sources", "check_services_in_catalogue",
+              "check_accounting"}
 
 
 def test_every_sql_file_is_a_catalogue_table_or_a_named_helper():

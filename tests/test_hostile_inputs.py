@@ -279,7 +279,7 @@ def test_a_cell_longer_than_any_period_is_refused_by_its_length_before_any_patte
 
 
 def test_a_header_cell_longer_than_any_header_is_not_read_as_a_period_and_a_measure():
-    layout = ReturnLayout(rename={"Service": "service_id"},
+    layout = ReturnLayout(file="t.csv", rename={"Service": "service_id"},
                           headers=[{"pattern": "{period} {measure}", "measures": {"Online": "online"}}])
     hostile = "2016-Q1" + " x" * 20_000 + " Online"  # 40,014 characters: a period part no period can be
     frame = pl.DataFrame({"Service": ["S1"], "Jan 2025 Online": ["3"], hostile: ["5"], FILE: ["t.csv"],

@@ -63,7 +63,7 @@ RATINGS = (0, 0, 1, 1, 2)  # 4 responses a month: score 0.8125, share 0.75 (12 i
 @pytest.fixture
 def four_responses(tmp_path):
     """A warehouse in tmp_path with one service surveyed by 4 people a month for a quarter (and the same 4 ratings in
-    a Performance-Platform record beside a reported percentage), every table built by the functions its asset calls,
+    a Performance-Platform record beside a reported percentage, and a benefit measured by its score), every table built by the functions its asset calls,
     and the open data published from it: (store, the satisfaction figures that those few responses give)."""
     store = DataStore(data_dir=str(tmp_path))
     with store.connect() as con:
@@ -88,6 +88,9 @@ def four_responses(tmp_path):
         con.executemany("INSERT INTO stg_reported_figures VALUES ('AG1', 'S1', ?, 'all', ?, ?, 'p.json', 1)",
                         [(QUARTER[0], f"rating_{i}", r) for i, r in enumerate(RATINGS, 1)]
                         + [(QUARTER[0], "reported_satisfaction_percent", 81.0)])
+        con.execute("INSERT INTO stg_benefits_register VALUES ('B1', 'Happier users', NULL, 'S1', 'non-cashable', "
+                    "'satisfaction_score', '0..1', 0.5, $start, 0.9, DATE '2025-03-01', 'Owner', 'SRO', NULL, "
+                    "'medium', NULL)", {"start": QUARTER[0]})  # a benefit measured by those few responses
         for table in TABLES:
             if table.build == "months":
                 build_months(con, table, QUARTER[0], dt.date(2024, 7, 1))

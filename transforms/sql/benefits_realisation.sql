@@ -6,7 +6,8 @@
 --   unless every service of the group has the figure), from the KPI tables' whole-service rows (channel 'all'):
 --   digital_take_up_rate, cost_per_transaction_gbp, completion_rate, satisfaction_score, satisfied_share; for
 --   channel_shift_saving_gbp, the counterfactual saving (channel_shift_savings) summed from the benefit's
---   baseline month. NULL is "no data", never 0.
+--   baseline month. NULL is "no data", never 0; a satisfaction measure from fewer responses than the disclosure
+--   threshold (formulas.sql, satisfaction_suppressed over the group's responses) is NULL too, so no data.
 -- variance = actual - planned; share_of_target_realised = (actual - baseline) / (target - baseline).
 -- rag_status: 'no data' when there is no actual value; otherwise by shortfall_share = (planned - actual) /
 --   (target - baseline), the shortfall against plan as a share of the whole promised change (actual - planned for a
@@ -61,7 +62,9 @@ measured AS (
         benefit_months.month,
         count(*) AS services_in_group,
         count(measures.numerator) AS services_measured,
-        CASE WHEN count(measures.numerator) = count(*) THEN
+        CASE WHEN count(measures.numerator) = count(*) AND NOT (any_value(register.measure) IN
+                ('satisfaction_score', 'satisfied_share') AND satisfaction_suppressed(exact_sum(measures.denominator)))
+        THEN
             CASE WHEN any_value(register.measure) = 'channel_shift_saving_gbp' THEN exact_sum(measures.numerator)
                 ELSE exact_sum(measures.numerator) / NULLIF(exact_sum(measures.denominator), 0) END
         END AS month_value,

@@ -221,8 +221,7 @@ def test_a_second_run_waits_for_the_first_with_a_message(tmp_path):
     assert re.fullmatch(rf"another run is in progress on {re.escape(str(data))} \(pid {first.pid}, since .*\); "
                         r"waiting for it to finish \(at most 60 minutes\)\n", waiting)
     release.write_text("go")
-    assert first.wait(PROCESS_SECONDS) == 0 and second.stderr.readline() == "the other run has finished; starting
-"
+    assert first.wait(PROCESS_SECONDS) == 0 and second.stderr.readline() == "the other run has finished; starting\n"
     assert second.stdout.readline() == "second holds\n"
     assert second.wait(PROCESS_SECONDS) == 0
 

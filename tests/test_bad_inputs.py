@@ -2,18 +2,16 @@
 
 Every case damages one agency's return for November 2025 in a copy of the built data, runs the month again
 (every agency, up to the KPI tables), and checks the quarantine and that the KPI rows of every other agency and
-month are exactly as before (publishing copies them unchanged: test_pipeline checks that). HTTP failures (500 then success, timeouts, 401, endless pages) are in test_http_connector.py
-and test_onboarding.py; a registry location with `../` and an agency name with SQL in it in test_onboarding.py.
+month are exactly as before (publishing copies them unchanged: test_pipeline checks that). HTTP failures (500 then
+success, timeouts, 401, endless pages) are in test_http_connector.py and test_onboarding.py; a registry location with
+`../` and an agency name with SQL in it in test_onboarding.py.
 """
 
 import io
 import os
-import shutil
-from pathlib import Path
 
 import dagster as dg
 import polars as pl
-import pytest
 import xlsxwriter
 
 from tests.conftest import run_graph
@@ -45,9 +43,9 @@ def others(store, agency: str) -> dict[str, pl.DataFrame]:
     frames = {}
     with store.connect() as con:
         for table in KPIS:
-            frame = con.sql(f"SELECT kpi.* FROM {table} AS kpi JOIN stg_service_catalogue USING (service_id) "
-                            "WHERE agency_id <> ? OR month <> CAST(? AS DATE) ORDER BY ALL", params=[agency, MONTH]).pl()
-            frames[table] = frame
+            frames[table] = con.sql(f"SELECT kpi.* FROM {table} AS kpi JOIN stg_service_catalogue USING (service_id) "
+                                    "WHERE agency_id <> ? OR month <> CAST(? AS DATE) ORDER BY ALL",
+                                    params=[agency, MONTH]).pl()
     return frames
 
 

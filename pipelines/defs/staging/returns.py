@@ -11,7 +11,7 @@ import dagster as dg
 import polars as pl
 
 from pipelines.defs.staging.accounting import (ACCOUNTING_SCHEMA, QUARANTINE_COLUMNS, file_result, summary,
-                                               whole_file, write_slice)
+                                               write_slice)
 from pipelines.defs.staging.unrecognised import (not_recognised, outside_agency_folders, outside_month_folders,
                                                  write_not_recognised)
 from pipelines.defs.staging.csv_batches import read_plain_csvs

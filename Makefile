@@ -8,7 +8,7 @@ export PIPELINE_DATA_DIR ?= $(CURDIR)/data
 export PIPELINE_CONFIG_DIR ?= $(CURDIR)/config
 export GX_ANALYTICS_ENABLED := false
 
-.PHONY: setup check-config demo run test dev dashboards dashboards-dev dashboards-install bench clean
+.PHONY: setup check-config demo run lint test test-fast dev dashboards dashboards-dev dashboards-install bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -46,12 +46,23 @@ check-config: setup
 run: setup
 	$(PY) -m pipelines.run
 
+# The layers' contracts, then Python and SQL linted by the rules in pyproject.toml. `ruff check --fix` mends most of
+# what ruff finds.
+lint: setup
+	$(VENV)/bin/lint-imports
+	$(VENV)/bin/ruff check
+	$(VENV)/bin/sqlfluff lint transforms pipelines dashboards/sources
+
 # The suite runs its test files in one worker process a core (TEST_WORKERS=0: in this process, one file after
 # another), and ends with its 15 slowest tests.
 TEST_WORKERS ?= auto
-test: setup $(DASHBOARDS_STAMP) /usr/bin/chromium
-	$(VENV)/bin/lint-imports
+test: lint $(DASHBOARDS_STAMP) /usr/bin/chromium
 	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile --durations=15
+
+# The inner loop: every test but those marked as needing PostgreSQL, Spark, the browser, the site build or a killed
+# run (the markers in pyproject.toml); no linters.
+test-fast: setup
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile --durations=10 -m "not (postgres or spark or browser or site or crash)"
 
 # The UI listens on loopback only; expose it (DAGSTER_UI_HOST=0.0.0.0) only behind an authenticating proxy (README).
 DAGSTER_UI_HOST ?= 127.0.0.1

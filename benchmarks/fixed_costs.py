@@ -80,7 +80,7 @@ def bench_monthly(work: Path) -> dict:
     stage_seconds), or why it failed."""
     try:
         measured = measure_monthly(work / "monthly")
-    except Exception as error:  # a failed measurement is reported on the page, and the benchmark goes on
+    except Exception as error:  # noqa: BLE001 - a failed measurement is reported on the page; the benchmark goes on
         return {"failed": f"{type(error).__name__}: {error}"}
     print(f"monthly path: {measured.get('seconds')} s", flush=True)
     return measured

@@ -85,7 +85,8 @@ def polars_path(data_dir: Path, out: Path) -> dict:
         month=pl.col("started_at").dt.truncate("1mo").dt.date(),
         seconds=(pl.col("completed_at").dt.truncate("1s") - pl.col("started_at").dt.truncate("1s"))
         .dt.total_seconds().cast(pl.Float64))
-    aggregates = [pl.len().alias("transactions_started"), pl.col("completed_at").count().alias("transactions_completed"),
+    aggregates = [pl.len().alias("transactions_started"),
+                  pl.col("completed_at").count().alias("transactions_completed"),
                   pl.col("seconds").quantile(0.5, "linear").alias("time_to_complete_median_seconds"),
                   pl.col("seconds").quantile(0.9, "linear").alias("time_to_complete_p90_seconds")]
     by_channel = rows.group_by("service_id", "month", "channel").agg(aggregates)

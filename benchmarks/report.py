@@ -35,9 +35,9 @@ def _paths_table(sizes: list[dict]) -> list[str]:
 
 
 def _inside_table(sizes: list[dict]) -> list[str]:
-    lines = ["| events | process (s) | outside the run: start-up, imports, exit (s) | Dagster run (s) | extract step (s) "
-             "| of which duplicate check (s) | of which aggregation with row rules (s) | check steps (s) "
-             "| checks share |", "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = ["| events | process (s) | outside the run: start-up, imports, exit (s) | Dagster run (s) "
+             "| extract step (s) | of which duplicate check (s) | of which aggregation with row rules (s) "
+             "| check steps (s) | checks share |", "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for size in sizes:
         p = size["paths"].get("pipeline", {})
         if "seconds" not in p:
@@ -155,7 +155,8 @@ def _incremental(report: dict) -> list[str]:
     incremental = report.get("incremental")
     if not incremental:
         return []
-    first, added, full, built = incremental["first"], incremental["added"], incremental["full"], incremental["months_built"]
+    first, added, full = incremental["first"], incremental["added"], incremental["full"]
+    built = incremental["months_built"]
     return [
         "## Incremental months",
         "",

@@ -8,10 +8,11 @@ For each size, extracts are generated once (benchmarks/generate.py) under --work
 (benchmarks/paths.py) runs in its own process on the same files: wall time, rows per second and peak memory
 (the process's maximum resident set, from the kernel's rusage of that child). The pipeline's figures must equal
 the floor's exactly (and Polars' and pandas' to 1e-9): the benchmark is also a correctness check. Incremental
-months: with --months-built months built, the cost of adding one more against a full rebuild of all of them. And `make demo`
-from scratch, start-up, and the monthly path (benchmarks/fixed_costs.py). --scale runs the pipeline alone at one size
-(files generated, measured, then deleted: a billion events are about 18 GB, and as much again archived) and keeps
-its figures in results.json beside the last full run's, which keeps those of the last --scale run. Writes benchmarks/RESULTS.md (data/bench/results.json keeps the figures; `python -m benchmarks.report
+months: with --months-built months built, the cost of adding one more against a full rebuild of all of them. And
+`make demo` from scratch, start-up, and the monthly path (benchmarks/fixed_costs.py). --scale runs the pipeline alone
+at one size (files generated, measured, then deleted: a billion events are about 18 GB, and as much again archived)
+and keeps its figures in results.json beside the last full run's, which keeps those of the last --scale run. Writes
+benchmarks/RESULTS.md (data/bench/results.json keeps the figures; `python -m benchmarks.report
 data/bench/results.json` writes the page again from them); `make bench` runs the standard sizes.
 """
 

@@ -168,8 +168,8 @@ def why_incremental(report: dict) -> list[str]:
     return [
         f"**Incremental months.** The new month's run processed only month {incremental['months_built'] + 1} "
         f"({added['rows_read']:,} rows read; {added['extract_step_seconds']:.1f} s in the extract step) and paid "
-        f"the fixed part: {added['seconds'] - added['run_seconds']:.1f} s outside the run (start-up, imports, exit) and "
-        f"{added['run_seconds'] - added['extract_step_seconds']:.1f} s of the other steps, which rebuild the KPI "
+        f"the fixed part: {added['seconds'] - added['run_seconds']:.1f} s outside the run (start-up, imports, exit) "
+        f"and {added['run_seconds'] - added['extract_step_seconds']:.1f} s of the other steps, which rebuild the KPI "
         "marts and publish whole (by design: they are small and their rolling windows and baselines reach across "
         f"months); its slowest steps: {_slowest(steps)}. The full rebuild read {full['rows_read']:,} rows in "
         f"{full['seconds']:.0f} s. Beside a month of {size_label(incremental['events_per_month'])} events, "
@@ -197,7 +197,8 @@ def why_others(report: dict) -> list[str]:
         lines += ["**A billion events.** Not run with these figures: `make bench SIZE=1B` generates ten months first "
                   "(about 18 GB of Parquet, as much again archived while the pipeline runs, about a quarter of an "
                   "hour here in all) and keeps its figures beside the next full run's."]
-        months = [sz for sz in report["sizes"] if sz["events"] >= 150e6 and "seconds" in sz["paths"].get("pipeline", {})]
+        months = [sz for sz in report["sizes"]
+                  if sz["events"] >= 150e6 and "seconds" in sz["paths"].get("pipeline", {})]
         if months:
             big, p = months[0], months[0]["paths"]["pipeline"]
             lines[-1] += (f" What the {size_label(big['events'])} run says of it (an estimate, not a measurement): its "

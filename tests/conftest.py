@@ -79,7 +79,8 @@ def four_responses(tmp_path):
                             "'AG1' AS agency_id, 't.csv' AS source_file, $row AS source_row",
                             {"m": month, "channel": channel, "started": started, "completed": completed, "row": number})
             con.execute(f"INSERT INTO stg_costs BY NAME SELECT {staged}, 'staff' AS cost_category, "
-                        "'shared' AS channel, 950.0 AS cost_gbp, 'AG1' AS agency_id, 'c.csv' AS source_file, $row AS source_row",
+                        "'shared' AS channel, 950.0 AS cost_gbp, 'AG1' AS agency_id, 'c.csv' AS source_file, "
+                        "$row AS source_row",
                         {"m": month, "row": number})
             con.execute(f"INSERT INTO stg_satisfaction BY NAME SELECT {staged}, 'online' AS channel, "
                         "$r1 AS rating_1, $r2 AS rating_2, $r3 AS rating_3, $r4 AS rating_4, $r5 AS rating_5, "

@@ -1,25 +1,29 @@
-"""Bad submissions, one kind per test: each is quarantined by file, row and rule, and nothing else changes.
+"""Bad submissions, one kind per case: each is quarantined by file, row and rule, and nothing else changes.
 
 Every case damages one agency's return for November 2025 in a copy of the built data, runs the month again
 (every agency, up to the KPI tables), and checks the quarantine and that the KPI rows of every other agency and
-month are exactly as before (publishing copies them unchanged: test_pipeline checks that). HTTP failures (500 then success, timeouts, 401, endless pages) are in test_http_connector.py
-and test_onboarding.py; a registry location with `../` and an agency name with SQL in it in test_onboarding.py.
+month are exactly as before (publishing copies them unchanged: test_pipeline checks that). HTTP failures (500 then
+success, timeouts, 401, endless pages) are in test_http_connector.py and test_onboarding.py; a registry location with
+`../` and an agency name with SQL in it in test_onboarding.py.
 """
 
 import io
 import os
-import shutil
-from pathlib import Path
+from collections.abc import Callable
+from typing import NamedTuple
 
 import dagster as dg
 import polars as pl
 import pytest
 import xlsxwriter
 
+from pipelines.lib.resources import DataStore
 from tests.conftest import run_graph
 
 MONTH = "2025-11-01"
 LAND = "land/2025-11/transactions.csv"
+GUARDIAN_TRANSACTIONS, GUARDIAN_COSTS = "guardian/2025-11/transactions.json", "guardian/2025-11/costs.json"
+COURTS, CATALOGUE = "courts/2025-11/monthly_return.xlsx", "catalogue/services.csv"
 KPIS = ("kpi_cost_per_transaction", "kpi_digital_take_up", "kpi_completion_rate", "kpi_user_satisfaction")
 
 
@@ -45,9 +49,9 @@ def others(store, agency: str) -> dict[str, pl.DataFrame]:
     frames = {}
     with store.connect() as con:
         for table in KPIS:
-            frame = con.sql(f"SELECT kpi.* FROM {table} AS kpi JOIN stg_service_catalogue USING (service_id) "
-                            "WHERE agency_id <> ? OR month <> CAST(? AS DATE) ORDER BY ALL", params=[agency, MONTH]).pl()
-            frames[table] = frame
+            frames[table] = con.sql(f"SELECT kpi.* FROM {table} AS kpi JOIN stg_service_catalogue USING (service_id) "
+                                    "WHERE agency_id <> ? OR month <> CAST(? AS DATE) ORDER BY ALL",
+                                    params=[agency, MONTH]).pl()
     return frames
 
 
@@ -68,55 +72,97 @@ def submit(store, agency: str, everything: bool = False) -> None:
         assert after[table].equals(before[table]), table
 
 
-def test_empty_file(copied):
+class Bad(NamedTuple):
+    """A bad submission: how the built data is damaged, and then the quarantine rows of `file` as (row_number, rule,
+    offending_value, message), each compared on as many fields as it gives."""
+    damage: Callable[[DataStore], object]
+    expected: list[tuple]
+    file: str = LAND
+    return_type: str = "transactions"
+
+
+def land_lines(change: Callable[[list[str]], str | bytes]) -> Callable[[DataStore], None]:
+    """Damage the land agency's November transactions: its lines in, the file's new content out."""
+    return lambda store: write(store, change(lines(store)))
+
+
+def cell(row: int, column: str, value: str) -> Callable[[DataStore], None]:
+    return lambda store: replace_cell(store, row, column, value)
+
+
+def whole(reason: str) -> list[tuple]:
+    return [(None, "unreadable_file", reason, f"the file could not be read: {reason}")]
+
+
+def live_from_december(store) -> None:
+    """The catalogue says LND-001 starts in December 2025, after the month of its rows."""
+    rows = lines(store, CATALOGUE)
+    write(store, "\n".join([rows[0] + ",live_from"] + [r + (",2025-12-01" if r.startswith("LND-001,") else ",")
+                                                         for r in rows[1:]]) + "\n", CATALOGUE)
+
+
+def merged_header_cells(store) -> None:
+    buffer = io.BytesIO()
+    book = xlsxwriter.Workbook(buffer)
+    sheet = book.add_worksheet("Transactions")
+    sheet.merge_range(0, 0, 0, 1, "Service code and period")
+    sheet.write_row(0, 2, ["Total completed", "Online", "Telephone", "Face to face", "Post", "Assisted digital",
+                           "Other"])
+    sheet.write_row(1, 0, ["CRT-001", "Nov 2025", 10, 10, "N/A", "N/A", "N/A", "N/A", "N/A"])
+    book.close()
+    write(store, buffer.getvalue(), COURTS)
+
+
+# The land agency's November transactions are a header and 7 rows, LND-001's channels in rows 1 to 4.
+BAD = {
+    "empty file": Bad(lambda store: write(store, b""), whole("the file is empty")),
+    "header only": Bad(land_lines(lambda rows: rows[0] + "\n"), whole("the file has a header but no rows")),
+    "truncated last line": Bad(
+        land_lines(lambda rows: "\n".join(rows[:-1] + [rows[-1][:12]])),  # no newline, cut mid-field
+        [(7, "wrong_number_of_fields", "2 fields where the header has 5",
+          "the row has the wrong number of fields (a truncated or mis-delimited line)")]),
+    "wrong delimiter": Bad(
+        land_lines(lambda rows: "\n".join([rows[0]] + [r.replace(",", ";") for r in rows[1:]]) + "\n"),
+        [(n, "wrong_number_of_fields", "1 fields where the header has 5") for n in range(1, 8)]),
+    "undeclared encoding": Bad(
+        land_lines(lambda rows: f"{rows[0]}\nLND-001,2025-11-01,online,1,1 caf\xe9\n".encode("cp1252")),
+        whole("the file is not utf-8 (byte 102: b'\\xe9'); declare its encoding in the agency's mapping, e.g. "
+              "encoding: cp1252")),
+    "missing required column": Bad(
+        land_lines(lambda rows: "\n".join(",".join(c for i, c in enumerate(r.split(",")) if i != 2) for r in rows)
+                   + "\n"),
+        whole("missing required column(s): channel")),
+    "duplicate key within a file": Bad(land_lines(lambda rows: "\n".join(rows + [rows[1]]) + "\n"),
+                                       [(8, "duplicate_row", "LND-001 month 2025-11-01 online")]),
+    "text in a numeric field": Bad(cell(2, "transactions_completed", "12a"), [(2, "not_a_number", "12a")]),
+    "negative count": Bad(cell(1, "transactions_started", "-40"), [(1, "negative_count", "-40")]),
+    "date in the future": Bad(cell(3, "month", "2030-01-01"), [(3, "month_outside_return_period", "2030-01-01")]),
+    "date before the service existed": Bad(live_from_december,
+                                           [(n, "before_service_existed", "2025-11-01") for n in range(1, 5)]),
+    "unknown service": Bad(cell(1, "service_id", "LND-999"), [(1, "unknown_service", "LND-999")]),
+    "unknown channel": Bad(cell(1, "channel", "fax"), [(1, "unknown_channel", "fax")]),
+    "service of another agency": Bad(cell(1, "service_id", "REV-001"), [(1, "service_of_another_agency", "REV-001")]),
+    "JSON that is not a list": Bad(lambda store: write(store, '{"serviceId": "OPG-001", "completed": 12}',
+                                                       GUARDIAN_TRANSACTIONS),
+                                   whole("the JSON is not a list of records (objects)"), GUARDIAN_TRANSACTIONS),
+    "malformed JSON": Bad(lambda store: write(store, (store.landing / GUARDIAN_COSTS).read_text()[:-40],
+                                              GUARDIAN_COSTS),
+                          whole("JSONDecodeError: Expecting value: line 167 column 13 (char 3281)"), GUARDIAN_COSTS,
+                          "costs"),
+    "XLSX with merged header cells": Bad(merged_header_cells, whole("1 header cell(s) are empty or merged; put one "
+                                                                    "column name in each cell of the first row"),
+                                         COURTS),
+}
+
+
+@pytest.mark.parametrize("bad", BAD.values(), ids=BAD.keys())
+def test_a_bad_file_is_quarantined_by_row_and_rule_and_nothing_else_changes(copied, bad):
     store, _ = copied
-    write(store, b"")
-    submit(store, "land")
-    assert [r[:2] for r in quarantined(store, LAND)] == [(None, "unreadable_file")]
-    assert "the file is empty" in quarantined(store, LAND)[0][3]
-
-
-def test_header_only(copied):
-    store, _ = copied
-    write(store, lines(store)[0] + "\n")
-    submit(store, "land")
-    assert [r[:3] for r in quarantined(store, LAND)] == [(None, "unreadable_file", "the file has a header but no rows")]
-
-
-def test_truncated_last_line(copied):
-    store, _ = copied
-    rows = lines(store)
-    write(store, "\n".join(rows[:-1] + [rows[-1][:12]]))  # no newline, cut mid-field
-    submit(store, "land")
-    assert quarantined(store, LAND) == [(len(rows) - 1, "wrong_number_of_fields",
-                                         "2 fields where the header has 5",
-                                         "the row has the wrong number of fields (a truncated or mis-delimited line)")]
-
-
-def test_wrong_delimiter(copied):
-    store, _ = copied
-    rows = lines(store)
-    write(store, "\n".join([rows[0]] + [r.replace(",", ";") for r in rows[1:]]) + "\n")
-    submit(store, "land")
-    found = quarantined(store, LAND)
-    assert [r[:2] for r in found] == [(n, "wrong_number_of_fields") for n in range(1, len(rows))]
-
-
-def test_undeclared_encoding(copied):
-    store, _ = copied
-    write(store, (lines(store)[0] + "\nLND-001,2025-11-01,online,1,1 caf\xe9\n").encode("cp1252"))
-    submit(store, "land")
-    [(row, rule, _, message)] = quarantined(store, LAND)
-    assert (row, rule) == (None, "unreadable_file")
-    assert "not utf-8" in message and "encoding: cp1252" in message
-
-
-def test_missing_required_column(copied):
-    store, _ = copied
-    write(store, "\n".join(",".join(c for i, c in enumerate(r.split(",")) if i != 2) for r in lines(store)) + "\n")
-    submit(store, "land")
-    assert [r[:3] for r in quarantined(store, LAND)] == [
-        (None, "unreadable_file", "missing required column(s): channel")]
+    bad.damage(store)
+    submit(store, bad.file.split("/")[0])
+    found = quarantined(store, bad.file, bad.return_type)
+    assert [row[:len(want)] for row, want in zip(found, bad.expected)] == bad.expected
+    assert len(found) == len(bad.expected)
 
 
 def test_extra_columns_are_ignored_not_rejected(copied):
@@ -130,14 +176,6 @@ def test_extra_columns_are_ignored_not_rejected(copied):
         assert con.execute("SELECT file_status, rows_read, rows_accepted FROM submission_accounting "
                            "WHERE source_file = ? ORDER BY file_status", [LAND]).fetchall() == [
             ("read", len(rows) - 1, len(rows) - 1), ("superseded", 0, 0)]
-
-
-def test_duplicate_key_within_a_file(copied):
-    store, _ = copied
-    rows = lines(store)
-    write(store, "\n".join(rows + [rows[1]]) + "\n")
-    submit(store, "land")
-    assert [r[:2] for r in quarantined(store, LAND)] == [(len(rows), "duplicate_row")]
 
 
 def test_a_draft_in_a_subfolder_of_the_month_is_accounted_for_and_never_read_as_a_return(copied):
@@ -164,95 +202,6 @@ def test_a_file_name_that_is_not_utf8_is_quarantined_by_its_escaped_name_and_the
     assert published.filter(pl.col("rule") == "name_not_utf8").select("return_type", "source_file").rows() == [
         ("landing", "land/2025-11/r\\xe9turn.csv")]
     assert quarantined(store, LAND) == []
-
-
-def test_text_in_a_numeric_field(copied):
-    store, _ = copied
-    replace_cell(store, 2, "transactions_completed", "12a")
-    submit(store, "land")
-    assert [r[:3] for r in quarantined(store, LAND)] == [(2, "not_a_number", "12a")]
-
-
-def test_negative_count(copied):
-    store, _ = copied
-    replace_cell(store, 1, "transactions_started", "-40")
-    submit(store, "land")
-    assert [r[:3] for r in quarantined(store, LAND)] == [(1, "negative_count", "-40")]
-
-
-def test_date_in_the_future(copied):
-    store, _ = copied
-    replace_cell(store, 3, "month", "2030-01-01")
-    submit(store, "land")
-    assert [r[:3] for r in quarantined(store, LAND)] == [(3, "month_outside_return_period", "2030-01-01")]
-
-
-def test_date_before_the_service_existed(copied):
-    store, _ = copied
-    catalogue = "catalogue/services.csv"
-    rows = lines(store, catalogue)
-    write(store, "\n".join([rows[0] + ",live_from"] + [r + (",2025-12-01" if r.startswith("LND-001,") else ",")
-                                                        for r in rows[1:]]) + "\n", catalogue)
-    submit(store, "land")
-    land_001 = [n for n, r in enumerate(lines(store)[1:], 1) if r.startswith("LND-001,")]
-    assert [r[:2] for r in quarantined(store, LAND)] == [(n, "before_service_existed") for n in land_001]
-
-
-def test_unknown_service(copied):
-    store, _ = copied
-    replace_cell(store, 1, "service_id", "LND-999")
-    submit(store, "land")
-    assert [r[:3] for r in quarantined(store, LAND)] == [(1, "unknown_service", "LND-999")]
-
-
-def test_unknown_channel(copied):
-    store, _ = copied
-    replace_cell(store, 1, "channel", "fax")
-    submit(store, "land")
-    assert [r[:3] for r in quarantined(store, LAND)] == [(1, "unknown_channel", "fax")]
-
-
-def test_service_of_another_agency(copied):
-    store, _ = copied
-    replace_cell(store, 1, "service_id", "REV-001")
-    submit(store, "land")
-    assert [r[:3] for r in quarantined(store, LAND)] == [(1, "service_of_another_agency", "REV-001")]
-
-
-def test_json_that_is_not_a_list(copied):
-    store, _ = copied
-    rel = "guardian/2025-11/transactions.json"
-    write(store, '{"serviceId": "OPG-001", "completed": 12}', rel)
-    submit(store, "guardian")
-    assert [r[:3] for r in quarantined(store, rel)] == [
-        (None, "unreadable_file", "the JSON is not a list of records (objects)")]
-
-
-def test_malformed_json(copied):
-    store, _ = copied
-    rel = "guardian/2025-11/costs.json"
-    write(store, (store.landing / rel).read_text()[:-40], rel)
-    submit(store, "guardian")
-    [(row, rule, value, _)] = quarantined(store, rel, "costs")
-    assert (row, rule) == (None, "unreadable_file") and value.startswith("JSONDecodeError")
-
-
-def test_xlsx_with_merged_header_cells(copied):
-    store, _ = copied
-    rel = "courts/2025-11/monthly_return.xlsx"
-    buffer = io.BytesIO()
-    book = xlsxwriter.Workbook(buffer)
-    sheet = book.add_worksheet("Transactions")
-    sheet.merge_range(0, 0, 0, 1, "Service code and period")
-    sheet.write_row(0, 2, ["Total completed", "Online", "Telephone", "Face to face", "Post", "Assisted digital",
-                           "Other"])
-    sheet.write_row(1, 0, ["CRT-001", "Nov 2025", 10, 10, "N/A", "N/A", "N/A", "N/A", "N/A"])
-    book.close()
-    write(store, buffer.getvalue(), rel)
-    submit(store, "courts")
-    found = quarantined(store, rel)
-    assert (found[0][0], found[0][1]) == (None, "unreadable_file")
-    assert "1 header cell(s) are empty or merged" in found[0][2]
 
 
 def test_link_out_of_the_landing_folder_is_never_read(copied, tmp_path):

@@ -13,6 +13,8 @@ from pipelines.lib.resources import DataStore
 from tests.conftest import published_checksums
 from tests.operations import PROCESS_SECONDS, new_instance_home, pipeline_process, warehouse_digest
 
+pytestmark = pytest.mark.crash
+
 # Where the kill lands (pipelines/lib/faults.py): inside the archive transaction, inside the first KPI mart's
 # transaction, and in publishing right after the first file was replaced.
 POINTS = ["archive", "kpi", "publish"]

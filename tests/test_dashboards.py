@@ -282,6 +282,7 @@ def test_a_satisfaction_figure_from_few_responses_reads_fewer_than_30_responses_
     assert summary.select("satisfaction_score", "satisfaction_fmt").rows() == [(None, expected)]
 
 
+@pytest.mark.site
 def test_site_has_every_page_and_offers_every_table_for_download(site):
     build, published = site
     catalogue = pl.read_parquet(published / "service_catalogue.parquet")
@@ -300,6 +301,8 @@ def test_site_has_every_page_and_offers_every_table_for_download(site):
     assert (build / "open-data" / "datapackage.json").read_bytes() == (published / "datapackage.json").read_bytes()
 
 
+@pytest.mark.site
+@pytest.mark.browser
 def test_every_page_template_fits_1366_reads_cleanly_and_passes_axe(site, server, browser, shots):
     _, published = site
     for name, path, tables in templates(published):
@@ -312,6 +315,8 @@ def test_every_page_template_fits_1366_reads_cleanly_and_passes_axe(site, server
     assert {p.stem for p in shots.glob("*.png")} >= {name for name, _, _ in templates(published)}
 
 
+@pytest.mark.site
+@pytest.mark.browser
 def test_services_tables_say_no_data_only_where_a_figure_is_absent(site, server, browser, shots):
     _, published = site
     catalogue = pl.read_parquet(published / "service_catalogue.parquet")
@@ -356,6 +361,8 @@ def test_services_tables_say_no_data_only_where_a_figure_is_absent(site, server,
     page.close()
 
 
+@pytest.mark.site
+@pytest.mark.browser
 def test_overview_shows_the_published_government_figures(site, server, browser, shots):
     _, published = site
     page = visit(browser, server, "/", shots, "overview-checked")
@@ -390,6 +397,8 @@ def test_overview_shows_the_published_government_figures(site, server, browser, 
     page.close()
 
 
+@pytest.mark.site
+@pytest.mark.browser
 def test_service_pages_show_the_published_service_figures(site, server, browser, shots):
     _, published = site
     summary = pl.read_parquet(published / "kpi_service_summary.parquet").sort("service_id")
@@ -436,6 +445,8 @@ def test_service_pages_show_the_published_service_figures(site, server, browser,
 
 
 
+@pytest.mark.site
+@pytest.mark.browser
 def test_department_and_benefit_pages_name_themselves_in_words(site, server, browser, shots):
     _, published = site
     department = sorted(set(pl.read_parquet(published / "service_catalogue.parquet")["department"]))[-1]
@@ -460,6 +471,8 @@ def test_department_and_benefit_pages_name_themselves_in_words(site, server, bro
     page.close()
 
 
+@pytest.mark.site
+@pytest.mark.browser
 def test_about_page_puts_the_kpis_first_in_prose_and_quotes_each_definition(site, server, browser, shots):
     build, _ = site
     definitions = marked((build / "about" / "index.html").read_text(encoding="utf-8"), "data-definition")
@@ -478,6 +491,8 @@ def test_about_page_puts_the_kpis_first_in_prose_and_quotes_each_definition(site
     page.close()
 
 
+@pytest.mark.site
+@pytest.mark.browser
 def test_index_pages_for_departments_and_open_data_link_every_item(site, server, browser, shots):
     _, published = site
     page = visit(browser, server, "/departments/", shots, "departments-checked")

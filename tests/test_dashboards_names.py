@@ -11,6 +11,8 @@ import pytest
 
 from tests.test_dashboards import browser, build_site, screenshots, serving, visit  # noqa: F401
 
+pytestmark = [pytest.mark.site, pytest.mark.browser]
+
 # Two agencies of the small test data and their services, renamed; the other agencies are left out (a small site).
 SERVICES = {"REV-001": ("REV/001", "File a tax return / self assessment #1?"),
             "REV-002": ("REV#2?x=1&y", "Register for VAT at 20%"),

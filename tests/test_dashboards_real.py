@@ -7,7 +7,6 @@ screenshots/dashboards-real/)."""
 import csv
 import datetime as dt
 import re
-from pathlib import Path
 
 import pytest
 
@@ -15,6 +14,8 @@ from tests.test_dashboards import (assert_accessible, assert_reads_cleanly, brow
                                    screenshots, serving, table_rows, visit)
 from tests.test_real_data import (UK, land_australia, period_name, run_pipeline, uk_expected,
                                   with_years_from_quarters)
+
+pytestmark = [pytest.mark.site, pytest.mark.browser]
 
 DEPARTMENT = "Attorney General's Office"
 MONTHS = {"quarter": 3, "financial_year": 12, "rolling_12_months": 12}

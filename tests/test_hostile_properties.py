@@ -1,15 +1,17 @@
 """Staging holds for any return: generated files of random cells (text, numbers at the edges, markers, quotes,
-delimiters, encodings) never raise out of reading and validation, every row read is accepted or quarantined, and
-every accepted value is a finite, in-range number."""
+delimiters, encodings) never raise out of reading and validation, every row read is accepted or quarantined, every
+accepted value is a finite, in-range number, and a file set aside whole has one quarantine row: no row number, a
+whole-file rule and a reason."""
 
 import math
 import tempfile
 from pathlib import Path
 
 import polars as pl
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
+from pipelines.defs.staging.passes import file_failure
 from pipelines.defs.staging.readers import ParseError, read_table
 from pipelines.lib.config.limits import FileLimits
 from transforms.mappings import AS_SENT, ReturnLayout
@@ -24,6 +26,9 @@ EDGES = ["0", "-0", "-1", "1", "12.0", "1e3", "2.5E+2", "9007199254740993", "922
          "Infinity", "1e20", "0.005", "12.345", "1,000", " 7 ", "+5", ".5", "5.", "0x10", "1_000", "١٢"]
 MARKERS = ["", "-", "***", "ND", "N/A", "#REF!", "..", "x", "=SUM(A1)", "\x00"]
 LIMITS = FileLimits(max_field_bytes=64, max_line_bytes=256, max_rows=40, max_columns=12)
+# The rules of a file set aside whole (README, "Quarantine rules"): unreadable, or over a limit of config/limits.yaml.
+WHOLE_FILE_RULES = {"unreadable_file", "file_too_large", "decompression_limit", "sheet_too_large", "too_many_columns",
+                    "too_many_rows"}
 
 cell = st.one_of(st.sampled_from(EDGES), st.sampled_from(MARKERS), st.sampled_from(["S1", "S2", "S9"]),
                  st.sampled_from(["2025-01", "Jan 2025", "0000-01", "9999-12", "2025-13", "2024-25"]),
@@ -68,36 +73,43 @@ def returns(draw) -> tuple[bytes, str, dict]:
     return text.encode(encoding, errors="replace"), return_type, layout
 
 
-def stage(data: bytes, return_type: str, layout: ReturnLayout) -> tuple[int, pl.DataFrame, pl.DataFrame] | None:
-    """(rows read, accepted, quarantined) as staging makes them, or None for a file set aside whole."""
+def stage(data: bytes, return_type: str, layout: ReturnLayout) -> tuple[int, pl.DataFrame, pl.DataFrame, bool]:
+    """(rows read, accepted, quarantined, whether the file was set aside whole) as staging makes them; a file set
+    aside whole has no rows read and its quarantine row from the staging step's own `file_failure`."""
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / f"{return_type}.csv"
         path.write_bytes(data)
         try:
             frame = read_table(path, layout, limits=LIMITS).with_columns(pl.lit(path.name).alias(FILE))
             normalised = normalise(frame, layout, return_type)
-        except (ParseError, LayoutError):
-            return None
+        except (ParseError, LayoutError) as error:
+            return 0, pl.DataFrame(), file_failure(path.name, error), True
     accepted, quarantined = validate(normalised, return_type, "AG1", "2025-01-01", CATALOGUE)
-    return frame.height, accepted, quarantined
+    return frame.height, accepted, quarantined, False
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(returns())
-def test_every_row_is_accepted_or_quarantined_and_accepted_values_are_finite(generated):
+@example((b"", "costs", AS_SENT))  # set aside whole when read
+@example((b"service_id,month\nS1,2025-01\n", "costs", AS_SENT))  # set aside whole when normalised: columns missing
+def test_every_row_or_file_set_aside_is_quarantined_and_accepted_values_are_finite(generated):
     data, return_type, layout = generated
-    staged = stage(data, return_type, layout)
-    if staged is None:
-        return
-    read, accepted, quarantined = staged
-    assert quarantined.select("source_file", "row_number").n_unique() == quarantined.height
-    assert read == accepted.height + quarantined.height
-    assert set(accepted.get_column(ROW)).isdisjoint(quarantined.get_column("row_number"))
-    if return_type == "transactions":
-        for column in ("transactions_started", "transactions_completed"):
-            assert accepted.schema[column] == pl.Int64
-            values = accepted.get_column(column).drop_nulls()
-            assert ((values >= 0) & (values <= 2**63 - 1)).all()
+    read, accepted, quarantined, set_aside = stage(data, return_type, layout)
+    if set_aside:
+        [(name, row, rule, reason, message)] = quarantined.select(
+            "source_file", "row_number", "rule", "offending_value", "message").rows()
+        assert (name, row, read, accepted.height) == (f"{return_type}.csv", None, 0, 0)
+        assert rule in WHOLE_FILE_RULES and reason.strip() and message == f"the file could not be read: {reason}"
+        event(f"set aside whole: {rule}")  # how often, in --hypothesis-show-statistics
     else:
-        assert accepted.schema["cost_gbp"] == pl.Float64
-        assert all(math.isfinite(v) and 0 <= v <= 1e12 for v in accepted.get_column("cost_gbp"))
+        assert quarantined.select("source_file", "row_number").n_unique() == quarantined.height
+        assert read == accepted.height + quarantined.height
+        assert set(accepted.get_column(ROW)).isdisjoint(quarantined.get_column("row_number"))
+        if return_type == "transactions":
+            for column in ("transactions_started", "transactions_completed"):
+                assert accepted.schema[column] == pl.Int64
+                values = accepted.get_column(column).drop_nulls()
+                assert ((values >= 0) & (values <= 2**63 - 1)).all()
+        else:
+            assert accepted.schema["cost_gbp"] == pl.Float64
+            assert all(math.isfinite(v) and 0 <= v <= 1e12 for v in accepted.get_column("cost_gbp"))

@@ -226,6 +226,7 @@ def test_a_second_run_waits_for_the_first_with_a_message(tmp_path):
     assert second.wait(PROCESS_SECONDS) == 0
 
 
+@pytest.mark.crash
 def test_a_killed_run_is_marked_failed_when_the_next_run_starts(built, tmp_path):
     store = DataStore(data_dir=str(tmp_path / "data"))
     shutil.copytree(built[0].landing, store.landing)

@@ -166,7 +166,7 @@ class Api(BaseHTTPRequestHandler):
     """An agency API: returns by month, bearer token required."""
     token = "s3cret-token"
 
-    def do_GET(self):  # noqa: N802
+    def do_GET(self):
         if self.headers.get("Authorization") != f"Bearer {self.token}":
             self.send_response(401)
             self.end_headers()

@@ -1,4 +1,5 @@
-"""Performance-Platform records through the connector, on the real OPG files: the satisfaction method change is found."""
+"""Performance-Platform records through the connector, on the real OPG files: the satisfaction method change is
+found."""
 
 import datetime as dt
 import json

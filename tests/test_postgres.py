@@ -257,6 +257,7 @@ def backfill_runs(d: Deployment) -> list[tuple]:
                            "ORDER BY partition.value")
 
 
+@pytest.mark.postgres
 def test_each_month_ran_as_its_own_run_and_postgres_holds_runs_and_materialisations(deployment):
     runs = backfill_runs(deployment)
     assert [(partition, status) for _, status, partition, _, _ in runs] == [(m, "SUCCESS") for m in MONTHS]
@@ -270,6 +271,7 @@ def test_each_month_ran_as_its_own_run_and_postgres_holds_runs_and_materialisati
         '["kpi_cost_per_transaction"]', '["stg_transactions"]', '["fct_service_month"]'}
 
 
+@pytest.mark.postgres
 def test_runs_overlapped_but_warehouse_steps_took_turns(deployment):
     runs = backfill_runs(deployment)
     spans = sorted((start, end) for _, _, _, start, end in runs)
@@ -286,11 +288,13 @@ def test_runs_overlapped_but_warehouse_steps_took_turns(deployment):
     assert overlapping == []  # every step holds the warehouse pool's one slot: no two at once, in any run
 
 
+@pytest.mark.postgres
 def test_parallel_runs_give_exactly_the_figures_of_one_run(deployment):
     assert published_checksums(deployment.store) == published_checksums(deployment.reference)
     assert warehouse_digest(deployment.store.warehouse) == warehouse_digest(deployment.reference.warehouse)
 
 
+@pytest.mark.postgres
 def test_failed_run_is_alerted_in_a_file_and_on_the_webhook(deployment):
     (status,) = rows(deployment.cluster, "SELECT status FROM runs WHERE run_id = %s", (deployment.failing_run_id,))
     assert status == ("FAILURE",)
@@ -303,6 +307,7 @@ def test_failed_run_is_alerted_in_a_file_and_on_the_webhook(deployment):
     assert posted == alert
 
 
+@pytest.mark.postgres
 def test_planted_credential_is_written_nowhere(deployment):
     outputs = [*deployment.home.rglob("*"), *deployment.logs.rglob("*"), *deployment.store.root.rglob("*"),
                deployment.cluster.folder / "server.log"]

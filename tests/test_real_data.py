@@ -233,7 +233,8 @@ def test_reported_cost_per_transaction_beside_the_computed_one_and_the_warning()
         build_table(con, CATALOGUE[table])
     assert con.execute("SELECT transactions_completed, total_basis, cost_per_transaction_gbp, "
                        "reported_cost_per_transaction_gbp, digital_take_up_rate FROM kpi_by_period "
-                       "WHERE channel = 'all' AND source = 'submitted'").fetchall() == [(400, "channels", 3.0, 2.5, 0.75)]
+                       "WHERE channel = 'all' AND source = 'submitted'").fetchall() == [
+        (400, "channels", 3.0, 2.5, 0.75)]
     assert con.execute(sql("check_reported_figures")).fetchall() == [
         ("S1", "quarter", dt.date(2016, 1, 1), "cost_per_transaction_gbp", 2.5, 3.0)]
 

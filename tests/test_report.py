@@ -104,7 +104,8 @@ def test_each_savings_headline_says_what_it_covers_and_how_the_two_differ():
     figures = {"cashable_realised_to_date_gbp": figure(210_517_700.0), "cashable_planned_to_date_gbp": figure(2.08e8),
                "channel_shift_counterfactual_saving_gbp": figure(96_160_964.6, counted=62, scope=62),
                "channel_shift_theoretical_saving_gbp": figure(66_396_000.0, counted=62, scope=62)}
-    tiles = {t["label"]: t for t in headlines(figures, DECEMBER, {"saving_gbp": 96_160_964.6, "cost_gbp": 163_479_029.3})}
+    totals = {"saving_gbp": 96_160_964.6, "cost_gbp": 163_479_029.3}
+    tiles = {t["label"]: t for t in headlines(figures, DECEMBER, totals)}
     assert tiles["Cashable savings realised to date"]["covers"] == (
         "Covers: the register's 10 cashable benefits measured in money, each added up since its baseline month.")
     assert tiles["Saved by channel shift this month"]["covers"] == (
@@ -202,7 +203,8 @@ def test_benefits_table_shows_each_benefit_from_the_published_table(built):
     text = " ".join(pdf_text(store.published / "reports" / "benefits-summary-2025-12.pdf"))
     for b in benefits(store, DECEMBER):
         row = text[text.rindex(f"{b['benefit_id']} {b['title'][:20]}"):]  # the table comes after the call-outs
-        cells = [b["owner"], table_value(b["measure"], b["planned_value"]), table_value(b["measure"], b["actual_value"]),
+        cells = [b["owner"], table_value(b["measure"], b["planned_value"]),
+                 table_value(b["measure"], b["actual_value"]),
                  {"no data": "No data"}.get(b["rag_status"], b["rag_status"].capitalize()), status_note(b),
                  forecast_words(b, table_value)]
         for cell in cells:
@@ -325,6 +327,7 @@ def test_html_says_what_the_pdf_says_with_accessible_structure(built):
     assert page.count("<svg") == 2 and "<script" not in page
 
 
+@pytest.mark.browser
 def test_html_passes_axe_core_in_a_real_browser(built):
     """axe-core (WCAG 2.0-2.2 A and AA rules) on the HTML summary in Debian's chromium: no serious or critical
     violation (white on the amber grey once failed contrast)."""

@@ -129,6 +129,7 @@ def by_name(rows: list[tuple]) -> list[tuple]:
     return sorted((agency, Path(file).name, *rest) for agency, file, *rest in rows)
 
 
+@pytest.mark.spark
 def test_both_runs_succeed_and_spark_reports_through_pipes(built):
     (_, duck, _), (_, spark, logs) = built["duckdb"], built["spark"]
     assert duck.success and spark.success
@@ -146,6 +147,7 @@ def test_both_runs_succeed_and_spark_reports_through_pipes(built):
     assert "licensing 2025-01: 1,805 rows read from 3 file(s), 4 quarantined" in logs
 
 
+@pytest.mark.spark
 def test_the_aggregates_are_identical_to_the_last_bit(built):
     duck = query(built["duckdb"][0], AGGREGATES)
     assert query(built["spark"][0], AGGREGATES) == duck
@@ -159,6 +161,7 @@ def test_the_aggregates_are_identical_to_the_last_bit(built):
     assert cus_002_online[4:6] == (clean[0] + 2, clean[1] + 2)  # S-14 and S-15
 
 
+@pytest.mark.spark
 def test_the_quarantine_rows_are_identical(built):
     duck, spark = query(built["duckdb"][0], QUARANTINE), query(built["spark"][0], QUARANTINE)
     assert [row for row in spark if row[0] == "licensing"] == [row for row in duck if row[0] == "licensing"]
@@ -175,6 +178,7 @@ def test_the_quarantine_rows_are_identical(built):
             "2025-02-30 10:00:00", "transaction S-21: completed_at is not a timestamp (YYYY-MM-DD hh:mm:ss)") in duck
 
 
+@pytest.mark.spark
 def test_every_file_is_accounted_for_the_same_way(built):
     duck, spark = query(built["duckdb"][0], ACCOUNTING), query(built["spark"][0], ACCOUNTING)
     broken = [row for row in spark if row[3] == "unreadable"]
@@ -183,6 +187,7 @@ def test_every_file_is_accounted_for_the_same_way(built):
     assert sum(row[4] for row in duck) == 6_024 and sum(row[6] for row in duck) == QUARANTINED
 
 
+@pytest.mark.spark
 def test_published_kpi_files_are_byte_identical(built):
     def kpis(root: Path) -> dict[str, str]:
         return {p.name: hashlib.sha256(p.read_bytes()).hexdigest()
@@ -193,6 +198,7 @@ def test_published_kpi_files_are_byte_identical(built):
     assert kpis(built["spark"][0]) == duck
 
 
+@pytest.mark.spark
 def test_files_read_where_they_live_are_recorded_in_a_manifest(built):
     files = sorted((built["lake"] / "customs" / MONTH).iterdir())
     manifest = query(built["spark"][0], "SELECT agency_id, month, uri, size_bytes, sha256, run_id "
@@ -206,6 +212,7 @@ def test_files_read_where_they_live_are_recorded_in_a_manifest(built):
                                               for name in ("000", "001", "seeded")]
 
 
+@pytest.mark.spark
 def test_run_outputs_are_run_scoped_parquet_that_one_step_loads_into_any_warehouse(built, tmp_path):
     """Workers share no warehouse file: a run's outputs (<outputs>/<run id>/) are all that the load needs."""
     root, result, _ = built["spark"]

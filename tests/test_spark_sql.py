@@ -43,6 +43,7 @@ def groups(spark, tmp_path_factory):
     return duck, translated, native
 
 
+@pytest.mark.spark
 def test_the_translated_quantiles_are_duckdbs_bit_for_bit(groups):
     duck, translated, _ = groups
     assert len(duck) == 300
@@ -50,6 +51,7 @@ def test_the_translated_quantiles_are_duckdbs_bit_for_bit(groups):
     assert translated == duck
 
 
+@pytest.mark.spark
 def test_sparks_own_percentile_agrees_to_1e_9_only(groups):
     """DuckDB rounds lo (1 - d) + hi d as one fused multiply-add; Spark's percentile computes (h - p) lo + (p - l) hi
     in two roundings. Equal to 1e-9, not to the bit: enough for figures, not for byte-identical published files."""

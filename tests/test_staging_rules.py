@@ -164,7 +164,8 @@ def test_costs_rules_and_typing():
         (5, "not_a_number", "cost_gbp", "abc"),
         (6, "required_value_missing", "cost_gbp", ""),
         (7, "channel_not_offered", "channel", "face_to_face"),
-        (8, "duplicate_row", "service_id, grain, period_start, cost_category, channel", "S1 month 2024-04-01 staff online"),
+        (8, "duplicate_row", "service_id, grain, period_start, cost_category, channel",
+         "S1 month 2024-04-01 staff online"),
         (10, "unknown_channel", "channel", "parcel"),
     ]
     assert accepted.schema["cost_gbp"] == pl.Float64

@@ -49,7 +49,9 @@ def build_warehouse(catalogue, transactions=(), costs=(), satisfaction=(), start
             ("stg_satisfaction", satisfaction, "service_id, month, channel, rating_1, rating_2, rating_3, "
                                                "rating_4, rating_5")):
         names = [c.strip() for c in columns.split(",")]
-        typed = ", ".join(f"?::{'DATE' if c == 'month' else 'VARCHAR' if c in ('service_id', 'channel', 'cost_category') else 'DOUBLE' if c == 'cost_gbp' else 'BIGINT'} AS {c}" for c in names)
+        types = {"month": "DATE", "service_id": "VARCHAR", "channel": "VARCHAR", "cost_category": "VARCHAR",
+                 "cost_gbp": "DOUBLE"}
+        typed = ", ".join(f"?::{types.get(c, 'BIGINT')} AS {c}" for c in names)
         if rows:
             con.executemany(monthly.format(table=table, columns=typed + ", ? AS source_row"),
                             [[*row, i] for i, row in enumerate(rows, 1)])

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import yaml
 
-from transforms import SQL_DIR, sql
+from transforms import sql
 
 # How a table is built:
 #   sql      rebuilt whole by transforms/sql/<name>.sql in one transaction
@@ -100,7 +100,8 @@ TABLES = (
            "User satisfaction survey responses per rating (1-5) per service x month x channel."))),
     Table("stg_reported_figures", "staging", "Figures from Performance-Platform records, one row per service x "
           "month x channel x measure.", build="code", key=("service_id", "month", "channel", "measure"),
-          reads=("raw_performance_records", "stg_service_catalogue"), writes_to=("quarantine", "submission_accounting")),
+          reads=("raw_performance_records", "stg_service_catalogue"),
+          writes_to=("quarantine", "submission_accounting")),
     Table("stg_extract_transactions", "staging", "Transaction-level extracts aggregated per service x month x "
           "channel (and 'all'): transactions started and completed, median and 90th-percentile time to complete. "
           "Rows that break a rule are quarantined.", build="code", key=("service_id", "month", "channel"),

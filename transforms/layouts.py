@@ -121,7 +121,8 @@ def reported_rules(reported: list[str]) -> list[tuple[str, str, pl.Expr, str]]:
     rules = []
     for column in reported:
         number = pl.col(column).str.replace_all(",", "", literal=True).cast(pl.Float64, strict=False)
-        rules += [("not_a_number", column, pl.col(column).is_not_null() & number.is_null(), f"{column} is not a number"),
+        rules += [("not_a_number", column, pl.col(column).is_not_null() & number.is_null(),
+                   f"{column} is not a number"),
                   ("negative_value", column, number < 0, f"{column} is negative")]
         if column.endswith("_rate"):
             rules.append(("rate_above_one", column, number > 1, f"{column} is above 1 (rates are 0..1)"))

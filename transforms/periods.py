@@ -4,8 +4,8 @@ Grains: month ("2024-03", "2024-03-01", "Mar 2024", "March 2024"); quarter, thre
 July or October ("2024 Q1", "2016-Q1" and "Jan - Mar 2015" are January-March; the financial "Q1 2024-25" is
 April-June 2024); financial_year ("2024-25", "2016-2017", "April 2024 to March 2025"); rolling_12_months (any other
 12-month span, "July 2023 to June 2024"); span (any other run of whole months). Any year from 2000 on is read;
-which months a deployment accepts is configuration (the registry's first_month). `end` is the last day of the period. Figures keep the period they were given
-for: a quarter is never spread over its months.
+which months a deployment accepts is configuration (the registry's first_month). `end` is the last day of the period.
+Figures keep the period they were given for: a quarter is never spread over its months.
 """
 
 from __future__ import annotations

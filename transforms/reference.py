@@ -9,7 +9,7 @@ from __future__ import annotations
 import polars as pl
 
 from transforms.domain import CHANNELS
-from transforms.staging import FILE, ROW, LayoutError, Rule, apply_rules, first_failures
+from transforms.staging import LayoutError, Rule, apply_rules, first_failures
 
 CATALOGUE_COLUMNS = ["service_id", "service_name", "agency_id", "department", "category", "customer_type",
                      "channels_offered", "high_volume"]

@@ -10,8 +10,8 @@ conf), `catalogue` (Parquet: service_id, agency_id, channels_offered), `output` 
 `agency_months`: each with its agency, month and either `files` (archived copies: source_file, sha256, uri) or
 `location` (a Parquet folder, local path or object-store URI, where the extracts live: listed, sized and hashed
 here into the manifest, since they are not copied into the archive). Outputs under the prefix: aggregates/,
-quarantine/ (a Spark Parquet folder per agency-month in each), accounting.parquet, manifest.parquet and unreadable.parquet (files of a
-location that could not be staged); the caller writes catalogue.parquet there first.
+quarantine/ (a Spark Parquet folder per agency-month in each), accounting.parquet, manifest.parquet and
+unreadable.parquet (files of a location that could not be staged); the caller writes catalogue.parquet there first.
 """
 
 from __future__ import annotations

@@ -160,7 +160,7 @@ compared AS (
         figures.items_in_scope,
         CASE WHEN lag(periods.period_start) OVER previous
                   = CAST(periods.period_start - periods.period_months * INTERVAL 1 MONTH AS DATE)
-            THEN figures.counted_items IS NOT DISTINCT FROM lag(figures.counted_items) OVER previous
+            THEN (figures.counted_items IS NOT DISTINCT FROM lag(figures.counted_items) OVER previous)
         END AS same_items_as_previous,
         lag(periods.period_start) OVER previous
             = CAST(periods.period_start - periods.period_months * INTERVAL 1 MONTH AS DATE) AS previous_adjacent

@@ -49,7 +49,7 @@ final AS (
         round(theoretical_saving_cumulative_gbp, 2) AS theoretical_saving_cumulative_gbp,
         round(counterfactual_saving_cumulative_gbp, 2) AS counterfactual_saving_cumulative_gbp,
         CASE WHEN lag(month) OVER previous = CAST(month - INTERVAL 1 MONTH AS DATE)
-            THEN reporting_services IS NOT DISTINCT FROM lag(reporting_services) OVER previous
+            THEN (reporting_services IS NOT DISTINCT FROM lag(reporting_services) OVER previous)
         END AS same_services_as_previous_month
     FROM grouped
     WINDOW previous AS (PARTITION BY level, group_id ORDER BY month)

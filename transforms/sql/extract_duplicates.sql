@@ -3,13 +3,13 @@
 --   duplicate_row           an exact repeat of a row already sent (by file, then row): the first is kept
 -- Ids are compared by hash first (a sort of 8-byte numbers, bounded memory) and exactly only among the rows whose
 -- hashes repeat, so a hash collision is never taken for a duplicate.
-WITH hashes AS (
+WITH id_hashes AS (
     SELECT hash(transaction_id) AS id_hash FROM extract_rows($files, $agency, $month) WHERE transaction_id IS NOT NULL
 ),
 
 repeated AS (
     SELECT DISTINCT id_hash
-    FROM (SELECT id_hash, lag(id_hash) OVER (ORDER BY id_hash) AS previous FROM hashes)
+    FROM (SELECT id_hash, lag(id_hash) OVER (ORDER BY id_hash) AS previous FROM id_hashes)
     WHERE id_hash = previous
 ),
 

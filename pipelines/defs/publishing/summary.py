@@ -82,8 +82,8 @@ def build_summaries(store: DataStore, months: list[dt.date]) -> dict[str, dict]:
     return results
 
 
-@dg.asset(pool=WAREHOUSE_POOL, group_name="publish", partitions_def=monthly, backfill_policy=dg.BackfillPolicy.single_run(),
-          deps=["pub_open_data"], kinds={"pdf", "html"})
+@dg.asset(pool=WAREHOUSE_POOL, group_name="publish", partitions_def=monthly,
+          backfill_policy=dg.BackfillPolicy.single_run(), deps=["pub_open_data"], kinds={"pdf", "html"})
 def pub_benefits_summary(context: dg.AssetExecutionContext, store: DataStore) -> dg.MaterializeResult:
     """The ministers' benefits summary (PDF and HTML) of each month, and of each financial quarter it ends; only
     those whose figures changed are rendered again."""

@@ -2,7 +2,8 @@
 subfolder of a month folder, a file beside the catalogue or the benefits register under another name, or a folder
 that is no agency's. Each is one row of `submission_accounting` (file_status not_recognised) and one of `quarantine`
 saying what to rename or move, so that no landed file is ignored in silence. Earlier versions of a file sent again
-are rows of `submission_accounting` too (file_status superseded, naming the version in force): not errors, so no quarantine."""
+are rows of `submission_accounting` too (file_status superseded, naming the version in force): not errors, so no
+quarantine."""
 
 from __future__ import annotations
 

@@ -184,6 +184,8 @@ def data_package(folder: Path, tables: dict[str, list[tuple[str, str]]], open_da
                                                            if column.endswith(suffix)), None)
             if unit:
                 field["unit"] = unit
+            if described and described.categories:
+                field["categories"] = [category.model_dump() for category in described.categories]
             fields.append(field)
         schema = {"fields": fields, "missingValues": [""]}
         if table.key:

@@ -1,5 +1,5 @@
--- Each channel's name in words, as the data package's channel field lists them (its categories, from
--- config/open_data.yaml): the pages join it to the KPI tables, so a name is written in one place.
+-- Each channel's name in words, as the data package's channel field lists them (its categories, from CHANNEL_NAMES
+-- in transforms/domain.py): the pages join it to the KPI tables, so a name is written in one place.
 select distinct category.value as channel, category.label as channel_name
 from (select unnest(field.categories) as category
       from (select unnest(resource.schema.fields) as field

@@ -54,17 +54,9 @@ class Package(Model):
     _homepage = field_validator("homepage")(web_address)
 
 
-class Category(Model):
-    """One value a column takes and its name in words (Frictionless Table Schema's `categories`)."""
-
-    value: Text
-    label: Text
-
-
 class FieldMeta(Model):
     description: Text
     unit: Text | None = None
-    categories: list[Category] | None = None
 
 
 class OpenData(Model):

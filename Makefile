@@ -26,7 +26,7 @@ setup: $(STAMP) $(DAGSTER_HOME)/dagster.yaml
 DASHBOARDS_STAMP := dashboards/node_modules/.installed
 export EVIDENCE_VAR__published_dir ?= $(CURDIR)/data/published
 
-$(DASHBOARDS_STAMP): dashboards/package.json dashboards/package-lock.json dashboards/scripts/patch-evidence.mjs
+$(DASHBOARDS_STAMP): dashboards/package.json dashboards/package-lock.json $(wildcard dashboards/patches/*.patch)
 	cd dashboards && npm install --no-audit --no-fund  # not npm ci: npm 11 rejects this lock for missing foreign-platform DuckDB bindings
 	touch $@
 

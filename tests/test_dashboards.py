@@ -4,6 +4,7 @@ are left in screenshots/dashboards/, git-ignored, for a person to look at)."""
 
 import contextlib
 import functools
+import json
 import os
 import re
 import shutil
@@ -239,6 +240,29 @@ def source_query(name: str, published: Path) -> pl.DataFrame:
     """A dashboards source query run by DuckDB over `published`, as `npm run sources` runs it."""
     text = (DASHBOARDS / "sources" / "published" / f"{name}.sql").read_text(encoding="utf-8")
     return duckdb.sql(text.replace("${published_dir}", str(published))).pl()
+
+
+def test_a_page_template_no_link_reaches_fails_the_build_unless_it_may_have_no_page():
+    """SvelteKit 2.8 fails a build on a page template its crawl never reached and has no setting for it: the patch in
+    patches/ backports 2.16's prerender.handleUnseenRoutes, and svelte.config.js lets only the benefit page go unseen
+    (a deployment without a benefits register has no benefit); any other such template still fails the build."""
+    script = """
+        import { validate_config } from './node_modules/@sveltejs/kit/src/core/config/index.js';
+        import config from './svelte.config.js';
+        const outcome = (handler, routes) => {
+            try { handler({ routes, message: `not crawled: ${routes}` }); return 'built'; }
+            catch (error) { return error.message.split('\\n')[0]; }
+        };
+        const ours = validate_config(config).kit.prerender.handleUnseenRoutes;
+        const plain = validate_config({}).kit.prerender.handleUnseenRoutes;
+        console.log(JSON.stringify([outcome(ours, ['/benefits/[benefit_id]']),
+            outcome(ours, ['/benefits/[benefit_id]', '/[groups]/[group]']), outcome(plain, ['/benefits/[benefit_id]'])]));
+    """
+    done = subprocess.run(["node", "--input-type=module", "-e", script], cwd=DASHBOARDS, capture_output=True,
+                          text=True, timeout=PROCESS_SECONDS)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout.splitlines()[-1]) == [
+        "built", "not crawled: /benefits/[benefit_id],/[groups]/[group]", "not crawled: /benefits/[benefit_id]"]
 
 
 def test_without_an_online_channel_take_up_is_not_applicable_never_zero(built, tmp_path):

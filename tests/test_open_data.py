@@ -12,6 +12,7 @@ from frictionless import validate
 from pipelines.defs.publishing.open_data import PUBLISHED, csv_column
 from transforms.catalogue import COLUMNS, published as published_tables
 from tests.conftest import LAST
+from transforms.domain import CHANNELS
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -62,6 +63,12 @@ def test_data_package_describes_every_file_with_types_units_and_licence(built):
     # each KPI table carries its definition, worded as at the top of its SQL file
     assert resources["kpi_completion_rate"]["definition"].startswith(
         "Completion rate (GOV.UK Service Manual): transactions completed / transactions started")
+    # each channel's name in words (the dashboards read them from here): every channel a return may use, and 'all'
+    for name in ("kpi_cost_per_transaction", "kpi_completion_rate", "kpi_user_satisfaction"):
+        channel = next(f for f in resources[name]["schema"]["fields"] if f["name"] == "channel")
+        assert [c["value"] for c in channel["categories"]] == ["all", *CHANNELS], name
+        assert channel["categories"][0] == {"value": "all", "label": "All channels"}
+        assert channel["categories"][3] == {"value": "face_to_face", "label": "Face to face"}
 
 
 def test_no_csv_cell_would_run_as_a_spreadsheet_formula(built):

@@ -26,7 +26,7 @@ from transforms.staging import normalise, validate
 
 ROOT = Path(__file__).parents[1]
 SERVICE_PAGE = ROOT / "dashboards" / "pages" / "services" / "[service_id].md"
-DEPARTMENT_PAGE = ROOT / "dashboards" / "pages" / "departments" / "[department].md"
+GROUP_PAGE = ROOT / "dashboards" / "pages" / "[groups]" / "[group].md"  # a department's and an agency's
 REAL = ROOT / "tests" / "fixtures"  # published files copied unchanged: tests/fixtures/README.md
 UK = REAL / "uk_transactions_explorer" / "services.csv"
 CA = {"2017-03": "2016-2017", "2018-03": "2017-2018", "2019-03": "2018-2019"}
@@ -322,8 +322,8 @@ def period_name(grain: str, start: dt.date) -> str:
 
 def page_queries(warehouse, template: Path, sources: tuple[str, ...], **params: str):
     """A page's own SQL as Evidence runs it over the published files (the dashboards' source queries, then the
-    page's queries, each `${other}` a subquery): a function of a query's name giving its rows. A `${params.x}` in
-    a query is the value as it is; `${params.x.replaceAll("'", "''")}` is the value with its quotes doubled."""
+    page's queries and those it names from queries/, each `${other}` a subquery, each other `${...}` evaluated by
+    Node with the pages' own helpers and `params`): a function of a query's name giving its rows."""
     path = warehouse.execute("SELECT path FROM duckdb_databases() WHERE database_name = current_database()").fetchone()
     published = Path(path[0]).parent / "published"
     con = duckdb.connect()
@@ -331,19 +331,28 @@ def page_queries(warehouse, template: Path, sources: tuple[str, ...], **params: 
     for source in sources:
         text = (ROOT / "dashboards" / "sources" / "published" / f"{source}.sql").read_text(encoding="utf-8")
         con.execute(f"CREATE TABLE published.{source} AS {text.replace('${published_dir}', str(published))}")
-    queries = dict(re.findall(r"```sql (\w+)\n(.*?)```", template.read_text(encoding="utf-8"), re.S))
-
-    def with_params(query: str) -> str:
-        for name, value in params.items():
-            query = query.replace(f"${{params.{name}.replaceAll(\"'\", \"''\")}}", value.replace("'", "''"))
-            query = query.replace(f"${{params.{name}}}", value)
-        return query
+    page_text = template.read_text(encoding="utf-8")
+    named = re.findall(r"^  - (\w+): (\S+\.sql)$", page_text.split("\n---\n", 1)[0], re.M)  # the front matter's
+    queries = {name: (ROOT / "dashboards" / "queries" / file).read_text(encoding="utf-8") for name, file in named}
+    queries |= dict(re.findall(r"```sql (\w+)\n(.*?)```", page_text, re.S))
+    for name, query in queries.items():
+        while references := [other for other in re.findall(r"\$\{(\w+)\}", query) if other in queries]:
+            for other in references:
+                query = query.replace(f"${{{other}}}", f"({queries[other]})")
+        queries[name] = query
+    components = ROOT / "dashboards" / "components"
+    evaluate = (f"import {{ groupOf }} from '{components / 'groups.js'}';"
+                f"import {{ sqlText }} from '{components / 'sql.js'}';"
+                "const [params, texts] = JSON.parse(process.argv[1]);"
+                "const run = (text) => new Function('params', 'groupOf', 'sqlText', 'return `' + text + '`;');"
+                "console.log(JSON.stringify(Object.fromEntries(Object.entries(texts).map(([name, text]) =>"
+                " [name, run(text)(params, groupOf, sqlText)]))));")
+    done = subprocess.run(["node", "--input-type=module", "-e", evaluate, json.dumps([params, queries])],
+                          capture_output=True, text=True, check=True)
+    compiled = json.loads(done.stdout)
 
     def page(name: str) -> list[dict]:
-        query = with_params(queries[name])
-        for other in re.findall(r"\$\{(\w+)\}", query):
-            query = query.replace(f"${{{other}}}", f"({with_params(queries[other])})")
-        return con.sql(query).pl().to_dicts()
+        return con.sql(compiled[name]).pl().to_dicts()
     return page
 
 
@@ -388,8 +397,8 @@ def test_a_department_whose_name_has_a_quote_has_its_page(warehouse):
     with UK.open(newline="", encoding="utf-8-sig") as handle:
         mine = {row["Name of service"] for row in csv.DictReader(handle) if row["Department"] == department}
     assert len(mine) == 2
-    page = page_queries(warehouse, DEPARTMENT_PAGE, ("kpi_rollups", "kpi_rollups_by_period", "kpi_service_summary"),
-                        department=department)
+    page = page_queries(warehouse, GROUP_PAGE, ("kpi_rollups", "kpi_rollups_by_period", "kpi_service_summary"),
+                        groups="departments", group=department)
     assert sorted(s["service_name"] for s in page("services")) == sorted(mine)
     assert {s["department"] for s in page("services")} == {department}
     assert page("rollup") == []  # a quarterly department has no monthly roll-up: the page is named from its services

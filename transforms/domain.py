@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 
-# The closed set of channels (DESIGN 3); each has a channel type: digital = online, assisted_digital, non_digital.
-CHANNELS = ("online", "phone", "face_to_face", "paper", "assisted_digital", "other")
+# The closed set of channels (DESIGN 3) and each one's name in words ('all': the whole service); each has a channel
+# type: digital = online, assisted_digital, non_digital. The names reach readers through the data package (the
+# channel field's categories), from which the dashboards read them.
+CHANNEL_NAMES = {"all": "All channels", "online": "Online", "phone": "Phone", "face_to_face": "Face to face",
+                 "paper": "Paper", "assisted_digital": "Assisted digital", "other": "Other"}
+CHANNELS = tuple(channel for channel in CHANNEL_NAMES if channel != "all")
 COST_CATEGORIES = ("staff", "it", "accommodation", "overheads", "third_party", "other")
 RETURN_TYPES = ("transactions", "costs", "satisfaction")
 

@@ -1,8 +1,2 @@
--- Completion rate per service, month and channel, with the channel's name in words.
-select *,
-    case channel
-        when 'all' then 'All channels' when 'online' then 'Online' when 'phone' then 'Phone'
-        when 'face_to_face' then 'Face to face' when 'paper' then 'Paper'
-        when 'assisted_digital' then 'Assisted digital' else 'Other'
-    end as channel_name
-from read_parquet('${published_dir}/kpi_completion_rate.parquet')
+-- Completion rate per service, month and channel (the channel's name in words is in the channels source).
+select * from read_parquet('${published_dir}/kpi_completion_rate.parquet')

@@ -27,6 +27,7 @@ from pipelines.lib.resources import WAREHOUSE_POOL, DataStore, Settings
 from pipelines.lib.warehouse import table_exists
 from transforms import SQL_DIR
 from transforms.catalogue import CATALOGUE, COLUMNS, Table, published, unit, writers
+from transforms.domain import CHANNEL_NAMES
 
 # published name -> (warehouse table, row order), in the catalogue's order
 PUBLISHED = {table.publish_as: (table.name, table.published_order) for table in published()}
@@ -165,7 +166,8 @@ def sql_definition(table: str) -> str | None:
 
 def data_package(folder: Path, tables: dict[str, list[tuple[str, str]]], open_data: OpenData) -> dict:
     """datapackage.json for the published CSV files (config/open_data.yaml describes the package, the catalogue the
-    tables and their columns): types, units, descriptions, keys, each table's definition from its SQL, the licence.
+    tables and their columns): types, units, descriptions, keys, each channel's name, each table's definition from
+    its SQL, the licence.
     Parquet twins hold the same rows."""
     resources = []
     for name, columns in tables.items():
@@ -177,6 +179,8 @@ def data_package(folder: Path, tables: dict[str, list[tuple[str, str]]], open_da
                      "description": described.description if described else column.replace("_", " ")}
             if unit(column):
                 field["unit"] = unit(column)
+            if column == "channel":  # Frictionless Table Schema's categories: each value and its name in words
+                field["categories"] = [{"value": value, "label": label} for value, label in CHANNEL_NAMES.items()]
             fields.append(field)
         schema = {"fields": fields, "missingValues": [""]}
         if table.key:

@@ -1,0 +1,2 @@
+-- One KPI of the group's roll-ups, newest month first: a tile's figure and its sparkline.
+select * from ${rollup} where kpi = 'digital_take_up' order by month desc

@@ -1,0 +1,17 @@
+// SvelteKit settings that Evidence merges into its own at build time.
+
+// Page templates that may have no page at all: a deployment without a benefits register links to no benefit. Every
+// other template must be reached by a link while the site is crawled, or the build fails.
+const MAY_HAVE_NO_PAGE = ['/benefits/[benefit_id]'];
+
+export default {
+	kit: {
+		prerender: {
+			// handleUnseenRoutes is SvelteKit 2.16's; 2.8 has it from patches/@sveltejs+kit+2.8.4.patch.
+			handleUnseenRoutes: ({ routes, message }) => {
+				if (routes.some((route) => !MAY_HAVE_NO_PAGE.includes(route))) throw new Error(message);
+				console.warn(message);
+			}
+		}
+	}
+};

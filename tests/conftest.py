@@ -63,8 +63,9 @@ RATINGS = (0, 0, 1, 1, 2)  # 4 responses a month: score 0.8125, share 0.75 (12 i
 @pytest.fixture
 def four_responses(tmp_path):
     """A warehouse in tmp_path with one service surveyed by 4 people a month for a quarter (and the same 4 ratings in
-    a Performance-Platform record beside a reported percentage, and a benefit measured by its score), every table built by the functions its asset calls,
-    and the open data published from it: (store, the satisfaction figures that those few responses give)."""
+    a Performance-Platform record beside a reported percentage, and a benefit measured by its score), every table
+    built by the functions its asset calls, and the open data published from it: (store, the satisfaction figures
+    that those few responses give)."""
     store = DataStore(data_dir=str(tmp_path))
     with store.connect() as con:
         con.execute("INSERT INTO stg_agencies VALUES ('AG1', 'Agency One', 'Dept A', 'file_drop', 10, ['monthly'], "

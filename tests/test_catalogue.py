@@ -100,8 +100,9 @@ def test_each_suite_opens_with_the_schema_and_key_expectations_of_its_catalogue_
         assert present == [("expect_column_values_to_not_be_null", {"column": c}) for c in table.key], name
         # the domain rules that follow restate neither the key nor the columns
         rules = made(name)[2 + len(table.key):]
-        assert not [r for r in rules if r[0] in ("expect_table_columns_to_match_set", "expect_column_values_to_be_unique",
-                                                 "expect_compound_columns_to_be_unique")], name
+        restated = ("expect_table_columns_to_match_set", "expect_column_values_to_be_unique",
+                    "expect_compound_columns_to_be_unique")
+        assert not [r for r in rules if r[0] in restated], name
 
 
 def test_a_column_s_unit_is_written_once_in_its_name_or_in_columns_yaml():

@@ -256,7 +256,8 @@ def test_a_page_template_no_link_reaches_fails_the_build_unless_it_may_have_no_p
         const ours = validate_config(config).kit.prerender.handleUnseenRoutes;
         const plain = validate_config({}).kit.prerender.handleUnseenRoutes;
         console.log(JSON.stringify([outcome(ours, ['/benefits/[benefit_id]']),
-            outcome(ours, ['/benefits/[benefit_id]', '/[groups]/[group]']), outcome(plain, ['/benefits/[benefit_id]'])]));
+            outcome(ours, ['/benefits/[benefit_id]', '/[groups]/[group]']),
+            outcome(plain, ['/benefits/[benefit_id]'])]));
     """
     done = subprocess.run(["node", "--input-type=module", "-e", script], cwd=DASHBOARDS, capture_output=True,
                           text=True, timeout=PROCESS_SECONDS)

@@ -42,7 +42,8 @@ def staged(tmp_path, text: str, return_type: str = "transactions", catalogue: pl
     path = tmp_path / "t.csv"
     path.write_text(text)
     frame = read_table(path).with_columns(pl.lit("t.csv").alias(FILE))
-    accepted, quarantined = validate(normalise(frame, AS_SENT, return_type), return_type, "AG1", "2025-01-01", catalogue,
+    accepted, quarantined = validate(normalise(frame, AS_SENT, return_type), return_type, "AG1", "2025-01-01",
+                                     catalogue,
                                      **ceilings)
     return accepted.rows(named=True), quarantined.select("row_number", "rule", "offending_value").rows()
 

@@ -290,7 +290,8 @@ def test_a_monthly_total_beside_digital_only_gives_take_up_over_the_reported_tot
     frame = pl.DataFrame({"id": ["S1"], "m": ["2025-03"], "Online": ["30"], "Total": ["120"], "_source_file": ["f"],
                           "_row_number": [1]})
     layout = ReturnLayout(file="t.csv", rename={"id": "service_id", "m": "month"},
-                          unpivot={"value": "transactions_completed", "total": "Total", "columns": {"Online": "online"}})
+                          unpivot={"value": "transactions_completed", "total": "Total",
+                                   "columns": {"Online": "online"}})
     catalogue = pl.DataFrame({"service_id": ["S1"], "agency_id": ["a"],
                               "channels_offered": [["online", "phone", "paper"]]})
     accepted, failed = validate(normalise(frame, layout, "transactions"), "transactions", "a", "2025-03-01",

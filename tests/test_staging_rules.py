@@ -79,7 +79,8 @@ def transactions():
         ["S3", APRIL, "phone", "5", "5"],                # 18 conflicting_duplicate
         ["S3", "2024-04", "phone", "5", "4"],            # 19 conflicting_duplicate: same key, other figures
     ])
-    accepted, quarantined = validate(normalise(source, AS_SENT, "transactions"), "transactions", "AG1", APRIL, CATALOGUE)
+    accepted, quarantined = validate(normalise(source, AS_SENT, "transactions"), "transactions", "AG1", APRIL,
+                                     CATALOGUE)
     return source, accepted, quarantined
 
 
@@ -132,7 +133,8 @@ def test_transactions_rows_are_accounted_for(transactions):
 
 def test_whole_numbers_written_as_decimals_or_exponents_are_accepted():
     source = submitted(TRANSACTION_COLUMNS, [["S1", APRIL, "online", "1e3", "250.0"], ["S1", APRIL, "phone", "0", "0"]])
-    accepted, quarantined = validate(normalise(source, AS_SENT, "transactions"), "transactions", "AG1", APRIL, CATALOGUE)
+    accepted, quarantined = validate(normalise(source, AS_SENT, "transactions"), "transactions", "AG1", APRIL,
+                                     CATALOGUE)
     assert quarantined.height == 0
     # "0" sent is a real zero, distinct from an empty cell
     assert accepted.select("channel", "transactions_started", "transactions_completed").rows() == [
@@ -192,7 +194,8 @@ def test_satisfaction_rules_and_typing():
         ["S1", APRIL, "phone", "0", "0", "0", "1", "0"],      # 5 conflicting_duplicate
         ["S3", APRIL, "phone", "0", "0", "0", "0", "0"],      # 6 accepted: surveyed, no responses
     ])
-    accepted, quarantined = validate(normalise(source, AS_SENT, "satisfaction"), "satisfaction", "AG1", APRIL, CATALOGUE)
+    accepted, quarantined = validate(normalise(source, AS_SENT, "satisfaction"), "satisfaction", "AG1", APRIL,
+                                     CATALOGUE)
     assert failures(quarantined) == [
         (2, "not_a_number", "rating_3", "x"),
         (3, "negative_count", "rating_5", "-2"),
@@ -211,7 +214,8 @@ def test_satisfaction_empty_rating_is_quarantined_not_staged():
     """stg_satisfaction declares every rating NOT NULL and REQUIRED lists them: an empty rating cell cannot be
     staged, so it must be quarantined rather than accepted (accepting it makes the staging insert fail)."""
     source = submitted(SATISFACTION_COLUMNS, [["S1", APRIL, "online", "1", "2", None, "4", "10"]])
-    accepted, quarantined = validate(normalise(source, AS_SENT, "satisfaction"), "satisfaction", "AG1", APRIL, CATALOGUE)
+    accepted, quarantined = validate(normalise(source, AS_SENT, "satisfaction"), "satisfaction", "AG1", APRIL,
+                                     CATALOGUE)
     assert failures(quarantined) == [(1, "required_value_missing", "rating_3", "")]
     assert accepted.height == 0
 

@@ -7,7 +7,7 @@
 --   digital_take_up_rate, cost_per_transaction_gbp, completion_rate, satisfaction_score, satisfied_share; for
 --   channel_shift_saving_gbp, the counterfactual saving (channel_shift_savings) summed from the benefit's
 --   baseline month. NULL is "no data", never 0; a satisfaction measure from fewer responses than the disclosure
---   threshold (formulas.sql, satisfaction_suppressed over the group's responses) is NULL too, so no data.
+--   threshold (fewer than 30 responses in the group) is NULL too, so no data.
 -- variance = actual - planned; share_of_target_realised = (actual - baseline) / (target - baseline).
 -- rag_status: 'no data' when there is no actual value; otherwise by shortfall_share = (planned - actual) /
 --   (target - baseline), the shortfall against plan as a share of the whole promised change (actual - planned for a

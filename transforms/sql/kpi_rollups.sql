@@ -10,7 +10,7 @@
 -- Like-for-like: change_vs_previous_month compares this month with the month before over only the services with a
 -- figure in both (like_for_like_services), in percent for cost per transaction, otherwise in percentage points
 -- (or transactions). A user-satisfaction figure from fewer responses than the publication threshold is suppressed
--- (formulas.sql), and so is its change when either month compared has too few.
+-- (fewer than 30), and so is its change when either month compared has too few.
 -- Sums are exact decimal sums: the same inputs give the same bits whatever order the rows are added in.
 
 -- The definition above is published; the figures come from the one roll-up, kpi_rollups_all_grains.sql, at the

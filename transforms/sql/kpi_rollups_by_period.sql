@@ -12,7 +12,7 @@
 -- up from its months (or quarters). Rows exist only for grains and periods that have data. Like-for-like:
 -- change_vs_previous_period compares with the previous period of the same grain (the one before it; a year
 -- earlier for rolling 12 months) over only the services with a figure in both. A user-satisfaction figure (value,
--- numerator, denominator) from fewer responses than the publication threshold is suppressed (formulas.sql), and so is
+-- numerator, denominator) from fewer responses than the publication threshold is suppressed (fewer than 30), and so is
 -- its change when either period compared has too few; suppression_note says which.
 
 -- The definition above is published; the figures come from the one roll-up, kpi_rollups_all_grains.sql, at its

@@ -20,12 +20,11 @@ import yaml
 
 from transforms import sql
 
-# How a table is built:
+# How a table is built (Table.build):
 #   sql      rebuilt whole by transforms/sql/<name>.sql in one transaction
 #   months   the run's months replaced by transforms/sql/<name>.sql (bound $start, $end)
 #   code     written by its stage's Python (staging, ingestion); `reads` lists what that code reads
 #   side     a side table that several assets write (raw_submissions, quarantine, ...), shown in the lineage
-BUILDS = ("sql", "months", "code", "side")
 
 
 @dataclass(frozen=True)
@@ -58,7 +57,6 @@ class Table:
                                    # rules in expectations/suites.py
     columns: tuple[str, ...] = ()  # with the key, the columns its suite requires (downstream SQL reads them)
     revisions: bool = False        # a rebuild records every changed figure in `revisions`
-    partitioned: bool = False      # a monthly asset: a run replaces its months only
     reads: tuple[str, ...] = ()    # build "code" and "side": the tables the asset reads or is written after
     writes_to: tuple[str, ...] = ()  # side tables the asset also writes (quarantine, accounting, ...)
     satisfaction: Satisfaction | None = None  # it carries user-satisfaction figures (disclosure control)
@@ -86,7 +84,7 @@ TABLES = (
           "target, owner per benefit.", build="code", key=("benefit_id",),
           reads=("raw_reference_files", "stg_service_catalogue"), writes_to=("quarantine", "submission_accounting")),
     *(Table(f"stg_{kind}", "staging", description, build="code", key=key, columns=columns, suite=True,
-            partitioned=True, reads=("raw_agency_returns", "raw_api_returns", "stg_service_catalogue"),
+            reads=("raw_agency_returns", "raw_api_returns", "stg_service_catalogue"),
             writes_to=("quarantine", "submission_accounting"))
       for kind, key, columns, description in (
           # a return may hold several periods (a quarter and its months, or a publisher's whole history)
@@ -106,7 +104,7 @@ TABLES = (
           "channel (and 'all'): transactions started and completed, median and 90th-percentile time to complete. "
           "Rows that break a rule are quarantined.", build="code", key=("service_id", "month", "channel"),
           columns=("agency_id", "transactions_started", "transactions_completed", "time_to_complete_median_seconds",
-                   "time_to_complete_p90_seconds"), suite=True, partitioned=True,
+                   "time_to_complete_p90_seconds"), suite=True,
           reads=("raw_agency_returns", "stg_service_catalogue"),
           writes_to=("quarantine", "submission_accounting", "extract_manifest")),
     Table("extract_manifest", "staging", "Extract files read where they live (engine spark with an "
@@ -129,9 +127,9 @@ TABLES = (
     # facts
     Table("fct_service_month_channel", "facts", "One row per service x month x offered channel: volumes, costs "
           "(direct + apportioned shared), rating counts.", build="months", key=("service_id", "month", "channel"),
-          columns=("agency_id", "channel_type", "transactions_completed", "cost_gbp"), suite=True, partitioned=True),
+          columns=("agency_id", "channel_type", "transactions_completed", "cost_gbp"), suite=True),
     Table("fct_service_month", "facts", "One row per service x month: whole-service volumes and costs, and which "
-          "channels were not provided.", build="months", key=("service_id", "month"), partitioned=True),
+          "channels were not provided.", build="months", key=("service_id", "month")),
     # kpis
     Table("kpi_cost_per_transaction", "kpis", "Cost per transaction (GBP) per service, month and channel, monthly "
           "and rolling 12 months.", key=("service_id", "month", "channel"), title="Cost per transaction",

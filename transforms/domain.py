@@ -21,12 +21,3 @@ def add_months(day: dt.date, months: int) -> dt.date:
     """The first day of the month `months` after (or before, when negative) the month of `day`."""
     index = day.year * 12 + day.month - 1 + months
     return dt.date(index // 12, index % 12 + 1, 1)
-
-
-def month_range(start: dt.date, end: dt.date) -> list[dt.date]:
-    """The first day of each month from the month of `start` up to, not including, the month of `end`."""
-    months, month = [], start.replace(day=1)
-    while month < end:
-        months.append(month)
-        month = add_months(month, 1)
-    return months

@@ -97,14 +97,6 @@ def _unpivot(frame: pl.DataFrame, layout: ReturnLayout) -> pl.DataFrame:
     return pl.concat([long, whole], how="diagonal_relaxed").sort(ROW, maintain_order=True)
 
 
-def ignored_columns(frame: pl.DataFrame, layout: ReturnLayout, return_type: str) -> list[str]:
-    """Submitted columns the layout does not use (reported, not an error)."""
-    renamed = [layout.rename.get(c, c) for c in frame.columns if c not in (ROW, FILE, SHAPE)]
-    unpivot = layout.unpivot
-    used = {*COLUMNS[return_type], *(unpivot.columns if unpivot else ()), unpivot.total if unpivot else None}
-    return [c for c in renamed if c not in used]
-
-
 def normalise_files(frame: pl.DataFrame, layout: ReturnLayout, return_type: str) -> pl.DataFrame:
     """`normalise` over several files of one layout and one header at once: the same rows as normalising each file
     on its own and putting the results one after another, files in the order they come in `frame`."""

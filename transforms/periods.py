@@ -30,7 +30,6 @@ PATTERNS = [
     ("span", re.compile(_MONTH + r"\s+(?:to|-|–)\s+" + _MONTH, re.IGNORECASE)),
     ("span_in_year", re.compile(r"([A-Za-z]+)\.?\s*(?:to|-|–)\s*" + _MONTH, re.IGNORECASE)),
 ]
-GRAINS = ("month", "quarter", "financial_year", "rolling_12_months", "span")
 # The longest period written in full, "September 2024 to September 2025", is 32 characters; a longer cell is not a
 # period, and is refused by its length before any pattern reads it (a pattern over a long cell takes quadratic time).
 MAX_PERIOD_CHARS = 48

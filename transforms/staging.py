@@ -16,13 +16,13 @@ import polars as pl
 from transforms.canonical import (AGENCY, COLUMNS, CONTEXT, COUNTS, FILE, FIRST_MONTH, KEYS, NUMERIC, PERIOD,
                                   RETURN_MONTH, ROW, SHAPE, TOTAL, LayoutError)
 from transforms.layouts import REPORTED_COLUMNS, reported_rules
-from transforms.normalising import ignored_columns, normalise, normalise_files
+from transforms.normalising import normalise, normalise_files
 from transforms.row_rules import (BIGINT_MAX, WITHIN, Rule, apply_rules, first_failures, mark_duplicates, rules,
                                   whole_number)
 
 __all__ = ["AGENCY", "BIGINT_MAX", "COLUMNS", "CONTEXT", "COUNTS", "FILE", "FIRST_MONTH", "KEYS", "NUMERIC",
            "PERIOD", "RETURN_MONTH", "ROW", "SHAPE", "TOTAL", "LayoutError", "Rule", "apply_rules", "first_failures",
-           "ignored_columns", "mark_duplicates", "normalise", "normalise_files", "validate", "validate_returns"]
+           "mark_duplicates", "normalise", "normalise_files", "validate", "validate_returns"]
 
 
 def validate(frame: pl.DataFrame, return_type: str, agency_id: str, month: str, catalogue: pl.DataFrame,

@@ -133,7 +133,6 @@ def services_in_catalogue(store: DataStore) -> dg.AssetCheckResult:
 
 
 suite_checks = [_suite_check(table) for table in TABLES if table.suite]
-quality_checks = [*suite_checks, month_on_month_jumps, reported_figures_agree, returns_on_time, services_in_catalogue]
 
 
 @dg.asset_check(pool=WAREHOUSE_POOL, asset="submission_accounting", name="accounting_adds_up", blocking=True,

@@ -380,3 +380,41 @@ def _suspicious(con, frame: pl.DataFrame, config: Config, agency, recognised: li
         found.append(f"the mapping reads none of {len(numbers)} column(s) holding numbers: "
                      + ", ".join(numbers[:10]) + (" ..." if len(numbers) > 10 else ""))
     return found
+
+
+EXAMPLES = 5  # quarantined rows shown per rule
+
+
+def render(preview: Preview) -> str:
+    """The preview as text for a terminal."""
+    lines = [f"{preview.source_file} (agency {preview.agency_id}, month {preview.month:%Y-%m})"]
+    lines += [f"recognised as {r.return_type} (file pattern {r.pattern!r}, read by {r.layout})"
+              for r in preview.recognised]
+    if preview.problem:
+        return "\n".join([*lines, f"nothing would be published: {preview.problem}"])
+    lines.append("columns:")
+    lines += [f"  {c.column!r}: {c.use}" for c in preview.columns]
+    lines.append(f"services: {len(preview.services)}; periods: {', '.join(preview.periods) or 'none'}")
+    lines.append(f"rows: {preview.rows_read} read, {preview.rows_accepted} accepted, {preview.rows_quarantined} "
+                 "quarantined")
+    for rule in preview.rules:
+        lines.append(f"  {rule.return_type} {rule.rule}: {rule.rows} ({rule.meaning})")
+        examples = [q for q in preview.quarantined if (q.return_type, q.rule) == (rule.return_type, rule.rule)]
+        lines += [f"    row {q.row_number}, service {q.service_id or '-'}, period {q.period or '-'}, column "
+                  f"{q.column_name or '-'}, value {q.offending_value!r}" for q in examples[:EXAMPLES]]
+    formed = Counter((k.kpi, k.periods_formed > 0) for o in preview.outcomes for k in o.kpis)
+    lines.append("KPIs (services with a figure in at least one period, of all services):")
+    for kpi in sorted({k for k, _ in formed}):
+        lines.append(f"  {kpi}: {formed[(kpi, True)]} of {formed[(kpi, True)] + formed[(kpi, False)]}")
+    lines += [f"warning: {g.kpi} cannot be formed for {g.services_affected} of {g.services} services of "
+              f"{g.agency_id} ({g.reason}): {g.fix}" for g in preview.gaps]
+    lines += [f"suspicious: {s}" for s in preview.suspicious]
+    lines.append("something would be published" if preview.publishes else "nothing would be published")
+    return "\n".join(lines)
+
+
+def service_lines(preview: Preview) -> list[str]:
+    """Each service's KPIs and why not, one line a service."""
+    return [f"  {o.service_id}: " + "; ".join(
+        f"{k.kpi} {k.periods_formed}/{k.periods}" + (f" ({k.why_not})" if k.why_not else "") for k in o.kpis)
+        for o in preview.outcomes]

@@ -173,12 +173,13 @@ def preview_file(config: Config, agency_id: str, path: Path, month: dt.date | No
     con.executemany(f"INSERT INTO stg_agencies VALUES ({', '.join('?' * 7)})", agency_rows(config))
     con.register("catalogue_frame", catalogue)
     con.execute("INSERT INTO stg_service_catalogue BY NAME SELECT * FROM catalogue_frame")
-    rows, rule_rows, staged_rows = {}, Counter(), []
+    rows, rule_rows, staged_rows, warnings = {}, Counter(), [], []
     for return_type in (r.return_type for r in recognised if r.return_type in RETURN_TYPES):
         part = [((source_file, sha, agency_id, month), (source_file, path, config.layout(agency, return_type),
                                                          agency.mapping))]
-        accepted, listing, accounting, counts = stage_part(
+        accepted, listing, accounting, counts, said = stage_part(
             config, return_type, catalogue.select("service_id", "agency_id", "channels_offered", "live_from"), part)
+        warnings += [w for w in said if w not in warnings]
         rows[return_type] = accounting[0]
         rule_rows.update({(return_type, rule): n for rule, n in counts.items()})
         quarantined += _quarantined(listing, return_type, frame, config.layout(agency, return_type))
@@ -196,11 +197,12 @@ def preview_file(config: Config, agency_id: str, path: Path, month: dt.date | No
         "rows_quarantined": main["rows_quarantined"], "columns": _columns(frame, config, agency, recognised),
         "rules": [RuleCount(return_type=t, rule=r, rows=n, meaning=meanings.get((t, r), r))
                   for (t, r), n in sorted(rule_rows.items())],
-        "quarantined": quarantined, **(_found(con, frame, config, agency, recognised, rule_rows) if staged_rows
-                                       else {})})
+        "quarantined": quarantined, **(_found(con, frame, config, agency, recognised, rule_rows, warnings)
+                                       if staged_rows else {})})
 
 
-def _found(con, frame: pl.DataFrame, config: Config, agency, recognised: list[Recognised], rules: Counter) -> dict:
+def _found(con, frame: pl.DataFrame, config: Config, agency, recognised: list[Recognised], rules: Counter,
+           warnings: list[str]) -> dict:
     """The services, periods, KPI outcomes, gaps and suspicious things of the staged rows in `con`."""
     return {
         "services": [r[0] for r in con.execute("SELECT DISTINCT service_id FROM stg_transactions ORDER BY 1")
@@ -211,7 +213,7 @@ def _found(con, frame: pl.DataFrame, config: Config, agency, recognised: list[Re
         "outcomes": _outcomes(con),
         "gaps": [KpiGap(agency_id=a, kpi=k, services_affected=n, services=m, reason=r, fix=f)
                  for a, k, n, m, r, f in con.execute("SELECT * FROM kpis_not_formed").fetchall()],
-        "suspicious": _suspicious(con, frame, config, agency, recognised, rules)}
+        "suspicious": warnings + _suspicious(con, frame, config, agency, recognised, rules)}
 
 
 def _recognised(config: Config, agency, name: str) -> list[Recognised]:

@@ -132,6 +132,7 @@ def summary(result: dg.ExecuteInProcessResult, store, seconds: dict[str, float],
         if files in ("", 0) and rows in ("", 0) and not meta.get("rows_quarantined"):
             continue  # a stage with nothing to do in this run (no extracts, no API agencies, ...)
         lines.append(f"{key:<28}{files:>7}{rows:>11}{meta.get('rows_quarantined', ''):>13}{seconds.get(key, 0):>9.1f}")
+        lines += [f"  warning: {warning}" for warning in meta.get("warnings", [])]  # a layout read, but doubtful
     lines.append(checks_summary(result.get_asset_check_evaluations(), demo))
     with store.connect() as con:
         lines.append(headlines(con, rebuilt="kpi_rollups" in seen))

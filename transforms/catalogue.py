@@ -112,7 +112,8 @@ TABLES = (
           "stage outputs hold its figures.", build="side"),
     Table("quarantine", "staging", "Every row (or whole file) of the agencies' returns that was rejected, with the "
           "rule it broke.", build="side", title="Quarantine",
-          order="return_type, source_file, row_number NULLS FIRST, rule, column_name", publish_as="quarantine"),
+          order="return_type, source_file, row_number NULLS FIRST, period_start NULLS FIRST, rule, column_name",
+          publish_as="quarantine"),
     Table("submission_accounting", "staging", "For every file received - rows read = rows accepted + rows "
           "quarantined - and for every file not read, why: not recognised, or superseded by a later version.",
           build="side", title="Submission accounting", order="return_type, source_file, file_status, sha256",

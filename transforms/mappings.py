@@ -15,7 +15,7 @@ from pydantic_core import PydanticCustomError
 
 from transforms.canonical import COLUMNS, NUMERIC
 from transforms.domain import CHANNELS, RETURN_TYPES
-from transforms.layouts import MEASURE_TARGETS, REPORTED_COLUMNS, header_pattern
+from transforms.layouts import MEASURE_TARGETS, REPORTED_COLUMNS, header_columns, header_pattern
 
 Text = Annotated[str, Field(min_length=1)]
 Channel = Literal[CHANNELS]
@@ -79,6 +79,15 @@ class ChannelsOffered(Model):
     unknown: list[str] = []  # cell values that say nothing (e.g. ND): whether a channel is offered is unknown
 
 
+class DerivedId(Model):
+    """`service_id: {from: service_name}`: a publisher that names its services only; the id is derived from the
+    name (`transforms.layouts.service_id_from`) and the name is kept as service_name."""
+
+    source: Literal["service_name"] = Field(alias="from")  # the column (after renames) the id is derived from
+    prefix: Annotated[str, Field(pattern=r"^[a-z0-9-]*$")] = ""  # e.g. "uk-": keeps one publisher's ids apart
+    # from another's that names a service alike
+
+
 class Series(Model):
     """JSON keeping one series per measure (`{datasets: [{id, data: [{label, value}]}]}`): one record per period."""
 
@@ -102,6 +111,7 @@ class ReturnLayout(Model):
     records_key: Text = RECORDS_KEY  # JSON: where an object keeps its list of records
     series: Series | None = None  # JSON: a document of series, one per measure, made one record per period
     rename: dict[str, Text] = {}  # their column -> ours
+    service_id: DerivedId | None = None  # the id derived from the service's name (names-only publishers)
     values: dict[str, dict[str, str]] = {}  # our column -> their label -> ours
     not_provided: list[str] = []  # markers of a figure that was not provided
     not_applicable: list[str] = []  # markers of a figure that does not apply (a channel not offered)
@@ -164,6 +174,8 @@ class CatalogueLayout(Model):
     encoding: str = "utf-8"
     delimiter: str | None = None
     rename: Annotated[dict[str, Text], Field(min_length=1)]  # their column -> service_id, service_name, ...
+    service_id: DerivedId | None = None  # as for a return: the id derived from the service's name
+    channels_offered: ChannelsOffered | None = None  # the channels offered as the file writes them (codes)
     defaults: dict[str, str] = {}  # a value for a catalogue column the file does not have
     not_provided: list[str] = []  # markers of a value that was not provided (the cell is read as empty)
     unnamed_columns: Literal["error", "number"] = "error"  # as for a return
@@ -172,6 +184,17 @@ class CatalogueLayout(Model):
     sheet: ClassVar[None] = None
     records_key: ClassVar[str] = RECORDS_KEY
     series: ClassVar[None] = None
+
+    @model_validator(mode="after")
+    def _one_id(self) -> CatalogueLayout:
+        problems = []
+        if self.service_id is not None and "service_id" in self.rename.values():
+            problems.append((("service_id",), "the id is derived from the name or renamed from a column, not both"))
+        if self.channels_offered is not None and "channels_offered" in self.rename.values():
+            problems.append((("channels_offered",), "the channels offered are read by their codes or renamed from a "
+                                                    "column, not both"))
+        raise_broken(problems)
+        return self
 
 
 class Returns(Model):
@@ -199,7 +222,11 @@ class Returns(Model):
             problems += [((return_type, "rename", theirs), f"{ours!r} is not a column of {return_type} "
                           f"({', '.join(COLUMNS[return_type])}) nor one this layout reads, so the renamed column "
                           "would be ignored")
-                         for theirs, ours in layout.rename.items() if ours not in read]
+                         for theirs, ours in layout.rename.items()
+                         if ours not in read and not header_columns([ours], layout.headers)]
+            if layout.service_id is not None and "service_id" in layout.rename.values():
+                problems.append(((return_type, "service_id"), "the id is derived from the name or renamed from a "
+                                                              "column, not both"))
             if layout.headers and return_type != "transactions":
                 problems.append(((return_type, "headers"), "only transactions are read from header-encoded "
                                                           "columns"))
@@ -217,7 +244,8 @@ def _columns_read(return_type: str, layout: ReturnLayout) -> set[str]:
     unpivot's channel and total columns, its channels-offered column) and, for transactions, the figures a
     publisher reports for the whole service."""
     named = [*(layout.unpivot.columns if layout.unpivot else ()), *([layout.unpivot.total] if layout.unpivot else []),
-             *([layout.channels_offered.column] if layout.channels_offered else [])]
+             *([layout.channels_offered.column] if layout.channels_offered else []),
+             *([layout.service_id.source] if layout.service_id else [])]
     reported = REPORTED_COLUMNS if return_type == "transactions" else ()
     return {*COLUMNS[return_type], *named, *reported}
 

@@ -1,6 +1,6 @@
 """Normalising a submitted table (all cells as text) to the canonical layout, still as text: an agency's
-declarative mapping applied (renames, value labels, markers, scale, month format, wide-to-long unpivot,
-header-encoded columns, channels offered listed in the return: `transforms/layouts.py`).
+declarative mapping applied (renames, ids derived from names, value labels, markers, scale, month format,
+wide-to-long unpivot, header-encoded columns, channels offered listed in the return: `transforms/layouts.py`).
 
 Pure Polars, no I/O and no Dagster. Every step is row by row, so the frame may hold many files of one layout and
 header at once (staging normalises each agency's files of one header in one pass); rows made from one source row
@@ -13,7 +13,7 @@ import polars as pl
 from transforms.canonical import COLUMNS, FILE, NUMERIC, PERIOD, REQUIRED, ROW, SHAPE, TOTAL, LayoutError
 from transforms.domain import CHANNELS
 from transforms.layouts import (ALL, MONTHS, OFFERED, REPORTED_COLUMNS, from_headers, header_columns,
-                                offered_from_return, with_periods)
+                                offered_from_return, with_derived_ids, with_periods)
 from transforms.mappings import ReturnLayout
 
 
@@ -23,6 +23,8 @@ def normalise(frame: pl.DataFrame, layout: ReturnLayout, return_type: str) -> pl
     text = [c for c in frame.columns if c not in (ROW, FILE, SHAPE)]
     markers = [*layout.not_provided, *layout.not_applicable, *layout.ambiguous]
     frame = frame.with_columns(pl.col(text).str.strip_chars())
+    if layout.service_id:
+        frame = with_derived_ids(frame, layout.service_id)
     if layout.channels_offered:
         if layout.channels_offered.column not in frame.columns:
             raise LayoutError(f"missing required column(s): {layout.channels_offered.column}")

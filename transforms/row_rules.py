@@ -208,13 +208,17 @@ def apply_rules(frame: pl.DataFrame, checks: list[Rule]) -> pl.DataFrame:
     ).drop("_first_rule")
 
 
+NAMED = ("service_id", "period_start", "period_end")  # what a quarantine record names of its row, when it has them
+
+
 def first_failures(checked: pl.DataFrame, part: tuple[str, ...] = ()) -> pl.DataFrame:
     """One quarantine record per failing source row (or part of a row, say one period of it): the first rule it
-    broke."""
+    broke, and the service and the period of the row where it has them (a header-encoded row holds many periods:
+    the record says which)."""
     return (checked.filter(pl.col("rule").is_not_null())
             .group_by(FILE, ROW, *part, maintain_order=True).first()
             .select(pl.col(FILE).alias("source_file"), pl.col(ROW).alias("row_number"), "rule", "column_name",
-                    "offending_value", "message"))
+                    "offending_value", "message", *(c for c in NAMED if c in checked.columns)))
 
 
 def mark_duplicates(frame: pl.DataFrame, key: list[str], values: list[str],

@@ -4,9 +4,10 @@ Pure Polars, no I/O and no Dagster. Two steps:
 - `normalise` (`transforms/normalising.py`): apply an agency's declarative mapping so the frame has the canonical
   column names, still as text.
 - `validate`: apply the rules of a return type in order (`transforms/row_rules.py`). A source row that breaks any
-  rule is quarantined whole, with the first rule it broke, the column and the offending value; every other row is
-  typed and kept. `validate_returns` does the same in one pass for the returns of many agencies and months, each
-  row carrying whose return it is.
+  rule is quarantined whole (a row of several periods, period by period; there a channel the service does not
+  offer, that channel's figure alone), with the first rule it broke, the column, the offending value and, where
+  the row has them, the service and the period; every other row is typed and kept. `validate_returns` does the
+  same in one pass for the returns of many agencies and months, each row carrying whose return it is.
 """
 
 from __future__ import annotations
@@ -53,7 +54,11 @@ def validate_returns(frame: pl.DataFrame, return_type: str, catalogue: pl.DataFr
     checks = rules(return_type, TOTAL in frame.columns, max_count, max_cost_gbp, history)
     joined = apply_rules(joined, checks + [Rule(*r) for r in reported_rules(reported)])
     part = ("period_start", "grain") if reported else ()
-    row_failed = pl.col("rule").is_not_null().any().over(FILE, ROW, *part)
+    # header-encoded rows (a service's periods): a channel the service does not offer sets aside that channel's
+    # figure, not the period; a wide row with a total is set aside whole, its channels adding up to the total
+    own = (pl.col("rule") == "channel_not_offered").fill_null(False) if reported and TOTAL not in frame.columns \
+        else pl.lit(False)
+    row_failed = (pl.col("rule").is_not_null() & ~own).any().over(FILE, ROW, *part) | own
     failed = first_failures(joined, part)
     good = _typed(joined.filter(~row_failed), return_type)
 

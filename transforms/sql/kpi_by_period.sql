@@ -13,7 +13,8 @@
 -- come from the channels when they can, else from the reported total (total_basis says which), so that take-up =
 -- digital / reported total for a publisher that sends only those two. Where nobody says which channels a service
 -- offers (channels_offered NULL), its channels are those it sent figures for, and only a reported total is a total.
---   not_received: a return due by the agency's cadence (a quarter, a financial year April-March, a calendar year)
+--   not_received: a return due by the agency's cadence (a quarter, a financial year April-March, a calendar year,
+--              a rolling 12 months sent quarterly)
 --              that never came (submission_status 'missing', and no figure of the agency for a period ending in
 --              that month): one row per service of the agency, every figure NULL, missing_inputs saying so; none
 --              before the service's first return or its live_from month, none after the last return due.
@@ -244,7 +245,9 @@ due_not_received AS (
     FROM submission_status AS status
     JOIN stg_agencies AS agencies USING (agency_id)
     JOIN (VALUES ('quarterly', 'quarter', 3, [3, 6, 9, 12]), ('financial_year', 'financial_year', 12, [3]),
-                 ('calendar_year', 'rolling_12_months', 12, [12])) AS cadence (name, grain, months, end_months)
+                 ('calendar_year', 'rolling_12_months', 12, [12]),
+                 ('rolling_12_months_quarterly', 'rolling_12_months', 12, [3, 6, 9, 12]))
+        AS cadence (name, grain, months, end_months)
         ON list_contains(agencies.cadence, cadence.name) AND list_contains(cadence.end_months, month(status.month))
     WHERE status.status = 'missing' AND NOT EXISTS (
         SELECT 1 FROM stg_transactions AS sent

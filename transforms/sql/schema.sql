@@ -26,7 +26,7 @@ QUALIFY row_number() OVER (PARTITION BY source_path ORDER BY archived_at DESC, s
 CREATE TABLE IF NOT EXISTS stg_agencies (
     agency_id VARCHAR PRIMARY KEY, agency_name VARCHAR NOT NULL, department VARCHAR NOT NULL,
     connector VARCHAR NOT NULL, return_due_day INTEGER NOT NULL, -- day of the following month the return is due
-    cadence VARCHAR[] NOT NULL,  -- monthly | quarterly | financial_year | calendar_year | rolling_12_months
+    cadence VARCHAR[] NOT NULL,  -- monthly | quarterly | financial_year | calendar_year | rolling_12_months(_quarterly)
     first_month DATE NOT NULL    -- the first month a return is due (sources.yaml first_month)
 );
 
@@ -105,7 +105,8 @@ CREATE TABLE IF NOT EXISTS quarantine (
     sha256 VARCHAR NOT NULL,
     row_number BIGINT,              -- data row, 1 = first row under the header; NULL: the whole file
     rule VARCHAR NOT NULL, column_name VARCHAR, offending_value VARCHAR, message VARCHAR NOT NULL,
-    rows_represented BIGINT NOT NULL DEFAULT 1 -- 1; on the first row not listed of a file and rule, it and every later one
+    rows_represented BIGINT NOT NULL DEFAULT 1, -- 1; on the first row not listed of a file and rule, it and every later one
+    service_id VARCHAR, period_start DATE, period_end DATE -- the row's service and period, when it has them
 );
 
 CREATE TABLE IF NOT EXISTS submission_accounting (

@@ -10,7 +10,7 @@ from pipelines.lib.files import CENTRAL_FILES
 from pipelines.lib.resources import WAREHOUSE_POOL, DataStore, Settings
 from pipelines.lib.warehouse import submissions_in_force
 from transforms.catalogue import CATALOGUE, upstream
-from transforms.layouts import matches_file
+from transforms.layouts import OFFERED, matches_file, offered_from_return, with_derived_ids
 from transforms.reference import validate_benefits, validate_catalogue
 
 
@@ -43,11 +43,19 @@ def agency_catalogue_files(con, config) -> list[tuple]:
 
 
 def described(frame: pl.DataFrame, layout, agency_id: str) -> pl.DataFrame:
-    """An agency's file as catalogue rows: its columns renamed, its agency, the defaults, markers as empty."""
+    """An agency's file as catalogue rows: its columns renamed, its agency, the defaults, markers as empty, the ids
+    derived from the names and the channels offered read from their codes where the layout says so."""
+    codes = layout.channels_offered
+    if codes is not None:
+        frame = offered_from_return(frame.with_columns(pl.col(codes.column).str.strip_chars()), codes).with_columns(
+            pl.when(pl.col(OFFERED).list.len() > 0).then(pl.col(OFFERED).list.join(";")).alias("channels_offered"))
     frame = frame.select(*(pl.col(k).str.strip_chars().alias(v) for k, v in layout.rename.items()
-                           if k in frame.columns), "_row_number", "_source_file")
+                           if k in frame.columns), *(["channels_offered"] if codes else []), "_row_number",
+                         "_source_file")
     frame = frame.with_columns(pl.when(pl.col(c).is_in(layout.not_provided)).then(None).otherwise(pl.col(c)).alias(c)
                                for c in frame.columns if c not in ("_row_number", "_source_file"))
+    if layout.service_id:
+        frame = with_derived_ids(frame, layout.service_id)
     return frame.with_columns(pl.lit(agency_id).alias("agency_id"),
                               *(pl.lit(v).alias(k) for k, v in layout.defaults.items() if k not in frame.columns))
 

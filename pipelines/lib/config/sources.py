@@ -16,8 +16,10 @@ CENTRAL_FOLDERS = tuple(path.split("/")[0] for path in CENTRAL_FILES.values())
 AGENCY_ID = re.compile(r"[A-Za-z0-9_]+")
 ENV_NAME = re.compile(r"[A-Z_][A-Z0-9_]*")
 MONTH = re.compile(r"(\d{4})-(0[1-9]|1[0-2])")
-# How often an agency reports, and so which months a return is due in (submission_status).
-Cadence = Literal["monthly", "quarterly", "financial_year", "calendar_year", "rolling_12_months"]
+# How often an agency reports, and so which months a return is due in (submission_status): rolling_12_months is a
+# rolling year sent every month, rolling_12_months_quarterly one sent at each quarter's end.
+Cadence = Literal["monthly", "quarterly", "financial_year", "calendar_year", "rolling_12_months",
+                  "rolling_12_months_quarterly"]
 
 
 def _month(value: str | None) -> str | None:

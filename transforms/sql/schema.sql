@@ -55,7 +55,10 @@ CREATE TABLE IF NOT EXISTS stg_transactions (
     -- reported for the whole service (channel 'all') as the publisher gave them, never computed; NULL: not reported
     reported_transactions_completed BIGINT, reported_cost_per_transaction_gbp DOUBLE,
     reported_digital_cost_per_transaction_gbp DOUBLE, reported_completion_rate DOUBLE, -- 0..1
-    reported_satisfaction_rate DOUBLE -- 0..1, method as the publisher's (not declared in the file)
+    reported_satisfaction_rate DOUBLE, -- 0..1, method as the publisher's (not declared in the file)
+    -- the channels the return says the service offers in this period, where that statement is in force over the
+    -- catalogue's (mapping `channels_offered`, `service_facts`); NULL: the catalogue's channels apply
+    channels_offered VARCHAR[]
 );
 
 CREATE TABLE IF NOT EXISTS stg_costs (

@@ -1,6 +1,7 @@
 """Staged central files, each read whole: the service catalogue and the benefits register. The catalogue also
 takes the services an agency describes in its own files (a mapping's `catalogue`): the central file's row wins,
-then the latest file's."""
+then the latest file's; an agency whose mapping says `service_facts: return` has its own files' rows win over the
+central file's."""
 
 import dagster as dg
 import polars as pl
@@ -58,7 +59,9 @@ def stg_service_catalogue(store: DataStore, settings: Settings) -> dg.Materializ
     config = settings.config
     agency_ids = [a.id for a in config.agencies]
     with store.connect() as con:
-        files = central_file(con, "service_catalogue") + agency_catalogue_files(con, config)
+        central, own = central_file(con, "service_catalogue"), agency_catalogue_files(con, config)
+    first = [f for f in own if config.mapping(config.agency(f[2])).returns.service_facts == "return"]
+    files = first + central + [f for f in own if f not in first]
     seen: set[str] = set()
 
     def validator(frame, con, agency_id):

@@ -110,13 +110,11 @@ sums AS (
 ),
 
 groups AS (
-    SELECT 'government' AS level, 'all' AS group_id, 'All services' AS group_name, count(*) AS services_expected
-    FROM catalogue
+    SELECT 'government' AS level, 'all' AS group_id, 'All services' AS group_name
     UNION ALL
-    SELECT 'department', department, department, count(*) FROM catalogue GROUP BY department
+    SELECT DISTINCT 'department', department, department FROM catalogue
     UNION ALL
-    SELECT 'agency', catalogue.agency_id, coalesce(any_value(stg_agencies.agency_name), catalogue.agency_id),
-        count(*)
+    SELECT 'agency', catalogue.agency_id, coalesce(any_value(stg_agencies.agency_name), catalogue.agency_id)
     FROM catalogue LEFT JOIN stg_agencies USING (agency_id) GROUP BY catalogue.agency_id
 ),
 
@@ -141,6 +139,27 @@ rows AS (
     CROSS JOIN kpis WHERE kpis.monthly
     UNION
     SELECT level, group_id, grain, period_start, period_end, kpi FROM sums
+),
+
+-- The services a group expects figures from in a period: those that had begun by its end (their first figure, of
+-- any grain, starts by then; a service with none is always expected), so a service added later never changes an
+-- earlier period's coverage.
+service_starts AS (
+    SELECT catalogue.*, starts.first_start
+    FROM catalogue
+    LEFT JOIN (SELECT service_id, min(period_start) AS first_start FROM inputs GROUP BY ALL) AS starts USING (service_id)
+),
+
+in_scope AS (
+    SELECT members.level, members.group_id, periods.grain, periods.period_start, count(*) AS services_expected
+    FROM (SELECT DISTINCT grain, period_start, period_end FROM rows) AS periods
+    JOIN (SELECT 'government' AS level, 'all' AS group_id, first_start FROM service_starts
+          UNION ALL
+          SELECT 'department', department, first_start FROM service_starts
+          UNION ALL
+          SELECT 'agency', agency_id, first_start FROM service_starts) AS members
+        ON members.first_start IS NULL OR members.first_start <= periods.period_end
+    GROUP BY ALL
 ),
 
 valued AS (
@@ -182,9 +201,9 @@ final AS (
         satisfaction_published(CASE WHEN unit = 'GBP' THEN round(value, 4) ELSE value END, responses) AS value,
         satisfaction_published(numerator, responses) AS numerator,
         satisfaction_published(denominator, responses) AS denominator,
-        groups.services_expected,
+        coalesce(in_scope.services_expected, 0) AS services_expected,
         services_reporting,
-        services_reporting / groups.services_expected AS coverage,
+        services_reporting / in_scope.services_expected AS coverage,
         like_for_like_services,
         satisfaction_published(satisfaction_published(
             CASE
@@ -199,6 +218,7 @@ final AS (
                  || CASE WHEN grain = 'month' THEN 'month' ELSE 'period' END || ' compared') AS suppression_note
     FROM valued
     JOIN groups USING (level, group_id)
+    LEFT JOIN in_scope USING (level, group_id, grain, period_start)
 )
 
 SELECT * FROM final ORDER BY level, group_id, grain, period_start, kpi_order

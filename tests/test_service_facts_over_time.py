@@ -109,6 +109,17 @@ def test_volume_digital_volume_and_take_up_equal_the_raw_files_every_service_and
     assert got[("EX-01", dt.date(2023, 4, 1))] == (1715, 1500, 1500 / 1715)
 
 
+def test_each_year_is_rolled_up_by_the_department_its_own_file_gave(runs):
+    rows = duckdb.execute(
+        "SELECT group_id, period_start, numerator, denominator, services_reporting, services_expected "
+        "FROM read_parquet(?) WHERE level = 'department' AND kpi = 'digital_take_up' ORDER BY 1, 2",
+        [str(runs["root"] / "data" / "published" / "kpi_rollups_by_period.parquet")]).fetchall()
+    # EX-06 moved from Rural Affairs to Coasts in the second year; EX-07 is new then (not expected in the first)
+    assert rows == [("Ministry of Coasts", dt.date(2022, 4, 1), 1700.0, 2700.0, 3, 4),
+                    ("Ministry of Coasts", dt.date(2023, 4, 1), 1617.0, 1990.0, 4, 6),
+                    ("Ministry of Rural Affairs", dt.date(2022, 4, 1), 1010.0, 1100.0, 1, 2)]
+
+
 def year_one_lines(folder: Path) -> dict[str, list[str]]:
     """Per published CSV with a period (period_start) or a month: its lines whose period or month is in the first
     financial year, as written."""

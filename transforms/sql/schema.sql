@@ -43,6 +43,15 @@ CREATE TABLE IF NOT EXISTS stg_service_catalogue (
     live_from         DATE                -- the month the service started; NULL: before any data we hold
 );
 
+-- Every description of a service in an agency's own files (a mapping's `catalogue`), one row per service and file,
+-- the latest file's included: the service's facts for the periods that file's returns cover (stg_service_catalogue
+-- keeps one description per service, the one in force now).
+CREATE TABLE IF NOT EXISTS stg_service_facts (
+    service_id VARCHAR NOT NULL, agency_id VARCHAR NOT NULL, service_name VARCHAR NOT NULL,
+    department VARCHAR NOT NULL,
+    source_file VARCHAR NOT NULL   -- the file that said them, relative to data/landing/
+);
+
 CREATE TABLE IF NOT EXISTS stg_transactions (
     -- the period the figure was given for; month is the month it ends in (the return's month)
     period_start DATE NOT NULL, period_end DATE NOT NULL,

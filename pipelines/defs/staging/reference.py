@@ -63,10 +63,15 @@ def stg_service_catalogue(store: DataStore, settings: Settings) -> dg.Materializ
     first = [f for f in own if config.mapping(config.agency(f[2])).returns.service_facts == "return"]
     files = first + central + [f for f in own if f not in first]
     seen: set[str] = set()
+    facts: list[pl.DataFrame] = []  # every agency file's own descriptions, for the periods its returns cover
 
     def validator(frame, con, agency_id):
         if agency_id is not None:
             frame = described(frame, config.mapping(config.agency(agency_id)).returns.catalogue, agency_id)
+            valid = validate_catalogue(frame, agency_ids)[0].select("service_id", "agency_id", "service_name",
+                                                                    "department")
+            facts.append(valid.with_columns(pl.lit(frame["_source_file"][0] if frame.height else "")
+                                            .alias("source_file")))
         earlier = frame.filter(pl.col("service_id").is_in(list(seen)))
         accepted, failed = validate_catalogue(frame.filter(~pl.col("service_id").is_in(list(seen))), agency_ids)
         superseded = earlier.select(pl.col("_source_file").alias("source_file"),
@@ -81,8 +86,16 @@ def stg_service_catalogue(store: DataStore, settings: Settings) -> dg.Materializ
                                    how="diagonal_relaxed")
     layouts = {a.id: config.mapping(a).returns.catalogue for a in config.agencies
                if config.mapping(a).returns and config.mapping(a).returns.catalogue}
-    return dg.MaterializeResult(metadata=stage_whole_files(store, "service_catalogue", files, validator,
-                                                           "stg_service_catalogue", config.limits.files, layouts))
+    metadata = stage_whole_files(store, "service_catalogue", files, validator, "stg_service_catalogue",
+                                 config.limits.files, layouts)
+    with store.connect() as con:
+        con.execute("BEGIN")
+        con.execute("DELETE FROM stg_service_facts")
+        if facts:
+            con.register("facts_frame", pl.concat(facts, how="diagonal_relaxed"))
+            con.execute("INSERT INTO stg_service_facts BY NAME SELECT * FROM facts_frame")
+        con.execute("COMMIT")
+    return dg.MaterializeResult(metadata=metadata)
 
 
 @dg.asset(pool=WAREHOUSE_POOL, group_name="staging", deps=upstream(CATALOGUE["stg_benefits_register"]),

@@ -16,8 +16,9 @@ import pytest
 
 from pipelines.lib.warehouse import bootstrap
 from pipelines.run import revised
+from transforms.layouts import FACTS_FROM_RETURN
 from transforms.mappings import ReturnLayout
-from transforms.staging import normalise
+from transforms.staging import normalise, validate
 
 ROOT = Path(__file__).parents[1]
 FIXTURE = ROOT / "tests" / "fixtures" / "two_year_inventory"  # made up: tests/fixtures/README.md
@@ -223,3 +224,26 @@ def test_channels_offered_from_each_channels_markers():
         pl.col("_channels_offered").first()).sort("service_id")
     # A offers only online; B only other (its fax); C's other has no data: whether it is offered is unknown
     assert rows.rows() == [("A", ["online"]), ("B", ["other"]), ("C", None)]
+
+
+# The return lists only online for its period but sends a phone figure. Judged by the catalogue (the default), both
+# figures are accepted and the staged rows carry no channels of their own; judged by the return's own statement for
+# the period (service_facts: return), the phone figure is for a channel not offered then.
+@pytest.mark.parametrize(("facts_from_return", "accepted_rows", "quarantined_rows"), [
+    (False, [("online", None), ("phone", None)], []),
+    (True, [], [("channel_not_offered", "phone")]),
+])
+def test_service_facts_say_whether_the_catalogue_or_the_return_wins(facts_from_return, accepted_rows,
+                                                                    quarantined_rows):
+    layout = ReturnLayout.model_validate({
+        "file": "x.csv", "rename": {"year": "month"},
+        "unpivot": {"value": "transactions_completed", "columns": {"web": "online", "tel": "phone"}},
+        "channels_offered": {"column": "channels", "values": {"onl": "online", "tel": "phone"}}})
+    frame = pl.DataFrame({"service_id": ["A"], "year": ["2023-24"], "channels": ["onl"], "web": ["5"], "tel": ["2"],
+                          "_row_number": [1], "_source_file": ["f"]})
+    catalogue = pl.DataFrame({"service_id": ["A"], "agency_id": ["a"], "channels_offered": [["online", "phone"]],
+                              FACTS_FROM_RETURN: [facts_from_return]})
+    accepted, quarantined = validate(normalise(frame, layout, "transactions"), "transactions", "a", "2024-03-01",
+                                     catalogue)
+    assert accepted.select("channel", "channels_offered").rows() == accepted_rows
+    assert quarantined.select("rule", "offending_value").rows() == quarantined_rows

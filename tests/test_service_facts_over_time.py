@@ -14,7 +14,9 @@ import duckdb
 import polars as pl
 import pytest
 
+from pipelines.lib.tables import build_months, build_table
 from pipelines.lib.warehouse import bootstrap
+from transforms.catalogue import CATALOGUE
 from pipelines.run import revised
 from transforms.layouts import FACTS_FROM_RETURN
 from transforms.mappings import ReturnLayout
@@ -247,3 +249,29 @@ def test_service_facts_say_whether_the_catalogue_or_the_return_wins(facts_from_r
                                      catalogue)
     assert accepted.select("channel", "channels_offered").rows() == accepted_rows
     assert quarantined.select("rule", "offending_value").rows() == quarantined_rows
+
+
+def test_a_month_is_judged_by_the_channels_its_return_stated_then():
+    con = duckdb.connect()
+    bootstrap(con)
+    con.execute("INSERT INTO stg_service_catalogue VALUES ('S1', 'Service', 'AG1', 'Dept', NULL, NULL, "
+                "['online', 'phone', 'paper'], NULL, NULL)")
+    # April's return says the service offered online and phone then; May's says nothing (the catalogue's apply)
+    con.execute("""INSERT INTO stg_transactions BY NAME
+        SELECT service_id, month, month AS period_start, last_day(month) AS period_end, 'month' AS grain, channel,
+            completed AS transactions_completed, 'AG1' AS agency_id, 'f.csv' AS source_file, 1 AS source_row,
+            offered AS channels_offered
+        FROM (VALUES ('S1', DATE '2024-04-01', 'online', 10, ['online', 'phone']),
+                     ('S1', DATE '2024-04-01', 'phone', 5, ['online', 'phone']),
+                     ('S1', DATE '2024-05-01', 'online', 8, NULL), ('S1', DATE '2024-05-01', 'phone', 2, NULL))
+            AS sent (service_id, month, channel, completed, offered)""")
+    for table in ("fct_service_month_channel", "fct_service_month"):
+        build_months(con, CATALOGUE[table], dt.date(2024, 4, 1), dt.date(2024, 6, 1))
+    build_table(con, CATALOGUE["kpi_digital_take_up"])
+    assert con.execute("SELECT month, channel, transactions_completed FROM fct_service_month_channel "
+                       "ORDER BY 1, 2").fetchall() == [
+        (dt.date(2024, 4, 1), "online", 10), (dt.date(2024, 4, 1), "phone", 5),
+        (dt.date(2024, 5, 1), "online", 8), (dt.date(2024, 5, 1), "paper", None), (dt.date(2024, 5, 1), "phone", 2)]
+    assert con.execute("SELECT month, transactions_completed, digital_take_up_rate, missing_inputs "
+                       "FROM kpi_digital_take_up ORDER BY 1").fetchall() == [
+        (dt.date(2024, 4, 1), 15, 10 / 15, None), (dt.date(2024, 5, 1), None, None, "volume not provided: paper")]

@@ -121,6 +121,15 @@ def test_each_year_is_rolled_up_by_the_department_its_own_file_gave(runs):
     assert rows == [("Ministry of Coasts", dt.date(2022, 4, 1), 1700.0, 2700.0, 3, 4),
                     ("Ministry of Coasts", dt.date(2023, 4, 1), 1617.0, 1990.0, 4, 6),
                     ("Ministry of Rural Affairs", dt.date(2022, 4, 1), 1010.0, 1100.0, 1, 2)]
+    con = duckdb.connect(str(runs["root"] / "data" / "warehouse.duckdb"), read_only=True)
+    assert con.execute("SELECT service_id, department, source_file FROM stg_service_facts WHERE service_id = 'EX-06' "
+                       "ORDER BY source_file").fetchall() == [
+        ("EX-06", "Ministry of Rural Affairs", "two_year_inventory/2023-03/2022-2023_services.csv"),
+        ("EX-06", "Ministry of Coasts", "two_year_inventory/2024-03/2023-2024_services.csv")]
+    assert con.execute("SELECT count(*), any_value(message) FROM quarantine WHERE return_type = 'service_catalogue'"
+                       ).fetchall() == [(6, "a later file (or the central catalogue) describes this service now; "
+                                            "this file's description stays the service's facts for the periods of "
+                                            "this file's returns (stg_service_facts)")]
 
 
 def year_one_lines(folder: Path) -> dict[str, list[str]]:

@@ -53,6 +53,14 @@ def described(frame: pl.DataFrame, layout, agency_id: str) -> pl.DataFrame:
                               *(pl.lit(v).alias(k) for k, v in layout.defaults.items() if k not in frame.columns))
 
 
+# Why a description is not the catalogue's, by whether the file is the central one (True) or an agency's (False).
+SUPERSEDED = {
+    False: "a later file (or the central catalogue) describes this service now; this file's description stays the "
+           "service's facts for the periods of this file's returns (stg_service_facts)",
+    True: "the agency's own file describes this service (its mapping says service_facts: return)",
+}
+
+
 @dg.asset(pool=WAREHOUSE_POOL, group_name="staging", deps=upstream(CATALOGUE["stg_service_catalogue"]),
           description=CATALOGUE["stg_service_catalogue"].description, kinds={"duckdb", "polars"})
 def stg_service_catalogue(store: DataStore, settings: Settings) -> dg.MaterializeResult:
@@ -79,8 +87,7 @@ def stg_service_catalogue(store: DataStore, settings: Settings) -> dg.Materializ
                                     pl.lit("superseded_by_later_file").alias("rule"),
                                     pl.lit("service_id").alias("column_name"), pl.col("service_id").alias(
                                         "offending_value"),
-                                    pl.lit("a later file (or the central catalogue) describes this service").alias(
-                                        "message"))
+                                    pl.lit(SUPERSEDED[agency_id is None]).alias("message"))
         seen.update(accepted["service_id"].to_list())
         return accepted, pl.concat([failed.with_columns(pl.col("row_number").cast(pl.Int64)), superseded],
                                    how="diagonal_relaxed")

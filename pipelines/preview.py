@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict
 from pipelines.defs.staging.agencies import agency_rows
 from pipelines.defs.staging.passes import file_failure
 from pipelines.defs.staging.readers import read_table
-from pipelines.defs.staging.reference import catalogue_layouts, catalogue_validator
+from pipelines.defs.staging.reference import catalogue_layouts, catalogue_validator, in_catalogue_order
 from pipelines.defs.staging.returns import stage_part
 from pipelines.defs.staging.unrecognised import MONTH_FOLDER, not_recognised
 from pipelines.lib.config import Config
@@ -235,15 +235,14 @@ def _recognised(config: Config, agency, name: str) -> list[Recognised]:
 
 def _catalogue(config: Config, agency_id: str, path: Path, name: str, source_file: str, sha: str,
                landing: Path | None) -> tuple[pl.DataFrame, list[QuarantinedRow]]:
-    """The services the run would know: the central catalogue (from `landing`), then the agency's own file, read
-    and validated by staging's catalogue validator in that order; and the rows it would quarantine of this file."""
+    """The services the run would know: the central catalogue (from `landing`) and the agency's own file, read and
+    validated by staging's catalogue validator in the run's order; and the rows it would quarantine of this file."""
     validator, layouts = catalogue_validator(config), catalogue_layouts(config)
-    files = []
-    central = landing / CENTRAL_FILES["service_catalogue"] if landing else None
-    if central is not None and central.is_file():
-        files.append((central, CENTRAL_FILES["service_catalogue"], None, AS_SENT))
+    central, own = landing / CENTRAL_FILES["service_catalogue"] if landing else None, []
+    central = [(central, CENTRAL_FILES["service_catalogue"], None, AS_SENT)] if central and central.is_file() else []
     if agency_id in layouts and matches_file(layouts[agency_id].file, name):
-        files.append((path, source_file, agency_id, layouts[agency_id]))
+        own.append((path, source_file, agency_id, layouts[agency_id]))
+    files = in_catalogue_order(config, central, own)
     accepted, quarantined = [], []
     for file, source, owner, layout in files:
         frame = read_table(file, layout, source, config.limits.files).with_columns(pl.lit(source).alias(FILE))

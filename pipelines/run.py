@@ -118,7 +118,7 @@ def first_failure(result: dg.ExecuteInProcessResult) -> str:
 
 
 def summary(result: dg.ExecuteInProcessResult, store, seconds: dict[str, float], months: tuple[str, str],
-            demo: bool = False) -> str:
+            demo: bool = False, revisions_before: int = -1) -> str:
     lines = [f"{'stage':<28}{'files':>7}{'accepted':>11}{'quarantined':>13}{'seconds':>9}"]
     seen = set()
     for event in result.get_asset_materialization_events():
@@ -136,6 +136,7 @@ def summary(result: dg.ExecuteInProcessResult, store, seconds: dict[str, float],
     lines.append(checks_summary(result.get_asset_check_evaluations(), demo))
     with store.connect() as con:
         lines.append(headlines(con, rebuilt="kpi_rollups" in seen))
+        lines.append(revised(con, revisions_before))
     lines.append(set_aside(store, *months))
     with store.connect() as con:
         lines += kpis_not_formed(con)
@@ -160,6 +161,34 @@ def checks_summary(checks, demo: bool) -> str:
         where = check.metadata.get("where")  # and where: the agency, service, period and files to look at
         lines += [f"    {place}" for place in (where.value if where else [])]
     return "\n".join(lines)
+
+
+def last_revision(store) -> int:
+    """The row id of the last row of `revisions` (-1: none yet), taken before a run so that its summary names the
+    figures the run revised."""
+    with store.connect() as con:
+        if not warehouse.table_exists(con, "revisions"):
+            return -1
+        return con.execute("SELECT coalesce(max(rowid), -1) FROM revisions").fetchone()[0]
+
+
+def revised(con, after: int) -> str:
+    """The published figures this run withdrew or changed (the rows it added to `revisions`): how many, and where,
+    by table, grain and period."""
+    if not warehouse.table_exists(con, "revisions"):
+        return "\nrevised: nothing (no published figure changed)"
+    rows = con.execute("""
+        SELECT table_name, coalesce(grain, 'month'), month, count(*), count(*) FILTER (WHERE new_value IS NULL),
+            count(DISTINCT service_id)
+        FROM revisions WHERE rowid > ? GROUP BY ALL ORDER BY 1, 2, 3""", [after]).fetchall()
+    if not rows:
+        return "\nrevised: nothing (no published figure changed)"
+    figures, withdrawn = sum(r[3] for r in rows), sum(r[4] for r in rows)
+    shown = [f"  {table} {grain} {month:%Y-%m}: {n} figures of {services} services ({gone} withdrawn)"
+             for table, grain, month, n, gone, services in rows[:20]]
+    more = [f"  ... and {len(rows) - 20} more periods (revisions)"] if len(rows) > 20 else []
+    return "\n".join([f"\nrevised: {figures} published figures changed, {withdrawn} of them withdrawn "
+                      "(each in revisions, from what to what):", *shown, *more])
 
 
 def set_aside(store, start: str, end: str) -> str:
@@ -250,6 +279,7 @@ def main() -> int:
         for run_id in sweep_killed_runs(instance):
             print(f"run {run_id} was killed before it finished: marked failed, its pool slots freed")
         start, end = keep_history(store, start, end, months)
+        revisions_before = last_revision(store)
         started = time.monotonic()
         result = run(start, end, instance)
         seconds = {}
@@ -258,7 +288,7 @@ def main() -> int:
                 seconds[event.step_key] = event.event_specific_data.duration_ms / 1000
         print(f"\nmonthly_cycle {start} to {end}: {'succeeded' if result.success else 'FAILED'} "
               f"in {time.monotonic() - started:.1f} s (run {result.run_id})\n{first_failure(result)}")
-        print(summary(result, store, seconds, (start, end), demo=args.demo))
+        print(summary(result, store, seconds, (start, end), demo=args.demo, revisions_before=revisions_before))
     return 0 if result.success else 1
 
 

@@ -46,7 +46,7 @@ def test_tables_read_follows_the_sql_not_its_ctes_and_maps_views():
     assert tables_read("submission_status") == ("raw_submissions", "stg_agencies")
     assert tables_read("kpi_rollups_all_grains") == (
         "kpi_by_period", "kpi_completion_rate", "kpi_cost_per_transaction", "kpi_digital_take_up",
-        "kpi_user_satisfaction", "stg_agencies", "stg_service_catalogue")
+        "kpi_user_satisfaction", "stg_agencies", "stg_service_catalogue", "stg_service_facts", "stg_transactions")
     assert tables_read("kpi_rollups") == tables_read("kpi_rollups_by_period") == ("kpi_rollups_all_grains",)
 
 

@@ -11,7 +11,7 @@ from pipelines.lib.partitions import monthly, months_in
 from tests.operations import PROCESS_SECONDS
 
 ASSETS = {
-    "raw_reference_files", "raw_agency_returns", "stg_service_catalogue", "stg_benefits_register",
+    "raw_reference_files", "raw_agency_returns", "stg_service_catalogue", "stg_service_facts", "stg_benefits_register",
     "stg_transactions", "stg_costs", "stg_satisfaction", "fct_service_month_channel", "fct_service_month",
     "kpi_cost_per_transaction", "kpi_digital_take_up", "kpi_completion_rate", "kpi_user_satisfaction",
     "pub_open_data", "stg_agencies", "submission_status",
@@ -23,7 +23,8 @@ ASSETS = {
     "kpi_by_period", "kpi_formation", "kpis_not_formed",
     "raw_submissions", "quarantine", "submission_accounting", "revisions", "extract_manifest",  # side: lineage only
 }
-SIDE_TABLES = {"raw_submissions", "quarantine", "submission_accounting", "revisions", "extract_manifest"}
+SIDE_TABLES = {"raw_submissions", "quarantine", "submission_accounting", "revisions", "extract_manifest",
+               "stg_service_facts"}
 CHECKS = {
     *(f"{table}:valid" for table in ("stg_service_catalogue", "stg_transactions", "stg_costs", "stg_satisfaction",
                                      "fct_service_month_channel", "kpi_cost_per_transaction", "kpi_digital_take_up",

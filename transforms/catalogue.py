@@ -79,7 +79,10 @@ TABLES = (
           publish_as="service_catalogue", suite=True,
           columns=("service_name", "agency_id", "department", "channels_offered", "high_volume"),
           reads=("raw_reference_files", "raw_agency_returns"),
-          writes_to=("quarantine", "submission_accounting")),
+          writes_to=("quarantine", "submission_accounting", "stg_service_facts")),
+    Table("stg_service_facts", "staging", "Each description of a service in an agency's own files, one row per "
+          "service and file: its name, department and agency for the periods that file's returns cover.",
+          build="side"),
     Table("stg_benefits_register", "staging", "The benefits register (HM Treasury Green Book fields): baseline, "
           "target, owner per benefit.", build="code", key=("benefit_id",),
           reads=("raw_reference_files", "stg_service_catalogue"), writes_to=("quarantine", "submission_accounting")),

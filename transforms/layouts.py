@@ -27,6 +27,10 @@ if TYPE_CHECKING:  # the models' validators use this module's patterns and measu
 ALL = "all"  # the whole service: reported figures, never a channel
 MONTHS = "_period_months"  # a header naming the last part of a longer period: how many months end there
 OFFERED = "_channels_offered"  # the channels the return says a service offers (null: it does not say)
+# Set on the catalogue's rows read with a return: the agency's mapping says its return's service facts win over the
+# central catalogue's (`service_facts: return`).
+FACTS_FROM_RETURN = "_facts_from_return"
+NO_CHANNEL = "_no_channel_offered"  # a wide row whose every channel is marked not applicable: the service offers none
 # What a header's measure label can stand for: a channel's completed transactions, the reported total, or a KPI
 # the publisher reported as a value (kept as reported, beside any computed figure, never mixed into it).
 REPORTED = {

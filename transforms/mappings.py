@@ -46,6 +46,23 @@ class Unpivot(Model):
     value: Text  # the canonical column the channel columns' figures go to
     total: Text | None = None  # the column of the reported total; none: the channels are all there is
     columns: Annotated[dict[str, Channel], Field(min_length=1)]  # their column -> our channel
+    # a channel several columns go to -> how they are added up: `sum` (not provided if any part is not provided),
+    # `sum_provided` (the parts provided; not provided only if none is). A part marked not applicable adds nothing;
+    # a part a file lacks is left out (a layout before the split), but a file with no part of it is refused.
+    combine: dict[Channel, Literal["sum", "sum_provided"]] = {}
+
+    @model_validator(mode="after")
+    def _one_rule_per_target(self) -> Unpivot:
+        problems = []
+        for channel in dict.fromkeys(self.columns.values()):
+            parts = [column for column, target in self.columns.items() if target == channel]
+            if len(parts) > 1 and channel not in self.combine:
+                problems.append((("columns",), f"{', '.join(parts)} all go to {channel!r}: say how they are added "
+                                               f"up with combine: {{{channel}: sum}} (or sum_provided)"))
+        problems += [(("combine", channel), "no column goes to this channel")
+                     for channel in self.combine if channel not in self.columns.values()]
+        raise_broken(problems)
+        return self
 
 
 class HeaderFamily(Model):
@@ -71,12 +88,22 @@ class HeaderFamily(Model):
 
 
 class ChannelsOffered(Model):
-    """A column of the return listing the channels each service offers (codes separated by `separator`)."""
+    """What the return says about the channels each service offers, for the period of its row: a column listing
+    them (codes separated by `separator`), or each channel's own cell (`markers`: a channel marked not applicable is
+    not offered; one marked `ambiguous` leaves the whole list unknown), or both (the column where a file has it)."""
 
-    column: Text
+    column: Text | None = None
     separator: Text = ","
     values: dict[str, Channel] = {}  # their code -> our channel (a code not listed is not a channel)
     unknown: list[str] = []  # cell values that say nothing (e.g. ND): whether a channel is offered is unknown
+    markers: bool = False  # unpivot layouts: from each channel's cell, where the file has no `column`
+
+    @model_validator(mode="after")
+    def _said_somewhere(self) -> ChannelsOffered:
+        if self.column is None and not self.markers:
+            raise_broken([(("column",), "missing: the channels offered are read from a column or from the "
+                                        "channels' markers (markers: true)")])
+        return self
 
 
 class DerivedId(Model):
@@ -204,6 +231,10 @@ class Returns(Model):
     costs: ReturnLayout
     satisfaction: ReturnLayout
     catalogue: CatalogueLayout | None = None
+    # A fact about a service that both the central catalogue and this agency's files give (name, department, agency,
+    # channels offered): `catalogue` takes the central catalogue's, `return` the agency's own (for channels offered,
+    # the return's statement for each period).
+    service_facts: Literal["catalogue", "return"] = "catalogue"
 
     @model_validator(mode="after")
     def _columns_of_each_return(self) -> Returns:
@@ -235,8 +266,27 @@ class Returns(Model):
             if layout.unpivot is not None and layout.unpivot.value not in figures:
                 problems.append(((return_type, "unpivot", "value"),
                                  f"must be a figure of {return_type} ({', '.join(figures)})"))
+            problems += [((return_type, "rename", theirs), f"{', '.join(parts)} are all renamed to {ours!r}: one "
+                          "column goes to a target (columns added up are an unpivot with combine)")
+                         for ours, parts in _renamed_together(layout.rename).items() for theirs in parts[1:]]
+            if layout.channels_offered and layout.channels_offered.markers and layout.unpivot is None:
+                problems.append(((return_type, "channels_offered", "markers"), "reads the channels' own cells: "
+                                                                               "only a layout with unpivot has them"))
+        if self.catalogue is not None:
+            problems += [(("catalogue", "rename", theirs), f"{', '.join(parts)} are all renamed to {ours!r}: one "
+                          "column goes to a target")
+                         for ours, parts in _renamed_together(self.catalogue.rename).items() for theirs in parts[1:]]
         raise_broken(problems)
         return self
+
+
+def _renamed_together(rename: dict[str, str]) -> dict[str, list[str]]:
+    """Targets that several of their columns are renamed to, with those columns (an identity rename, a column kept
+    under its own name, counts as one)."""
+    targets: dict[str, list[str]] = {}
+    for theirs, ours in rename.items():
+        targets.setdefault(ours, []).append(theirs)
+    return {ours: parts for ours, parts in targets.items() if len(parts) > 1}
 
 
 def _columns_read(return_type: str, layout: ReturnLayout) -> set[str]:
@@ -244,7 +294,8 @@ def _columns_read(return_type: str, layout: ReturnLayout) -> set[str]:
     unpivot's channel and total columns, its channels-offered column) and, for transactions, the figures a
     publisher reports for the whole service."""
     named = [*(layout.unpivot.columns if layout.unpivot else ()), *([layout.unpivot.total] if layout.unpivot else []),
-             *([layout.channels_offered.column] if layout.channels_offered else []),
+             *([layout.channels_offered.column] if layout.channels_offered and layout.channels_offered.column
+               else []),
              *([layout.service_id.source] if layout.service_id else [])]
     reported = REPORTED_COLUMNS if return_type == "transactions" else ()
     return {*COLUMNS[return_type], *named, *reported}

@@ -14,7 +14,7 @@ import polars as pl
 
 from transforms.canonical import AGENCY, COUNTS, FILE, FIRST_MONTH, REQUIRED, RETURN_MONTH, ROW, SHAPE, TOTAL
 from transforms.domain import CHANNELS, COST_CATEGORIES
-from transforms.layouts import ALL
+from transforms.layouts import ALL, NO_CHANNEL
 from transforms.periods import MAX_PERIOD_CHARS
 
 WITHIN = [AGENCY, RETURN_MONTH]  # rules over several rows never reach beyond one agency's month
@@ -142,6 +142,9 @@ def rules(return_type: str, reported_total: bool = False, max_count: int = BIGIN
                            pl.lit(", the first month configured (first_month in sources.yaml)"))),
         Rule("before_service_existed", "month", pl.col("period_start") < pl.col("live_from"),
              "the period starts before the service went live (live_from in the catalogue)"),
+        Rule("no_channel_offered", "channel", pl.col("channel") == NO_CHANNEL,
+             "every channel of the row is marked not applicable: the service offers none in this period, so there is "
+             "no figure to publish"),
         Rule("unknown_channel", "channel", ~pl.col("channel").is_in(channels),
              f"channel is not one of {', '.join(channels)}"),
         Rule("channel_not_offered", "channel",

@@ -1,6 +1,7 @@
 """Staged central files, each read whole: the service catalogue and the benefits register. The catalogue also
 takes the services an agency describes in its own files (a mapping's `catalogue`): the central file's row wins,
-then the latest file's."""
+then the latest file's; an agency whose mapping says `service_facts: return` has its own files' rows win over the
+central file's."""
 
 import dagster as dg
 import polars as pl
@@ -60,16 +61,37 @@ def described(frame: pl.DataFrame, layout, agency_id: str) -> pl.DataFrame:
                               *(pl.lit(v).alias(k) for k, v in layout.defaults.items() if k not in frame.columns))
 
 
-def catalogue_validator(config):
-    """The validator of the catalogue's files, taken in order (the central file first, then agencies' files, latest
-    month first): `validator(frame, con, agency_id)` -> (accepted services, quarantined rows); a service already
-    described by an earlier file is `superseded_by_later_file`. One per staging of the catalogue (it remembers)."""
+# Why a description is not the catalogue's, by whether the file is the central one (True) or an agency's (False).
+SUPERSEDED = {
+    False: "a later file (or the central catalogue) describes this service now; this file's description stays the "
+           "service's facts for the periods of this file's returns (stg_service_facts)",
+    True: "the agency's own file describes this service (its mapping says service_facts: return)",
+}
+
+
+def in_catalogue_order(config, central: list, own: list) -> list:
+    """The catalogue's files in the order they are taken: agencies' files whose mapping says `service_facts:
+    return`, the central file, then the other agencies' files (latest month first)."""
+    first = [f for f in own if config.mapping(config.agency(f[2])).returns.service_facts == "return"]
+    return first + central + [f for f in own if f not in first]
+
+
+def catalogue_validator(config, facts: list[pl.DataFrame] | None = None):
+    """The validator of the catalogue's files, taken `in_catalogue_order`: `validator(frame, con, agency_id)` ->
+    (accepted services, quarantined rows); a service already described by an earlier file is
+    `superseded_by_later_file`. One per staging of the catalogue (it remembers). Every agency file's own
+    descriptions are appended to `facts`, for the periods its returns cover."""
     agency_ids = [a.id for a in config.agencies]
     seen: set[str] = set()
+    facts = [] if facts is None else facts
 
     def validator(frame, con, agency_id):
         if agency_id is not None:
             frame = described(frame, config.mapping(config.agency(agency_id)).returns.catalogue, agency_id)
+            valid = validate_catalogue(frame, agency_ids)[0].select("service_id", "agency_id", "service_name",
+                                                                    "department")
+            facts.append(valid.with_columns(pl.lit(frame["_source_file"][0] if frame.height else "")
+                                            .alias("source_file")))
         earlier = frame.filter(pl.col("service_id").is_in(list(seen)))
         accepted, failed = validate_catalogue(frame.filter(~pl.col("service_id").is_in(list(seen))), agency_ids)
         superseded = earlier.select(pl.col("_source_file").alias("source_file"),
@@ -77,8 +99,7 @@ def catalogue_validator(config):
                                     pl.lit("superseded_by_later_file").alias("rule"),
                                     pl.lit("service_id").alias("column_name"), pl.col("service_id").alias(
                                         "offending_value"),
-                                    pl.lit("a later file (or the central catalogue) describes this service").alias(
-                                        "message"))
+                                    pl.lit(SUPERSEDED[agency_id is None]).alias("message"))
         seen.update(accepted["service_id"].to_list())
         return accepted, pl.concat([failed.with_columns(pl.col("row_number").cast(pl.Int64)), superseded],
                                    how="diagonal_relaxed")
@@ -96,10 +117,18 @@ def catalogue_layouts(config) -> dict:
 def stg_service_catalogue(store: DataStore, settings: Settings) -> dg.MaterializeResult:
     config = settings.config
     with store.connect() as con:
-        files = central_file(con, "service_catalogue") + agency_catalogue_files(con, config)
-    return dg.MaterializeResult(metadata=stage_whole_files(store, "service_catalogue", files,
-                                                           catalogue_validator(config), "stg_service_catalogue",
-                                                           config.limits.files, catalogue_layouts(config)))
+        files = in_catalogue_order(config, central_file(con, "service_catalogue"), agency_catalogue_files(con, config))
+    facts: list[pl.DataFrame] = []
+    metadata = stage_whole_files(store, "service_catalogue", files, catalogue_validator(config, facts),
+                                 "stg_service_catalogue", config.limits.files, catalogue_layouts(config))
+    with store.connect() as con:
+        con.execute("BEGIN")
+        con.execute("DELETE FROM stg_service_facts")
+        if facts:
+            con.register("facts_frame", pl.concat(facts, how="diagonal_relaxed"))
+            con.execute("INSERT INTO stg_service_facts BY NAME SELECT * FROM facts_frame")
+        con.execute("COMMIT")
+    return dg.MaterializeResult(metadata=metadata)
 
 
 @dg.asset(pool=WAREHOUSE_POOL, group_name="staging", deps=upstream(CATALOGUE["stg_benefits_register"]),

@@ -23,7 +23,7 @@ from pipelines.lib.resources import WAREHOUSE_POOL, DataStore, Settings
 from pipelines.lib.warehouse import submissions_in_force
 from transforms.catalogue import CATALOGUE, upstream
 from transforms.domain import RETURN_TYPES
-from transforms.layouts import REPORTED_COLUMNS, headers_of_odd_length, matches_file
+from transforms.layouts import FACTS_FROM_RETURN, REPORTED_COLUMNS, headers_of_odd_length, matches_file
 from transforms.staging import COLUMNS, COUNTS, FILE, ROW
 
 
@@ -56,6 +56,9 @@ def stage_returns(store: DataStore, config: Config, return_type: str, start: dt.
     with store.connect() as con:
         catalogue = con.sql("SELECT service_id, agency_id, channels_offered, live_from "
                             "FROM stg_service_catalogue").pl()
+        facts_from_return = [a.id for a in config.agencies if config.mapping(a).returns
+                             and config.mapping(a).returns.service_facts == "return"]
+        catalogue = catalogue.with_columns(pl.col("agency_id").is_in(facts_from_return).alias(FACTS_FROM_RETURN))
         submissions = submissions_in_force(con, start, end)
         files, unrecognised = [], []
         for source_path, sha, agency_id, month, archive_path in submissions:

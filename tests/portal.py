@@ -1,0 +1,103 @@
+"""Helpers for the portal tests: the portal served by its own command (`python -m pipelines portal serve`, as
+`make portal` starts it) on a free loopback port, accounts and tokens made by its command line, and a signed-in
+HTTP client."""
+
+import contextlib
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import requests
+import yaml
+
+from pipelines.portal.store import Store
+from tests.operations import PROCESS_SECONDS, REPO
+
+PASSWORD = "correct horse battery staple"
+CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+@dataclass(frozen=True)
+class Portal:
+    url: str
+    data: Path  # the pipeline's data folder: landing/, published/
+    portal_dir: Path  # the portal's store, uploads and session key
+    log: Path  # everything the server printed
+    env: dict
+
+    def cli(self, *args: str, stdin: str | None = None) -> str:
+        done = subprocess.run([sys.executable, "-m", "pipelines", "portal", *args], cwd=REPO, env=self.env,
+                              input=stdin, capture_output=True, text=True, timeout=PROCESS_SECONDS)
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    def add_user(self, email: str, role: str = "agency", agency_id: str | None = None) -> None:
+        """An account made by the store's own function (the command line's is tested once: it starts Python)."""
+        Store(self.portal_dir / "portal.sqlite").add_account(email, PASSWORD, role, agency_id)
+
+    def add_token(self, agency_id: str) -> str:
+        return Store(self.portal_dir / "portal.sqlite").add_token(agency_id, "test")
+
+    def session(self, email: str, password: str = PASSWORD) -> requests.Session:
+        """A client signed in as `email`."""
+        client = requests.Session()
+        response = sign_in(client, self.url, email, password)
+        assert response.status_code == 303 and response.headers["location"] == "/returns", response.text
+        return client
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def csrf_of(html: str) -> str:
+    return CSRF.search(html).group(1)
+
+
+def sign_in(client: requests.Session, url: str, email: str, password: str) -> requests.Response:
+    token = csrf_of(client.get(f"{url}/sign-in").text)
+    return client.post(f"{url}/sign-in", data={"csrf_token": token, "email": email, "password": password},
+                       allow_redirects=False)
+
+
+def config_with_limit(folder: Path, max_file_bytes: int) -> Path:
+    """A copy of config/ whose files.max_file_bytes is `max_file_bytes`."""
+    shutil.copytree(REPO / "config", folder)
+    limits = yaml.safe_load((folder / "limits.yaml").read_text())
+    limits["files"]["max_file_bytes"] = max_file_bytes
+    (folder / "limits.yaml").write_text(yaml.safe_dump(limits))
+    return folder
+
+
+@contextlib.contextmanager
+def serving(root: Path, config_dir: Path = REPO / "config"):
+    """The portal served from its command while the block runs, over root/data and root/portal."""
+    port, log = free_port(), root / "portal.log"
+    env = {**os.environ, "PIPELINE_DATA_DIR": str(root / "data"), "PIPELINE_CONFIG_DIR": str(config_dir),
+           "PORTAL_DIR": str(root / "portal"), "GX_ANALYTICS_ENABLED": "false"}
+    env.pop("PORTAL_SECRET_KEY", None)
+    with log.open("ab") as output:
+        process = subprocess.Popen([sys.executable, "-m", "pipelines", "portal", "serve", "--port", str(port)],
+                                   cwd=REPO, env=env, stdout=output, stderr=subprocess.STDOUT)
+    portal = Portal(f"http://127.0.0.1:{port}", root / "data", root / "portal", log, env)
+    try:
+        deadline = time.monotonic() + PROCESS_SECONDS  # only turns a server that never starts into a failure
+        while True:
+            assert process.poll() is None, log.read_text()
+            with contextlib.suppress(requests.ConnectionError):
+                if requests.get(f"{portal.url}/sign-in", timeout=PROCESS_SECONDS).status_code == 200:
+                    break
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.2)
+        yield portal
+    finally:
+        process.terminate()
+        process.wait(timeout=PROCESS_SECONDS)

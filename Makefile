@@ -8,7 +8,7 @@ export PIPELINE_DATA_DIR ?= $(CURDIR)/data
 export PIPELINE_CONFIG_DIR ?= $(CURDIR)/config
 export GX_ANALYTICS_ENABLED := false
 
-.PHONY: setup check-config demo run lint test test-fast dev dashboards dashboards-dev dashboards-install bench clean \
+.PHONY: setup check-config preview demo run lint test test-fast dev dashboards dashboards-dev dashboards-install bench clean \
 	portal portal-install
 
 $(STAMP): pyproject.toml
@@ -57,6 +57,10 @@ demo: setup
 # Every problem of config/ (or $PIPELINE_CONFIG_DIR), each with its file, entry and key; exits 1 if there is any.
 check-config: setup
 	$(PY) -m pipelines check-config
+
+# What a run would make of one file, writing nothing: make preview AGENCY=<id> FILE=<path> [MONTH=YYYY-MM]
+preview: setup
+	$(PY) -m pipelines preview $(AGENCY) $(FILE) $(if $(MONTH),--month $(MONTH))
 
 run: setup
 	$(PY) -m pipelines.run

@@ -136,6 +136,8 @@ def summary(result: dg.ExecuteInProcessResult, store, seconds: dict[str, float],
     with store.connect() as con:
         lines.append(headlines(con, rebuilt="kpi_rollups" in seen))
     lines.append(set_aside(store, *months))
+    with store.connect() as con:
+        lines += kpis_not_formed(con)
     lines.append(f"\noutputs: warehouse {store.warehouse}\n         published {store.published}/ (open data, "
                  f"quarantine.csv, reports/*.pdf: the ministers' summaries)\n"
                  f"next:    make dev (the Dagster UI: this run, its checks and lineage)\n"
@@ -172,6 +174,17 @@ def set_aside(store, start: str, end: str) -> str:
     shown = [f"  {rule}: {source}" for rule, source in rows[:20]] + [f"  not_a_month_folder: {f}" for f in folders]
     more = f"\n  ... and {len(rows) - 20} more (quarantine.csv)" if len(rows) > 20 else ""
     return f"\nset aside ({len(rows) + len(folders)} files or folders, whole):\n" + "\n".join(shown) + more
+
+
+def kpis_not_formed(con) -> list[str]:
+    """A warning for each KPI a source's accepted rows could not form for most of its services (kpis_not_formed):
+    a run that accepted rows but formed no take-up says so, with the fix."""
+    if not warehouse.table_exists(con, "kpis_not_formed"):
+        return []
+    return [f"\nwarning: {agency}: {kpi} could not be formed for {affected} of its {services} services ({reason}); "
+            f"to fix: {fix}" for agency, kpi, affected, services, reason, fix in con.execute(
+                "SELECT agency_id, kpi, services_affected, services, reason, fix FROM kpis_not_formed "
+                "ORDER BY agency_id, kpi").fetchall()]
 
 
 def headlines(con, rebuilt: bool = True) -> str:

@@ -188,6 +188,12 @@ TABLES = (
           title="Services in their latest period",
           publish_as="kpi_service_summary",
           satisfaction=Satisfaction(("satisfaction_score",), "satisfaction_responses")),
+    Table("kpi_formation", "kpis", "Per service, period and KPI (digital take-up, cost per transaction, completion "
+          "rate) of the transactions staged: whether the KPI was formed, computed or reported, and why not.",
+          key=("service_id", "grain", "period_start", "kpi")),
+    Table("kpis_not_formed", "kpis", "Per source and KPI, where the source's rows formed the KPI for fewer than half "
+          "of its services: how many services lack it, the commonest reason and the fix.", key=("agency_id", "kpi"),
+          title="KPIs a source's returns could not form", publish_as="kpis_not_formed"),
     Table("revisions", "kpis", "Published KPI figures that changed when a corrected or late return arrived: from "
           "what to what, and when.", build="side",
           order="revised_at, table_name, service_id, month, channel NULLS FIRST, column_name", publish_as="revisions"),

@@ -11,11 +11,9 @@ from __future__ import annotations
 
 import datetime as dt
 import hmac
-import os
 import secrets
 import tempfile
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 from starlette.applications import Starlette
@@ -35,6 +33,7 @@ from pipelines.lib.config.sources import MONTH
 from pipelines.portal import status
 from pipelines.portal.landing import file_names, keep_upload, land
 from pipelines.portal.limits import BodyLimit
+from pipelines.portal.settings import PortalSettings
 from pipelines.portal.store import Account, Store, Upload
 from pipelines.preview import Preview, preview_file
 
@@ -43,38 +42,6 @@ GOVUK = HERE / "node_modules" / "govuk-frontend" / "dist" / "govuk"  # `make por
 SIGN_IN_WINDOW_SECONDS, SIGN_IN_FAILURES_ALLOWED = 60, 5
 SESSION_SECONDS = 8 * 3600  # a working day; the cookie and its signature both expire then
 FORM_OVERHEAD_BYTES = 64 * 1024  # room for the multipart form around the file
-
-
-@dataclass(frozen=True)
-class PortalSettings:
-    data_dir: Path  # the pipeline's data/: landing/ and published/ are read and written here
-    config_dir: Path
-    portal_dir: Path  # the portal's store (portal.sqlite), its uploads and, unless given, its session key
-    secret_key: str | None = None  # signs the session cookie; None: a random key kept in portal_dir/session_key
-    secure_cookies: bool = False  # True behind a TLS proxy: the cookie is sent over HTTPS only
-
-    @classmethod
-    def from_environment(cls) -> PortalSettings:
-        data_dir = Path(os.environ.get("PIPELINE_DATA_DIR", "data"))
-        return cls(data_dir=data_dir, config_dir=Path(os.environ.get("PIPELINE_CONFIG_DIR", "config")),
-                   portal_dir=Path(os.environ.get("PORTAL_DIR", data_dir / "portal")),
-                   secret_key=os.environ.get("PORTAL_SECRET_KEY") or None,
-                   secure_cookies=os.environ.get("PORTAL_SECURE_COOKIES") == "1")
-
-    @property
-    def store_path(self) -> Path:
-        return self.portal_dir / "portal.sqlite"
-
-    def session_key(self) -> str:
-        if self.secret_key:
-            return self.secret_key
-        path = self.portal_dir / "session_key"
-        if not path.exists():
-            self.portal_dir.mkdir(parents=True, exist_ok=True)
-            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(descriptor, "w") as handle:
-                handle.write(secrets.token_urlsafe(48))
-        return path.read_text()
 
 
 class Portal:

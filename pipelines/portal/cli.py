@@ -8,7 +8,7 @@ import getpass
 import sys
 
 from pipelines.lib.config import load_config
-from pipelines.portal.app import PortalSettings
+from pipelines.portal.settings import PortalSettings
 from pipelines.portal.store import Store
 
 
@@ -36,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
     if args.portal_verb == "serve":
         import uvicorn
 
-        from pipelines.portal.app import create_app
+        from pipelines.portal.app import create_app  # staging's code, through preview: only serving needs it
         uvicorn.run(create_app(settings), host=args.host, port=args.port, proxy_headers=True,
                     forwarded_allow_ips=args.forwarded_allow_ips, server_header=False)
         return 0

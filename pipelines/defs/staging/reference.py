@@ -52,13 +52,11 @@ def described(frame: pl.DataFrame, layout, agency_id: str) -> pl.DataFrame:
                               *(pl.lit(v).alias(k) for k, v in layout.defaults.items() if k not in frame.columns))
 
 
-@dg.asset(pool=WAREHOUSE_POOL, group_name="staging", deps=upstream(CATALOGUE["stg_service_catalogue"]),
-          description=CATALOGUE["stg_service_catalogue"].description, kinds={"duckdb", "polars"})
-def stg_service_catalogue(store: DataStore, settings: Settings) -> dg.MaterializeResult:
-    config = settings.config
+def catalogue_validator(config):
+    """The validator of the catalogue's files, taken in order (the central file first, then agencies' files, latest
+    month first): `validator(frame, con, agency_id)` -> (accepted services, quarantined rows); a service already
+    described by an earlier file is `superseded_by_later_file`. One per staging of the catalogue (it remembers)."""
     agency_ids = [a.id for a in config.agencies]
-    with store.connect() as con:
-        files = central_file(con, "service_catalogue") + agency_catalogue_files(con, config)
     seen: set[str] = set()
 
     def validator(frame, con, agency_id):
@@ -76,10 +74,24 @@ def stg_service_catalogue(store: DataStore, settings: Settings) -> dg.Materializ
         seen.update(accepted["service_id"].to_list())
         return accepted, pl.concat([failed.with_columns(pl.col("row_number").cast(pl.Int64)), superseded],
                                    how="diagonal_relaxed")
-    layouts = {a.id: config.mapping(a).returns.catalogue for a in config.agencies
-               if config.mapping(a).returns and config.mapping(a).returns.catalogue}
-    return dg.MaterializeResult(metadata=stage_whole_files(store, "service_catalogue", files, validator,
-                                                           "stg_service_catalogue", config.limits.files, layouts))
+    return validator
+
+
+def catalogue_layouts(config) -> dict:
+    """agency id -> the layout its own catalogue file is read by."""
+    return {a.id: config.mapping(a).returns.catalogue for a in config.agencies
+            if config.mapping(a).returns and config.mapping(a).returns.catalogue}
+
+
+@dg.asset(pool=WAREHOUSE_POOL, group_name="staging", deps=upstream(CATALOGUE["stg_service_catalogue"]),
+          description=CATALOGUE["stg_service_catalogue"].description, kinds={"duckdb", "polars"})
+def stg_service_catalogue(store: DataStore, settings: Settings) -> dg.MaterializeResult:
+    config = settings.config
+    with store.connect() as con:
+        files = central_file(con, "service_catalogue") + agency_catalogue_files(con, config)
+    return dg.MaterializeResult(metadata=stage_whole_files(store, "service_catalogue", files,
+                                                           catalogue_validator(config), "stg_service_catalogue",
+                                                           config.limits.files, catalogue_layouts(config)))
 
 
 @dg.asset(pool=WAREHOUSE_POOL, group_name="staging", deps=upstream(CATALOGUE["stg_benefits_register"]),

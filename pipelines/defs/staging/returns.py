@@ -74,7 +74,7 @@ def stage_returns(store: DataStore, config: Config, return_type: str, start: dt.
                           (source_path, store.archive / archive_path, layout, agency.mapping)))
         accepted, quarantined, accounting_rows, rules = [], [], [], Counter()
         for part in agency_month_parts(files, config.limits.files.max_file_bytes):
-            good, bad, rows, counts = _stage_part(config, return_type, catalogue, part)
+            good, bad, rows, counts = stage_part(config, return_type, catalogue, part)
             accepted += [good] if good is not None else []
             quarantined.append(bad)
             accounting_rows += rows
@@ -114,9 +114,10 @@ def agency_month_parts(files: list[tuple[tuple, tuple]], budget: int) -> list[li
     return parts
 
 
-def _stage_part(config: Config, return_type: str, catalogue: pl.DataFrame, part: list[tuple[tuple, tuple]]):
+def stage_part(config: Config, return_type: str, catalogue: pl.DataFrame, part: list[tuple[tuple, tuple]]):
     """(accepted rows or None, quarantine as listed, accounting rows, quarantine rows per rule) of a part's files,
-    in the order they arrived."""
+    in the order they arrived. `part`: ((source_path, sha256, agency_id, month), (source_path, the file's path,
+    its layout, its mapping's name)) per file; it reads only those files (the preview stages one file so)."""
     files, wanted = [f for f, _ in part], [w for _, w in part]
     failures, batches = {}, defaultdict(list)  # (mapping, header) -> files as read, in the order they arrived
     plain = read_plain_csvs([w[:3] for w in wanted], config.limits.files)  # many files in one pass

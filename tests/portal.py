@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass
+from html.parser import HTMLParser
 from pathlib import Path
 
 import requests
@@ -101,3 +102,48 @@ def serving(root: Path, config_dir: Path = REPO / "config"):
     finally:
         process.terminate()
         process.wait(timeout=PROCESS_SECONDS)
+
+
+class _Tables(HTMLParser):
+    """The cells' text of every <table id=...> of a page, row by row (header rows left out)."""
+
+    def __init__(self):
+        super().__init__()
+        self.tables: dict[str, list[list[str]]] = {}
+        self.table, self.row, self.cell = None, None, None
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "table":
+            self.table = dict(attrs).get("id")
+            self.tables.setdefault(self.table, [])
+        elif tag == "tr" and self.table is not None:
+            self.row = []
+        elif tag == "td" and self.row is not None:
+            self.cell = []
+
+    def handle_data(self, data):
+        if self.cell is not None:
+            self.cell.append(data)
+
+    def handle_endtag(self, tag):
+        if tag == "td" and self.cell is not None:
+            self.row.append(" ".join("".join(self.cell).split()))
+            self.cell = None
+        elif tag == "tr" and self.row is not None:
+            if self.row:
+                self.tables[self.table].append(self.row)
+            self.row = None
+        elif tag == "table":
+            self.table = None
+
+
+def table(html: str, table_id: str) -> list[list[str]]:
+    parser = _Tables()
+    parser.feed(html)
+    return parser.tables.get(table_id, [])
+
+
+def text_of(html: str, element_id: str) -> str:
+    """The text of the element with that id (one without nested elements of its own tag)."""
+    found = re.search(rf'id="{element_id}"[^>]*>(.*?)</', html, re.S)
+    return " ".join(re.sub(r"<[^>]+>", "", found.group(1)).split()) if found else ""

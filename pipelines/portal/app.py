@@ -14,6 +14,7 @@ import hmac
 import secrets
 import tempfile
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 from starlette.applications import Starlette
@@ -53,6 +54,8 @@ class Portal:
         self.store = Store(settings.store_path)
         self.max_bytes = self.config.limits.files.max_file_bytes
         self.templates = Jinja2Templates(directory=HERE / "templates")
+        self.templates.env.filters["when"] = lambda stamp: f"{stamp[:10]} {stamp[11:16]} UTC"
+        self.templates.env.filters["sentence"] = lambda text: text[:1].upper() + text[1:]
 
     # who is asking
     def account(self, request: Request) -> Account | None:
@@ -90,6 +93,10 @@ class Portal:
         if upload is None or not account.may_read(upload.agency_id):
             raise HTTPException(404, "There is no such return. Go back to your returns.")
         return upload
+
+    def states(self, uploads: list[Upload]) -> list[status.Status]:
+        in_force = self.store.in_force([u.landing_path for u in uploads if u.landing_path])
+        return status.of_submissions(self.settings.data_dir / "published", uploads, in_force)
 
     def uploader(self, account: Account):
         """The agency an account uploads for: its own; central and administrator accounts read only."""
@@ -136,7 +143,7 @@ class Portal:
         account = self.signed_in(request)
         scope = account.agency_id if account.role == "agency" else None
         submissions = self.store.submissions(scope)
-        states = status.of_submissions(self.settings.data_dir / "published", submissions)
+        states = self.states(submissions)
         agencies = {a.id: a.name for a in self.config.agencies}
         return self.page(request, "returns.html", rows=list(zip(submissions, states)), agencies=agencies)
 
@@ -175,7 +182,7 @@ class Portal:
     async def upload_page(self, request: Request) -> Response:
         account = self.signed_in(request)
         upload = self.readable(account, request.path_params["upload_id"])
-        state = status.of_submissions(self.settings.data_dir / "published", [upload])[0]
+        state = self.states([upload])[0]
         return self.page(request, "feedback.html", upload=upload, preview=Preview.model_validate(upload.feedback),
                          state=state, may_submit=account.role == "agency" and upload.submitted_at is None)
 
@@ -212,7 +219,7 @@ class Portal:
     async def api_returns(self, request: Request) -> Response:
         agency_id = self.token_agency(request)
         submissions = self.store.submissions(agency_id)
-        states = status.of_submissions(self.settings.data_dir / "published", submissions)
+        states = self.states(submissions)
         return JSONResponse([_described(upload) | {"status": state.as_json()}
                              for upload, state in zip(submissions, states)])
 
@@ -248,9 +255,8 @@ class Portal:
 
 
 def _described(upload: Upload) -> dict:
-    return {"id": upload.id, "agency_id": upload.agency_id, "month": upload.month, "file_name": upload.file_name,
-            "sha256": upload.sha256, "size_bytes": upload.size_bytes, "uploaded_at": upload.uploaded_at,
-            "submitted_at": upload.submitted_at}
+    """The upload's record as JSON, its feedback aside."""
+    return {key: value for key, value in asdict(upload).items() if key != "feedback"}
 
 
 def _last_month() -> str:

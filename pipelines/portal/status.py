@@ -1,6 +1,7 @@
 """Each submission's status, read from the published submission accounting (data/published/, which never holds the
 warehouse's lock): received and waiting for a run, published with its rows accepted and quarantined, superseded by
-a later version, or not read, found by the submission's landing path and sha256."""
+a later version (the accounting's word, or a later submission to the same path), or not read, found by the
+submission's landing path and sha256."""
 
 from __future__ import annotations
 
@@ -29,7 +30,9 @@ class Status:
         return asdict(self)
 
 
-def of_submissions(published: Path, uploads: list[Upload]) -> list[Status]:
+def of_submissions(published: Path, uploads: list[Upload], in_force: dict[str, str]) -> list[Status]:
+    """The status of each upload; `in_force`: landing path -> sha256 of the version submitted last (Store.in_force),
+    so that a version replaced before any run archived it reads as superseded, not as waiting."""
     accounting = published / "submission_accounting.parquet"
     wanted = [(u.landing_path, u.sha256) for u in uploads if u.landing_path]
     found: dict[tuple[str, str], dict] = {}
@@ -46,7 +49,7 @@ def of_submissions(published: Path, uploads: list[Upload]) -> list[Status]:
         if upload.landing_path is None:
             states.append(Status("not_submitted"))
         elif row is None:
-            states.append(Status("received"))
+            states.append(Status("received" if in_force.get(upload.landing_path) == upload.sha256 else "superseded"))
         else:
             state = {"read": "published"}.get(row["file_status"], row["file_status"])
             states.append(Status(state, row["rows_read"], row["rows_accepted"], row["rows_quarantined"]))

@@ -80,7 +80,7 @@ class Upload:
 
 
 def now() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="microseconds")  # orders submissions to one path
 
 
 class Store:
@@ -170,6 +170,14 @@ class Store:
             rows = con.execute("SELECT * FROM uploads WHERE submitted_at IS NOT NULL AND (? IS NULL OR agency_id = ?)"
                                " ORDER BY submitted_at DESC, id", (agency_id, agency_id)).fetchall()
         return [_upload(row) for row in rows]
+
+
+    def in_force(self, landing_paths: list[str]) -> dict[str, str]:
+        """Landing path -> the sha256 of the latest upload submitted to it (the version the landing folder holds)."""
+        with self._connect() as con:
+            rows = con.execute("SELECT landing_path, sha256 FROM uploads WHERE landing_path IN (SELECT value FROM "
+                               "json_each(?)) ORDER BY submitted_at", (json.dumps(landing_paths),)).fetchall()
+        return dict(rows)
 
 
 def _digest(token: str) -> str:

@@ -1,0 +1,131 @@
+"""An agency user signs in, uploads a good and a bad return, reads at once what staging will make of them (row
+numbers, columns, values and rules exactly as a run gives them), submits, and the file lands under the mapping's
+name with its audit record; after a run the portal shows it published, and its feedback equals the quarantine the
+run wrote, row for row. The API answers the same feedback as JSON."""
+
+import hashlib
+
+import polars as pl
+import pytest
+import requests
+
+from pipelines.lib.resources import DataStore
+from pipelines.portal.store import Store
+from tests.conftest import run_graph
+from tests.portal import PASSWORD, csrf_of, serving, table, text_of
+
+CATALOGUE = """service_id,service_name,agency_id,department,category,customer_type,channels_offered,high_volume
+REV-001,File a tax return,revenue,Treasury,tax,citizen,online;paper,true
+PAS-001,Renew a passport,passports,Home Affairs,passports,citizen,online;phone,true
+"""
+HEADER = "service_id,month,channel,transactions_started,transactions_completed\n"
+GOOD = (HEADER + "REV-001,2025-06-01,online,1000,950\nREV-001,2025-06-01,paper,200,180\n").encode()
+BAD = (HEADER + "REV-001,2025-06-01,online,1000,1100\nREV-001,2025-06-01,phone,10,5\n"
+       "REV-999,2025-06-01,paper,5,5\nREV-001,2025-06-01,paper,abc,5\n").encode()
+# The bad return's feedback: row, service, column, value, rule, what to fix
+BAD_ROWS = [["1", "REV-001", "transactions_completed", "1100", "completed_above_started",
+             "more transactions completed than started"],
+            ["2", "REV-001", "channel", "phone", "channel_not_offered",
+             "the catalogue says the service does not offer this channel"],
+            ["3", "REV-999", "service_id", "REV-999", "unknown_service", "service_id is not in the service catalogue"],
+            ["4", "REV-001", "transactions_started", "abc", "not_a_number",
+             "transactions_started is not a whole number"]]
+
+
+@pytest.fixture(scope="module")
+def portal(tmp_path_factory):
+    root = tmp_path_factory.mktemp("portal")
+    (root / "data" / "landing" / "catalogue").mkdir(parents=True)
+    (root / "data" / "landing" / "catalogue" / "services.csv").write_text(CATALOGUE)
+    with serving(root) as served:
+        served.add_user("a@revenue.example", "agency", "revenue")
+        yield served
+
+
+def upload(client: requests.Session, url: str, content: bytes, month: str, name: str = "june.csv") -> str:
+    token = csrf_of(client.get(f"{url}/upload").text)
+    response = client.post(f"{url}/upload", data={"csrf_token": token, "month": month, "file_name": "transactions.csv"},
+                           files={"file": (name, content)}, allow_redirects=False)
+    assert response.status_code == 303, response.text
+    return response.headers["location"]
+
+
+def submit(client: requests.Session, url: str, page: str) -> None:
+    token = csrf_of(client.get(url + page).text)
+    response = client.post(f"{url}{page}/submit", data={"csrf_token": token}, allow_redirects=False)
+    assert (response.status_code, response.headers["location"]) == (303, page)
+
+
+def test_feedback_submit_land_audit_and_the_status_after_a_run(portal):
+    client = portal.session("a@revenue.example")
+    bad_page = upload(client, portal.url, BAD, "2025-06")
+    html = client.get(portal.url + bad_page).text
+    assert [text_of(html, i) for i in ("rows-read", "rows-accepted", "rows-quarantined")] == ["4", "0", "4"]
+    assert table(html, "quarantined") == BAD_ROWS
+    assert not (portal.data / "landing" / "revenue").exists()  # nothing submitted yet
+
+    good_page = upload(client, portal.url, GOOD, "2025-06")
+    html = client.get(portal.url + good_page).text
+    assert [text_of(html, i) for i in ("rows-read", "rows-accepted", "rows-quarantined")] == ["2", "2", "0"]
+    assert table(html, "quarantined") == []
+    assert table(html, "kpis-REV-001") == [["Completion rate", "1 of 1", ""],
+                                           ["Cost per transaction", "0 of 1", "costs not provided"],
+                                           ["Digital take-up", "1 of 1", ""]]
+    assert ("Cost per transaction cannot be formed for 1 of 1 services: costs not provided. Send the costs return, "
+            "or map the cost per transaction the publisher reports (a measure cost_per_transaction_gbp)") in " ".join(
+        html.split())
+
+    submit(client, portal.url, good_page)
+    landed = portal.data / "landing" / "revenue" / "2025-06" / "transactions.csv"
+    assert landed.read_bytes() == GOOD
+    assert text_of(client.get(portal.url + good_page).text, "status").startswith(
+        "Received: waiting for the next run (submitted ")
+    [record] = Store(portal.portal_dir / "portal.sqlite").submissions("revenue")
+    assert (record.uploaded_by, record.sha256, record.size_bytes, record.file_name, record.landing_path) == (
+        "a@revenue.example", hashlib.sha256(GOOD).hexdigest(), len(GOOD), "transactions.csv",
+        "revenue/2025-06/transactions.csv")
+    assert (record.feedback["rows_accepted"], record.feedback["quarantined"]) == (2, [])
+    assert client.get(f"{portal.url}{good_page}/file").content == GOOD
+
+    submit(client, portal.url, bad_page)  # a resubmission: the new version replaces the old in the landing folder
+    assert landed.read_bytes() == BAD
+    returns = table(client.get(f"{portal.url}/returns").text, "submissions")
+    assert [row[0:1] + row[3:] for row in returns] == [["2025-06", "Received: waiting for the next run", "", ""],
+                                                       ["2025-06", "Superseded by a later version", "", ""]]
+
+    run_graph(DataStore(data_dir=str(portal.data)), "2025-06-01", "2025-06-01")
+    returns = table(client.get(f"{portal.url}/returns").text, "submissions")
+    assert [row[0:1] + row[3:] for row in returns] == [["2025-06", "Published", "0", "4"],
+                                                       ["2025-06", "Superseded by a later version", "", ""]]
+    quarantine = pl.read_parquet(portal.data / "published" / "quarantine.parquet").filter(
+        pl.col("source_file") == "revenue/2025-06/transactions.csv").sort("row_number")
+    feedback = Store(portal.portal_dir / "portal.sqlite").submissions("revenue")[0].feedback["quarantined"]
+    columns = ["row_number", "column_name", "offending_value", "rule", "message"]
+    assert quarantine.select(columns).rows() == [tuple(row[c] for c in columns) for row in feedback]
+
+
+def test_the_api_answers_the_same_feedback_as_json_and_submits(portal):
+    token = portal.add_token("revenue")
+    headers = {"Authorization": f"Bearer {token}"}
+    url = f"{portal.url}/api/agencies/revenue/returns/2025-07/transactions.csv"
+    checked = requests.post(url, data=BAD.replace(b"2025-06", b"2025-07"), headers=headers)
+    assert checked.status_code == 200
+    assert [[str(q["row_number"]), q["service_id"], q["column_name"], q["offending_value"], q["rule"], q["message"]]
+            for q in checked.json()["feedback"]["quarantined"]] == BAD_ROWS
+    assert checked.json()["submitted_at"] is None
+    assert not (portal.data / "landing" / "revenue" / "2025-07").exists()
+
+    submitted = requests.post(f"{url}?submit=true", data=GOOD.replace(b"2025-06", b"2025-07"), headers=headers)
+    assert (submitted.status_code, submitted.json()["landing_path"]) == (201, "revenue/2025-07/transactions.csv")
+    assert submitted.json()["feedback"]["rows_accepted"] == 2
+    listed = requests.get(f"{portal.url}/api/agencies/revenue/returns", headers=headers).json()
+    assert [(r["month"], r["uploaded_by"], r["status"]["state"]) for r in listed if r["month"] == "2025-07"] == [
+        ("2025-07", "api:revenue", "received")]
+
+
+def test_the_command_line_makes_accounts_and_tokens(portal):
+    portal.cli("add-user", "New@Revenue.example", "--agency", "revenue", "--password-stdin", stdin=PASSWORD + "\n")
+    assert portal.session("new@revenue.example") is not None
+    token = portal.cli("add-token", "revenue", "--label", "nightly upload").strip()
+    assert requests.get(f"{portal.url}/api/agencies/revenue/returns",
+                        headers={"Authorization": f"Bearer {token}"}).status_code == 200

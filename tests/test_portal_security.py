@@ -2,7 +2,9 @@
 account, no forged form, no guessing passwords at speed, no body too large read whole, no reaching another agency's
 returns by URL, form field or API path, no path out of the landing folder, and no secret in a log, page or file."""
 
+import hashlib
 import socket
+import sqlite3
 
 import pytest
 import requests
@@ -87,3 +89,96 @@ def test_an_oversized_body_is_refused_before_it_is_read(tmp_path):
             f"The file is larger than {limit + 64 * 1024:,} bytes, the most a return may be (files.max_file_bytes in "
             "config/limits.yaml). Send a smaller file, or ask the central team to raise the limit.")})
         assert not (portal.data / "landing").exists()
+
+
+RETURN = b"service_id,month,channel,transactions_started,transactions_completed\nPAS-001,2025-06-01,online,10,9\n"
+
+
+def uploaded(client: requests.Session, url: str, name: str = "transactions.csv", **fields) -> requests.Response:
+    token = csrf_of(client.get(f"{url}/upload").text)
+    return client.post(f"{url}/upload", data={"csrf_token": token, "month": "2025-06", "file_name": "transactions.csv",
+                                              **fields}, files={"file": (name, RETURN)}, allow_redirects=False)
+
+
+def landed(portal) -> list[str]:
+    landing = portal.data / "landing"
+    return sorted(p.relative_to(landing).as_posix() for p in landing.rglob("*") if p.is_file())
+
+
+def test_agency_a_cannot_reach_agency_bs_returns_by_url_form_field_or_api_path(portal):
+    b = portal.session("b@passports.example")
+    page = uploaded(b, portal.url).headers["location"]
+    a = portal.session("a@revenue.example")
+    token = csrf_of(a.get(f"{portal.url}/returns").text)
+    for response in (a.get(portal.url + page), a.get(f"{portal.url}{page}/file"),
+                     a.post(f"{portal.url}{page}/submit", data={"csrf_token": token})):
+        assert response.status_code == 404 and "There is no such return" in response.text
+    assert landed(portal) == []
+    assert "PAS-001" not in a.get(f"{portal.url}/returns").text
+
+    # form fields naming the other agency are not read: the upload is A's, and lands in A's folder
+    for field in ("agency", "agency_id"):
+        page_a = uploaded(a, portal.url, **{field: AGENCY_B}).headers["location"]
+        a.post(f"{portal.url}{page_a}/submit", data={"csrf_token": token})
+    assert landed(portal) == ["revenue/2025-06/transactions.csv"]
+
+    a_token, b_token = portal.add_token(AGENCY_A), portal.add_token(AGENCY_B)
+    for method, path in (("GET", f"/api/agencies/{AGENCY_B}/returns"),
+                         ("POST", f"/api/agencies/{AGENCY_B}/returns/2025-06/transactions.csv?submit=true")):
+        response = requests.request(method, portal.url + path, data=RETURN, headers={"Authorization":
+                                                                                      f"Bearer {a_token}"})
+        assert (response.status_code, response.json()) == (403, {"error": "This token is not for that agency."})
+    assert landed(portal) == ["revenue/2025-06/transactions.csv"]
+    assert requests.get(f"{portal.url}/api/agencies/{AGENCY_B}/returns",
+                        headers={"Authorization": f"Bearer {b_token}"}).json() == []  # B submitted nothing
+
+
+def test_a_central_account_reads_every_agency_and_uploads_for_none(portal):
+    b = portal.session("b@passports.example")
+    page = uploaded(b, portal.url).headers["location"]
+    central = portal.session("c@centre.example")
+    assert central.get(portal.url + page).status_code == 200
+    assert "Submit this return" not in central.get(portal.url + page).text
+    token = csrf_of(central.get(f"{portal.url}/returns").text)
+    assert central.get(f"{portal.url}/upload").status_code == 403
+    assert central.post(f"{portal.url}{page}/submit", data={"csrf_token": token}).status_code == 403
+    assert landed(portal) == []
+
+
+def test_a_path_in_the_uploaded_file_name_never_leaves_the_landing_folder(portal, tmp_path):
+    a = portal.session("a@revenue.example")
+    token = csrf_of(a.get(f"{portal.url}/returns").text)
+    for name in ("../../../../../../evil.csv", "..\\..\\evil.csv", "/etc/evil.csv", "revenue/2025-07/evil.csv"):
+        page = uploaded(a, portal.url, name=name).headers["location"]
+        assert a.post(f"{portal.url}{page}/submit", data={"csrf_token": token}).status_code == 200
+    refused = uploaded(a, portal.url, file_name="../passports/2025-06/transactions.csv")
+    assert refused.status_code == 400 and "Select which of your returns the file is" in refused.text
+    api = requests.post(f"{portal.url}/api/agencies/{AGENCY_A}/returns/2025-06/..%2F..%2Fevil.csv",
+                        data=RETURN, headers={"Authorization": f"Bearer {portal.add_token(AGENCY_A)}"})
+    assert api.status_code in (400, 404)
+    assert landed(portal) == ["revenue/2025-06/transactions.csv"]
+    assert [p.name for p in tmp_path.rglob("*evil*")] == []
+    uploads = sorted(p.name for p in (portal.portal_dir / "uploads").iterdir())
+    assert uploads == [hashlib.sha256(RETURN).hexdigest()]
+
+
+def test_no_password_hash_session_key_or_token_in_a_log_page_or_file(portal, tmp_path):
+    a = portal.session("a@revenue.example")
+    token = portal.add_token(AGENCY_A)
+    pages = [a.get(portal.url + path).text for path in ("/returns", "/upload")]
+    page = uploaded(a, portal.url).headers["location"]
+    pages += [a.get(portal.url + page).text,
+              a.post(f"{portal.url}{page}/submit", data={"csrf_token": csrf_of(pages[0])}).text,
+              requests.post(f"{portal.url}/api/agencies/{AGENCY_A}/returns/2025-07/transactions.csv?submit=true",
+                            data=RETURN, headers={"Authorization": f"Bearer {token}"}).text,
+              requests.get(f"{portal.url}/api/agencies/{AGENCY_A}/returns",
+                           headers={"Authorization": f"Bearer {token}"}).text]
+    with sqlite3.connect(portal.portal_dir / "portal.sqlite") as con:
+        hashes = [h for (h,) in con.execute("SELECT password_hash FROM accounts")]
+    secrets = [*hashes, (portal.portal_dir / "session_key").read_text(), token, PASSWORD]
+    assert all(h.startswith("$argon2id$") for h in hashes)
+    files = [p for p in tmp_path.rglob("*") if p.is_file() and p.parent != portal.portal_dir]
+    assert files  # the log, the landed files, the kept uploads
+    texts = [*pages, *(p.read_bytes().decode("utf-8", "replace") for p in files)]
+    for secret in secrets:
+        assert not [text[:200] for text in texts if secret in text]

@@ -12,31 +12,11 @@ import requests
 from pipelines.lib.resources import DataStore
 from pipelines.portal.store import Store
 from tests.conftest import run_graph
-from tests.portal import PASSWORD, csrf_of, serving, table, text_of
-
-CATALOGUE = """service_id,service_name,agency_id,department,category,customer_type,channels_offered,high_volume
-REV-001,File a tax return,revenue,Treasury,tax,citizen,online;paper,true
-PAS-001,Renew a passport,passports,Home Affairs,passports,citizen,online;phone,true
-"""
-HEADER = "service_id,month,channel,transactions_started,transactions_completed\n"
-GOOD = (HEADER + "REV-001,2025-06-01,online,1000,950\nREV-001,2025-06-01,paper,200,180\n").encode()
-BAD = (HEADER + "REV-001,2025-06-01,online,1000,1100\nREV-001,2025-06-01,phone,10,5\n"
-       "REV-999,2025-06-01,paper,5,5\nREV-001,2025-06-01,paper,abc,5\n").encode()
-# The bad return's feedback: row, service, column, value, rule, what to fix
-BAD_ROWS = [["1", "REV-001", "transactions_completed", "1100", "completed_above_started",
-             "more transactions completed than started"],
-            ["2", "REV-001", "channel", "phone", "channel_not_offered",
-             "the catalogue says the service does not offer this channel"],
-            ["3", "REV-999", "service_id", "REV-999", "unknown_service", "service_id is not in the service catalogue"],
-            ["4", "REV-001", "transactions_started", "abc", "not_a_number",
-             "transactions_started is not a whole number"]]
-
+from tests.portal import BAD, BAD_ROWS, GOOD, PASSWORD, csrf_of, landed_with_catalogue, serving, table, text_of
 
 @pytest.fixture(scope="module")
 def portal(tmp_path_factory):
-    root = tmp_path_factory.mktemp("portal")
-    (root / "data" / "landing" / "catalogue").mkdir(parents=True)
-    (root / "data" / "landing" / "catalogue" / "services.csv").write_text(CATALOGUE)
+    root = landed_with_catalogue(tmp_path_factory.mktemp("portal"))
     with serving(root) as served:
         served.add_user("a@revenue.example", "agency", "revenue")
         yield served

@@ -9,6 +9,7 @@ import polars as pl
 import pytest
 import requests
 
+from examples.generator import generate
 from pipelines.lib.resources import DataStore
 from pipelines.portal.store import Store
 from tests.conftest import run_graph
@@ -109,3 +110,16 @@ def test_the_command_line_makes_accounts_and_tokens(portal):
     token = portal.cli("add-token", "revenue", "--label", "nightly upload").strip()
     assert requests.get(f"{portal.url}/api/agencies/revenue/returns",
                         headers={"Authorization": f"Bearer {token}"}).status_code == 200
+
+
+def test_a_workbook_holding_three_returns_is_read_as_each_and_lands_under_its_mappings_name(portal, tmp_path):
+    generate(tmp_path / "landing", start="2025-07", months=4, services_per_agency=2)  # vehicles: one XLSX a month
+    workbook = (tmp_path / "landing" / "vehicles" / "2025-08" / "monthly_return.xlsx").read_bytes()
+    answer = requests.post(f"{portal.url}/api/agencies/vehicles/returns/2025-08/monthly_return.xlsx?submit=true",
+                           data=workbook, headers={"Authorization": f"Bearer {portal.add_token('vehicles')}"})
+    assert answer.status_code == 201
+    feedback = answer.json()["feedback"]
+    assert [(r["return_type"], r["layout"]) for r in feedback["recognised"]] == [
+        ("transactions", "unpivot"), ("costs", "canonical"), ("satisfaction", "canonical")]
+    assert answer.json()["landing_path"] == "vehicles/2025-08/monthly_return.xlsx"
+    assert (portal.data / "landing" / "vehicles" / "2025-08" / "monthly_return.xlsx").read_bytes() == workbook

@@ -237,10 +237,11 @@ class Portal:
             body.seek(0)
             upload = await self.check(Account(f"api:{agency.id}", "agency", agency.id), agency, month, file_name,
                                       body)
-        answer = _described(upload) | {"feedback": upload.feedback}
-        if request.query_params.get("submit") == "true":
-            answer["landing_path"] = self.submit_upload(agency, upload)
-        return JSONResponse(answer, status_code=201 if "landing_path" in answer else 200)
+        submitting = request.query_params.get("submit") == "true"
+        if submitting:
+            self.submit_upload(agency, upload)
+            upload = self.store.upload(upload.id)
+        return JSONResponse(_described(upload) | {"feedback": upload.feedback}, status_code=201 if submitting else 200)
 
     # errors: a page that says what to do (JSON under /api/)
     async def error(self, request: Request, exc: HTTPException) -> Response:

@@ -99,6 +99,10 @@ def test_the_api_answers_the_same_feedback_as_json_and_submits(portal):
     submitted = requests.post(f"{url}?submit=true", data=GOOD.replace(b"2025-06", b"2025-07"), headers=headers)
     assert (submitted.status_code, submitted.json()["landing_path"]) == (201, "revenue/2025-07/transactions.csv")
     assert submitted.json()["feedback"]["rows_accepted"] == 2
+    early = requests.post(f"{portal.url}/api/agencies/revenue/returns/2999-01/transactions.csv", data=GOOD,
+                          headers=headers)
+    assert (early.status_code, early.json()) == (400, {
+        "error": "The month 2999-01 has not ended yet: submit its return once it has."})
     listed = requests.get(f"{portal.url}/api/agencies/revenue/returns", headers=headers).json()
     assert [(r["month"], r["uploaded_by"], r["status"]["state"]) for r in listed if r["month"] == "2025-07"] == [
         ("2025-07", "api:revenue", "received")]

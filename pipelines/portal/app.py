@@ -161,8 +161,8 @@ class Portal:
         errors = {}
         if file_name not in files:
             errors["file_name"] = "Select which of your returns the file is"
-        if not MONTH.fullmatch(month):
-            errors["month"] = "Enter the month of the return as YYYY-MM, for example 2025-06"
+        if (problem := _month_problem(month)) is not None:
+            errors["month"] = problem
         if sent is None or isinstance(sent, str) or not sent.filename:
             errors["file"] = "Select the file of your return"
         if errors:
@@ -226,8 +226,8 @@ class Portal:
     async def api_upload(self, request: Request) -> Response:
         agency = self.config.agency(self.token_agency(request))
         month, file_name = request.path_params["month"], request.path_params["file_name"]
-        if not MONTH.fullmatch(month):
-            raise HTTPException(400, "The month in the address is YYYY-MM, for example 2025-06.")
+        if (problem := _month_problem(month)) is not None:
+            raise HTTPException(400, f"{problem}.")
         names = file_names(self.config, agency)
         if file_name not in names:
             raise HTTPException(400, f"The file name in the address is one of: {', '.join(names)}.")
@@ -258,6 +258,16 @@ class Portal:
 def _described(upload: Upload) -> dict:
     """The upload's record as JSON, its feedback aside."""
     return {key: value for key, value in asdict(upload).items() if key != "feedback"}
+
+
+def _month_problem(month: str) -> str | None:
+    """Why `month` cannot be a return's month, if it cannot: not YYYY-MM, or not ended yet (the submission sensor
+    waits for a month to end; a return submitted early would sit unread)."""
+    if not MONTH.fullmatch(month):
+        return "Enter the month of the return as YYYY-MM, for example 2025-06"
+    if month > _last_month():
+        return f"The month {month} has not ended yet: submit its return once it has"
+    return None
 
 
 def _last_month() -> str:

@@ -50,7 +50,7 @@ class Recognised(Result):
 
     return_type: str  # transactions, costs, satisfaction or service_catalogue
     pattern: str  # the mapping's `file` that matched
-    layout: str  # how it is read: canonical, unpivot, headers, series
+    layout: str  # how it is read: canonical, unpivot, headers, series ("series and headers" when both)
 
 
 class ColumnUse(Result):
@@ -222,9 +222,10 @@ def _recognised(config: Config, agency, name: str) -> list[Recognised]:
     for return_type in RETURN_TYPES:
         layout = getattr(returns, return_type)
         if layout.file and matches_file(layout.file, name):
-            kind = ("headers" if layout.headers else "unpivot" if layout.unpivot else "series" if layout.series
-                    else "canonical")
-            found.append(Recognised(return_type=return_type, pattern=layout.file, layout=kind))
+            kind = [k for k, used in (("series", layout.series), ("headers", layout.headers),
+                                      ("unpivot", layout.unpivot)) if used]
+            found.append(Recognised(return_type=return_type, pattern=layout.file,
+                                    layout=" and ".join(kind) or "canonical"))
     if returns.catalogue and matches_file(returns.catalogue.file, name):
         found.append(Recognised(return_type="service_catalogue", pattern=returns.catalogue.file, layout="catalogue"))
     return found
@@ -372,7 +373,7 @@ def _suspicious(con, frame: pl.DataFrame, config: Config, agency, recognised: li
         last[family] = read[1]
     for (return_type, rule), n in sorted(rules.items()):
         if rule in ("digital_above_total", "channels_do_not_sum_to_total"):
-            found.append(f"{n} rows of {return_type} report a total below their channels ({rule}): quarantined")
+            found.append(f"{n} figures of {return_type} quarantined as a total below its channels ({rule})")
     ignored = [u.column for u in _columns(frame, config, agency, recognised) if u.use == "ignored"]
     numbers = [c for c in ignored if (frame.get_column(c).drop_nulls().str.replace_all(r"[,\s]", "")
                                       .str.contains(NUMBER).mean() or 0) >= 0.5]

@@ -20,7 +20,7 @@ ASSETS = {
     "benefits_summary_figures", "pub_benefits_summary",
     "stg_extract_transactions", "kpi_processing_time",
     "raw_api_returns", "raw_performance_records", "stg_reported_figures", "satisfaction_method_drift",
-    "kpi_by_period",
+    "kpi_by_period", "kpi_formation", "kpis_not_formed",
     "raw_submissions", "quarantine", "submission_accounting", "revisions", "extract_manifest",  # side: lineage only
 }
 SIDE_TABLES = {"raw_submissions", "quarantine", "submission_accounting", "revisions", "extract_manifest"}

@@ -182,3 +182,20 @@ def test_no_password_hash_session_key_or_token_in_a_log_page_or_file(portal, tmp
     texts = [*pages, *(p.read_bytes().decode("utf-8", "replace") for p in files)]
     for secret in secrets:
         assert not [text[:200] for text in texts if secret in text]
+
+
+def test_an_agency_whose_returns_are_fetched_from_its_api_uploads_nothing(tmp_path):
+    config = config_with_limit(tmp_path / "config", 64 * 2**20)  # the default limit: a copy to change
+    entry = "{id: land, name: Land Registry, department: Business and Trade, connector: %s, format: csv,"
+    sources = (config / "sources.yaml").read_text()
+    assert entry % "file_drop" in sources
+    (config / "sources.yaml").write_text(sources.replace(
+        entry % "file_drop", entry % "http" + " url: 'https://land.example/{month}/{return}',"))
+    with serving(tmp_path, config) as portal:
+        portal.add_user("l@land.example", "agency", "land")
+        response = portal.session("l@land.example").get(f"{portal.url}/upload")
+        assert response.status_code == 403 and "do not arrive as files" in response.text
+        api = requests.post(f"{portal.url}/api/agencies/land/returns/2025-06/transactions.csv", data=RETURN,
+                            headers={"Authorization": f"Bearer {portal.add_token('land')}"})
+        assert api.status_code == 403
+        assert not (portal.data / "landing").exists()

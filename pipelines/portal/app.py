@@ -99,11 +99,16 @@ class Portal:
         return status.of_submissions(self.settings.data_dir / "published", uploads, in_force)
 
     def uploader(self, account: Account):
-        """The agency an account uploads for: its own; central and administrator accounts read only."""
+        """The agency an account uploads for: its own, when its returns arrive as files; central and administrator
+        accounts read only."""
         if account.role != "agency":
             raise HTTPException(403, "Your account reads every agency's returns but uploads for none: sign in with "
                                      "an agency's account to upload.")
-        return self.config.agency(account.agency_id)
+        agency = self.config.agency(account.agency_id)
+        if agency is None or agency.connector != "file_drop" or not file_names(self.config, agency):
+            raise HTTPException(403, "Your agency's returns do not arrive as files (its entry in the source registry "
+                                     "says how they do): ask the central team to change it before uploading here.")
+        return agency
 
     # sign-in
     async def sign_in_form(self, request: Request) -> Response:
@@ -224,7 +229,9 @@ class Portal:
                              for upload, state in zip(submissions, states)])
 
     async def api_upload(self, request: Request) -> Response:
-        agency = self.config.agency(self.token_agency(request))
+        agency_id = self.token_agency(request)
+        account = Account(f"api:{agency_id}", "agency", agency_id)
+        agency = self.uploader(account)
         month, file_name = request.path_params["month"], request.path_params["file_name"]
         if (problem := _month_problem(month)) is not None:
             raise HTTPException(400, f"{problem}.")
@@ -235,8 +242,7 @@ class Portal:
             async for chunk in request.stream():
                 body.write(chunk)
             body.seek(0)
-            upload = await self.check(Account(f"api:{agency.id}", "agency", agency.id), agency, month, file_name,
-                                      body)
+            upload = await self.check(account, agency, month, file_name, body)
         submitting = request.query_params.get("submit") == "true"
         if submitting:
             self.submit_upload(agency, upload)

@@ -18,7 +18,7 @@ import requests
 import yaml
 
 from pipelines.portal.store import Store
-from tests.operations import PROCESS_SECONDS, REPO
+from tests.operations import PROCESS_SECONDS, REPO, new_instance_home
 
 PASSWORD = "correct horse battery staple"
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -105,10 +105,12 @@ def config_with_limit(folder: Path, max_file_bytes: int) -> Path:
 
 @contextlib.contextmanager
 def serving(root: Path, config_dir: Path = REPO / "config"):
-    """The portal served from its command while the block runs, over root/data and root/portal."""
+    """The portal served from its command while the block runs, over root/data and root/portal, with the Dagster
+    instance of root/dagster (the local instance's configuration) as the pipeline's."""
     port, log = free_port(), root / "portal.log"
     env = {**os.environ, "PIPELINE_DATA_DIR": str(root / "data"), "PIPELINE_CONFIG_DIR": str(config_dir),
-           "PORTAL_DIR": str(root / "portal"), "GX_ANALYTICS_ENABLED": "false"}
+           "PORTAL_DIR": str(root / "portal"), "GX_ANALYTICS_ENABLED": "false",
+           "DAGSTER_HOME": str(new_instance_home(root / "dagster"))}
     env.pop("PORTAL_SECRET_KEY", None)
     with log.open("ab") as output:
         process = subprocess.Popen([sys.executable, "-m", "pipelines", "portal", "serve", "--port", str(port)],

@@ -5,12 +5,15 @@ run wrote, row for row. The API answers the same feedback as JSON."""
 
 import hashlib
 
+import dagster as dg
 import polars as pl
 import pytest
 import requests
 
 from examples.generator import generate
-from pipelines.lib.resources import DataStore
+from pipelines.defs.ingestion.assets import raw_agency_returns
+from pipelines.lib.partitions import AGENCIES_TAG
+from pipelines.lib.resources import DataStore, Settings
 from pipelines.portal.store import Store
 from tests.conftest import run_graph
 from tests.portal import BAD, BAD_ROWS, GOOD, PASSWORD, csrf_of, landed_with_catalogue, serving, table, text_of
@@ -74,7 +77,17 @@ def test_feedback_submit_land_audit_and_the_status_after_a_run(portal):
     assert [row[0:1] + row[3:] for row in returns] == [["2025-06", "Received: waiting for the next run", "", ""],
                                                        ["2025-06", "Superseded by a later version", "", ""]]
 
-    run_graph(DataStore(data_dir=str(portal.data)), "2025-06-01", "2025-06-01")
+    # a run of the month that fails before it reads anything (its configuration folder is missing): the status says so
+    store = DataStore(data_dir=str(portal.data))
+    failed = dg.materialize([raw_agency_returns], partition_key="2025-06-01", tags={AGENCIES_TAG: "passports,revenue"},
+                            resources={"store": store, "settings": Settings(config_dir=str(portal.data / "none"))},
+                            instance=dg.DagsterInstance.from_config(portal.env["DAGSTER_HOME"]), raise_on_error=False)
+    assert not failed.success
+    returns = table(client.get(f"{portal.url}/returns").text, "submissions")
+    assert [row[3] for row in returns] == ["The run that took it failed: the central team will run it again",
+                                           "Superseded by a later version"]
+
+    run_graph(store, "2025-06-01", "2025-06-01")
     returns = table(client.get(f"{portal.url}/returns").text, "submissions")
     assert [row[0:1] + row[3:] for row in returns] == [["2025-06", "Published", "0", "4"],
                                                        ["2025-06", "Superseded by a later version", "", ""]]

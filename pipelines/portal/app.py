@@ -17,6 +17,7 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
+import dagster as dg
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import MutableHeaders
@@ -53,6 +54,9 @@ class Portal:
         self.config: Config = load_config(settings.config_dir)
         self.store = Store(settings.store_path)
         self.max_bytes = self.config.limits.files.max_file_bytes
+        # the pipeline's run storage, read for the status of submissions the accounting has not published yet
+        self.instance = (dg.DagsterInstance.from_config(str(settings.dagster_home)) if settings.dagster_home
+                         else None)
         self.templates = Jinja2Templates(directory=HERE / "templates")
         self.templates.env.filters["when"] = lambda stamp: f"{stamp[:10]} {stamp[11:16]} UTC"
         self.templates.env.filters["sentence"] = lambda text: text[:1].upper() + text[1:]
@@ -96,7 +100,7 @@ class Portal:
 
     def states(self, uploads: list[Upload]) -> list[status.Status]:
         in_force = self.store.in_force([u.landing_path for u in uploads if u.landing_path])
-        return status.of_submissions(self.settings.data_dir / "published", uploads, in_force)
+        return status.of_submissions(self.settings.data_dir / "published", uploads, in_force, self.instance)
 
     def uploader(self, account: Account):
         """The agency an account uploads for: its own, when its returns arrive as files; central and administrator

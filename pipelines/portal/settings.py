@@ -1,5 +1,6 @@
-"""The portal's settings, from the environment the Makefile sets (PIPELINE_DATA_DIR, PIPELINE_CONFIG_DIR) and its
-own (PORTAL_DIR, PORTAL_SECRET_KEY, PORTAL_SECURE_COOKIES; README, "The submission portal")."""
+"""The portal's settings, from the environment the Makefile sets (PIPELINE_DATA_DIR, PIPELINE_CONFIG_DIR, and
+DAGSTER_HOME, whose runs give a submission's status) and its own (PORTAL_DIR, PORTAL_SECRET_KEY,
+PORTAL_SECURE_COOKIES; README, "The submission portal")."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ class PortalSettings:
     portal_dir: Path  # the portal's store (portal.sqlite), its uploads and, unless given, its session key
     secret_key: str | None = None  # signs the session cookie; None: a random key kept in portal_dir/session_key
     secure_cookies: bool = False  # True behind a TLS proxy: the cookie is sent over HTTPS only
+    dagster_home: Path | None = None  # the pipeline's Dagster instance, whose runs give a submission's status
 
     @classmethod
     def from_environment(cls) -> PortalSettings:
@@ -23,7 +25,8 @@ class PortalSettings:
         return cls(data_dir=data_dir, config_dir=Path(os.environ.get("PIPELINE_CONFIG_DIR", "config")),
                    portal_dir=Path(os.environ.get("PORTAL_DIR", data_dir / "portal")),
                    secret_key=os.environ.get("PORTAL_SECRET_KEY") or None,
-                   secure_cookies=os.environ.get("PORTAL_SECURE_COOKIES") == "1")
+                   secure_cookies=os.environ.get("PORTAL_SECURE_COOKIES") == "1",
+                   dagster_home=Path(os.environ["DAGSTER_HOME"]) if os.environ.get("DAGSTER_HOME") else None)
 
     @property
     def store_path(self) -> Path:

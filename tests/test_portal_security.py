@@ -173,6 +173,12 @@ def test_no_password_hash_session_key_or_token_in_a_log_page_or_file(portal, tmp
                             data=RETURN, headers={"Authorization": f"Bearer {token}"}).text,
               requests.get(f"{portal.url}/api/agencies/{AGENCY_A}/returns",
                            headers={"Authorization": f"Bearer {token}"}).text]
+    for kept in (portal.portal_dir / "uploads").iterdir():  # lost: the download fails, and says what to do
+        kept.unlink()
+    lost = a.get(f"{portal.url}{page}/file")
+    assert lost.status_code == 500 and "Try again later. If it goes on, tell the central team" in lost.text
+    assert str(portal.portal_dir) not in lost.text
+    pages.append(lost.text)
     with sqlite3.connect(portal.portal_dir / "portal.sqlite") as con:
         hashes = [h for (h,) in con.execute("SELECT password_hash FROM accounts")]
     secrets = [*hashes, (portal.portal_dir / "session_key").read_text(), token, PASSWORD]

@@ -15,6 +15,7 @@ import secrets
 import tempfile
 import time
 from dataclasses import asdict
+from http import HTTPStatus
 from pathlib import Path
 
 import dagster as dg
@@ -255,14 +256,31 @@ class Portal:
 
     # errors: a page that says what to do (JSON under /api/)
     async def error(self, request: Request, exc: HTTPException) -> Response:
+        title, advice = ERRORS.get(exc.status_code, ERRORS[500])
+        message = advice if exc.detail == HTTPStatus(exc.status_code).phrase else exc.detail  # Starlette's own
         if request.url.path.startswith("/api/"):
-            return JSONResponse({"error": exc.detail}, status_code=exc.status_code, headers=exc.headers)
+            return JSONResponse({"error": message}, status_code=exc.status_code, headers=exc.headers)
         if exc.status_code == 401:
             return RedirectResponse("/sign-in", 303)
-        titles = {403: "You cannot do that", 404: "Page not found", 413: "The file is too large",
-                  405: "Page not found"}
-        return self.page(request, "error.html", exc.status_code, title=titles.get(exc.status_code, "Sorry, there is "
-                         "a problem"), message=exc.detail)
+        return self.page(request, "error.html", exc.status_code, title=title, message=message)
+
+    async def failure(self, request: Request, exc: Exception) -> Response:
+        """Anything unforeseen: the page says what to do; the traceback goes to the server's log only."""
+        title, advice = ERRORS[500]
+        if request.url.path.startswith("/api/"):
+            return JSONResponse({"error": advice}, status_code=500)
+        # rendered without the session: this handler runs outside the middleware that reads it
+        return self.templates.TemplateResponse(request, "error.html", {"title": title, "message": advice,
+                                                                       "account": None}, status_code=500)
+
+
+# The title and the advice of an error page, where the error itself says nothing more
+ERRORS = {403: ("You cannot do that", "Your account cannot do that. Go back to your returns."),
+          404: ("Page not found", "Check the address, or go to your returns."),
+          405: ("Page not found", "Check the address, or go to your returns."),
+          413: ("The file is too large", "Send a smaller file."),
+          500: ("Sorry, there is a problem with the service", "Try again later. If it goes on, tell the central "
+                                                              "team what you were doing and when.")}
 
 
 def _described(upload: Upload) -> dict:
@@ -323,9 +341,9 @@ def create_app(settings: PortalSettings | None = None) -> Starlette:
         Mount("/govuk", StaticFiles(directory=GOVUK, check_dir=False), name="govuk"),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]
-    return Starlette(routes=routes, exception_handlers={HTTPException: portal.error}, middleware=[
-        Middleware(SecurityHeaders),
-        Middleware(SessionMiddleware, secret_key=settings.session_key(), session_cookie="portal_session",
-                   max_age=SESSION_SECONDS, same_site="strict", https_only=settings.secure_cookies),
-        Middleware(BodyLimit, max_bytes=portal.max_bytes + FORM_OVERHEAD_BYTES),
-    ])
+    middleware = [Middleware(SecurityHeaders),
+                  Middleware(SessionMiddleware, secret_key=settings.session_key(), session_cookie="portal_session",
+                             max_age=SESSION_SECONDS, same_site="strict", https_only=settings.secure_cookies),
+                  Middleware(BodyLimit, max_bytes=portal.max_bytes + FORM_OVERHEAD_BYTES)]
+    return Starlette(routes=routes, middleware=middleware,
+                     exception_handlers={HTTPException: portal.error, Exception: portal.failure})

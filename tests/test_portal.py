@@ -1,7 +1,8 @@
 """An agency user signs in, uploads a good and a bad return, reads at once what staging will make of them (row
 numbers, columns, values and rules exactly as a run gives them), submits, and the file lands under the mapping's
 name with its audit record; after a run the portal shows it published, and its feedback equals the quarantine the
-run wrote, row for row. The API answers the same feedback as JSON."""
+run wrote, row for row. The API answers the same feedback as JSON; a workbook holding three returns is read as each,
+and one declaring a huge sheet is refused by the pipeline's own guard."""
 
 import hashlib
 
@@ -17,6 +18,7 @@ from pipelines.lib.resources import DataStore, Settings
 from pipelines.portal.store import Store
 from tests.conftest import run_graph
 from tests.portal import BAD, BAD_ROWS, GOOD, PASSWORD, csrf_of, landed_with_catalogue, serving, table, text_of
+from tests.test_hostile_inputs import workbook  # an XLSX whose sheet declares any range
 
 @pytest.fixture(scope="module")
 def portal(tmp_path_factory):
@@ -140,3 +142,14 @@ def test_a_workbook_holding_three_returns_is_read_as_each_and_lands_under_its_ma
         ("transactions", "unpivot"), ("costs", "canonical"), ("satisfaction", "canonical")]
     assert answer.json()["landing_path"] == "vehicles/2025-08/monthly_return.xlsx"
     assert (portal.data / "landing" / "vehicles" / "2025-08" / "monthly_return.xlsx").read_bytes() == workbook
+
+
+def test_a_workbook_declaring_a_huge_sheet_is_refused_unparsed_by_the_pipelines_guard(portal):
+    bomb = workbook(dimension="A1:XFD1048576")  # 1.6 KB declaring 17 billion cells
+    answer = requests.post(f"{portal.url}/api/agencies/vehicles/returns/2025-08/monthly_return.xlsx", data=bomb,
+                           headers={"Authorization": f"Bearer {portal.add_token('vehicles')}"})
+    assert answer.status_code == 200
+    assert answer.json()["feedback"]["problem"] == (
+        "the file could not be read: the sheet 'Transactions' spans 1,048,576 rows x 16,384 columns, over 20,000,000 "
+        "cells (files.max_sheet_cells)")
+    assert requests.get(f"{portal.url}/sign-in").status_code == 200  # still serving

@@ -205,3 +205,14 @@ def test_an_agency_whose_returns_are_fetched_from_its_api_uploads_nothing(tmp_pa
                             headers={"Authorization": f"Bearer {portal.add_token('land')}"})
         assert api.status_code == 403
         assert not (portal.data / "landing").exists()
+
+
+def test_markup_in_a_return_is_shown_as_text_never_run(portal):
+    a = portal.session("a@revenue.example")
+    token = csrf_of(a.get(f"{portal.url}/upload").text)
+    hostile = RETURN.replace(b"PAS-001", b"<script>alert(1)</script>")
+    page = a.post(f"{portal.url}/upload", data={"csrf_token": token, "month": "2025-06",
+                                                "file_name": "transactions.csv"},
+                  files={"file": ("x.csv", hostile)}).text
+    assert "<td class=\"govuk-table__cell\">&lt;script&gt;alert(1)&lt;/script&gt;</td>" in page
+    assert "<script>alert" not in page

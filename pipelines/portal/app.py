@@ -2,7 +2,7 @@
 
 An agency account signs in, uploads a return, reads at once what a run would make of it (`pipelines.preview`, the
 staging code itself) and submits it into data/landing/. Scope is decided here and only here: an agency account
-reaches only its own agency's uploads (`_readable`), whatever id, field or path it sends; central and administrator
+reaches only its own agency's uploads (`readable`, `uploader`), whatever id, field or path it sends; central and administrator
 accounts read every agency's and upload for none. Every form carries the session's CSRF token; sign-in failures are
 counted per client address and per account name, and the sixth within a minute is refused.
 """

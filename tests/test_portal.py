@@ -36,6 +36,10 @@ def upload(client: requests.Session, url: str, content: bytes, month: str, name:
     return response.headers["location"]
 
 
+def sha(content: bytes) -> str:
+    return hashlib.sha256(content).hexdigest()
+
+
 def submit(client: requests.Session, url: str, page: str) -> None:
     token = csrf_of(client.get(url + page).text)
     response = client.post(f"{url}{page}/submit", data={"csrf_token": token}, allow_redirects=False)
@@ -68,9 +72,9 @@ def test_feedback_submit_land_audit_and_the_status_after_a_run(portal):
         "Received: waiting for the next run (submitted ")
     [record] = Store(portal.portal_dir / "portal.sqlite").submissions("revenue")
     assert (record.uploaded_by, record.sha256, record.size_bytes, record.file_name, record.landing_path) == (
-        "a@revenue.example", hashlib.sha256(GOOD).hexdigest(), len(GOOD), "transactions.csv",
+        "a@revenue.example", sha(GOOD), len(GOOD), "transactions.csv",
         "revenue/2025-06/transactions.csv")
-    assert (record.feedback["rows_accepted"], record.feedback["quarantined"]) == (2, [])
+    assert (record.feedback["preview"]["rows_accepted"], record.feedback["preview"]["quarantined"]) == (2, [])
     assert client.get(f"{portal.url}{good_page}/file").content == GOOD
 
     submit(client, portal.url, bad_page)  # a resubmission: the new version replaces the old in the landing folder
@@ -89,15 +93,27 @@ def test_feedback_submit_land_audit_and_the_status_after_a_run(portal):
     assert [row[3] for row in returns] == ["The run that took it failed: the central team will run it again",
                                            "Superseded by a later version"]
 
-    run_graph(store, "2025-06-01", "2025-06-01")
+    may = upload(client, portal.url, GOOD.replace(b"2025-06", b"2025-05"), "2025-05")  # the month before, good
+    submit(client, portal.url, may)
+    run_graph(store, "2025-05-01", "2025-06-01")
     returns = table(client.get(f"{portal.url}/returns").text, "submissions")
-    assert [row[0:1] + row[3:] for row in returns] == [["2025-06", "Published", "0", "4"],
+    assert [row[0:1] + row[3:] for row in returns] == [["2025-05", "Published", "2", "0"],
+                                                       ["2025-06", "Published", "0", "4"],
                                                        ["2025-06", "Superseded by a later version", "", ""]]
     quarantine = pl.read_parquet(portal.data / "published" / "quarantine.parquet").filter(
         pl.col("source_file") == "revenue/2025-06/transactions.csv").sort("row_number")
-    feedback = Store(portal.portal_dir / "portal.sqlite").submissions("revenue")[0].feedback["quarantined"]
+    [june] = [s for s in Store(portal.portal_dir / "portal.sqlite").submissions("revenue") if s.sha256 == sha(BAD)]
     columns = ["row_number", "column_name", "offending_value", "rule", "message"]
-    assert quarantine.select(columns).rows() == [tuple(row[c] for c in columns) for row in feedback]
+    assert quarantine.select(columns).rows() == [tuple(row[c] for c in columns)
+                                                 for row in june.feedback["preview"]["quarantined"]]
+
+    # June corrected, but with ten times May's volume: compared with May (June's published figures give way to the
+    # return's), and the jump flagged as the run's month_on_month_jumps check will flag it
+    ten_times = GOOD.replace(b",1000,950", b",10000,9500").replace(b",200,180", b",2000,1800")
+    html = client.get(portal.url + upload(client, portal.url, ten_times, "2025-06")).text
+    assert table(html, "compared") == [["REV-001", "2025-06", "11,300", "10.00", "not formed", ""]]
+    assert ("REV-001, 2025-06: transactions completed moved more than 3 times on the last published month. Check the "
+            "figure: the run will warn about it.") in " ".join(html.split())
 
 
 def test_the_api_answers_the_same_feedback_as_json_and_submits(portal):
@@ -107,13 +123,13 @@ def test_the_api_answers_the_same_feedback_as_json_and_submits(portal):
     checked = requests.post(url, data=BAD.replace(b"2025-06", b"2025-07"), headers=headers)
     assert checked.status_code == 200
     assert [[str(q["row_number"]), q["service_id"], q["column_name"], q["offending_value"], q["rule"], q["message"]]
-            for q in checked.json()["feedback"]["quarantined"]] == BAD_ROWS
+            for q in checked.json()["feedback"]["preview"]["quarantined"]] == BAD_ROWS
     assert checked.json()["submitted_at"] is None
     assert not (portal.data / "landing" / "revenue" / "2025-07").exists()
 
     submitted = requests.post(f"{url}?submit=true", data=GOOD.replace(b"2025-06", b"2025-07"), headers=headers)
     assert (submitted.status_code, submitted.json()["landing_path"]) == (201, "revenue/2025-07/transactions.csv")
-    assert submitted.json()["feedback"]["rows_accepted"] == 2
+    assert submitted.json()["feedback"]["preview"]["rows_accepted"] == 2
     early = requests.post(f"{portal.url}/api/agencies/revenue/returns/2999-01/transactions.csv", data=GOOD,
                           headers=headers)
     assert (early.status_code, early.json()) == (400, {
@@ -137,7 +153,7 @@ def test_a_workbook_holding_three_returns_is_read_as_each_and_lands_under_its_ma
     answer = requests.post(f"{portal.url}/api/agencies/vehicles/returns/2025-08/monthly_return.xlsx?submit=true",
                            data=workbook, headers={"Authorization": f"Bearer {portal.add_token('vehicles')}"})
     assert answer.status_code == 201
-    feedback = answer.json()["feedback"]
+    feedback = answer.json()["feedback"]["preview"]
     assert [(r["return_type"], r["layout"]) for r in feedback["recognised"]] == [
         ("transactions", "unpivot"), ("costs", "canonical"), ("satisfaction", "canonical")]
     assert answer.json()["landing_path"] == "vehicles/2025-08/monthly_return.xlsx"
@@ -149,7 +165,7 @@ def test_a_workbook_declaring_a_huge_sheet_is_refused_unparsed_by_the_pipelines_
     answer = requests.post(f"{portal.url}/api/agencies/vehicles/returns/2025-08/monthly_return.xlsx", data=bomb,
                            headers={"Authorization": f"Bearer {portal.add_token('vehicles')}"})
     assert answer.status_code == 200
-    assert answer.json()["feedback"]["problem"] == (
+    assert answer.json()["feedback"]["preview"]["problem"] == (
         "the file could not be read: the sheet 'Transactions' spans 1,048,576 rows x 16,384 columns, over 20,000,000 "
         "cells (files.max_sheet_cells)")
     assert requests.get(f"{portal.url}/sign-in").status_code == 200  # still serving

@@ -1,10 +1,11 @@
 """The submission portal: a Starlette app with Jinja pages in the GOV.UK Frontend design system, and a JSON API.
 
-An agency account signs in, uploads a return, reads at once what a run would make of it (`pipelines.preview`, the
-staging code itself) and submits it into data/landing/. Scope is decided here and only here: an agency account
-reaches only its own agency's uploads (`readable`, `uploader`), whatever id, field or path it sends; central and administrator
-accounts read every agency's and upload for none. Every form carries the session's CSRF token; sign-in failures are
-counted per client address and per account name, and the sixth within a minute is refused.
+An agency account signs in, uploads a return, reads at once what a run would make of it (feedback.py: the staging
+code itself, through `pipelines.preview`) and submits it into data/landing/. Scope is decided here and only here
+(`readable`, `uploader`): an agency account reaches only its own agency's uploads, whatever id, field or path it
+sends; central and administrator accounts read every agency's and upload for none. Every form carries the
+session's CSRF token; sign-in failures are counted per client address and per account name, and the sixth within a
+minute is refused.
 """
 
 from __future__ import annotations
@@ -34,11 +35,13 @@ from starlette.templating import Jinja2Templates
 from pipelines.lib.config import Config, load_config
 from pipelines.lib.config.sources import MONTH
 from pipelines.portal import status
+from pipelines.portal.feedback import Feedback, compared
 from pipelines.portal.landing import file_names, keep_upload, land
 from pipelines.portal.limits import BodyLimit
 from pipelines.portal.settings import PortalSettings
 from pipelines.portal.store import Account, Store, Upload
-from pipelines.preview import Preview, preview_file
+from pipelines.preview import preview_file
+from transforms.domain import MONTH_ON_MONTH_JUMP
 
 HERE = Path(__file__).parent
 GOVUK = HERE / "node_modules" / "govuk-frontend" / "dist" / "govuk"  # `make portal-install` puts it there
@@ -186,15 +189,18 @@ class Portal:
         kept, sha, size = await run_in_threadpool(keep_upload, self.settings.portal_dir / "uploads", source)
         preview = await run_in_threadpool(preview_file, self.config, agency.id, kept, dt.date.fromisoformat(
             f"{month}-01"), name=file_name, landing=self.settings.data_dir / "landing")
+        feedback = Feedback(preview=preview, compared=compared(self.settings.data_dir / "published", preview))
         return self.store.add_upload(agency.id, month, file_name, account.email, sha, size,
-                                     preview.model_dump(mode="json"))
+                                     feedback.model_dump(mode="json"))
 
     async def upload_page(self, request: Request) -> Response:
         account = self.signed_in(request)
         upload = self.readable(account, request.path_params["upload_id"])
         state = self.states([upload])[0]
-        return self.page(request, "feedback.html", upload=upload, preview=Preview.model_validate(upload.feedback),
-                         state=state, may_submit=account.role == "agency" and upload.submitted_at is None)
+        feedback = Feedback.model_validate(upload.feedback)
+        return self.page(request, "feedback.html", upload=upload, preview=feedback.preview,
+                         compared=feedback.compared, jump=MONTH_ON_MONTH_JUMP, state=state,
+                         may_submit=account.role == "agency" and upload.submitted_at is None)
 
     async def submit(self, request: Request) -> Response:
         account = self.signed_in(request)

@@ -216,3 +216,16 @@ def test_markup_in_a_return_is_shown_as_text_never_run(portal):
                   files={"file": ("x.csv", hostile)}).text
     assert "<td class=\"govuk-table__cell\">&lt;script&gt;alert(1)&lt;/script&gt;</td>" in page
     assert "<script>alert" not in page
+
+
+def test_the_session_cookie_is_http_only_same_site_strict_expiring_and_tamper_proof(portal):
+    client = requests.Session()
+    response = sign_in(client, portal.url, "a@revenue.example", PASSWORD)
+    cookie = response.headers["set-cookie"]
+    assert cookie.startswith("portal_session=")
+    assert {"path=/", "Max-Age=28800", "httponly", "samesite=strict"} <= {p.strip() for p in cookie.split(";")}
+    value = client.cookies["portal_session"]
+    assert client.get(f"{portal.url}/returns", allow_redirects=False).status_code == 200
+    forged = requests.Session()
+    forged.cookies.set("portal_session", value[:-2] + ("AA" if not value.endswith("AA") else "BB"))
+    assert forged.get(f"{portal.url}/returns", allow_redirects=False).headers["location"] == "/sign-in"

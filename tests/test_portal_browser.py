@@ -1,12 +1,15 @@
 """The portal in Debian's chromium, as an agency user meets it: sign in, upload a bad return and read which rows
-will be quarantined and why, upload the corrected one, submit it, see it received; every page in the GOV.UK
-Frontend styles served by the portal itself, and axe-core finding no violation of any severity on any page."""
+will be quarantined and why, upload the corrected one, submit it, see it received and, after a run, published; every
+page in the GOV.UK Frontend styles served by the portal itself, and axe-core finding no violation of any severity on
+any page."""
 
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import sync_playwright
 
+from pipelines.lib.resources import DataStore
+from tests.conftest import run_graph
 from tests.operations import PAGE_SECONDS
 from tests.portal import BAD, BAD_ROWS, GOOD, PASSWORD, landed_with_catalogue, serving
 
@@ -90,6 +93,9 @@ def test_an_agency_user_uploads_reads_the_feedback_and_submits_in_the_browser(tm
         page.click("text=Returns >> nth=0")
         assert page.locator("#submissions tbody tr").count() == 1
         assert_accessible(page, "returns, one submitted")
+        run_graph(DataStore(data_dir=str(portal.data)), "2025-06-01", "2025-06-01")  # the pipeline's run
+        page.reload()
+        assert page.locator("#submissions tbody tr td").all_inner_texts()[3:] == ["Published", "2", "0"]
         page.goto(f"{portal.url}/uploads/no-such-upload")
         assert page.inner_text("h1") == "Page not found"
         assert_accessible(page, "not found")

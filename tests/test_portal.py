@@ -2,11 +2,12 @@
 numbers, columns, values and rules exactly as a run gives them), submits, and the file lands under the mapping's
 name with its audit record; after a run the portal shows it published, and its feedback equals the quarantine the
 run wrote, row for row. The API answers the same feedback as JSON; a workbook holding three returns is read as each,
-and one declaring a huge sheet is refused by the pipeline's own guard."""
+and one declaring a huge sheet is refused by the pipeline's own guard; a run holding the warehouse blocks no upload."""
 
 import hashlib
 
 import dagster as dg
+import duckdb
 import polars as pl
 import pytest
 import requests
@@ -169,3 +170,15 @@ def test_a_workbook_declaring_a_huge_sheet_is_refused_unparsed_by_the_pipelines_
         "the file could not be read: the sheet 'Transactions' spans 1,048,576 rows x 16,384 columns, over 20,000,000 "
         "cells (files.max_sheet_cells)")
     assert requests.get(f"{portal.url}/sign-in").status_code == 200  # still serving
+
+
+def test_an_upload_is_checked_submitted_and_listed_while_a_run_holds_the_warehouse(portal):
+    # DuckDB lets one process open the file: held here, as a run holds it, no other process can open it at all
+    with duckdb.connect(str(portal.data / "warehouse.duckdb")) as held:
+        held.execute("SELECT 1")
+        answer = requests.post(f"{portal.url}/api/agencies/revenue/returns/2025-08/transactions.csv?submit=true",
+                               data=GOOD.replace(b"2025-06", b"2025-08"),
+                               headers={"Authorization": f"Bearer {portal.add_token('revenue')}"})
+        assert (answer.status_code, answer.json()["feedback"]["preview"]["rows_accepted"]) == (201, 2)
+        returns = table(portal.session("a@revenue.example").get(f"{portal.url}/returns").text, "submissions")
+        assert ["2025-08", "Received: waiting for the next run", "", ""] in [row[0:1] + row[3:] for row in returns]

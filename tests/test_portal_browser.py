@@ -34,6 +34,7 @@ def test_an_agency_user_uploads_reads_the_feedback_and_submits_in_the_browser(tm
         (tmp_path / name).write_bytes(content)
     with serving(landed_with_catalogue(tmp_path / "served")) as portal, sync_playwright() as p:
         portal.add_user("a@revenue.example", "agency", "revenue")
+        portal.add_user("c@centre.example", "central")
         browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox"])
         strict = browser.new_page()  # the portal's own Content-Security-Policy: its scripts run, nothing is refused
         errors = []
@@ -101,6 +102,15 @@ def test_an_agency_user_uploads_reads_the_feedback_and_submits_in_the_browser(tm
         assert_accessible(page, "not found")
         page.click("button:has-text('Sign out')")
         assert page.title() == "Sign in - Submit a performance return"
+        page.fill("#email", "c@centre.example")
+        page.fill("#password", PASSWORD)
+        page.click("button:has-text('Sign in')")
+        page.select_option("#agency", "revenue")
+        page.click("button:has-text('Show')")
+        assert page.inner_text("h1") == "Every agency's returns"
+        cells = page.locator("#submissions tbody tr td").all_inner_texts()
+        assert cells[:2] == ["2025-06", "Revenue and Customs Agency"]
+        assert_accessible(page, "returns of every agency, for a central account")
         browser.close()
         # the wrong password (401), the form sent without a file (400) and the page that is not there (404): no
         # style sheet, script, font or image missing

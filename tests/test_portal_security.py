@@ -9,7 +9,7 @@ import sqlite3
 import pytest
 import requests
 
-from tests.portal import PASSWORD, config_with_limit, csrf_of, serving, sign_in
+from tests.portal import PASSWORD, config_with_limit, csrf_of, serving, sign_in, table
 
 AGENCY_A, AGENCY_B = "revenue", "passports"  # both canonical CSV agencies of config/sources.yaml
 
@@ -229,3 +229,18 @@ def test_the_session_cookie_is_http_only_same_site_strict_expiring_and_tamper_pr
     forged = requests.Session()
     forged.cookies.set("portal_session", value[:-2] + ("AA" if not value.endswith("AA") else "BB"))
     assert forged.get(f"{portal.url}/returns", allow_redirects=False).headers["location"] == "/sign-in"
+
+
+def test_the_returns_list_is_the_agencys_own_whatever_agency_is_asked_for(portal):
+    for email, agency in (("a@revenue.example", AGENCY_A), ("b@passports.example", AGENCY_B)):
+        client = portal.session(email)
+        page = uploaded(client, portal.url).headers["location"]
+        client.post(f"{portal.url}{page}/submit", data={"csrf_token": csrf_of(client.get(portal.url + page).text)})
+    a = portal.session("a@revenue.example")
+    mine = table(a.get(f"{portal.url}/returns?agency={AGENCY_B}").text, "submissions")
+    assert [row[1] for row in mine] == ["transactions.csv"] and "b@passports.example" not in str(mine)
+    central = portal.session("c@centre.example")
+    assert [row[1] for row in table(central.get(f"{portal.url}/returns").text, "submissions")] == [
+        "Passport Office", "Revenue and Customs Agency"]
+    assert [row[1] for row in table(central.get(f"{portal.url}/returns?agency={AGENCY_B}").text, "submissions")] == [
+        "Passport Office"]

@@ -154,11 +154,13 @@ class Portal:
 
     async def returns(self, request: Request) -> Response:
         account = self.signed_in(request)
-        scope = account.agency_id if account.role == "agency" else None
+        agencies = {a.id: a.name for a in self.config.agencies}
+        chosen = request.query_params.get("agency") if account.role != "agency" else None  # an agency sees its own
+        scope = account.agency_id if account.role == "agency" else chosen if chosen in agencies else None
         submissions = self.store.submissions(scope)
         states = self.states(submissions)
-        agencies = {a.id: a.name for a in self.config.agencies}
-        return self.page(request, "returns.html", rows=list(zip(submissions, states)), agencies=agencies)
+        return self.page(request, "returns.html", rows=list(zip(submissions, states)), agencies=agencies,
+                         chosen=scope)
 
     async def upload_form(self, request: Request) -> Response:
         agency = self.uploader(self.signed_in(request))

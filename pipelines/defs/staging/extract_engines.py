@@ -4,16 +4,18 @@ written as Parquet under a run-scoped prefix, then loaded into the warehouse by 
 An agency's registry entry says `engine: spark` (default `duckdb`) and, optionally, `extract_location`: a Parquet
 folder per month (`{month}` is YYYY-MM; a local path or an object-store URI) where its extracts live and are read,
 instead of landed files copied into the archive. The registry's `spark:` section says where Spark runs (`master`,
-or `remote` for a Spark Connect address, `token_env` naming the variable that holds its token, `conf`) and where
-run outputs go (`outputs`, default data/stage-outputs/). The Spark job (pipelines/lib/spark_job.py) never opens the
-warehouse: any number of them can run at once on any worker; load_stage_outputs is the only step that writes.
+or `remote` for a Spark Connect address, `token_env` naming the variable that holds its token, `conf`) and the one
+root for what executors read and write (`storage`, default data/stage-outputs/ on the run worker: local masters
+only): each run's copies of archived extracts (`<storage>/<run id>/inputs/`, when storage is set) and its
+outputs. The Spark job (pipelines/lib/spark_job.py) never opens the warehouse: any number of them can run at once
+on any worker; load_stage_outputs is the only step that writes.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import sys
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import dagster as dg
 
@@ -53,10 +55,27 @@ def spark_agency_months(config: Config, submissions: dict, start: dt.date, end: 
     return jobs
 
 
-def outputs_prefix(store, settings: Spark, run_id: str) -> str:
-    """Where this run's stage outputs go: <outputs root>/<run id>/stg_extract_transactions."""
-    root = settings.outputs or (store.root / "stage-outputs").as_uri()
-    return f"{root.rstrip('/')}/{run_id}/stg_extract_transactions"
+def run_root(store, settings: Spark, run_id: str) -> str:
+    """Where this run's Spark inputs and outputs go: <storage>/<run id> (storage default <data_dir>/stage-outputs)."""
+    root = settings.storage or (store.root / "stage-outputs").as_uri()
+    return f"{root.rstrip('/')}/{run_id}"
+
+
+def staged_input(path: Path, name: str, root: str, agency_id: str, month: dt.date, index: int,
+                 settings: Spark) -> str:
+    """The URI executors read an archived extract from: the archived file itself when no storage is set (a local
+    master, on this machine), else a copy under <run root>/inputs/, where every executor can read it."""
+    if settings.storage is None:
+        return path.as_uri()
+    import pyarrow.fs as pafs
+
+    from pipelines.lib.spark_job import as_uri, filesystem
+
+    target = f"{root}/inputs/{agency_id}/{month:%Y-%m}/{index:03d}-{PurePosixPath(name).stem}.parquet"
+    fs, inside = filesystem(target)
+    fs.create_dir(inside.rsplit("/", 1)[0], recursive=True)
+    pafs.copy_files(str(path), inside, source_filesystem=pafs.LocalFileSystem(), destination_filesystem=fs)
+    return as_uri(inside, target) if "://" in target else Path(inside).as_uri()
 
 
 class SparkStage:
@@ -79,7 +98,8 @@ class SparkStage:
             raise ValueError(f"{sorted({a for a, _ in jobs})}: engine spark is launched through Dagster Pipes, "
                              "from the asset stg_extract_transactions (no context given)")
         settings = config.registry.spark
-        stage = cls(jobs, outputs_prefix(store, settings, context.run.run_id), start, end, agencies)
+        root = run_root(store, settings, context.run.run_id)
+        stage = cls(jobs, f"{root}/stg_extract_transactions", start, end, agencies)
         specs = []
         for (agency_id, month), job in sorted(jobs.items()):
             if "files" in job:
@@ -90,7 +110,9 @@ class SparkStage:
                     except ValueError as error:
                         stage.unreadable.append((agency_id, month, source_path, sha, str(error)))
                         continue
-                    files.append({"source_file": source_path, "sha256": sha, "uri": Path(path).as_uri()})
+                    files.append({"source_file": source_path, "sha256": sha,
+                                  "uri": staged_input(Path(path), source_path, root, agency_id, month, len(files),
+                                                      settings)})
                 job = {**job, "files": files}
                 if not files:
                     continue
@@ -99,10 +121,18 @@ class SparkStage:
             catalogue = f"{stage.prefix}/catalogue.parquet"
             _write(con.sql("SELECT service_id, agency_id, channels_offered FROM stg_service_catalogue "
                            "ORDER BY service_id").to_arrow_table(), catalogue)
-            invocation = dg.PipesSubprocessClient().run(
-                context=context, command=[sys.executable, "-m", "pipelines.lib.spark_job"],
-                extras={"spark": settings.model_dump(exclude={"outputs"}), "catalogue": catalogue,
-                        "output": stage.prefix, "agency_months": specs})
+            failure = work / "spark-failure.txt"  # the job's one-line summary of why it failed, if it does
+            try:
+                invocation = dg.PipesSubprocessClient().run(
+                    context=context, command=[sys.executable, "-m", "pipelines.lib.spark_job"],
+                    extras={"spark": settings.model_dump(exclude={"storage"}, exclude_unset=True),
+                            "catalogue": catalogue, "output": stage.prefix, "agency_months": specs,
+                            "failure": str(failure)})
+            except Exception:
+                if failure.exists():  # the reason in the step's failure message, not only in a debug event
+                    raise dg.Failure(description=f"the Spark job failed: {failure.read_text(encoding='utf-8')}") \
+                        from None
+                raise
             stage.metadata = dict(invocation.get_materialize_result().metadata)
             stage.ran = True
         return stage

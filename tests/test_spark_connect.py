@@ -76,13 +76,13 @@ def test_the_step_failure_message_says_why_the_spark_job_failed(tmp_path, monkey
                          "storage": str(tmp_path / "shared")}
     path.write_text(yaml.safe_dump(registry, sort_keys=False), encoding="utf-8")
     result = dg.materialize(
-        assets, selection=dg.AssetSelection.assets("stg_extract_transactions").upstream(), raise_on_error=False,
+        assets, selection=dg.AssetSelection.assets("stg_extract_spark_outputs").upstream(), raise_on_error=False,
         instance=dg.DagsterInstance.ephemeral(),
         resources={"store": DataStore(data_dir=str(tmp_path)),
                    "settings": Settings(config_dir=str(tmp_path / "config"))},
         tags={"dagster/asset_partition_range_start": "2025-01-01", "dagster/asset_partition_range_end": "2025-01-01"})
     [failure] = [event for event in result.all_events if event.is_step_failure]
-    assert failure.step_key == "stg_extract_transactions"
+    assert failure.step_key == "stg_extract_spark_outputs"
     assert failure.event_specific_data.error.message.splitlines()[0].endswith(
         "the Spark job failed: spark.token_env names the environment variable T26_UNSET_TOKEN, which is not set "
         "where the run runs: set T26_UNSET_TOKEN to the Spark Connect token, or remove token_env for a server that "

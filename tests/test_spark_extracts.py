@@ -137,10 +137,12 @@ def test_both_runs_succeed_and_spark_reports_through_pipes(built):
     metadata = {name: next(e.materialization.metadata for e in result.get_asset_materialization_events()
                            if e.asset_key.to_user_string() == "stg_extract_transactions")
                 for name, result in (("duckdb", duck), ("spark", spark))}
-    assert "engine" not in metadata["duckdb"]
-    assert metadata["spark"]["engine"].value == "spark" and metadata["spark"]["spark_master"].value == "local[2]"
-    assert (metadata["spark"]["spark_rows_read"].value, metadata["spark"]["spark_rows_accepted"].value,
-            metadata["spark"]["spark_rows_quarantined"].value) == (6_024, 6_024 - QUARANTINED, QUARANTINED)
+    job = next(e.materialization.metadata for e in spark.get_asset_materialization_events()
+               if e.asset_key.to_user_string() == "stg_extract_spark_outputs")  # the job's own, through Pipes
+    assert "engine" not in metadata["duckdb"] and "engine" not in metadata["spark"]
+    assert job["engine"].value == "spark" and job["spark_master"].value == "local[2]"
+    assert (job["spark_rows_read"].value, job["spark_rows_accepted"].value,
+            job["spark_rows_quarantined"].value) == (6_024, 6_024 - QUARANTINED, QUARANTINED)
     for name in ("rows_read", "rows_accepted", "rows_quarantined"):
         assert metadata["spark"][name].value == metadata["duckdb"][name].value
     assert metadata["spark"]["files_unreadable"].value == 1 and metadata["duckdb"]["files_unreadable"].value == 0
@@ -219,7 +221,8 @@ def test_run_outputs_are_run_scoped_parquet_that_one_step_loads_into_any_warehou
     root, result, _ = built["spark"]
     prefix = root.parent / "shared" / result.run_id / "stg_extract_transactions"
     assert sorted(p.name for p in prefix.iterdir()) == ["accounting.parquet", "aggregates", "catalogue.parquet",
-                                                        "manifest.parquet", "quarantine", "unreadable.parquet"]
+                                                        "manifest.parquet", "quarantine", "spec.json",
+                                                        "unreadable.parquet"]
     inputs = root.parent / "shared" / result.run_id / "inputs"  # licensing's archived files, where executors read
     assert sorted(p.relative_to(inputs).as_posix() for p in inputs.rglob("*.parquet")) == [
         f"licensing/{MONTH}/{i:03d}-extract-{name}.parquet" for i, name in enumerate(("000", "001", "seeded"))]

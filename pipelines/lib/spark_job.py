@@ -17,10 +17,10 @@ unreadable.parquet (files of a location that could not be staged); the caller wr
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import os
 import re
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path, PurePosixPath
 
 import pyarrow as pa
@@ -30,8 +30,10 @@ from dagster_pipes import PipesContext, open_dagster_pipes
 
 from transforms.spark_sql import spark_sql
 
+# Agency-months staged at once: their Spark jobs share the cluster's cores, and each keeps its rows cached until its
+# outputs are written, so the bound also bounds the executors' memory.
+AGENCY_MONTHS_AT_ONCE = 4
 COLUMNS = ("transaction_id", "service_id", "channel", "started_at", "completed_at", "outcome")
-HASH_CHUNK = 8 * 1024 * 1024
 ACCOUNTING = pa.schema([("agency_id", pa.string()), ("month", pa.date32()), ("source_file", pa.string()),
                         ("sha256", pa.string()), ("file_status", pa.string()), ("rows_read", pa.int64()),
                         ("rows_accepted", pa.int64()), ("rows_quarantined", pa.int64())])
@@ -147,7 +149,8 @@ def as_uri(path: str, location: str) -> str:
 
 
 def listed_files(location: str) -> list[dict]:
-    """The Parquet files of a folder where extracts live, by name, each with its size and sha256 (streamed)."""
+    """The Parquet files of a folder where extracts live, by name, each with its size (listed, not read: their
+    checksums are taken by the executors that read them, `checksums`)."""
     fs, folder = filesystem(location)
     info = fs.get_file_info(folder)
     if info.type == pafs.FileType.NotFound:
@@ -157,14 +160,45 @@ def listed_files(location: str) -> list[dict]:
         name = PurePosixPath(entry.path).name
         if entry.type != pafs.FileType.File or not name.endswith(".parquet") or name.startswith((".", "_")):
             continue
-        digest = hashlib.sha256()
-        with fs.open_input_stream(entry.path) as stream:
-            while chunk := stream.read(HASH_CHUNK):
-                digest.update(chunk)
         uri = as_uri(entry.path, location)
-        found.append({"source_file": uri, "uri": uri, "sha256": digest.hexdigest(), "size_bytes": entry.size,
-                      "fs": fs, "path": entry.path})
+        found.append({"source_file": uri, "uri": uri, "size_bytes": entry.size, "fs": fs, "path": entry.path})
     return found
+
+
+def _same_file(uri: str) -> str:
+    """A file's URI in one spelling (Spark writes file:/x for file:///x and for a bare path /x)."""
+    if uri.startswith("file:"):
+        return "file:///" + uri[5:].lstrip("/")
+    return uri if "://" in uri else "file:///" + uri.lstrip("/")
+
+
+def checksums(spark, uris: list[str]) -> dict[str, str]:
+    """Each file's sha256, computed by the executors, which read it whole (Spark's binaryFile source), instead of
+    every byte streamed through the run worker first; by URI."""
+    from pyspark.sql import functions as F
+
+    if not uris:
+        return {}
+    rows = spark.read.format("binaryFile").load(uris).select("path", F.sha2("content", 256).alias("sha256")).collect()
+    found = {_same_file(row["path"]): row["sha256"] for row in rows}
+    return {uri: found[_same_file(uri)] for uri in uris}
+
+
+def own_session(spark, settings: dict):
+    """A session of its own on the same Spark (its own temporary views and SQL settings): a new Connect session
+    under Connect, else spark.newSession()."""
+    if not settings.get("remote"):
+        return spark.newSession()
+    from pyspark.sql import SparkSession
+
+    session = SparkSession.builder.remote(connect_address(settings)).create()
+    for key, value in SESSION_CONF.items():
+        if session.conf.isModifiable(key):
+            session.conf.set(key, value)
+    for key, value in (settings.get("conf") or {}).items():
+        if session.conf.isModifiable(key):
+            session.conf.set(key, value)
+    return session
 
 
 def unreadable_reason(file: dict) -> str | None:
@@ -271,13 +305,19 @@ def run(pipes: PipesContext) -> None:
     seconds["session"] = time.monotonic() - started
     pipes.log.info(f"Spark {spark.version} session ({spec['spark'].get('remote') or spec['spark'].get('master')}) "
                    f"in {seconds['session']:.1f} s")
-    spark.read.parquet(spec["catalogue"]).createOrReplaceTempView("stg_service_catalogue")
 
-    accounting, manifest, unreadable = [], [], []
-    for job in spec["agency_months"]:
-        agency, month = job["agency"], job["month"]
+    def stage(job: dict) -> tuple[list, list, list, dict]:
+        """One agency-month, in a session of its own (its temporary views are its own): accounting, manifest and
+        unreadable rows, and its seconds."""
+        agency, month, timing = job["agency"], job["month"], {"gates": 0.0, "aggregation": 0.0}
+        accounting, manifest, unreadable = [], [], []
+        session = own_session(spark, spec["spark"])
+        session.read.parquet(spec["catalogue"]).createOrReplaceTempView("stg_service_catalogue")
         if "location" in job:
             files = listed_files(job["location"])
+            sums = checksums(session, [f["uri"] for f in files])
+            for file in files:
+                file["sha256"] = sums[file["uri"]]
             manifest += [{"agency_id": agency, "month": month, "uri": f["uri"], "size_bytes": f["size_bytes"],
                           "sha256": f["sha256"]} for f in files]
             readable = []
@@ -294,16 +334,23 @@ def run(pipes: PipesContext) -> None:
         else:
             readable = job["files"]
         if not readable:  # nothing readable: the month's transactions are not provided
-            continue
-        result, rejected, rows, cached = stage_agency_month(spark, agency, month, readable, seconds)
+            return accounting, manifest, unreadable, timing
+        result, rejected, rows, cached = stage_agency_month(session, agency, month, readable, timing)
         part = f"{agency}-{month[:7]}"  # written now, so that the month's cached rows can go
         result.coalesce(1).write.mode("overwrite").parquet(f"{output}/aggregates/{part}")
         if rejected is not None:
             rejected.coalesce(1).write.mode("overwrite").parquet(f"{output}/quarantine/{part}")
         cached.unpersist()
-        accounting += rows
         pipes.log.info(f"{agency} {month[:7]}: {sum(r['rows_read'] for r in rows):,} rows read from "
                        f"{len(readable)} file(s), {sum(r['rows_quarantined'] for r in rows):,} quarantined")
+        return accounting + rows, manifest, unreadable, timing
+
+    accounting, manifest, unreadable = [], [], []
+    with ThreadPoolExecutor(max_workers=AGENCY_MONTHS_AT_ONCE) as pool:
+        for rows, listed, broken, timing in pool.map(stage, spec["agency_months"]):  # results in the spec's order
+            accounting, manifest, unreadable = accounting + rows, manifest + listed, unreadable + broken
+            seconds["gates"] += timing["gates"]
+            seconds["aggregation"] += timing["aggregation"]
 
     for rows in (accounting, manifest, unreadable):
         for row in rows:

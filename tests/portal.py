@@ -105,17 +105,17 @@ def config_with_limit(folder: Path, max_file_bytes: int) -> Path:
 
 @contextlib.contextmanager
 def serving(root: Path, config_dir: Path = REPO / "config"):
-    """The portal served from its command while the block runs, over root/data and root/portal, with the Dagster
-    instance of root/dagster (the local instance's configuration) as the pipeline's."""
+    """The portal served from its command while the block runs, over root/data (its own folder: data/portal), with
+    the Dagster instance of root/dagster (the local instance's configuration) as the pipeline's."""
     port, log = free_port(), root / "portal.log"
     env = {**os.environ, "PIPELINE_DATA_DIR": str(root / "data"), "PIPELINE_CONFIG_DIR": str(config_dir),
-           "PORTAL_DIR": str(root / "portal"), "GX_ANALYTICS_ENABLED": "false",
-           "DAGSTER_HOME": str(new_instance_home(root / "dagster"))}
-    env.pop("PORTAL_SECRET_KEY", None)
+           "GX_ANALYTICS_ENABLED": "false", "DAGSTER_HOME": str(new_instance_home(root / "dagster"))}
+    for name in ("PORTAL_SECRET_KEY", "PORTAL_DIR"):  # the portal's folder is data/portal, where a run reads it
+        env.pop(name, None)
     with log.open("ab") as output:
         process = subprocess.Popen([sys.executable, "-m", "pipelines", "portal", "serve", "--port", str(port)],
                                    cwd=REPO, env=env, stdout=output, stderr=subprocess.STDOUT)
-    portal = Portal(f"http://127.0.0.1:{port}", root / "data", root / "portal", log, env)
+    portal = Portal(f"http://127.0.0.1:{port}", root / "data", root / "data" / "portal", log, env)
     try:
         deadline = time.monotonic() + PROCESS_SECONDS  # only turns a server that never starts into a failure
         while True:

@@ -14,7 +14,7 @@ ASSETS = {
     "raw_reference_files", "raw_agency_returns", "stg_service_catalogue", "stg_service_facts", "stg_benefits_register",
     "stg_transactions", "stg_costs", "stg_satisfaction", "fct_service_month_channel", "fct_service_month",
     "kpi_cost_per_transaction", "kpi_digital_take_up", "kpi_completion_rate", "kpi_user_satisfaction",
-    "pub_open_data", "stg_agencies", "submission_status",
+    "pub_open_data", "stg_agencies", "submission_status", "portal_submissions",
     "kpi_rollups_all_grains", "kpi_rollups", "kpi_rollups_by_period", "kpi_service_summary",
     "benefits_register", "channel_shift_savings", "channel_shift_savings_rollup", "benefits_realisation",
     "benefits_summary_figures", "pub_benefits_summary",

@@ -4,7 +4,10 @@ name with its audit record; after a run the portal shows it published, and its f
 run wrote, row for row. The API answers the same feedback as JSON; a workbook holding three returns is read as each,
 and one declaring a huge sheet is refused by the pipeline's own guard; a run holding the warehouse blocks no upload."""
 
+import datetime as dt
 import hashlib
+import json
+import sqlite3
 
 import dagster as dg
 import duckdb
@@ -13,6 +16,7 @@ import pytest
 import requests
 
 from examples.generator import generate
+from pipelines.definitions import assets, checks
 from pipelines.defs.ingestion.assets import raw_agency_returns
 from pipelines.lib.partitions import AGENCIES_TAG
 from pipelines.lib.resources import DataStore, Settings
@@ -94,8 +98,21 @@ def test_feedback_submit_land_audit_and_the_status_after_a_run(portal):
     assert [row[3] for row in returns] == ["The run that took it failed: the central team will run it again",
                                            "Superseded by a later version"]
 
+    # a run that stages the month and publishes nothing: the status says staged, from the run's staging step
+    staging = dg.AssetSelection.assets("raw_reference_files", "raw_agency_returns", "stg_agencies",
+                                       "stg_service_catalogue", "stg_transactions").without_checks()
+    staged = dg.materialize([*assets, *checks], selection=staging, resources={"store": store, "settings": Settings()},
+                            instance=dg.DagsterInstance.from_config(portal.env["DAGSTER_HOME"]),
+                            tags={"dagster/asset_partition_range_start": "2025-06-01",
+                                  "dagster/asset_partition_range_end": "2025-06-01", AGENCIES_TAG: "revenue"})
+    assert staged.success and not (portal.data / "published").exists()
+    returns = table(client.get(f"{portal.url}/returns").text, "submissions")
+    assert [row[3] for row in returns] == ["Staged: checked and loaded by a run, to be published",
+                                           "Superseded by a later version"]
+
     may = upload(client, portal.url, GOOD.replace(b"2025-06", b"2025-05"), "2025-05")  # the month before, good
     submit(client, portal.url, may)
+    token = portal.add_token("revenue")  # a secret in the portal's store, never published
     run_graph(store, "2025-05-01", "2025-06-01")
     returns = table(client.get(f"{portal.url}/returns").text, "submissions")
     assert [row[0:1] + row[3:] for row in returns] == [["2025-05", "Published", "2", "0"],
@@ -107,6 +124,32 @@ def test_feedback_submit_land_audit_and_the_status_after_a_run(portal):
     columns = ["row_number", "column_name", "offending_value", "rule", "message"]
     assert quarantine.select(columns).rows() == [tuple(row[c] for c in columns)
                                                  for row in june.feedback["preview"]["quarantined"]]
+
+    # the audit records published beside the accounting: who, when, sha256, size and the feedback shown
+    submitted = pl.read_parquet(portal.data / "published" / "portal_submissions.parquet")
+    records = sorted(Store(portal.portal_dir / "portal.sqlite").submissions("revenue"),
+                     key=lambda r: (r.landing_path, r.submitted_at))
+    assert submitted.drop("uploaded_at", "submitted_at", "feedback").rows() == [  # by landing path, then time
+        ("revenue/2025-05/transactions.csv", sha(GOOD.replace(b"2025-06", b"2025-05")), len(GOOD), "revenue",
+         dt.date(2025, 5, 1), "a@revenue.example", 2, 2, 0),
+        ("revenue/2025-06/transactions.csv", sha(GOOD), len(GOOD), "revenue", dt.date(2025, 6, 1),
+         "a@revenue.example", 2, 2, 0),
+        ("revenue/2025-06/transactions.csv", sha(BAD), len(BAD), "revenue", dt.date(2025, 6, 1),
+         "a@revenue.example", 4, 0, 4)]
+    assert [(t.isoformat(timespec="microseconds"), json.loads(f)) for t, f in submitted.select(
+        pl.col("submitted_at").dt.convert_time_zone("UTC"), "feedback").rows()] == [
+        (r.submitted_at, r.feedback) for r in records]
+    accounting = pl.read_parquet(portal.data / "published" / "submission_accounting.parquet")
+    assert submitted.join(accounting, on=["source_file", "sha256"]).select(
+        "source_file", "rows_quarantined", "rows_quarantined_right").rows() == [
+        ("revenue/2025-05/transactions.csv", 0, 0), ("revenue/2025-06/transactions.csv", 4, 4)]
+    with sqlite3.connect(portal.portal_dir / "portal.sqlite") as con:
+        stored = [value for (value,) in con.execute("SELECT password_hash FROM accounts UNION ALL "
+                                                    "SELECT token_sha256 FROM api_tokens")]
+    secrets = [*stored, (portal.portal_dir / "session_key").read_text(), token, PASSWORD]
+    published = [p.read_bytes().decode("utf-8", "replace") for p in (portal.data / "published").rglob("*")
+                 if p.is_file()]
+    assert len(stored) == 2 and [s[:12] for s in secrets if any(s in text for text in published)] == []
 
     # June corrected, but with ten times May's volume: compared with May (June's published figures give way to the
     # return's), and the jump flagged as the run's month_on_month_jumps check will flag it

@@ -3,6 +3,7 @@ configuration it runs with (the config/ folder, loaded and checked once per run)
 
 from __future__ import annotations
 
+import os
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
@@ -43,11 +44,24 @@ class DataStore(dg.ConfigurableResource):
     def warehouse(self) -> Path:
         return self.root / "warehouse.duckdb"
 
+    @property
+    def portal_store(self) -> Path:
+        """The submission portal's SQLite file (pipelines/portal/store.py), read for its audit records."""
+        return portal_dir(self.root) / "portal.sqlite"
+
     @contextmanager
     def connect(self) -> Iterator:
         """A connection to the warehouse with its tables in place. One writer at a time (DuckDB's rule)."""
         with warehouse.connect(self.warehouse) as con:
             yield con
+
+
+PORTAL_DIR_ENV = "PORTAL_DIR"
+
+
+def portal_dir(data_dir: Path) -> Path:
+    """The submission portal's folder (its store, uploads and session key): $PORTAL_DIR, else data/portal/."""
+    return Path(os.environ.get(PORTAL_DIR_ENV) or Path(data_dir) / "portal")
 
 
 DATA_DIR_ENV = "PIPELINE_DATA_DIR"

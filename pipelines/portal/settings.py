@@ -9,6 +9,8 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
+from pipelines.lib.resources import portal_dir
+
 
 @dataclass(frozen=True)
 class PortalSettings:
@@ -23,7 +25,7 @@ class PortalSettings:
     def from_environment(cls) -> PortalSettings:
         data_dir = Path(os.environ.get("PIPELINE_DATA_DIR", "data"))
         return cls(data_dir=data_dir, config_dir=Path(os.environ.get("PIPELINE_CONFIG_DIR", "config")),
-                   portal_dir=Path(os.environ.get("PORTAL_DIR", data_dir / "portal")),
+                   portal_dir=portal_dir(data_dir),
                    secret_key=os.environ.get("PORTAL_SECRET_KEY") or None,
                    secure_cookies=os.environ.get("PORTAL_SECURE_COOKIES") == "1",
                    dagster_home=Path(os.environ["DAGSTER_HOME"]) if os.environ.get("DAGSTER_HOME") else None)

@@ -1,6 +1,7 @@
 """Each submission's status, from the published submission accounting (data/published/, which never holds the
 warehouse's lock) and, until the accounting has it, from Dagster's run storage: received and waiting for a run, in a
-run now, or the run that took it failed; then published with its rows accepted and quarantined, superseded by a
+run now, staged (a run's staging steps for each return the file holds succeeded: it is in the warehouse, not yet
+published), or the run that took it failed; then published with its rows accepted and quarantined, superseded by a
 later version (the accounting's word, or a later submission to the same path), or not read. A submission is found
 in the accounting by its landing path and sha256, and in the run storage by the runs created after it whose
 partitions cover its month and whose agencies (the sensor's tag; a run without it stages every agency) include
@@ -22,7 +23,7 @@ from pipelines.portal.store import Upload
 
 @dataclass(frozen=True)
 class Status:
-    state: str  # not_submitted | received | in_a_run | run_failed | published | superseded | unreadable |
+    state: str  # not_submitted | received | in_a_run | staged | run_failed | published | superseded | unreadable |
     #            not_recognised
     rows_read: int | None = None
     rows_accepted: int | None = None
@@ -31,7 +32,8 @@ class Status:
     @property
     def words(self) -> str:
         return {"not_submitted": "Not submitted", "received": "Received: waiting for the next run",
-                "in_a_run": "In a run now", "run_failed": "The run that took it failed: the central team will run it "
+                "in_a_run": "In a run now", "staged": "Staged: checked and loaded by a run, to be published",
+                "run_failed": "The run that took it failed: the central team will run it "
                 "again",
                 "published": "Published", "superseded": "Superseded by a later version",
                 "unreadable": "Could not be read", "not_recognised": "Not recognised"}[self.state]
@@ -75,7 +77,8 @@ IN_PROGRESS = {dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.D
 
 
 def _in_runs(instance: dg.DagsterInstance, upload: Upload) -> str:
-    """received, in_a_run or run_failed, from the runs created since the upload was submitted (newest first)."""
+    """received, in_a_run, staged or run_failed, from the runs created since the upload was submitted (newest
+    first)."""
     month = f"{upload.month}-01"
     since = dt.datetime.fromisoformat(upload.submitted_at)
     for record in instance.get_run_records(dg.RunsFilter(created_after=since), limit=100):
@@ -84,9 +87,19 @@ def _in_runs(instance: dg.DagsterInstance, upload: Upload) -> str:
         end = tags.get("dagster/partition") or tags.get("dagster/asset_partition_range_end")
         agencies = tags.get(AGENCIES_TAG)
         if start and end and start <= month <= end and (agencies is None or upload.agency_id in agencies.split(",")):
-            if run.status in IN_PROGRESS:
-                return "in_a_run"
             if run.status == dg.DagsterRunStatus.FAILURE:
                 return "run_failed"
-            return "received"  # a run that ended well: the accounting has it once it is published
+            if _staged(instance, run.run_id, upload):
+                return "staged"
+            if run.status in IN_PROGRESS:
+                return "in_a_run"
+            return "received"  # a run that ended well without staging it: waiting for one that does
     return "received"
+
+
+def _staged(instance: dg.DagsterInstance, run_id: str, upload: Upload) -> bool:
+    """Whether the run's staging step of every return the file was recognised as (stg_transactions, ...) succeeded."""
+    steps = [f"stg_{r['return_type']}" for r in upload.feedback["preview"]["recognised"]]
+    done = {s.step_key for s in instance.get_run_step_stats(run_id, step_keys=steps)
+            if s.status.value == "SUCCESS"}  # StepEventStatus, not exported by dagster
+    return bool(steps) and done >= set(steps)

@@ -16,6 +16,22 @@ CREATE TABLE IF NOT EXISTS raw_submissions (
     PRIMARY KEY (source_path, sha256, archived_at)
 );
 
+-- The submission portal's audit records (pipelines/portal/store.py keeps them in its own SQLite file): one row per
+-- return submitted through it, copied here by the portal_submissions asset and published beside the accounting.
+CREATE TABLE IF NOT EXISTS portal_submissions (
+    source_file   VARCHAR NOT NULL,   -- where it landed, relative to data/landing/ (submission_accounting's source_file)
+    sha256        VARCHAR NOT NULL,
+    size_bytes    BIGINT NOT NULL,
+    agency_id     VARCHAR NOT NULL,
+    month         DATE NOT NULL,
+    submitted_by  VARCHAR NOT NULL,   -- the account's email address, or api:<agency> for the agency's API token
+    uploaded_at   TIMESTAMPTZ NOT NULL, -- when the feedback was shown
+    submitted_at  TIMESTAMPTZ NOT NULL, -- when it was copied to the landing folder
+    rows_read BIGINT NOT NULL, rows_accepted BIGINT NOT NULL, rows_quarantined BIGINT NOT NULL,  -- as the feedback said
+    feedback      VARCHAR NOT NULL,   -- the feedback shown, as JSON (pipelines/portal/feedback.py)
+    PRIMARY KEY (source_file, submitted_at)
+);
+
 -- The version of each submitted file in force: the one the pipeline saw last. Earlier versions stay archived.
 CREATE OR REPLACE VIEW current_submissions AS
 SELECT source_path, sha256, agency_id, month, archive_path, archived_at

@@ -51,7 +51,8 @@ class Feedback(BaseModel):
 def compared(published: Path, preview: Preview) -> list[Comparison]:
     """Each figure of the return's services (those with accepted rows) with its month-on-month ratios against the
     published months before it."""
-    figures = [f for f in preview.figures if f.service_id in preview.services]
+    services = set(preview.services)  # a national agency's thousands: a list here costs seconds
+    figures = [f for f in preview.figures if f.service_id in services]
     path = published / "kpi_cost_per_transaction.parquet"
     if not figures or not path.exists():
         return []

@@ -143,6 +143,14 @@ def test_feedback_submit_land_audit_and_the_status_after_a_run(portal):
     assert submitted.join(accounting, on=["source_file", "sha256"]).select(
         "source_file", "rows_quarantined", "rows_quarantined_right").rows() == [
         ("revenue/2025-05/transactions.csv", 0, 0), ("revenue/2025-06/transactions.csv", 4, 4)]
+    csv = portal.data / "published" / "portal_submissions.csv"
+    published_once = csv.read_bytes()
+    assert published_once.split(b"\n")[0] == (b"source_file,sha256,size_bytes,agency_id,month,submitted_by,uploaded_at,"
+                                              b"submitted_at,rows_read,rows_accepted,rows_quarantined,feedback")
+    again = dg.materialize([*assets, *checks], selection=dg.AssetSelection.assets(
+        "portal_submissions", "pub_open_data").without_checks(), resources={"store": store, "settings": Settings()},
+        instance=dg.DagsterInstance.ephemeral())
+    assert again.success and csv.read_bytes() == published_once  # the same store publishes the same bytes
     with sqlite3.connect(portal.portal_dir / "portal.sqlite") as con:
         stored = [value for (value,) in con.execute("SELECT password_hash FROM accounts UNION ALL "
                                                     "SELECT token_sha256 FROM api_tokens")]

@@ -18,6 +18,7 @@ import requests
 from examples.generator import generate
 from pipelines.definitions import assets, checks
 from pipelines.defs.ingestion.assets import raw_agency_returns
+from pipelines.defs.ingestion.portal import portal_submissions
 from pipelines.lib.partitions import AGENCIES_TAG
 from pipelines.lib.resources import DataStore, Settings
 from pipelines.portal.store import Store
@@ -233,3 +234,11 @@ def test_an_upload_is_checked_submitted_and_listed_while_a_run_holds_the_warehou
         assert (answer.status_code, answer.json()["feedback"]["preview"]["rows_accepted"]) == (201, 2)
         returns = table(portal.session("a@revenue.example").get(f"{portal.url}/returns").text, "submissions")
         assert ["2025-08", "Received: waiting for the next run", "", ""] in [row[0:1] + row[3:] for row in returns]
+
+
+def test_a_run_without_a_portal_publishes_no_submissions_and_goes_on(tmp_path):
+    store = DataStore(data_dir=str(tmp_path))  # no data/portal/portal.sqlite: the portal was never started
+    result = dg.materialize([portal_submissions], resources={"store": store}, instance=dg.DagsterInstance.ephemeral())
+    assert result.success and not store.portal_store.exists()
+    with duckdb.connect(str(store.warehouse)) as con:
+        assert con.execute("SELECT count(*) FROM portal_submissions").fetchone() == (0,)

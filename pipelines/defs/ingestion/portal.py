@@ -41,6 +41,7 @@ def portal_submissions(store: DataStore) -> dg.MaterializeResult:
     with store.connect() as con:
         con.execute("BEGIN")
         con.execute("DELETE FROM portal_submissions")
-        con.executemany(f"INSERT INTO portal_submissions VALUES ({', '.join('?' * 12)})", rows)
+        if rows:  # DuckDB's executemany refuses an empty list
+            con.executemany(f"INSERT INTO portal_submissions VALUES ({', '.join('?' * 12)})", rows)
         con.execute("COMMIT")
     return dg.MaterializeResult(metadata={"dagster/row_count": len(rows), "store": str(store.portal_store)})

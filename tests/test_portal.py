@@ -132,11 +132,11 @@ def test_feedback_submit_land_audit_and_the_status_after_a_run(portal):
                      key=lambda r: (r.landing_path, r.submitted_at))
     assert submitted.drop("uploaded_at", "submitted_at", "feedback").rows() == [  # by landing path, then time
         ("revenue/2025-05/transactions.csv", sha(GOOD.replace(b"2025-06", b"2025-05")), len(GOOD), "revenue",
-         dt.date(2025, 5, 1), "a@revenue.example", 2, 2, 0),
+         dt.date(2025, 5, 1), "agency account", 2, 2, 0),
         ("revenue/2025-06/transactions.csv", sha(GOOD), len(GOOD), "revenue", dt.date(2025, 6, 1),
-         "a@revenue.example", 2, 2, 0),
+         "agency account", 2, 2, 0),
         ("revenue/2025-06/transactions.csv", sha(BAD), len(BAD), "revenue", dt.date(2025, 6, 1),
-         "a@revenue.example", 4, 0, 4)]
+         "agency account", 4, 0, 4)]
     assert [(t.isoformat(timespec="microseconds"), json.loads(f)) for t, f in submitted.select(
         pl.col("submitted_at").dt.convert_time_zone("UTC"), "feedback").rows()] == [
         (r.submitted_at, r.feedback) for r in records]
@@ -155,7 +155,7 @@ def test_feedback_submit_land_audit_and_the_status_after_a_run(portal):
     with sqlite3.connect(portal.portal_dir / "portal.sqlite") as con:
         stored = [value for (value,) in con.execute("SELECT password_hash FROM accounts UNION ALL "
                                                     "SELECT token_sha256 FROM api_tokens")]
-    secrets = [*stored, (portal.portal_dir / "session_key").read_text(), token, PASSWORD]
+    secrets = [*stored, (portal.portal_dir / "session_key").read_text(), token, PASSWORD, "a@revenue.example"]
     published = [p.read_bytes().decode("utf-8", "replace") for p in (portal.data / "published").rglob("*")
                  if p.is_file()]
     assert len(stored) == 2 and [s[:12] for s in secrets if any(s in text for text in published)] == []

@@ -72,8 +72,9 @@ TABLES = (
           "archived times, and its unchanged copy in the archive.", build="side",
           reads=("raw_agency_returns", "raw_api_returns", "raw_reference_files", "raw_performance_records")),
     Table("portal_submissions", "raw", "Every return submitted through the submission portal: where it landed, "
-          "its sha256 and size, who submitted it and when, and the feedback they were shown (rows read, accepted "
-          "and quarantined, and the whole feedback as JSON). Joins submission_accounting on source_file and sha256.",
+          "its sha256 and size, the kind of account that submitted it and when, and the feedback they were shown "
+          "(rows read, accepted and quarantined, and the whole feedback as JSON). Joins submission_accounting on "
+          "source_file and sha256.",
           build="code", key=("source_file", "submitted_at"), title="Portal submissions",
           publish_as="portal_submissions"),
     # staging

@@ -24,7 +24,7 @@ CREATE TABLE IF NOT EXISTS portal_submissions (
     size_bytes    BIGINT NOT NULL,
     agency_id     VARCHAR NOT NULL,
     month         DATE NOT NULL,
-    submitted_by  VARCHAR NOT NULL,   -- the account's email address, or api:<agency> for the agency's API token
+    submitted_by  VARCHAR NOT NULL,   -- agency | central | admin account, or api token (no email address: personal data)
     uploaded_at   TIMESTAMPTZ NOT NULL, -- when the feedback was shown
     submitted_at  TIMESTAMPTZ NOT NULL, -- when it was copied to the landing folder
     rows_read BIGINT NOT NULL, rows_accepted BIGINT NOT NULL, rows_quarantined BIGINT NOT NULL,  -- as the feedback said

@@ -2,8 +2,10 @@
 `submission_accounting`): one row per return submitted through the portal, with who submitted it, when, its sha256,
 size and the feedback they were shown. The portal keeps them in its own SQLite file (pipelines/portal/store.py),
 apart from the warehouse; this step reads that file read-only, so a portal that is down or was never started
-never stops a run (no file: no rows). Nothing secret is copied: no password hash, token or session key is in the
-uploads table."""
+never stops a run (no file: no rows). Nothing secret or personal is copied: no password hash, token or session key
+is in the uploads table, and who submitted is published as the kind of account (an agency, central or administrator
+account, or the agency's API token), not as the person's email address, which stays in the portal's own store for
+the agency's and the central team's audit."""
 
 import json
 import sqlite3
@@ -16,8 +18,12 @@ from pipelines.lib.resources import WAREHOUSE_POOL, DataStore
 from transforms.catalogue import CATALOGUE
 
 # The portal's uploads table, as pipelines/portal/store.py writes it: the submitted ones
-SUBMITTED = ("SELECT landing_path, sha256, size_bytes, agency_id, month || '-01', uploaded_by, uploaded_at, "
-             "submitted_at, feedback FROM uploads WHERE submitted_at IS NOT NULL ORDER BY submitted_at, landing_path")
+# and the kind of account that submitted each (an account removed since is named so)
+SUBMITTED = ("SELECT u.landing_path, u.sha256, u.size_bytes, u.agency_id, u.month || '-01', "
+             "CASE WHEN u.uploaded_by LIKE 'api:%' THEN 'api token' "
+             "ELSE coalesce(a.role || ' account', 'account since removed') END, u.uploaded_at, u.submitted_at, "
+             "u.feedback FROM uploads u LEFT JOIN accounts a ON a.email = u.uploaded_by "
+             "WHERE u.submitted_at IS NOT NULL ORDER BY u.submitted_at, u.landing_path")
 
 
 def submitted(path: Path) -> list[tuple]:

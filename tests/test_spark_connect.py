@@ -52,13 +52,13 @@ def test_a_cluster_error_is_summarised_by_its_first_cause_its_file_and_the_fix()
     error = RuntimeError(
         "An error occurred while calling o92.parquet.\norg.apache.spark.SparkException: Job aborted due to stage "
         "failure: Task 0 in stage 3.0 failed 4 times: Could not read footer for file: "
-        "file:/srv/data/archive/customs/2025-01/extract-000.parquet. check if it is corrupt\n"
+        "file:/nfs/data/archive/customs/2025-01/extract-000.parquet. check if it is corrupt\n"
         "\tat org.apache.spark.scheduler.DAGScheduler.failJobAndIndependentStages(DAGScheduler.scala:2935)\n"
-        "Caused by: java.io.FileNotFoundException: File file:/srv/data/archive/customs/2025-01/extract-000.parquet "
+        "Caused by: java.io.FileNotFoundException: File file:/nfs/data/archive/customs/2025-01/extract-000.parquet "
         "does not exist\n\tat org.apache.hadoop.fs.RawLocalFileSystem.getFileStatus(RawLocalFileSystem.java:915)")
     assert summary(error, {"master": "spark://10.0.0.5:7077"}) == (
-        "FileNotFoundException: File file:/srv/data/archive/customs/2025-01/extract-000.parquet does not exist (file "
-        "file:/srv/data/archive/customs/2025-01/extract-000.parquet); fix: the executors cannot see this path on the "
+        "FileNotFoundException: File file:/nfs/data/archive/customs/2025-01/extract-000.parquet does not exist (file "
+        "file:/nfs/data/archive/customs/2025-01/extract-000.parquet); fix: the executors cannot see this path on the "
         "run worker's disk: set spark.storage in sources.yaml to a folder every executor mounts at the same path, or "
         "an object-store URI")
 

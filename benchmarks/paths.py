@@ -1,6 +1,7 @@
 """The ways of computing the same figures from the same extract files, measured by benchmarks/run.py.
 
-    python -m benchmarks.paths pipeline|spark|floor|polars|pandas <data folder> <figures.parquet> [--start/--end ...]
+    python -m benchmarks.paths pipeline|spark|spark-cluster|floor|polars|pandas <data folder> <figures.parquet>
+                               [--start/--end ...]
 
 Each writes its figures (service_id, month, channel, transactions_started, transactions_completed,
 time_to_complete_median_seconds, time_to_complete_p90_seconds; channel 'all' for the whole service) to a Parquet
@@ -12,6 +13,9 @@ file, and prints one JSON line of its own timings. Run one per process, so each 
   from data/published/.
 - spark: the same pipeline with every extract agency's registry entry set to `engine: spark`: the extract stage
   runs on Spark (master $BENCH_SPARK_MASTER, default local[2]) through Dagster Pipes, the rest as in `pipeline`.
+- spark-cluster: `spark` on a standalone cluster this path starts on 127.0.0.1 from the pyspark package (a master and
+  two workers of 1 core and 1 GB, each executor a JVM of its own, none able to see the data folder:
+  tests/spark_servers.py), with spark.storage (archive, Spark inputs and outputs) in <data folder>-storage/ beside it.
 - floor: one hand-written DuckDB query over the landed files: the least work that computes these figures.
 - polars: the same aggregates in Polars, lazy and on its streaming engine: the peer a user would pick.
 - pandas: the same aggregates in pandas, the usual alternative (the caller skips it when it cannot fit in memory).
@@ -148,9 +152,11 @@ def pipeline(data_dir: Path, out: Path, start: str, end: str, config_dir: Path |
                if key.startswith("spark_") and key.endswith("seconds")}}
 
 
-def spark_pipeline(data_dir: Path, out: Path, start: str, end: str) -> dict:
+def spark_pipeline(data_dir: Path, out: Path, start: str, end: str, master: str | None = None,
+                   storage: Path | None = None, conf: dict | None = None) -> dict:
     """The pipeline with the extract agencies on Spark: their registry (data_dir/config) copied to
-    data_dir/config-spark with `engine: spark` and the Spark master, then the same run as `pipeline`."""
+    data_dir/config-spark with `engine: spark`, the Spark master, `storage` and more `conf`, then the same run as
+    `pipeline`."""
     import shutil
 
     import yaml
@@ -161,15 +167,30 @@ def spark_pipeline(data_dir: Path, out: Path, start: str, end: str) -> dict:
     registry = yaml.safe_load((config / "sources.yaml").read_text(encoding="utf-8"))
     for agency in registry["agencies"]:
         agency["engine"] = "spark"
-    master = os.environ.get("BENCH_SPARK_MASTER", "local[2]")
-    registry["spark"] = {"master": master, "conf": {"spark.driver.memory": "2g", "spark.driver.host": "127.0.0.1"}}
+    master = master or os.environ.get("BENCH_SPARK_MASTER", "local[2]")
+    registry["spark"] = {"master": master, "conf": {"spark.driver.memory": "2g", "spark.driver.host": "127.0.0.1",
+                                                    **(conf or {})},
+                         **({"storage": str(storage)} if storage else {})}
     (config / "sources.yaml").write_text(yaml.safe_dump(registry, sort_keys=False), encoding="utf-8")
     return {"spark_master": master, **pipeline(data_dir, out, start, end, config)}
 
 
+def cluster_pipeline(data_dir: Path, out: Path, start: str, end: str) -> dict:
+    """`spark_pipeline` on a standalone cluster started here (its start-up timed apart) and stopped after."""
+    from tests.spark_servers import standalone_cluster
+
+    storage = data_dir.with_name(f"{data_dir.name}-storage")
+    started = time.monotonic()
+    with standalone_cluster(data_dir.with_name(f"{data_dir.name}-cluster"), hidden=data_dir) as master:
+        cluster_seconds = time.monotonic() - started
+        timings = spark_pipeline(data_dir, out, start, end, master, storage,  # an executor within a 1 GB worker
+                                 {"spark.executor.memory": "512m"})
+    return {**timings, "spark_master": "standalone: 2 workers x 1 core", "cluster_start_seconds": cluster_seconds}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("path", choices=["pipeline", "spark", "floor", "polars", "pandas"])
+    parser.add_argument("path", choices=["pipeline", "spark", "spark-cluster", "floor", "polars", "pandas"])
     parser.add_argument("data_dir", type=Path)
     parser.add_argument("out", type=Path)
     parser.add_argument("--start")
@@ -180,6 +201,8 @@ def main() -> None:
         timings = pipeline(args.data_dir.resolve(), args.out, args.start, args.end)
     elif args.path == "spark":
         timings = spark_pipeline(args.data_dir.resolve(), args.out, args.start, args.end)
+    elif args.path == "spark-cluster":
+        timings = cluster_pipeline(args.data_dir.resolve(), args.out, args.start, args.end)
     else:
         path = {"floor": floor, "polars": polars_path, "pandas": pandas_path}[args.path]
         timings = path(args.data_dir.resolve(), args.out)

@@ -1,7 +1,8 @@
 """The benchmark: the pipeline against the floor, Polars and pandas on the same extract files, then incremental months.
 
     python -m benchmarks.run [--sizes 10M,50M --pipeline-only 200M --months-built 36 --events-per-month 10M]
-                             [--spark: the pipeline with its extract stage on Spark too, at --sizes]
+                             [--spark: the pipeline with its extract stage on Spark too (local mode and a
+                              standalone cluster on loopback), at --sizes]
     python -m benchmarks.run --scale 1B   (make bench SIZE=1B: the pipeline alone at that size, nothing else)
 
 For each size, extracts are generated once (benchmarks/generate.py) under --work, then each path
@@ -69,6 +70,8 @@ def reset(folder: Path) -> None:
                  "stage-outputs", "config-spark"):
         target = folder / name
         shutil.rmtree(target) if target.is_dir() else target.unlink(missing_ok=True)
+    for sibling in ("storage", "cluster"):  # the spark-cluster path's (benchmarks/paths.py)
+        shutil.rmtree(folder.with_name(f"{folder.name}-{sibling}"), ignore_errors=True)
 
 
 def measure(path: str, folder: Path, out: Path, start: str | None = None, end: str | None = None) -> dict:
@@ -140,7 +143,8 @@ def bench_size(work: Path, n: int, paths: list[str], delete_files: bool = False)
             result["paths"][path] = {"failed": str(error)}
         print(f"{label(n)} {path}: {result['paths'][path]}", flush=True)
     pipeline_figures = work / f"figures-{label(n)}-pipeline.parquet"
-    for other, tolerance in (("spark", 0.0), ("floor", 0.0), ("polars", 1e-9), ("pandas", 1e-9)):
+    for other, tolerance in (("spark", 0.0), ("spark-cluster", 0.0), ("floor", 0.0), ("polars", 1e-9),
+                             ("pandas", 1e-9)):
         if "seconds" in result["paths"].get(other, {}) and "seconds" in result["paths"].get("pipeline", {}):
             result["paths"][other]["differences"] = differences(pipeline_figures,
                                                                 work / f"figures-{label(n)}-{other}.parquet", tolerance)
@@ -189,7 +193,8 @@ def main() -> None:
     parser.add_argument("--events-per-month", default="10M", help="incremental benchmark ('0' to skip)")
     parser.add_argument("--demo", action=argparse.BooleanOptionalAction, default=True, help="time `make demo` too")
     parser.add_argument("--spark", action=argparse.BooleanOptionalAction, default=False,
-                        help="run the pipeline with its extract stage on Spark too, at --sizes (make bench SPARK=1)")
+                        help="run the pipeline with its extract stage on Spark too, in local mode and on a "
+                             "standalone cluster on loopback, at --sizes (make bench SPARK=1)")
     parser.add_argument("--scale", help="only the pipeline at this size (make bench SIZE=1B), its files then deleted")
     parser.add_argument("--work", type=Path, default=HERE.parent / "data" / "bench")
     parser.add_argument("--results", type=Path, default=RESULTS)
@@ -210,7 +215,7 @@ def main() -> None:
     report = {"machine": machine(), "started": time.strftime("%Y-%m-%d %H:%M %Z"), "sizes": []}
     if "scale" in previous:
         report["scale"] = previous["scale"]  # the last --scale run, on the page beside this one
-    every = ["pipeline", *(["spark"] if args.spark else []), "floor", "polars", "pandas"]
+    every = ["pipeline", *(["spark", "spark-cluster"] if args.spark else []), "floor", "polars", "pandas"]
     runs = [(size, every) for size in filter(None, args.sizes.split(","))]
     runs += [(size, ["pipeline"]) for size in filter(None, args.pipeline_only.split(","))]
     for size, paths in runs:

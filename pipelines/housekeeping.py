@@ -36,8 +36,9 @@ def main() -> int:
         with warehouse.exclusive(store.warehouse, args.command, args.wait):
             if args.command == "retention":
                 with dg.DagsterInstance.get() as instance:
-                    policy = retention_policy(settings_now().config.housekeeping)
-                    report = apply_retention(store, instance, policy, dry_run=args.dry_run)
+                    config = settings_now().config
+                    report = apply_retention(store, instance, retention_policy(config.housekeeping),
+                                             dry_run=args.dry_run, storage=config.registry.spark.storage)
             elif args.command == "backup":
                 report = backup(store, args.dest)
             else:

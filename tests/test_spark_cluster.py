@@ -44,9 +44,9 @@ def test_a_standalone_cluster_publishes_the_duckdb_engines_figures_and_the_defau
             load_config(driver / "config")
         assert [str(p) for p in caught.value.problems] == [
             f"{driver / 'config' / 'sources.yaml'}: spark, key 'storage': must be set when Spark runs on a cluster "
-            f"(master {master}): by default the run's extract inputs and outputs are under the data folder on the "
-            "run worker's disk, which executors on other machines cannot read; set a folder every executor mounts "
-            "at the same path, or an object-store URI (s3a://, gs://, abfss://)"]
+            f"(master {master}): by default the archive and the run's extract inputs and outputs are under the "
+            "data folder on the run worker's disk, which executors on other machines cannot read; set a folder every "
+            "executor mounts at the same path, or an object-store URI (s3a://, gs://, abfss://)"]
         on_cluster(driver, master, storage=shared)
         (duck_result, _), (cluster_result, logs) = run(duck), run(driver)
     assert duck_result.success and cluster_result.success, logs[-20:]

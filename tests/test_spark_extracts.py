@@ -3,6 +3,7 @@ published KPI files exactly, from archived files and from Parquet folders where 
 
 import datetime as dt
 import hashlib
+import json
 import shutil
 from pathlib import Path
 
@@ -148,6 +149,10 @@ def test_both_runs_succeed_and_spark_reports_through_pipes(built):
     assert metadata["spark"]["files_unreadable"].value == 1 and metadata["duckdb"]["files_unreadable"].value == 0
     assert "customs 2025-01: 4,219 rows read from 5 file(s), 16 quarantined" in logs
     assert "licensing 2025-01: 1,805 rows read from 3 file(s), 4 quarantined" in logs
+    # the two agency-months were staged at once: each started before the other ended, by the job's own record
+    spans = job["spark_agency_month_spans"].value
+    assert [(span["agency"], span["month"]) for span in spans] == [("customs", MONTH), ("licensing", MONTH)]
+    assert max(span["started"] for span in spans) < min(span["ended"] for span in spans)
 
 
 @pytest.mark.spark
@@ -223,9 +228,14 @@ def test_run_outputs_are_run_scoped_parquet_that_one_step_loads_into_any_warehou
     assert sorted(p.name for p in prefix.iterdir()) == ["accounting.parquet", "aggregates", "catalogue.parquet",
                                                         "manifest.parquet", "quarantine", "spec.json",
                                                         "unreadable.parquet"]
-    inputs = root.parent / "shared" / result.run_id / "inputs"  # licensing's archived files, where executors read
-    assert sorted(p.relative_to(inputs).as_posix() for p in inputs.rglob("*.parquet")) == [
-        f"licensing/{MONTH}/{i:03d}-extract-{name}.parquet" for i, name in enumerate(("000", "001", "seeded"))]
+    # licensing's archived files are read where the archive is, under the storage root: nothing is copied for the run
+    archive = root.parent / "shared" / "archive"
+    spec = json.loads((prefix / "spec.json").read_text(encoding="utf-8"))
+    assert [file["uri"] for job in spec["agency_months"] for file in job.get("files", ())] == [
+        (archive / path).as_uri() for (path,) in query(root, "SELECT archive_path FROM raw_submissions WHERE "
+                                                             "source_path LIKE 'licensing/%/extract-%' "
+                                                             "ORDER BY source_path")]
+    assert not (root.parent / "shared" / result.run_id / "inputs").exists() and not (root / "archive").exists()
     store = DataStore(data_dir=str(tmp_path))
     with store.connect() as con:
         con.execute("BEGIN")
@@ -252,9 +262,9 @@ ENGINE_PROBLEMS = [
     (lambda d: d.update(spark={"mastr": "local[2]"}), "spark, key 'mastr': unknown key (did you mean 'master'?)"),
     (lambda d: (d["agencies"][0].update(engine="spark"), d.update(spark={"master": "spark://10.0.0.5:7077"})),
      "spark, key 'storage': must be set when Spark runs on a cluster (master spark://10.0.0.5:7077): by default the "
-     "run's extract inputs and outputs are under the data folder on the run worker's disk, which executors on other "
-     "machines cannot read; set a folder every executor mounts at the same path, or an object-store URI (s3a://, "
-     "gs://, abfss://)"),
+     "archive and the run's extract inputs and outputs are under the data folder on the run worker's disk, which "
+     "executors on other machines cannot read; set a folder every executor mounts at the same path, or an "
+     "object-store URI (s3a://, gs://, abfss://)"),
 ]
 
 

@@ -132,12 +132,18 @@ PYARROW_SCHEMES = {"s3a": "s3", "s3n": "s3", "abfss": "abfs", "wasbs": "abfs"}
 
 
 def filesystem(uri: str) -> tuple[pafs.FileSystem, str]:
-    """The file system of a local path or URI (file://, s3a:// or s3://, gs://, abfss://, hdfs://) and the path
-    inside it."""
+    """The file system of a local path or URI (file://, s3a:// or s3://, gs://, abfss://, hdfs://: pyarrow's own;
+    any other scheme through fsspec, with the package of that file system installed) and the path inside it."""
     if "://" not in uri:
         return pafs.LocalFileSystem(), os.path.abspath(uri)
     scheme, rest = uri.split("://", 1)
-    return pafs.FileSystem.from_uri(f"{PYARROW_SCHEMES.get(scheme, scheme)}://{rest}")
+    try:
+        return pafs.FileSystem.from_uri(f"{PYARROW_SCHEMES.get(scheme, scheme)}://{rest}")
+    except pa.ArrowInvalid:  # a scheme pyarrow does not know (memory://, or one a package adds to fsspec)
+        import fsspec
+
+        fs, path = fsspec.core.url_to_fs(uri)
+        return pafs.PyFileSystem(pafs.FSSpecHandler(fs)), path
 
 
 def as_uri(path: str, location: str) -> str:
@@ -308,8 +314,9 @@ def run(pipes: PipesContext) -> None:
 
     def stage(job: dict) -> tuple[list, list, list, dict]:
         """One agency-month, in a session of its own (its temporary views are its own): accounting, manifest and
-        unreadable rows, and its seconds."""
-        agency, month, timing = job["agency"], job["month"], {"gates": 0.0, "aggregation": 0.0}
+        unreadable rows, and its seconds (with when it started and ended, epoch seconds)."""
+        agency, month, timing = job["agency"], job["month"], {"gates": 0.0, "aggregation": 0.0,
+                                                               "started": time.time()}
         accounting, manifest, unreadable = [], [], []
         session = own_session(spark, spec["spark"])
         session.read.parquet(spec["catalogue"]).createOrReplaceTempView("stg_service_catalogue")
@@ -334,7 +341,7 @@ def run(pipes: PipesContext) -> None:
         else:
             readable = job["files"]
         if not readable:  # nothing readable: the month's transactions are not provided
-            return accounting, manifest, unreadable, timing
+            return accounting, manifest, unreadable, {**timing, "ended": time.time()}
         result, rejected, rows, cached = stage_agency_month(session, agency, month, readable, timing)
         part = f"{agency}-{month[:7]}"  # written now, so that the month's cached rows can go
         result.coalesce(1).write.mode("overwrite").parquet(f"{output}/aggregates/{part}")
@@ -343,14 +350,17 @@ def run(pipes: PipesContext) -> None:
         cached.unpersist()
         pipes.log.info(f"{agency} {month[:7]}: {sum(r['rows_read'] for r in rows):,} rows read from "
                        f"{len(readable)} file(s), {sum(r['rows_quarantined'] for r in rows):,} quarantined")
-        return accounting + rows, manifest, unreadable, timing
+        return accounting + rows, manifest, unreadable, {**timing, "ended": time.time()}
 
-    accounting, manifest, unreadable = [], [], []
+    accounting, manifest, unreadable, spans = [], [], [], []
     with ThreadPoolExecutor(max_workers=AGENCY_MONTHS_AT_ONCE) as pool:
-        for rows, listed, broken, timing in pool.map(stage, spec["agency_months"]):  # results in the spec's order
+        results = pool.map(stage, spec["agency_months"])  # in the spec's order
+        for job, (rows, listed, broken, timing) in zip(spec["agency_months"], results):
             accounting, manifest, unreadable = accounting + rows, manifest + listed, unreadable + broken
             seconds["gates"] += timing["gates"]
             seconds["aggregation"] += timing["aggregation"]
+            spans.append({"agency": job["agency"], "month": job["month"][:7], "started": round(timing["started"], 3),
+                          "ended": round(timing["ended"], 3)})
 
     for rows in (accounting, manifest, unreadable):
         for row in rows:
@@ -374,6 +384,8 @@ def run(pipes: PipesContext) -> None:
         "spark_gate_seconds": round(seconds["gates"], 3),
         "spark_aggregation_seconds": round(seconds["aggregation"], 3),
         "spark_seconds": round(time.monotonic() - started, 3),
+        # when each agency-month's staging started and ended (epoch seconds): up to AGENCY_MONTHS_AT_ONCE overlap
+        "spark_agency_month_spans": {"raw_value": spans, "type": "json"},
     })
 
 

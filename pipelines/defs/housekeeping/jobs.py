@@ -8,7 +8,8 @@ from pipelines.lib.resources import WAREHOUSE_POOL, DataStore, Settings
 
 @dg.op(pool=WAREHOUSE_POOL, description="Applies config/housekeeping.yaml: old runs, superseded raw copies, leftovers.")
 def apply_retention_policy(context: dg.OpExecutionContext, store: DataStore, settings: Settings) -> None:
-    report = apply_retention(store, context.instance, retention_policy(settings.config.housekeeping))
+    report = apply_retention(store, context.instance, retention_policy(settings.config.housekeeping),
+                             storage=settings.config.registry.spark.storage)
     context.log.info("deleted: " + ", ".join(f"{len(items)} {what}" for what, items in report.items()))
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from pipelines.lib.archive import Archive
 from pipelines.lib.config import Housekeeping
 from pipelines.lib.resources import DataStore
 from transforms import sql
@@ -27,7 +28,8 @@ def retention_policy(housekeeping: Housekeeping) -> RetentionPolicy:
                            housekeeping.temporary_files.keep_hours)
 
 
-def _purge_superseded(store: DataStore, cutoff: dt.datetime, now: dt.datetime, dry_run: bool) -> list[str]:
+def _purge_superseded(store: DataStore, archive: Archive, cutoff: dt.datetime, now: dt.datetime,
+                      dry_run: bool) -> list[str]:
     with store.connect() as con:
         con.execute(sql("archive_purges"))
         copies = con.execute(sql("superseded_archive_copies"), {"cutoff": cutoff}).fetchall()
@@ -35,7 +37,7 @@ def _purge_superseded(store: DataStore, cutoff: dt.datetime, now: dt.datetime, d
             return [path for path, _, _ in copies]
         # Delete first, record second: a run killed in between finds the copy again next time (unlink is a no-op).
         for path, _, _ in copies:
-            (store.archive / path).unlink(missing_ok=True)
+            archive.remove(path)
         con.execute("BEGIN")
         con.executemany("INSERT INTO archive_purges VALUES (?, ?, ?, ?)",
                         [[path, sha, now, f"superseded; last received {received:%Y-%m-%d}, retention "
@@ -51,13 +53,14 @@ def _leftover_temporary_files(store: DataStore, cutoff: dt.datetime) -> list[Pat
 
 
 def apply_retention(store: DataStore, instance: dg.DagsterInstance, policy: RetentionPolicy,
-                    now: dt.datetime | None = None, dry_run: bool = False) -> dict:
-    """Delete what the policy says may go; return what was (or, with dry_run, would be) deleted."""
+                    now: dt.datetime | None = None, dry_run: bool = False, storage: str | None = None) -> dict:
+    """Delete what the policy says may go; return what was (or, with dry_run, would be) deleted. `storage`: the
+    registry's spark.storage, where the archive is when it is set."""
     now = now or dt.datetime.now(dt.timezone.utc)
     report = {"archive_copies": [], "runs": [], "temporary_files": []}
     if policy.superseded_keep_days is not None:
         report["archive_copies"] = _purge_superseded(
-            store, now - dt.timedelta(days=policy.superseded_keep_days), now, dry_run)
+            store, Archive.of(store, storage), now - dt.timedelta(days=policy.superseded_keep_days), now, dry_run)
     if policy.run_history_keep_days is not None:
         old = instance.get_run_records(dg.RunsFilter(
             created_before=now - dt.timedelta(days=policy.run_history_keep_days), statuses=FINISHED))

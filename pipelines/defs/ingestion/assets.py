@@ -1,8 +1,9 @@
 """Raw layer: every submission archived unchanged, by checksum, and listed in `raw_submissions`.
 
 A file dropped at data/landing/<agency>/<YYYY-MM>/<name> is copied to data/archive/<sha[:2]>/<sha><suffix>
-(read-only) the first time its bytes are seen; an identical resubmission changes nothing, a changed file is a
-new version beside the old one, and a version sent again after another (A, B, then A) is in force again. Nothing
+(<spark.storage>/archive/ when the registry sets a storage root: pipelines/lib/archive.py), read-only, the first
+time its bytes are seen; an identical resubmission changes nothing, a changed file is a new version beside the old
+one, and a version sent again after another (A, B, then A) is in force again. Nothing
 here parses a file: staging reads the archived copies. Nothing outside data/landing/ is read: what is not taken
 (a link out or in a loop, a folder named like a file, a file where a folder belongs) is quarantined with
 return_type `landing` and its rule.
@@ -11,7 +12,6 @@ return_type `landing` and its rule.
 
 import datetime as dt
 import os
-import shutil
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -20,6 +20,7 @@ import polars as pl
 
 from pipelines.defs.ingestion.http import FetchError, HttpSource, display_url, fetch
 from pipelines.lib import quarantine
+from pipelines.lib.archive import Archive
 from pipelines.lib.config import RETURN_TYPES, Agency
 from pipelines.lib.config.limits import HttpLimits
 from pipelines.lib.faults import pause_point
@@ -34,8 +35,8 @@ ARCHIVED_SCHEMA = {"source_path": pl.String, "sha256": pl.String, "size_bytes": 
                    "source": pl.String, "agency_id": pl.String, "month": pl.Date, "archive_path": pl.String}
 
 
-def archive_files(con, store: DataStore, files: list[tuple[Path, str | None, dt.date | None]], hashes: list[str],
-                  source: str) -> int:
+def archive_files(con, store: DataStore, archive: Archive, files: list[tuple[Path, str | None, dt.date | None]],
+                  hashes: list[str], source: str) -> int:
     """Archive landed files of distinct paths, given their sha256s: the bytes not archived yet are copied, and each
     file whose bytes are not the version in force for its path gets a `raw_submissions` row (all in one insert).
     Returns how many were new."""
@@ -46,9 +47,7 @@ def archive_files(con, store: DataStore, files: list[tuple[Path, str | None, dt.
         if current.get(source_path) == sha:
             continue  # an identical resubmission of the version in force
         archive_path = f"{sha[:2]}/{sha}{path.suffix.lower()}"
-        target = store.archive / archive_path
-        if not target.exists():
-            write_atomically(target, lambda temporary: (shutil.copyfile(path, temporary), os.chmod(temporary, 0o444)))
+        archive.put(path, archive_path)
         landed = path.stat()
         rows.append((source_path, sha, landed.st_size,
                      dt.datetime.fromtimestamp(landed.st_mtime, dt.timezone.utc),  # when it landed on the drop
@@ -61,12 +60,13 @@ def archive_files(con, store: DataStore, files: list[tuple[Path, str | None, dt.
 
 
 def archive_all(store: DataStore, files: list[tuple[Path, str | None, dt.date | None]],
-                source: str = "file_drop") -> dict:
+                source: str = "file_drop", storage: str | None = None) -> dict:
+    """Archive landed files (`storage`: the registry's spark.storage, the archive's root when set)."""
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:  # hashlib releases the GIL: in parallel
         hashes = list(pool.map(sha256_file, [path for path, _, _ in files]))
     with store.connect() as con:
         con.execute("BEGIN")
-        new = archive_files(con, store, files, hashes, source)
+        new = archive_files(con, store, Archive.of(store, storage), files, hashes, source)
         pause_point("archive")
         con.execute("COMMIT")
     return {"files_seen": len(files), "files_new": new, "files_unchanged": len(files) - new,
@@ -88,7 +88,7 @@ def raw_agency_returns(context: dg.AssetExecutionContext, store: DataStore,
             found, lost = month_folder(store, agency.folder, month)
             files += [(path, agency.id, month) for path in found]
             problems += [(problem, agency.id, month) for problem in lost]
-    counts = archive_all(store, files)
+    counts = archive_all(store, files, storage=settings.config.registry.spark.storage)
     record_landing_problems(store, problems, window.start.date(), window.end.date(), [a.id for a in agencies])
     return dg.MaterializeResult(metadata={**counts, "agencies": len({a for _, a, _ in files}),
                                           "not_taken": len(problems)})
@@ -129,8 +129,8 @@ def record_landing_problems(store: DataStore, problems: list[tuple], start: dt.d
 @dg.asset(pool=WAREHOUSE_POOL, group_name="raw", kinds={"duckdb"})
 def raw_reference_files(store: DataStore, settings: Settings) -> dg.MaterializeResult:
     """The central files, archived unchanged: the service catalogue and the benefits register."""
-    # settings is not read here, but asking for it means the configuration is checked before this step archives
-    # anything, whichever executor runs it and whatever else the run selects.
+    # asking for settings also means the configuration is checked before this step archives anything, whichever
+    # executor runs it and whatever else the run selects.
     files, problems, root = [], [], store.landing.resolve()
     for rel in CENTRAL_FILES.values():
         path = store.landing / rel
@@ -141,7 +141,7 @@ def raw_reference_files(store: DataStore, settings: Settings) -> dg.MaterializeR
             problems.append((LandingProblem(rel, taken.rule, taken.message), None, None))
         else:
             files.append((path, None, None))
-    counts = archive_all(store, files)
+    counts = archive_all(store, files, storage=settings.config.registry.spark.storage)
     record_landing_problems(store, problems, None, None, None)
     return dg.MaterializeResult(metadata={**counts, "not_taken": len(problems)})
 
@@ -191,7 +191,7 @@ def raw_api_returns(context: dg.AssetExecutionContext, store: DataStore,
             names = {t: config.layout(agency, t).file for t in RETURN_TYPES}
             failures += fetch_api_returns(store, agency, names, month, config.limits.http)
             files += [(path, agency.id, month) for path in month_folder(store, agency.folder, month)[0]]
-    counts = archive_all(store, files, source="http")
+    counts = archive_all(store, files, source="http", storage=config.registry.spark.storage)
     with store.connect() as con:
         con.execute("BEGIN")
         # only the agencies this run fetched: another agency's failed fetch stays on record
@@ -213,6 +213,7 @@ def raw_performance_records(store: DataStore, settings: Settings) -> dg.Material
             found, lost = scan_landing(store.landing, store.landing / agency.folder)
             files += [(path, agency.id, None) for path in found]
             problems += [(problem, agency.id, None) for problem in lost]
-    counts = archive_all(store, files, source="performance_platform")
+    counts = archive_all(store, files, source="performance_platform",
+                         storage=settings.config.registry.spark.storage)
     record_landing_problems(store, problems, None, None, [a.id for a in agencies])
     return dg.MaterializeResult(metadata={**counts, "not_taken": len(problems)})

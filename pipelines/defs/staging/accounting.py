@@ -14,6 +14,7 @@ import polars as pl
 
 from pipelines.defs.staging.readers import FileLayout, ParseError, read_table
 from pipelines.lib import quarantine
+from pipelines.lib.archive import Archive
 from pipelines.lib.config.limits import FileLimits
 from pipelines.lib.resources import DataStore
 from pipelines.lib.warehouse import delete_run_slice
@@ -107,17 +108,20 @@ def summary(accounting: pl.DataFrame, rules: dict[str, int], accepted: pl.DataFr
 
 
 def stage_whole_files(store: DataStore, name: str, files: list[tuple], validator, table: str,
-                      limits: FileLimits | None = None, layouts: dict[str, FileLayout] | None = None) -> dict:
+                      limits: FileLimits | None = None, layouts: dict[str, FileLayout] | None = None,
+                      storage: str | None = None) -> dict:
     """Stage files that are each read whole (not by month): the catalogue, the benefits register, records.
     `files`: (source_path, sha256, agency_id, archive_path); `validator(frame, con, agency_id)` returns
-    (accepted, quarantined); `layouts`: agency -> the layout its files are read by (else as sent). With no file at
-    all the staged table is left as it was."""
+    (accepted, quarantined); `layouts`: agency -> the layout its files are read by (else as sent); `storage`: the
+    registry's spark.storage (the archive's root when set). With no file at all the staged table is left as it
+    was."""
+    archive = Archive.of(store, storage)
     with store.connect() as con:
         accepted_parts, failures, accounting = [], [], []
         for source_path, sha, agency_id, archive_path in files:
             frame = None
             try:
-                frame = read_table(store.archive / archive_path, (layouts or {}).get(agency_id, AS_SENT), source_path,
+                frame = read_table(archive.local(archive_path), (layouts or {}).get(agency_id, AS_SENT), source_path,
                                    limits).with_columns(pl.lit(source_path).alias(FILE))
                 accepted, failed = validator(frame, con, agency_id)
                 accepted_parts.append(accepted)

@@ -5,11 +5,13 @@ An agency's registry entry says `engine: spark` (default `duckdb`) and, optional
 folder per month (`{month}` is YYYY-MM; a local path or an object-store URI) where its extracts live and are read,
 instead of landed files copied into the archive. The registry's `spark:` section says where Spark runs (`master`,
 or `remote` for a Spark Connect address, `token_env` naming the variable that holds its token, `conf`) and the one
-root for what executors read and write (`storage`, default data/stage-outputs/ on the run worker: local masters
-only): each run's copies of archived extracts (`<storage>/<run id>/inputs/`, when storage is set) and its
-outputs. Three steps (SparkStage): the inputs and the job's spec written in the `warehouse` pool, the Spark job
-(pipelines/lib/spark_job.py) outside it, never opening the warehouse (any number at once, on any worker), and
-load_stage_outputs in the pool again, the only one that writes the stage's tables.
+root for what executors read and write (`storage`; unset, the run worker's own disk: local masters only): the
+archive (`<storage>/archive/`, pipelines/lib/archive.py), where executors read archived Parquet extracts as they
+are, and each run's extracts converted from CSV (`<storage>/<run id>/inputs/`) and outputs (unset:
+data/archive/ and data/stage-outputs/<run id>/). Three steps (SparkStage): the inputs and the job's spec written
+in the `warehouse` pool, the Spark job (pipelines/lib/spark_job.py) outside it, never opening the warehouse (any
+number at once, on any worker), and load_stage_outputs in the pool again, the only one that writes the stage's
+tables.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from pathlib import Path, PurePosixPath
 
 import dagster as dg
 
+from pipelines.lib.archive import Archive
 from pipelines.lib.config import Config, Spark
 from pipelines.lib import faults, quarantine
 from pipelines.lib.warehouse import delete_run_slice
@@ -65,13 +68,9 @@ def run_root(store, settings: Spark, run_id: str) -> str:
     return f"{root.rstrip('/')}/{run_id}"
 
 
-def staged_input(path: Path, name: str, root: str, agency_id: str, month: dt.date, index: int,
-                 settings: Spark, archived: bool) -> str:
-    """The URI executors read an extract from: the archived file itself when no storage is set (a local master, on
-    this machine) and it is one, else a copy under <run root>/inputs/ (where every executor can read it, and which
-    outlives the step that converted a CSV)."""
-    if settings.storage is None and archived:
-        return path.as_uri()
+def staged_input(path: Path, name: str, root: str, agency_id: str, month: dt.date, index: int) -> str:
+    """The URI executors read an extract converted on the run worker (a CSV made Parquet) from: a copy under
+    <run root>/inputs/, where every executor can read it, and which outlives the step that converted it."""
     import pyarrow.fs as pafs
 
     from pipelines.lib.spark_job import as_uri, filesystem
@@ -105,19 +104,22 @@ class SparkStage:
             return {}
         settings = config.registry.spark
         root = run_root(store, settings, context.run.run_id)
+        archive = Archive.of(store, settings.storage)
         specs, unreadable = [], []
         for (agency_id, month), job in sorted(jobs.items()):
             if "files" in job:
                 files = []
                 for source_path, sha, archive_path in job["files"]:
+                    archived = archive.local(archive_path)
                     try:
-                        path = as_parquet(store.archive / archive_path, source_path, work)
+                        path = as_parquet(archived, source_path, work)
                     except ValueError as error:
                         unreadable.append((agency_id, month.isoformat(), source_path, sha, str(error)))
                         continue
-                    files.append({"source_file": source_path, "sha256": sha,
-                                  "uri": staged_input(Path(path), source_path, root, agency_id, month, len(files),
-                                                      settings, archived=Path(path).is_relative_to(store.archive))})
+                    # an archived Parquet file is read where the archive is; a converted CSV from the run's inputs
+                    uri = archive.uri(archive_path) if path == archived else staged_input(
+                        Path(path), source_path, root, agency_id, month, len(files))
+                    files.append({"source_file": source_path, "sha256": sha, "uri": uri})
                 job = {**job, "files": files}
                 if not files:
                     continue

@@ -25,6 +25,7 @@ import dagster as dg
 import duckdb
 
 from pipelines.defs.staging.extract_engines import SparkStage
+from pipelines.lib.archive import Archive
 from pipelines.lib.config import Config
 from pipelines.lib.partitions import agencies_of_run, monthly
 from pipelines.lib.resources import WAREHOUSE_POOL, DataStore, Settings
@@ -109,13 +110,13 @@ def ids_proven_unique(paths: list[str]) -> bool:
             and all(before[1] < after[0] for before, after in zip(ranges, ranges[1:])))
 
 
-def stage_agency_month(con, store: DataStore, agency_id: str, month: dt.date, files: list[tuple[str, str, str]],
+def stage_agency_month(con, archive: Archive, agency_id: str, month: dt.date, files: list[tuple[str, str, str]],
                        work: Path, tally: Counter) -> list[dict]:
     """Gate and aggregate one agency's extracts of one month inside the caller's transaction; the accounting rows."""
     readable, accounting = [], []
     for source_path, sha, archive_path in files:
         try:
-            readable.append((source_path, sha, as_parquet(store.archive / archive_path, source_path, work)))
+            readable.append((source_path, sha, as_parquet(archive.local(archive_path), source_path, work)))
         except UnreadableExtract as error:
             quarantine.write(con, [{"return_type": RETURN_TYPE, "agency_id": agency_id, "month": month,
                                     "source_file": source_path, "sha256": sha, "rule": "unreadable_file",
@@ -177,6 +178,7 @@ def stage_extracts(store: DataStore, patterns: dict[str, str], start: dt.date, e
     staged by Spark (stg_extract_spark_outputs, extract_engines.py; `context` is the asset's), and their outputs are
     loaded here in the same transaction."""
     tally, accounting = Counter(), []  # seconds per phase; agency-months per kind of duplicate check
+    archive = Archive.of(store, config.registry.spark.storage if config is not None else None)
     store.root.mkdir(parents=True, exist_ok=True)
     with (store.connect() as con, memory_limit(con, MEMORY_LIMIT),
           tempfile.TemporaryDirectory(dir=store.root, prefix=".extracts-") as work):
@@ -193,7 +195,7 @@ def stage_extracts(store: DataStore, patterns: dict[str, str], start: dt.date, e
         for (agency_id, month), files in sorted(submissions.items()):
             rows = [{**row, "return_type": RETURN_TYPE, "agency_id": agency_id, "month": month,
                      "rows_accepted": row["rows_read"] - row["rows_quarantined"]}
-                    for row in stage_agency_month(con, store, agency_id, month, files, Path(work), tally)]
+                    for row in stage_agency_month(con, archive, agency_id, month, files, Path(work), tally)]
             quarantine.write(con, accounting=rows)
             accounting += rows
         accounting += spark.load(con)

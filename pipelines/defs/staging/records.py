@@ -26,4 +26,5 @@ def stg_reported_figures(store: DataStore, settings: Settings) -> dg.Materialize
         return accepted.with_columns(pl.lit(agency_id).alias("agency_id")), failed
 
     return dg.MaterializeResult(metadata=stage_whole_files(store, "performance_records", files, validator,
-                                                           "stg_reported_figures"))
+                                                           "stg_reported_figures",
+                                                           storage=config.registry.spark.storage))

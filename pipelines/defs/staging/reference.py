@@ -20,7 +20,7 @@ def stage_reference(store: DataStore, settings: Settings, name: str, validator, 
     with store.connect() as con:
         files = central_file(con, name)
     return stage_whole_files(store, name, files, lambda frame, con, _: validator(frame, con), table,
-                             settings.config.limits.files)
+                             settings.config.limits.files, storage=settings.config.registry.spark.storage)
 
 
 def central_file(con, name: str) -> list[tuple]:
@@ -120,7 +120,8 @@ def stg_service_catalogue(store: DataStore, settings: Settings) -> dg.Materializ
         files = in_catalogue_order(config, central_file(con, "service_catalogue"), agency_catalogue_files(con, config))
     facts: list[pl.DataFrame] = []
     metadata = stage_whole_files(store, "service_catalogue", files, catalogue_validator(config, facts),
-                                 "stg_service_catalogue", config.limits.files, catalogue_layouts(config))
+                                 "stg_service_catalogue", config.limits.files, catalogue_layouts(config),
+                                 storage=config.registry.spark.storage)
     with store.connect() as con:
         con.execute("BEGIN")
         con.execute("DELETE FROM stg_service_facts")

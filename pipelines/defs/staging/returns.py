@@ -17,6 +17,7 @@ from pipelines.defs.staging.unrecognised import (not_recognised, outside_agency_
 from pipelines.defs.staging.csv_batches import read_plain_csvs
 from pipelines.defs.staging.passes import file_failure, normalised_files, validated
 from pipelines.defs.staging.readers import read_table
+from pipelines.lib.archive import Archive
 from pipelines.lib.config import Config
 from pipelines.lib.partitions import agencies_of_run, monthly
 from pipelines.lib.resources import WAREHOUSE_POOL, DataStore, Settings
@@ -60,6 +61,7 @@ def stage_returns(store: DataStore, config: Config, return_type: str, start: dt.
                              and config.mapping(a).returns.service_facts == "return"]
         catalogue = catalogue.with_columns(pl.col("agency_id").is_in(facts_from_return).alias(FACTS_FROM_RETURN))
         submissions = submissions_in_force(con, start, end)
+        archive = Archive.of(store, config.registry.spark.storage)
         files, unrecognised = [], []
         for source_path, sha, agency_id, month, archive_path in submissions:
             agency = config.agency(agency_id)
@@ -74,7 +76,7 @@ def stage_returns(store: DataStore, config: Config, return_type: str, start: dt.
             if layout.file is None or not matches_file(layout.file, name):
                 continue
             files.append(((source_path, sha, agency_id, month),
-                          (source_path, store.archive / archive_path, layout, agency.mapping)))
+                          (source_path, archive.local(archive_path), layout, agency.mapping)))
         accepted, quarantined, accounting_rows, rules, warnings = [], [], [], Counter(), {}
         for part in agency_month_parts(files, config.limits.files.max_file_bytes):
             good, bad, rows, counts, said = stage_part(config, return_type, catalogue, part)

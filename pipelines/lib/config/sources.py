@@ -152,10 +152,11 @@ class Spark(Model):
     remote: str | None = None  # a Spark Connect address (sc://host:15002) instead of a master
     token_env: str | None = None  # the NAME of the environment variable holding the Connect token, never its value
     conf: dict[str, SparkValue] = {}  # as written in YAML: 400, true and 8g alike
-    # The one root for what executors read and write: each run's extract inputs (archived copies) and outputs, under
-    # <storage>/<run id>/. A folder every executor mounts at the same path, or an object-store URI (s3a://, gs://,
-    # abfss://: fsspec/pyarrow reach it here, the cluster's connector there). Default <data_dir>/stage-outputs, the
-    # run worker's own disk: local masters only (checked below).
+    # The one root for what executors read and write: the archive of submissions (<storage>/archive/, read by
+    # executors where it is), and each run's converted inputs and outputs under <storage>/<run id>/. A folder every
+    # executor mounts at the same path, or a URI (s3a://, gs://, abfss://: pyarrow, or fsspec with the file system's
+    # package, reaches it here, the cluster's connector there). Unset: <data_dir>/archive and
+    # <data_dir>/stage-outputs, the run worker's own disk: local masters only (checked below).
     storage: str | None = None
 
     def on_cluster(self) -> bool:
@@ -196,9 +197,9 @@ class Registry(Model):
         if self.spark.on_cluster() and self.spark.storage is None and any(a.engine == "spark" for a in self.agencies):
             where = f"remote {self.spark.remote}" if self.spark.remote else f"master {self.spark.master}"
             problems.append((("spark", "storage"), f"must be set when Spark runs on a cluster ({where}): by default "
-                             "the run's extract inputs and outputs are under the data folder on the run worker's "
-                             "disk, which executors on other machines cannot read; set a folder every executor "
-                             "mounts at the same path, or an object-store URI (s3a://, gs://, abfss://)"))
+                             "the archive and the run's extract inputs and outputs are under the data folder on the "
+                             "run worker's disk, which executors on other machines cannot read; set a folder every "
+                             "executor mounts at the same path, or an object-store URI (s3a://, gs://, abfss://)"))
         problems += [(("agencies", i, "first_month"), f"is before the registry's first_month {self.first_month}")
                      for i, a in enumerate(self.agencies) if a.first_month and a.first_month < self.first_month]
         for index, agency in enumerate(self.agencies):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
+from itertools import pairwise
 from pathlib import Path
 
 import duckdb
@@ -75,7 +76,8 @@ class QuarantinedRow(Result):
     source_file: str  # as the run names it: <agency folder>/<YYYY-MM>/<file name>
     row_number: int | None  # 1 = the first row under the header; None: the whole file
     service_id: str | None  # the row's service, where it has one
-    period: str | None  # the row's period as sent, where it has exactly one
+    period: str | None  # the row's period as sent, where it has exactly one; else the period of the figure set
+    # aside, first day to last day, where the run's record names one (a row of a header-encoded layout)
     column_name: str | None
     offending_value: str | None
     rule: str
@@ -265,12 +267,16 @@ def _catalogue(config: Config, agency_id: str, path: Path, name: str, source_fil
 def _quarantined(listing: pl.DataFrame, return_type: str, frame: pl.DataFrame, layout) -> list[QuarantinedRow]:
     """The quarantine rows as listed, with the service and the period of each row where the file has them."""
     named = _row_names(frame, layout, return_type)
-    return [QuarantinedRow(return_type=return_type, source_file=r["source_file"], row_number=r["row_number"],
-                           service_id=named.get(r["row_number"], (None, None))[0],
-                           period=named.get(r["row_number"], (None, None))[1], column_name=r["column_name"],
-                           offending_value=r["offending_value"], rule=r["rule"], message=r["message"],
-                           rows_represented=r["rows_represented"])
-            for r in listing.iter_rows(named=True)]
+    quarantined = []
+    for r in listing.iter_rows(named=True):
+        service, period = named.get(r["row_number"], (None, None))
+        if period is None and r.get("period_start") and r.get("period_end"):
+            period = f"{r['period_start']:%Y-%m-%d} to {r['period_end']:%Y-%m-%d}"
+        quarantined.append(QuarantinedRow(
+            return_type=return_type, source_file=r["source_file"], row_number=r["row_number"], service_id=service,
+            period=period, column_name=r["column_name"], offending_value=r["offending_value"], rule=r["rule"],
+            message=r["message"], rows_represented=r["rows_represented"]))
+    return quarantined
 
 
 def _row_names(frame: pl.DataFrame, layout, return_type: str) -> dict[int, tuple[str | None, str | None]]:
@@ -348,6 +354,9 @@ def _columns(frame: pl.DataFrame, config: Config, agency, recognised: list[Recog
         for column, ours in returns.catalogue.rename.items():
             if column in uses:
                 uses[column].append(f"catalogue: {ours}")
+        codes = returns.catalogue.channels_offered
+        if codes and codes.column in uses:
+            uses[codes.column].append("catalogue: the channels offered")
     return [ColumnUse(column=c, use="; ".join(dict.fromkeys(u)) or "ignored") for c, u in uses.items()]
 
 
@@ -362,16 +371,17 @@ def _suspicious(con, frame: pl.DataFrame, config: Config, agency, recognised: li
         found.append(f"a period of {months} months ({label}, {count} services): a month, a quarter or a year was "
                      "expected; if its label is a typo, correct it with the mapping's rename")
     layout = config.layout(agency, "transactions")
-    last: dict[str, dt.date] = {}  # per header family and measure, the end of the period of the column before
+    families: dict[str, list[tuple[str, dt.date]]] = {}  # per header family and measure: (column, period end)
     for column, (period, _, _) in header_columns(frame.columns, layout.headers).items():
         read = parse_period(period, layout.period_grain == "financial_year") if period else None
-        if read is None:
-            continue
-        family = column.replace(period, "{period}")
-        if family in last and read[1] < last[family]:
-            found.append(f"the column {column!r} names a period ending before the column to its left: a label out "
-                         "of sequence (a typo?)")
-        last[family] = read[1]
+        if read is not None:
+            families.setdefault(column.replace(period, "{period}"), []).append((column, read[1]))
+    for columns in families.values():  # oldest first or newest first, as most of the family's columns go
+        steps = [(left, right, end > before) for (left, before), (right, end) in pairwise(columns) if end != before]
+        rising = 2 * sum(later for _, _, later in steps) >= len(steps)
+        found += [f"the columns {left!r} and {right!r} name periods out of the order of the others "
+                  f"({'oldest' if rising else 'newest'} first): a label out of sequence (a typo?)"
+                  for left, right, later in steps if later != rising]
     for (return_type, rule), n in sorted(rules.items()):
         if rule in ("digital_above_total", "channels_do_not_sum_to_total"):
             found.append(f"{n} figures of {return_type} quarantined as a total below its channels ({rule})")

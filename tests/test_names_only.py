@@ -201,3 +201,48 @@ def test_the_header_typo_is_corrected_by_rename_and_warned_about_without_it(publ
         "read as the 12 months ending December 2015; if it is a typo, correct it with rename (README, Onboarding "
         "an agency)"]
     assert headers_of_odd_length(["2016-Q1 Volume", "July 2015 to June 2016 Volume"], families) == []
+
+
+def test_without_the_rename_the_typo_header_is_read_as_its_family_says(tmp_path):
+    # the typo's column and the digital column of the 12 months to December 2015 make one row per service, as with
+    # the rename: no duplicate_row, the same figures accepted
+    from pipelines.preview import preview_file  # staging's code, as the CLI imports it
+
+    config = onboarded_config(tmp_path)
+    mapping = config / "mappings" / "waterways.yaml"
+    text = mapping.read_text(encoding="utf-8")
+    typo = "      January 2014 to December 2015 Volume: January 2015 to December 2015 Volume\n"
+    mapping.write_text(text.replace(typo, ""), encoding="utf-8")
+    with_rename = preview_file(load_config(onboarded_config(tmp_path / "corrected")), "waterways", FIXTURE,
+                               dt.date(2015, 12, 1))
+    without = preview_file(load_config(config), "waterways", FIXTURE, dt.date(2015, 12, 1))
+    assert [(r.rule, r.rows) for r in without.rules] == [("channel_not_offered", 1)]
+    assert (without.rows_accepted, without.rows_quarantined) == (7, 1)
+    assert without.outcomes == with_rename.outcomes
+    assert without.suspicious[0] == "mapping waterways, waterways/2015-12/services.csv: " + headers_of_odd_length(
+        ["January 2014 to December 2015 Volume"], ReturnLayout.model_validate(
+            yaml.safe_load(text)["returns"]["transactions"]).headers)[0]
+
+
+def test_the_preview_of_the_walk_through(tmp_path):
+    # the file lists its periods newest first: no column is out of sequence; the channel codes are the catalogue's
+    from pipelines.preview import preview_file
+
+    found = preview_file(load_config(onboarded_config(tmp_path)), "waterways", FIXTURE, dt.date(2015, 12, 1))
+    uses = {c.column: c.use for c in found.columns}
+    assert uses["Channels"] == "catalogue: the channels offered"
+    assert uses["Department"] == "catalogue: department"
+    assert found.suspicious == []
+    assert found.periods == ["2014-15", "12 months to Jun 2015", "12 months to Sep 2015", "12 months to Dec 2015"]
+    swapped = tmp_path / "2015-12" / "services.csv"
+    swapped.parent.mkdir()
+    swapped.write_text(FIXTURE.read_text(encoding="utf-8").replace("July 2014 to June 2015 Volume",
+                                                                   "July 2013 to June 2014 Volume", 1),
+                       encoding="utf-8")
+    found = preview_file(load_config(onboarded_config(tmp_path / "again")), "waterways", swapped)
+    assert found.suspicious == [
+        "the columns 'July 2013 to June 2014 Volume' and 'April 2014 to March 2015 Volume' name periods out of the "
+        "order of the others (newest first): a label out of sequence (a typo?)"]
+    set_aside = next(q for q in found.quarantined if q.rule == "channel_not_offered")
+    assert (set_aside.row_number, set_aside.service_id, set_aside.period) == (
+        3, "report-a-pollution-incident", "2014-10-01 to 2015-09-30")

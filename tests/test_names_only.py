@@ -174,6 +174,14 @@ def test_the_mapping_keys_are_typed(tmp_path):
         "the id is derived from the name or renamed from a column, not both"]
 
 
+def test_a_catalogue_reads_the_channels_offered_from_a_column_never_from_markers(tmp_path):
+    mapping = yaml.safe_load((EXAMPLE / "mappings" / "waterways.yaml").read_text(encoding="utf-8"))
+    mapping["returns"]["catalogue"]["channels_offered"] = {"markers": True}
+    assert config_problems(tmp_path, mapping) == [
+        "a catalogue has no channel cells to read markers from: give the column listing the channels offered "
+        "(markers belong in a return's channels_offered)"]
+
+
 def test_a_wrong_channel_sets_aside_that_channel_and_the_record_names_service_and_period(published):
     store, _ = published
     with store.connect() as con:

@@ -220,6 +220,10 @@ class CatalogueLayout(Model):
         if self.channels_offered is not None and "channels_offered" in self.rename.values():
             problems.append((("channels_offered",), "the channels offered are read by their codes or renamed from a "
                                                     "column, not both"))
+        if self.channels_offered is not None and self.channels_offered.markers:
+            problems.append((("channels_offered", "markers"), "a catalogue has no channel cells to read markers "
+                                                               "from: give the column listing the channels offered "
+                                                               "(markers belong in a return's channels_offered)"))
         raise_broken(problems)
         return self
 

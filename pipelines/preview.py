@@ -421,7 +421,8 @@ def render(preview: Preview) -> str:
     lines += [f"warning: {g.kpi} cannot be formed for {g.services_affected} of {g.services} services of "
               f"{g.agency_id} ({g.reason}): {g.fix}" for g in preview.gaps]
     lines += [f"suspicious: {s}" for s in preview.suspicious]
-    lines.append("something would be published" if preview.publishes else "nothing would be published")
+    lines.append("KPI figures would be published" if preview.publishes else "no KPI figure would be published" + (
+        f" (the volumes of the {preview.rows_accepted} rows accepted would be)" if preview.rows_accepted else ""))
     return "\n".join(lines)
 
 

@@ -203,6 +203,22 @@ def test_check_config_refuses_two_columns_to_one_target_without_a_combining_rule
         f"{problem}\n"))
 
 
+def test_check_config_names_every_problem_of_a_broken_unpivot_at_once(tmp_path):
+    # an unknown key, the unpivot's own rule and a rule of the whole mapping, in one check (each hid the next)
+    shutil.copytree(CONFIG, tmp_path / "config")
+    mapping = tmp_path / "config" / "mappings" / "two_year_inventory.yaml"
+    mapping.write_text(mapping.read_text().replace("      combine: {other: sum}", "      totl: all").replace(
+        "rename: {fiscal_yr: month}", "rename: {fiscal_yr: month, year: month}"))
+    done = check_config(tmp_path / "config")
+    where = f"  {mapping}: mapping 'two_year_inventory', return 'transactions', key"
+    assert (done.returncode, done.stdout + done.stderr) == (1, (
+        f"the configuration has 3 problems:\n{where} 'unpivot.totl': unknown key (did you mean 'total'?)\n"
+        f"{where} 'unpivot.columns': email_applications, fax_applications, other_applications all go to 'other': "
+        "say how they are added up with combine: {other: sum} (or sum_provided)\n"
+        f"{where} 'rename.year': fiscal_yr, year are all renamed to 'month': one column goes to a target (columns "
+        "added up are an unpivot with combine)\n"))
+
+
 def wide(**layout) -> ReturnLayout:
     return ReturnLayout.model_validate({
         "file": "x.csv", "rename": {"year": "month"}, "not_applicable": ["not_applicable"], "ambiguous": ["no_data"],

@@ -16,7 +16,7 @@ import duckdb
 import polars as pl
 from pydantic import BaseModel, ConfigDict
 
-from pipelines.defs.staging.agencies import agency_rows
+from pipelines.defs.staging.agencies import insert_agencies
 from pipelines.defs.staging.passes import file_failure
 from pipelines.defs.staging.readers import read_table
 from pipelines.defs.staging.reference import catalogue_layouts, catalogue_validator, in_catalogue_order
@@ -172,7 +172,7 @@ def preview_file(config: Config, agency_id: str, path: Path, month: dt.date | No
     catalogue, quarantined = _catalogue(config, agency_id, path, name, source_file, sha, landing)
     con = duckdb.connect()  # in memory: nothing is written anywhere
     bootstrap(con)
-    con.executemany(f"INSERT INTO stg_agencies VALUES ({', '.join('?' * 7)})", agency_rows(config))
+    insert_agencies(con, config)
     con.register("catalogue_frame", catalogue)
     con.execute("INSERT INTO stg_service_catalogue BY NAME SELECT * FROM catalogue_frame")
     rows, rule_rows, staged_rows, warnings = {}, Counter(), [], []

@@ -254,3 +254,25 @@ def test_the_preview_of_the_walk_through(tmp_path):
     set_aside = next(q for q in found.quarantined if q.rule == "channel_not_offered")
     assert (set_aside.row_number, set_aside.service_id, set_aside.period) == (
         3, "report-a-pollution-incident", "2014-10-01 to 2015-09-30")
+
+
+def test_two_header_measures_to_one_target_are_a_configuration_error(tmp_path):
+    mapping = yaml.safe_load((EXAMPLE / "mappings" / "waterways.yaml").read_text(encoding="utf-8"))
+    mapping["returns"]["transactions"]["headers"][0]["measures"]["Web volume"] = "online"
+    assert config_problems(tmp_path, mapping) == [
+        "Digital volume, Web volume all go to 'online': a family's columns are not added up (an "
+        "unpivot's combine adds columns up)"]
+
+
+def test_two_header_families_giving_one_figure_twice_are_an_error_naming_both_columns():
+    layout = ReturnLayout.model_validate({
+        "file": "t.csv", "rename": {"Service": "service_name"}, "service_id": {"from": "service_name"},
+        "headers": [{"pattern": "{period} {measure}", "measures": {"Volume": "total"}},
+                    {"pattern": "{measure} for {period}", "measures": {"Volume": "total"}}]})
+    frame = pl.DataFrame({"Service": ["Book a test"], "2024-03 Volume": ["10"], "Volume for 2024-03": ["12"],
+                          FILE: ["t.csv"], ROW: [1]})
+    with pytest.raises(LayoutError) as raised:
+        normalise(frame, layout, "transactions")
+    assert str(raised.value) == (
+        "the columns '2024-03 Volume' and 'Volume for 2024-03' are both 'total' for 2024-03: header families cannot "
+        "add columns up (an unpivot's combine can); map one of their measures to another target or leave it out")

@@ -124,6 +124,14 @@ def from_headers(frame: pl.DataFrame, families: list[HeaderFamily], keep: list[s
     read = _typos_relabelled(header_columns(frame.columns, families))
     if not read:
         raise ValueError("no column matches the layout's header patterns")
+    same: dict[tuple, list[str]] = {}
+    for column, (period, target, months) in read.items():
+        same.setdefault((period, months, target), []).append(column)
+    for (period, _, target), columns in same.items():
+        if len(columns) > 1:  # the pivot would keep one of them, the channels would repeat each other's key
+            raise LayoutError(f"the columns {' and '.join(repr(c) for c in columns)} are both {target!r} for "
+                              f"{period}: header families cannot add columns up (an unpivot's combine can); map "
+                              "one of their measures to another target or leave it out")
     lookup = pl.DataFrame([(c, p, t, m) for c, (p, t, m) in read.items()], orient="row",
                           schema={"_column": pl.String, "month": pl.String, "_target": pl.String, MONTHS: pl.Int64})
     long = (frame.select(*keep, *read).unpivot(on=list(read), index=keep, variable_name="_column",

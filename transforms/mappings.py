@@ -83,6 +83,11 @@ class HeaderFamily(Model):
         unknown = sorted({t for t in value.values() if t not in MEASURE_TARGETS})
         if unknown:
             raise ValueError(f"{', '.join(unknown)}: a measure is one of {', '.join(MEASURE_TARGETS)}")
+        together = {t: [k for k, v in value.items() if v == t] for t in dict.fromkeys(value.values())}
+        together = {t: labels for t, labels in together.items() if len(labels) > 1}
+        if together:
+            raise ValueError("; ".join(f"{', '.join(labels)} all go to {t!r}" for t, labels in together.items())
+                             + ": a family's columns are not added up (an unpivot's combine adds columns up)")
         return value
 
 

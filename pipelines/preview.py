@@ -34,7 +34,8 @@ from transforms.mappings import AS_SENT
 from transforms.periods import parse_period
 from transforms.staging import normalise
 
-# The tables a run builds from the staged returns up to kpi_formation and kpis_not_formed, in catalogue order.
+# The table the preview builds last: it builds every table between the staged returns and it (kpi_formation
+# among them), in catalogue order.
 OUTCOME = ("kpis_not_formed",)
 NUMBER = r"^-?\d+(\.\d+)?$"  # a cell holding a number, once spaces and separators are dropped
 STAGED = ("stg_agencies", "stg_service_catalogue", *(f"stg_{t}" for t in RETURN_TYPES))
@@ -169,9 +170,9 @@ def preview_file(config: Config, agency_id: str, path: Path, month: dt.date | No
     except Exception as error:  # noqa: BLE001 - the run sets such a file aside whole with this reason
         return Preview(**empty, problem=file_failure(source_file, error)["message"][0])
 
-    catalogue, quarantined = _catalogue(config, agency_id, path, name, source_file, sha, landing)
     con = duckdb.connect()  # in memory: nothing is written anywhere
     bootstrap(con)
+    catalogue, quarantined = _catalogue(con, config, agency_id, path, name, source_file, sha, landing)
     insert_agencies(con, config)
     con.register("catalogue_frame", catalogue)
     con.execute("INSERT INTO stg_service_catalogue BY NAME SELECT * FROM catalogue_frame")
@@ -192,18 +193,19 @@ def preview_file(config: Config, agency_id: str, path: Path, month: dt.date | No
     if staged_rows:
         _build_outcomes(con)
     meanings = {(q.return_type, q.rule): q.message for q in reversed(quarantined)}
+    columns = _columns(frame, config, agency, recognised)
     main = rows.get("transactions") or next(iter(rows.values()), {"rows_read": 0, "rows_accepted": 0,
                                                                  "rows_quarantined": 0})
     return Preview(**{
         **empty, "problem": None, "rows_read": main["rows_read"], "rows_accepted": main["rows_accepted"],
-        "rows_quarantined": main["rows_quarantined"], "columns": _columns(frame, config, agency, recognised),
+        "rows_quarantined": main["rows_quarantined"], "columns": columns,
         "rules": [RuleCount(return_type=t, rule=r, rows=n, meaning=meanings.get((t, r), r))
                   for (t, r), n in sorted(rule_rows.items())],
-        "quarantined": quarantined, **(_found(con, frame, config, agency, recognised, rule_rows, warnings)
+        "quarantined": quarantined, **(_found(con, frame, config, agency, columns, rule_rows, warnings)
                                        if staged_rows else {})})
 
 
-def _found(con, frame: pl.DataFrame, config: Config, agency, recognised: list[Recognised], rules: Counter,
+def _found(con, frame: pl.DataFrame, config: Config, agency, columns: list[ColumnUse], rules: Counter,
            warnings: list[str]) -> dict:
     """The services, periods, KPI outcomes, gaps and suspicious things of the staged rows in `con`."""
     return {
@@ -215,7 +217,7 @@ def _found(con, frame: pl.DataFrame, config: Config, agency, recognised: list[Re
         "outcomes": _outcomes(con),
         "gaps": [KpiGap(agency_id=a, kpi=k, services_affected=n, services=m, reason=r, fix=f)
                  for a, k, n, m, r, f in con.execute("SELECT * FROM kpis_not_formed").fetchall()],
-        "suspicious": warnings + _suspicious(con, frame, config, agency, recognised, rules)}
+        "suspicious": warnings + _suspicious(con, frame, config, agency, columns, rules)}
 
 
 def _recognised(config: Config, agency, name: str) -> list[Recognised]:
@@ -235,10 +237,11 @@ def _recognised(config: Config, agency, name: str) -> list[Recognised]:
     return found
 
 
-def _catalogue(config: Config, agency_id: str, path: Path, name: str, source_file: str, sha: str,
+def _catalogue(con, config: Config, agency_id: str, path: Path, name: str, source_file: str, sha: str,
                landing: Path | None) -> tuple[pl.DataFrame, list[QuarantinedRow]]:
     """The services the run would know: the central catalogue (from `landing`) and the agency's own file, read and
-    validated by staging's catalogue validator in the run's order; and the rows it would quarantine of this file."""
+    validated by staging's catalogue validator in the run's order, shaped as `con`'s stg_service_catalogue; and the
+    rows it would quarantine of this file."""
     validator, layouts = catalogue_validator(config), catalogue_layouts(config)
     central, own = landing / CENTRAL_FILES["service_catalogue"] if landing else None, []
     central = [(central, CENTRAL_FILES["service_catalogue"], None, AS_SENT)] if central and central.is_file() else []
@@ -256,9 +259,7 @@ def _catalogue(config: Config, agency_id: str, path: Path, name: str, source_fil
                                            column_name=r["column_name"], offending_value=r["offending_value"],
                                            rule=r["rule"], message=r["message"], rows_represented=1)
                             for r in bad.iter_rows(named=True)]
-    with duckdb.connect() as con:  # the staged table's columns and types, as the run writes them
-        bootstrap(con)
-        shape = con.sql("SELECT * FROM stg_service_catalogue LIMIT 0").pl()
+    shape = con.sql("SELECT * FROM stg_service_catalogue LIMIT 0").pl()  # its columns and types, as a run's
     frame = pl.concat([shape, *(a.select([c for c in shape.columns if c in a.columns]) for a in accepted)],
                       how="diagonal_relaxed")
     return frame.select(shape.columns), quarantined
@@ -360,7 +361,7 @@ def _columns(frame: pl.DataFrame, config: Config, agency, recognised: list[Recog
     return [ColumnUse(column=c, use="; ".join(dict.fromkeys(u)) or "ignored") for c, u in uses.items()]
 
 
-def _suspicious(con, frame: pl.DataFrame, config: Config, agency, recognised: list[Recognised],
+def _suspicious(con, frame: pl.DataFrame, config: Config, agency, columns: list[ColumnUse],
                 rules: Counter) -> list[str]:
     """What a person should look at before the first run, in words."""
     found = []
@@ -376,8 +377,8 @@ def _suspicious(con, frame: pl.DataFrame, config: Config, agency, recognised: li
         read = parse_period(period, layout.period_grain == "financial_year") if period else None
         if read is not None:
             families.setdefault(column.replace(period, "{period}"), []).append((column, read[1]))
-    for columns in families.values():  # oldest first or newest first, as most of the family's columns go
-        steps = [(left, right, end > before) for (left, before), (right, end) in pairwise(columns) if end != before]
+    for family in families.values():  # oldest first or newest first, as most of the family's columns go
+        steps = [(left, right, end > before) for (left, before), (right, end) in pairwise(family) if end != before]
         rising = 2 * sum(later for _, _, later in steps) >= len(steps)
         found += [f"the columns {left!r} and {right!r} name periods out of the order of the others "
                   f"({'oldest' if rising else 'newest'} first): a label out of sequence (a typo?)"
@@ -385,7 +386,7 @@ def _suspicious(con, frame: pl.DataFrame, config: Config, agency, recognised: li
     for (return_type, rule), n in sorted(rules.items()):
         if rule in ("digital_above_total", "channels_do_not_sum_to_total"):
             found.append(f"{n} figures of {return_type} quarantined as a total below its channels ({rule})")
-    ignored = [u.column for u in _columns(frame, config, agency, recognised) if u.use == "ignored"]
+    ignored = [u.column for u in columns if u.use == "ignored"]
     numbers = [c for c in ignored if (frame.get_column(c).drop_nulls().str.replace_all(r"[,\s]", "")
                                       .str.contains(NUMBER).mean() or 0) >= 0.5]
     if numbers:

@@ -44,6 +44,12 @@ class Config(Model):
     def mapping(self, agency: Agency) -> MappingFile:
         return self.mappings[agency.mapping]
 
+    def facts_from_return(self, agency_id: str) -> bool:
+        """Whether the agency's own files' service facts win over the central catalogue's (`service_facts:
+        return` in its mapping)."""
+        returns = self.mappings[self.agency(agency_id).mapping].returns
+        return returns is not None and returns.service_facts == "return"
+
     def layout(self, agency: Agency, return_type: str) -> ReturnLayout | None:
         """The layout of one return type of an agency; None for a Performance-Platform agency, which sends records
         (a file-drop or http agency has all three)."""

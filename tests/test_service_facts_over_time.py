@@ -300,3 +300,61 @@ def test_a_month_is_judged_by_the_channels_its_return_stated_then():
     assert con.execute("SELECT month, transactions_completed, digital_take_up_rate, missing_inputs "
                        "FROM kpi_digital_take_up ORDER BY 1").fetchall() == [
         (dt.date(2024, 4, 1), 15, 10 / 15, None), (dt.date(2024, 5, 1), None, None, "volume not provided: paper")]
+
+
+@pytest.mark.parametrize("month", sorted(YEARS))
+def test_the_preview_of_each_year_counts_what_the_raw_file_holds(month, capsys):
+    from pipelines.__main__ import main
+    from pipelines.lib.config import load_config
+    from pipelines.preview import preview_file
+
+    year = YEARS[month]
+    with (FIXTURE / f"{year}_services.csv").open(newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    # a row whose every channel cell is not applicable is set aside by name; the others are the year's services
+    none = [i for i, row in enumerate(rows, 1)
+            if all(row[c] in NOT_APPLICABLE for columns in COLUMNS.values() for c in columns if c in row)]
+    services = sorted(row["service_id"] for i, row in enumerate(rows, 1) if i not in none)
+    take_up = {s for (s, _), (_, _, rate) in expected(year).items() if rate is not None}
+    found = preview_file(load_config(CONFIG), "two_year_inventory", FIXTURE / f"{year}_services.csv",
+                         dt.date.fromisoformat(f"{month}-01"))
+    assert (found.rows_read, found.rows_accepted, found.rows_quarantined) == (
+        len(rows), len(rows) - len(none), len(none))
+    assert [(q.row_number, q.service_id, q.period, q.rule) for q in found.quarantined] == [
+        (i, rows[i - 1]["service_id"], year, "no_channel_offered") for i in none]
+    assert found.services == services
+    assert found.periods == [f"{year[:5]}{year[-2:]}"]
+    assert {o.service_id: next(k.periods_formed for k in o.kpis if k.kpi == "digital_take_up")
+            for o in found.outcomes} == {s: int(s in take_up) for s in services}
+    assert [(g.kpi, g.services_affected, g.services) for g in found.gaps] == [
+        ("completion_rate", len(services), len(services)), ("cost_per_transaction", len(services), len(services))]
+    assert found.suspicious == [] and found.publishes
+    code = main(["preview", "two_year_inventory", str(FIXTURE / f"{year}_services.csv"), "--month", month,
+                 "--config-dir", str(CONFIG)])
+    out = capsys.readouterr().out
+    assert (code, out.splitlines()[-1]) == (0, "KPI figures would be published")
+    assert f"rows: {len(rows)} read, {len(rows) - len(none)} accepted, {len(none)} quarantined\n" in out
+    assert f"  digital_take_up: {len(take_up)} of {len(services)}\n" in out
+
+
+def test_the_preview_of_a_mapping_without_the_channels_offered_says_nothing_would_be_published(tmp_path, capsys):
+    from pipelines.__main__ import main
+
+    shutil.copytree(CONFIG, tmp_path / "config")
+    mapping = tmp_path / "config" / "mappings" / "two_year_inventory.yaml"
+    text = mapping.read_text(encoding="utf-8")
+    start = text.index("    channels_offered:")
+    mapping.write_text(text[:start] + text[text.index("  costs:"):], encoding="utf-8")
+    with (FIXTURE / "2023-2024_services.csv").open(newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    accepted = sum(not all(row[c] in NOT_APPLICABLE for columns in COLUMNS.values() for c in columns)
+                   for row in rows)
+    code = main(["preview", "two_year_inventory", str(FIXTURE / "2023-2024_services.csv"), "--month", "2024-03",
+                 "--config-dir", str(tmp_path / "config")])
+    out = capsys.readouterr().out.splitlines()
+    assert code == 1
+    assert out[-2:] == [
+        f"warning: digital_take_up cannot be formed for {accepted} of {accepted} services of two_year_inventory "
+        "(not provided: a total (the channels the service offers are not known)): declare the channels offered in "
+        "the mapping or the catalogue",
+        f"no KPI figure would be published (the volumes of the {accepted} rows accepted would be)"]

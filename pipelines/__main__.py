@@ -2,11 +2,14 @@
 
     python -m pipelines check-config [--config-dir DIR]
     python -m pipelines preview AGENCY FILE [--month YYYY-MM] [--config-dir DIR] [--services]
+    python -m pipelines portal add-user EMAIL (--agency ID | --central | --admin) [--password-stdin]
+    python -m pipelines portal add-token AGENCY | serve [--host H] [--port P]
 
 check-config reads and checks the configuration (DIR, else $PIPELINE_CONFIG_DIR, else config/) as a run would
 before it starts, prints every problem with its file, entry and key, and exits 1 if there is any.
 preview reads one file as a run would (pipelines/preview.py), writes nothing, prints what would come out, and
 exits 1 when no KPI figure would be published.
+portal manages the submission portal's accounts and API tokens, and serves it (README, "The submission portal").
 """
 
 import argparse
@@ -16,6 +19,7 @@ from pathlib import Path
 
 from pipelines.lib.config import ConfigError, load_config
 from pipelines.lib.resources import data_store_now, settings_now
+from pipelines.portal import cli as portal_cli
 
 
 def check_config(config_dir: Path) -> int:
@@ -54,7 +58,11 @@ def main(argv: list[str] | None = None) -> int:
     look.add_argument("--month", help="YYYY-MM, the return's month (default: the file's folder)")
     look.add_argument("--config-dir", type=Path, help="default: $PIPELINE_CONFIG_DIR, else config/")
     look.add_argument("--services", action="store_true", help="also each service's KPIs and why not")
+    portal = verbs.add_parser("portal", help="the submission portal: accounts, API tokens, serve")
+    portal_cli.add_arguments(portal)
     args = parser.parse_args(argv)
+    if args.verb == "portal":
+        return portal_cli.run(args)
     config_dir = args.config_dir or Path(settings_now().config_dir)
     if args.verb == "preview":
         return preview(config_dir, args.agency, args.file, args.month, args.services)

@@ -102,6 +102,16 @@ class ServiceOutcome(Result):
     kpis: list[KpiOutcome]
 
 
+class Figure(Result):
+    """A service's whole-service figures for a month as the run's `kpi_cost_per_transaction` gives them (channel
+    `all`): what the portal compares with the last published month."""
+
+    service_id: str
+    month: dt.date
+    transactions_completed: int | None
+    cost_per_transaction_gbp: float | None
+
+
 class KpiGap(Result):
     """A KPI that could not be formed for most services of the source (the run ends with the same warning)."""
 
@@ -133,6 +143,7 @@ class Preview(Result):
     outcomes: list[ServiceOutcome]
     gaps: list[KpiGap]
     suspicious: list[str]
+    figures: list[Figure] = []
 
     @property
     def publishes(self) -> bool:
@@ -207,7 +218,8 @@ def preview_file(config: Config, agency_id: str, path: Path, month: dt.date | No
 
 def _found(con, frame: pl.DataFrame, config: Config, agency, columns: list[ColumnUse], rules: Counter,
            warnings: list[str]) -> dict:
-    """The services, periods, KPI outcomes, gaps and suspicious things of the staged rows in `con`."""
+    """The services, periods, KPI outcomes, whole-service figures, gaps and suspicious things of the staged rows in
+    `con`."""
     return {
         "services": [r[0] for r in con.execute("SELECT DISTINCT service_id FROM stg_transactions ORDER BY 1")
                      .fetchall()],
@@ -215,6 +227,10 @@ def _found(con, frame: pl.DataFrame, config: Config, agency, columns: list[Colum
             "SELECT period_name(grain, period_start, period_end) FROM stg_transactions "
             "GROUP BY ALL ORDER BY max(period_end), max(period_start)").fetchall()],
         "outcomes": _outcomes(con),
+        "figures": [Figure(service_id=s, month=m, transactions_completed=t, cost_per_transaction_gbp=c)
+                    for s, m, t, c in con.execute(
+                        "SELECT service_id, month, transactions_completed, cost_per_transaction_gbp "
+                        "FROM kpi_cost_per_transaction WHERE channel = 'all' ORDER BY service_id, month").fetchall()],
         "gaps": [KpiGap(agency_id=a, kpi=k, services_affected=n, services=m, reason=r, fix=f)
                  for a, k, n, m, r, f in con.execute("SELECT * FROM kpis_not_formed").fetchall()],
         "suspicious": warnings + _suspicious(con, frame, config, agency, columns, rules)}

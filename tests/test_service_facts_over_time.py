@@ -358,3 +358,36 @@ def test_the_preview_of_a_mapping_without_the_channels_offered_says_nothing_woul
         "(not provided: a total (the channels the service offers are not known)): declare the channels offered in "
         "the mapping or the catalogue",
         f"no KPI figure would be published (the volumes of the {accepted} rows accepted would be)"]
+
+
+def test_a_run_without_the_channels_offered_is_not_silent(tmp_path):
+    # the README-only configuration of issue 23: rows accepted, no take-up formed; the run's summary, the published
+    # kpis_not_formed (the data-quality page's table) and the preview say so, naming the source, KPI, count and fix
+    root = tmp_path
+    (root / "home").mkdir()
+    shutil.copytree(CONFIG, root / "config")
+    mapping = root / "config" / "mappings" / "two_year_inventory.yaml"
+    text = mapping.read_text(encoding="utf-8")
+    mapping.write_text(text[:text.index("    channels_offered:")] + text[text.index("  costs:"):], encoding="utf-8")
+    services = set()
+    for month, year in YEARS.items():
+        land(root, month)
+        with (FIXTURE / f"{year}_services.csv").open(newline="", encoding="utf-8") as f:
+            services |= {row["service_id"] for row in csv.DictReader(f)
+                         if not all(row[c] in NOT_APPLICABLE for cs in COLUMNS.values() for c in cs if c in row)}
+    env = {**os.environ, "PIPELINE_DATA_DIR": str(root / "data"), "DAGSTER_HOME": str(root / "home"),
+           "PIPELINE_CONFIG_DIR": str(root / "config"), "GX_ANALYTICS_ENABLED": "false"}
+    done = subprocess.run([sys.executable, "-m", "pipelines.run"], cwd=ROOT, env=env, capture_output=True, text=True)
+    assert "monthly_cycle 2023-03 to 2024-03: succeeded" in done.stdout, done.stdout + done.stderr[-3000:]
+    n = len(services)
+    reason, fix = ("not provided: a total (the channels the service offers are not known)",
+                   "declare the channels offered in the mapping or the catalogue")
+    assert (f"\nwarning: two_year_inventory: digital_take_up could not be formed for {n} of its {n} services "
+            f"({reason}); to fix: {fix}\n") in done.stdout
+    published = root / "data" / "published"
+    assert duckdb.execute("SELECT services_affected, services, reason, fix FROM read_parquet(?) "
+                          "WHERE agency_id = 'two_year_inventory' AND kpi = 'digital_take_up'",
+                          [str(published / "kpis_not_formed.parquet")]).fetchall() == [(n, n, reason, fix)]
+    assert duckdb.execute("SELECT count(*), count(digital_take_up_rate) FROM read_parquet(?) WHERE channel = 'all'",
+                          [str(published / "kpi_by_period.parquet")]).fetchone() == (len(expected("2022-2023"))
+                                                                                    + len(expected("2023-2024")), 0)

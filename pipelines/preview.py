@@ -65,7 +65,8 @@ class ColumnUse(Result):
 class RuleCount(Result):
     return_type: str
     rule: str
-    rows: int  # rows of the file that broke it (the first rule a row broke)
+    rows: int  # records that broke it (the first rule each broke): rows, or of a header-encoded layout, figures (a
+    # row holds one a period, so a row may count several times)
     meaning: str  # the rule in plain words
 
 
@@ -407,7 +408,7 @@ def _suspicious(con, frame: pl.DataFrame, config: Config, agency, columns: list[
                                       .str.contains(NUMBER).mean() or 0) >= 0.5]
     if numbers:
         found.append(f"the mapping reads none of {len(numbers)} column(s) holding numbers: "
-                     + ", ".join(numbers[:10]) + (" ..." if len(numbers) > 10 else ""))
+                     + ", ".join(repr(c) for c in numbers[:10]) + (" ..." if len(numbers) > 10 else ""))
     return found
 
 
@@ -426,8 +427,10 @@ def render(preview: Preview) -> str:
     lines.append(f"services: {len(preview.services)}; periods: {', '.join(preview.periods) or 'none'}")
     lines.append(f"rows: {preview.rows_read} read, {preview.rows_accepted} accepted, {preview.rows_quarantined} "
                  "quarantined")
+    headers = {r.return_type for r in preview.recognised if "headers" in r.layout}
     for rule in preview.rules:
-        lines.append(f"  {rule.return_type} {rule.rule}: {rule.rows} ({rule.meaning})")
+        unit = ("figure" if rule.return_type in headers else "row") + ("s" if rule.rows != 1 else "")
+        lines.append(f"  {rule.return_type} {rule.rule}: {rule.rows} {unit} ({rule.meaning})")
         examples = [q for q in preview.quarantined if (q.return_type, q.rule) == (rule.return_type, rule.rule)]
         lines += [f"    row {q.row_number}, service {q.service_id or '-'}, period {q.period or '-'}, column "
                   f"{q.column_name or '-'}, value {q.offending_value!r}" for q in examples[:EXAMPLES]]

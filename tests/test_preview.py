@@ -60,6 +60,11 @@ def test_uk_explorer_layout_rows_services_and_warnings(config, tmp_path):
     assert "28 figures of transactions quarantined as a total below its channels (digital_above_total)" in \
         found.suspicious
     assert render(found).endswith("\nKPI figures would be published")
+    # a row holds a figure a period: the rule counts figures, not the file's rows; a header with a newline is shown
+    # as written, on one line
+    assert (f"\n  transactions digital_above_total: {len(above)} figures (digital completions exceed the reported "
+            "total)\n") in render(found)
+    assert "'Total \\nOct16 - Sep17 [12 MONTHS]'" in next(s for s in found.suspicious if "holding numbers" in s)
 
 
 @pytest.mark.parametrize("month", sorted(CA))

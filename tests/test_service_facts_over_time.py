@@ -160,7 +160,7 @@ def test_loading_the_second_year_leaves_every_first_year_row_byte_identical(runs
 def test_a_row_whose_every_channel_is_not_applicable_is_accounted_for_by_name(runs):
     con = duckdb.connect(str(runs["root"] / "data" / "warehouse.duckdb"), read_only=True)
     assert con.execute("SELECT row_number, rule, offending_value FROM quarantine WHERE return_type = 'transactions'"
-                       ).fetchall() == [(5, "no_channel_offered", "_no_channel_offered")]
+                       ).fetchall() == [(5, "no_channel_offered", "none: every channel is marked not applicable")]
     assert con.execute("SELECT rows_read, rows_accepted, rows_quarantined FROM submission_accounting "
                        "WHERE return_type = 'transactions' ORDER BY month").fetchall() == [(6, 6, 0), (7, 6, 1)]
 
@@ -320,8 +320,9 @@ def test_the_preview_of_each_year_counts_what_the_raw_file_holds(month, capsys):
                          dt.date.fromisoformat(f"{month}-01"))
     assert (found.rows_read, found.rows_accepted, found.rows_quarantined) == (
         len(rows), len(rows) - len(none), len(none))
-    assert [(q.row_number, q.service_id, q.period, q.rule) for q in found.quarantined] == [
-        (i, rows[i - 1]["service_id"], year, "no_channel_offered") for i in none]
+    assert [(q.row_number, q.service_id, q.period, q.rule, q.column_name, q.offending_value)
+            for q in found.quarantined] == [(i, rows[i - 1]["service_id"], year, "no_channel_offered", "channel",
+                                              "none: every channel is marked not applicable") for i in none]
     assert found.services == services
     assert found.periods == [f"{year[:5]}{year[-2:]}"]
     assert {o.service_id: next(k.periods_formed for k in o.kpis if k.kpi == "digital_take_up")
@@ -335,6 +336,8 @@ def test_the_preview_of_each_year_counts_what_the_raw_file_holds(month, capsys):
     assert (code, out.splitlines()[-1]) == (0, "KPI figures would be published")
     assert f"rows: {len(rows)} read, {len(rows) - len(none)} accepted, {len(none)} quarantined\n" in out
     assert f"  digital_take_up: {len(take_up)} of {len(services)}\n" in out
+    if none:
+        assert f"  transactions no_channel_offered: {len(none)} row{'s' * (len(none) != 1)} (every channel" in out
 
 
 def test_the_preview_of_a_mapping_without_the_channels_offered_says_nothing_would_be_published(tmp_path, capsys):

@@ -31,7 +31,9 @@ OFFERED = "_channels_offered"  # the channels the return says a service offers (
 # Set on the catalogue's rows read with a return: the agency's mapping says its return's service facts win over the
 # central catalogue's (`service_facts: return`).
 FACTS_FROM_RETURN = "_facts_from_return"
-NO_CHANNEL = "_no_channel_offered"  # a wide row whose every channel is marked not applicable: the service offers none
+# The channel of a wide row whose every channel is marked not applicable (the service offers none), as its
+# quarantine record shows it to the publisher
+NO_CHANNEL = "none: every channel is marked not applicable"
 # What a header's measure label can stand for: a channel's completed transactions, the reported total, or a KPI
 # the publisher reported as a value (kept as reported, beside any computed figure, never mixed into it).
 REPORTED = {

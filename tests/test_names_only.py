@@ -276,3 +276,28 @@ def test_two_header_families_giving_one_figure_twice_are_an_error_naming_both_co
     assert str(raised.value) == (
         "the columns '2024-03 Volume' and 'Volume for 2024-03' are both 'total' for 2024-03: header families cannot "
         "add columns up (an unpivot's combine can); map one of their measures to another target or leave it out")
+
+
+def test_the_preview_counts_what_the_raw_file_holds(tmp_path, capsys):
+    from pipelines.__main__ import main
+    from pipelines.preview import preview_file
+
+    with FIXTURE.open(encoding="utf-8", newline="") as f:
+        rows = list(csv.DictReader(f))
+    # a digital figure sent for a service whose codes leave online out is set aside, that period's alone
+    set_aside = [(i, header) for i, row in enumerate(rows, 1) for header in row
+                 if header.endswith(" Digital volume") and row[header] not in ("", "-")
+                 and row["Channels"] != "ND" and "onl" not in row["Channels"].split(",")]
+    take_up = {name for (name, _, _), (_, _, rate) in expected_figures().items() if rate is not None}
+    config = onboarded_config(tmp_path)
+    found = preview_file(load_config(config), "waterways", FIXTURE, dt.date(2015, 12, 1))
+    assert (found.rows_read, len(found.services)) == (len(rows), len(rows))
+    assert [(r.rule, r.rows) for r in found.rules] == [("channel_not_offered", len(set_aside))]
+    assert sorted((q.row_number, q.column_name, q.offending_value) for q in found.quarantined) == [
+        (i, "channel", "online") for i, _ in sorted(set_aside)]
+    assert {o.service_name for o in found.outcomes for k in o.kpis
+            if k.kpi == "digital_take_up" and k.periods_formed} == take_up
+    code = main(["preview", "waterways", str(FIXTURE), "--month", "2015-12", "--config-dir", str(config)])
+    out = capsys.readouterr().out
+    assert code == 0 and out.endswith("\nKPI figures would be published\n")
+    assert f"\n  transactions channel_not_offered: {len(set_aside)} figure{'s' * (len(set_aside) != 1)} (" in out

@@ -8,7 +8,7 @@
 check-config reads and checks the configuration (DIR, else $PIPELINE_CONFIG_DIR, else config/) as a run would
 before it starts, prints every problem with its file, entry and key, and exits 1 if there is any.
 preview reads one file as a run would (pipelines/preview.py), writes nothing, prints what would come out, and
-exits 1 when nothing would be published.
+exits 1 when no KPI figure would be published.
 portal manages the submission portal's accounts and API tokens, and serves it (README, "The submission portal").
 """
 

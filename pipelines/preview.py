@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
+from itertools import pairwise
 from pathlib import Path
 
 import duckdb
 import polars as pl
 from pydantic import BaseModel, ConfigDict
 
-from pipelines.defs.staging.agencies import agency_rows
+from pipelines.defs.staging.agencies import insert_agencies
 from pipelines.defs.staging.csv_batches import read_plain_csvs
 from pipelines.defs.staging.passes import file_failure
 from pipelines.defs.staging.readers import read_table
@@ -34,7 +35,8 @@ from transforms.mappings import AS_SENT
 from transforms.periods import parse_period
 from transforms.staging import normalise
 
-# The tables a run builds from the staged returns up to kpi_formation and kpis_not_formed, in catalogue order.
+# The table the preview builds last: it builds every table between the staged returns and it (kpi_formation
+# among them), in catalogue order.
 OUTCOME = ("kpis_not_formed",)
 NUMBER = r"^-?\d+(\.\d+)?$"  # a cell holding a number, once spaces and separators are dropped
 STAGED = ("stg_agencies", "stg_service_catalogue", *(f"stg_{t}" for t in RETURN_TYPES))
@@ -64,7 +66,8 @@ class ColumnUse(Result):
 class RuleCount(Result):
     return_type: str
     rule: str
-    rows: int  # rows of the file that broke it (the first rule a row broke)
+    rows: int  # records that broke it (the first rule each broke): rows, or of a header-encoded layout, figures (a
+    # row holds one a period, so a row may count several times)
     meaning: str  # the rule in plain words
 
 
@@ -76,7 +79,8 @@ class QuarantinedRow(Result):
     source_file: str  # as the run names it: <agency folder>/<YYYY-MM>/<file name>
     row_number: int | None  # 1 = the first row under the header; None: the whole file
     service_id: str | None  # the row's service, where it has one
-    period: str | None  # the row's period as sent, where it has exactly one
+    period: str | None  # the row's period as sent, where it has exactly one; else the period of the figure set
+    # aside, first day to last day, where the run's record names one (a row of a header-encoded layout)
     column_name: str | None
     offending_value: str | None
     rule: str
@@ -179,10 +183,10 @@ def preview_file(config: Config, agency_id: str, path: Path, month: dt.date | No
     except Exception as error:  # noqa: BLE001 - the run sets such a file aside whole with this reason
         return Preview(**empty, problem=file_failure(source_file, error)["message"][0])
 
-    catalogue, quarantined = _catalogue(config, agency_id, path, name, source_file, sha, landing)
     con = duckdb.connect()  # in memory: nothing is written anywhere
     bootstrap(con)
-    con.executemany(f"INSERT INTO stg_agencies VALUES ({', '.join('?' * 7)})", agency_rows(config))
+    catalogue, quarantined = _catalogue(con, config, agency_id, path, name, source_file, sha, landing)
+    insert_agencies(con, config)
     con.register("catalogue_frame", catalogue)
     con.execute("INSERT INTO stg_service_catalogue BY NAME SELECT * FROM catalogue_frame")
     rows, rule_rows, staged_rows, warnings = {}, Counter(), [], []
@@ -202,14 +206,15 @@ def preview_file(config: Config, agency_id: str, path: Path, month: dt.date | No
     if staged_rows:
         _build_outcomes(con)
     meanings = {(q.return_type, q.rule): q.message for q in reversed(quarantined)}
+    columns = _columns(frame, config, agency, recognised)
     main = rows.get("transactions") or next(iter(rows.values()), {"rows_read": 0, "rows_accepted": 0,
                                                                  "rows_quarantined": 0})
     return Preview(**{
         **empty, "problem": None, "rows_read": main["rows_read"], "rows_accepted": main["rows_accepted"],
-        "rows_quarantined": main["rows_quarantined"], "columns": _columns(frame, config, agency, recognised),
+        "rows_quarantined": main["rows_quarantined"], "columns": columns,
         "rules": [RuleCount(return_type=t, rule=r, rows=n, meaning=meanings.get((t, r), r))
                   for (t, r), n in sorted(rule_rows.items())],
-        "quarantined": quarantined, **(_found(con, frame, config, agency, recognised, rule_rows, warnings)
+        "quarantined": quarantined, **(_found(con, frame, config, agency, columns, rule_rows, warnings)
                                        if staged_rows else {})})
 
 
@@ -220,7 +225,7 @@ def _read(path: Path, layout, name: str, limits) -> pl.DataFrame:
     return plain.drop(FILE) if plain is not None else read_table(path, layout, name, limits)
 
 
-def _found(con, frame: pl.DataFrame, config: Config, agency, recognised: list[Recognised], rules: Counter,
+def _found(con, frame: pl.DataFrame, config: Config, agency, columns: list[ColumnUse], rules: Counter,
            warnings: list[str]) -> dict:
     """The services, periods, KPI outcomes, whole-service figures, gaps and suspicious things of the staged rows in
     `con`."""
@@ -237,7 +242,7 @@ def _found(con, frame: pl.DataFrame, config: Config, agency, recognised: list[Re
                         "FROM kpi_cost_per_transaction WHERE channel = 'all' ORDER BY service_id, month").fetchall()],
         "gaps": [KpiGap(agency_id=a, kpi=k, services_affected=n, services=m, reason=r, fix=f)
                  for a, k, n, m, r, f in con.execute("SELECT * FROM kpis_not_formed").fetchall()],
-        "suspicious": warnings + _suspicious(con, frame, config, agency, recognised, rules)}
+        "suspicious": warnings + _suspicious(con, frame, config, agency, columns, rules)}
 
 
 def _recognised(config: Config, agency, name: str) -> list[Recognised]:
@@ -257,10 +262,11 @@ def _recognised(config: Config, agency, name: str) -> list[Recognised]:
     return found
 
 
-def _catalogue(config: Config, agency_id: str, path: Path, name: str, source_file: str, sha: str,
+def _catalogue(con, config: Config, agency_id: str, path: Path, name: str, source_file: str, sha: str,
                landing: Path | None) -> tuple[pl.DataFrame, list[QuarantinedRow]]:
     """The services the run would know: the central catalogue (from `landing`) and the agency's own file, read and
-    validated by staging's catalogue validator in the run's order; and the rows it would quarantine of this file."""
+    validated by staging's catalogue validator in the run's order, shaped as `con`'s stg_service_catalogue; and the
+    rows it would quarantine of this file."""
     validator, layouts = catalogue_validator(config), catalogue_layouts(config)
     central, own = landing / CENTRAL_FILES["service_catalogue"] if landing else None, []
     central = [(central, CENTRAL_FILES["service_catalogue"], None, AS_SENT)] if central and central.is_file() else []
@@ -278,9 +284,7 @@ def _catalogue(config: Config, agency_id: str, path: Path, name: str, source_fil
                                            column_name=r["column_name"], offending_value=r["offending_value"],
                                            rule=r["rule"], message=r["message"], rows_represented=1)
                             for r in bad.iter_rows(named=True)]
-    with duckdb.connect() as con:  # the staged table's columns and types, as the run writes them
-        bootstrap(con)
-        shape = con.sql("SELECT * FROM stg_service_catalogue LIMIT 0").pl()
+    shape = con.sql("SELECT * FROM stg_service_catalogue LIMIT 0").pl()  # its columns and types, as a run's
     frame = pl.concat([shape, *(a.select([c for c in shape.columns if c in a.columns]) for a in accepted)],
                       how="diagonal_relaxed")
     return frame.select(shape.columns), quarantined
@@ -289,12 +293,16 @@ def _catalogue(config: Config, agency_id: str, path: Path, name: str, source_fil
 def _quarantined(listing: pl.DataFrame, return_type: str, frame: pl.DataFrame, layout) -> list[QuarantinedRow]:
     """The quarantine rows as listed, with the service and the period of each row where the file has them."""
     named = _row_names(frame, layout, return_type)
-    return [QuarantinedRow(return_type=return_type, source_file=r["source_file"], row_number=r["row_number"],
-                           service_id=named.get(r["row_number"], (None, None))[0],
-                           period=named.get(r["row_number"], (None, None))[1], column_name=r["column_name"],
-                           offending_value=r["offending_value"], rule=r["rule"], message=r["message"],
-                           rows_represented=r["rows_represented"])
-            for r in listing.iter_rows(named=True)]
+    quarantined = []
+    for r in listing.iter_rows(named=True):
+        service, period = named.get(r["row_number"], (None, None))
+        if period is None and r.get("period_start") and r.get("period_end"):
+            period = f"{r['period_start']:%Y-%m-%d} to {r['period_end']:%Y-%m-%d}"
+        quarantined.append(QuarantinedRow(
+            return_type=return_type, source_file=r["source_file"], row_number=r["row_number"], service_id=service,
+            period=period, column_name=r["column_name"], offending_value=r["offending_value"], rule=r["rule"],
+            message=r["message"], rows_represented=r["rows_represented"]))
+    return quarantined
 
 
 def _row_names(frame: pl.DataFrame, layout, return_type: str) -> dict[int, tuple[str | None, str | None]]:
@@ -372,10 +380,13 @@ def _columns(frame: pl.DataFrame, config: Config, agency, recognised: list[Recog
         for column, ours in returns.catalogue.rename.items():
             if column in uses:
                 uses[column].append(f"catalogue: {ours}")
+        codes = returns.catalogue.channels_offered
+        if codes and codes.column in uses:
+            uses[codes.column].append("catalogue: the channels offered")
     return [ColumnUse(column=c, use="; ".join(dict.fromkeys(u)) or "ignored") for c, u in uses.items()]
 
 
-def _suspicious(con, frame: pl.DataFrame, config: Config, agency, recognised: list[Recognised],
+def _suspicious(con, frame: pl.DataFrame, config: Config, agency, columns: list[ColumnUse],
                 rules: Counter) -> list[str]:
     """What a person should look at before the first run, in words."""
     found = []
@@ -386,25 +397,26 @@ def _suspicious(con, frame: pl.DataFrame, config: Config, agency, recognised: li
         found.append(f"a period of {months} months ({label}, {count} services): a month, a quarter or a year was "
                      "expected; if its label is a typo, correct it with the mapping's rename")
     layout = config.layout(agency, "transactions")
-    last: dict[str, dt.date] = {}  # per header family and measure, the end of the period of the column before
+    families: dict[str, list[tuple[str, dt.date]]] = {}  # per header family and measure: (column, period end)
     for column, (period, _, _) in header_columns(frame.columns, layout.headers).items():
         read = parse_period(period, layout.period_grain == "financial_year") if period else None
-        if read is None:
-            continue
-        family = column.replace(period, "{period}")
-        if family in last and read[1] < last[family]:
-            found.append(f"the column {column!r} names a period ending before the column to its left: a label out "
-                         "of sequence (a typo?)")
-        last[family] = read[1]
+        if read is not None:
+            families.setdefault(column.replace(period, "{period}"), []).append((column, read[1]))
+    for family in families.values():  # oldest first or newest first, as most of the family's columns go
+        steps = [(left, right, end > before) for (left, before), (right, end) in pairwise(family) if end != before]
+        rising = 2 * sum(later for _, _, later in steps) >= len(steps)
+        found += [f"the columns {left!r} and {right!r} name periods out of the order of the others "
+                  f"({'oldest' if rising else 'newest'} first): a label out of sequence (a typo?)"
+                  for left, right, later in steps if later != rising]
     for (return_type, rule), n in sorted(rules.items()):
         if rule in ("digital_above_total", "channels_do_not_sum_to_total"):
             found.append(f"{n} figures of {return_type} quarantined as a total below its channels ({rule})")
-    ignored = [u.column for u in _columns(frame, config, agency, recognised) if u.use == "ignored"]
+    ignored = [u.column for u in columns if u.use == "ignored"]
     numbers = [c for c in ignored if (frame.get_column(c).drop_nulls().str.replace_all(r"[,\s]", "")
                                       .str.contains(NUMBER).mean() or 0) >= 0.5]
     if numbers:
         found.append(f"the mapping reads none of {len(numbers)} column(s) holding numbers: "
-                     + ", ".join(numbers[:10]) + (" ..." if len(numbers) > 10 else ""))
+                     + ", ".join(repr(c) for c in numbers[:10]) + (" ..." if len(numbers) > 10 else ""))
     return found
 
 
@@ -423,8 +435,10 @@ def render(preview: Preview) -> str:
     lines.append(f"services: {len(preview.services)}; periods: {', '.join(preview.periods) or 'none'}")
     lines.append(f"rows: {preview.rows_read} read, {preview.rows_accepted} accepted, {preview.rows_quarantined} "
                  "quarantined")
+    headers = {r.return_type for r in preview.recognised if "headers" in r.layout}
     for rule in preview.rules:
-        lines.append(f"  {rule.return_type} {rule.rule}: {rule.rows} ({rule.meaning})")
+        unit = ("figure" if rule.return_type in headers else "row") + ("s" if rule.rows != 1 else "")
+        lines.append(f"  {rule.return_type} {rule.rule}: {rule.rows} {unit} ({rule.meaning})")
         examples = [q for q in preview.quarantined if (q.return_type, q.rule) == (rule.return_type, rule.rule)]
         lines += [f"    row {q.row_number}, service {q.service_id or '-'}, period {q.period or '-'}, column "
                   f"{q.column_name or '-'}, value {q.offending_value!r}" for q in examples[:EXAMPLES]]
@@ -435,7 +449,8 @@ def render(preview: Preview) -> str:
     lines += [f"warning: {g.kpi} cannot be formed for {g.services_affected} of {g.services} services of "
               f"{g.agency_id} ({g.reason}): {g.fix}" for g in preview.gaps]
     lines += [f"suspicious: {s}" for s in preview.suspicious]
-    lines.append("something would be published" if preview.publishes else "nothing would be published")
+    lines.append("KPI figures would be published" if preview.publishes else "no KPI figure would be published" + (
+        f" (the volumes of the {preview.rows_accepted} rows accepted would be)" if preview.rows_accepted else ""))
     return "\n".join(lines)
 
 

@@ -172,17 +172,20 @@ def last_revision(store) -> int:
         return con.execute("SELECT coalesce(max(rowid), -1) FROM revisions").fetchone()[0]
 
 
+NOTHING_REVISED = "\nrevised: nothing (no published figure changed)"
+
+
 def revised(con, after: int) -> str:
     """The published figures this run withdrew or changed (the rows it added to `revisions`): how many, and where,
     by table, grain and period."""
     if not warehouse.table_exists(con, "revisions"):
-        return "\nrevised: nothing (no published figure changed)"
+        return NOTHING_REVISED
     rows = con.execute("""
         SELECT table_name, coalesce(grain, 'month'), month, count(*), count(*) FILTER (WHERE new_value IS NULL),
             count(DISTINCT service_id)
         FROM revisions WHERE rowid > ? GROUP BY ALL ORDER BY 1, 2, 3""", [after]).fetchall()
     if not rows:
-        return "\nrevised: nothing (no published figure changed)"
+        return NOTHING_REVISED
     figures, withdrawn = sum(r[3] for r in rows), sum(r[4] for r in rows)
     shown = [f"  {table} {grain} {month:%Y-%m}: {n} figures of {services} services ({gone} withdrawn)"
              for table, grain, month, n, gone, services in rows[:20]]

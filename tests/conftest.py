@@ -69,7 +69,7 @@ def four_responses(tmp_path):
     store = DataStore(data_dir=str(tmp_path))
     with store.connect() as con:
         con.execute("INSERT INTO stg_agencies VALUES ('AG1', 'Agency One', 'Dept A', 'file_drop', 10, ['monthly'], "
-                    "'2024-04-01')")
+                    "'2024-04-01', NULL)")
         con.execute("INSERT INTO stg_service_catalogue VALUES ('S1', 'Service One', 'AG1', 'Dept A', 'licensing', "
                     "'citizen', ['online', 'phone'], false, NULL)")
         staged = "$m AS period_start, last_day($m) AS period_end, 'month' AS grain, 'S1' AS service_id, $m AS month"

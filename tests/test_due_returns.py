@@ -4,6 +4,7 @@ an agency that reports by quarter or year."""
 
 import datetime as dt
 import shutil
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -27,28 +28,21 @@ FIGURES = ("transactions_started", "transactions_completed", "digital_transactio
            "reported_transactions_completed", "reported_cost_per_transaction_gbp", "reported_completion_rate")
 
 
-@pytest.fixture(scope="module")
-def warehouse(tmp_path_factory):
-    """The registry above staged by its own asset; returns received for FY 2016-17 and 2018-19 (annual, nothing
-    for 2017-18) and for the quarters to June and December 2018 (quarterly, nothing for September)."""
-    root = tmp_path_factory.mktemp("due")
+@contextmanager
+def staged(root: Path, registry: str, services: list[tuple], sent: list[tuple]):
+    """A warehouse with the registry staged by its own asset, the services in the catalogue and the returns `sent`
+    (agency, service, return month, period start, period end, grain), each received on 10 April 2019, and
+    submission_status and kpi_by_period built from them."""
     config = root / "config"
     (config / "mappings").mkdir(parents=True)
-    (config / "sources.yaml").write_text(REGISTRY)
+    (config / "sources.yaml").write_text(registry)
     for name in ("housekeeping.yaml", "open_data.yaml", "mappings/canonical.yaml"):
         shutil.copy(ROOT / "config" / name, config / name)
     store = DataStore(data_dir=str(root / "data"))
     stg_agencies(store=store, settings=Settings(config_dir=str(config)))
-    sent = [  # agency, service, return month, period start, period end, grain
-        ("annual", "A1", "2017-03-01", "2016-04-01", "2017-03-31", "financial_year"),
-        ("annual", "A1", "2019-03-01", "2018-04-01", "2019-03-31", "financial_year"),
-        ("annual", "A2", "2019-03-01", "2018-04-01", "2019-03-31", "financial_year"),
-        ("quarterly", "Q1", "2018-06-01", "2018-04-01", "2018-06-30", "quarter"),
-        ("quarterly", "Q1", "2018-12-01", "2018-10-01", "2018-12-31", "quarter")]
     with store.connect() as con:
         con.executemany("INSERT INTO stg_service_catalogue VALUES (?, ?, ?, 'Dept', NULL, NULL, ['online'], NULL, ?)",
-                        [("A1", "One", "annual", None), ("A2", "Two", "annual", dt.date(2018, 4, 1)),
-                         ("A3", "Never sent", "annual", None), ("Q1", "Quarterly", "quarterly", None)])
+                        services)
         for agency, month in {(a, m) for a, _, m, *_ in sent}:
             path = f"{agency}/{month[:7]}/transactions.csv"
             con.execute("INSERT INTO raw_submissions VALUES (?, ?, 1, TIMESTAMPTZ '2019-04-10 09:00:00+00', "
@@ -61,6 +55,21 @@ def warehouse(tmp_path_factory):
             build_months(con, CATALOGUE[table], dt.date(2016, 1, 1), dt.date(2019, 4, 1))
         for table in ("submission_status", "kpi_by_period"):
             build_table(con, CATALOGUE[table])
+        yield con
+
+
+@pytest.fixture(scope="module")
+def warehouse(tmp_path_factory):
+    """The registry above; returns received for FY 2016-17 and 2018-19 (annual, nothing for 2017-18) and for the
+    quarters to June and December 2018 (quarterly, nothing for September)."""
+    with staged(tmp_path_factory.mktemp("due"), REGISTRY, [
+        ("A1", "One", "annual", None), ("A2", "Two", "annual", dt.date(2018, 4, 1)),
+        ("A3", "Never sent", "annual", None), ("Q1", "Quarterly", "quarterly", None)], [
+        ("annual", "A1", "2017-03-01", "2016-04-01", "2017-03-31", "financial_year"),
+        ("annual", "A1", "2019-03-01", "2018-04-01", "2019-03-31", "financial_year"),
+        ("annual", "A2", "2019-03-01", "2018-04-01", "2019-03-31", "financial_year"),
+        ("quarterly", "Q1", "2018-06-01", "2018-04-01", "2018-06-30", "quarter"),
+        ("quarterly", "Q1", "2018-12-01", "2018-10-01", "2018-12-31", "quarter")]) as con:
         yield con
 
 
@@ -112,3 +121,38 @@ def test_the_ministers_summary_names_a_missing_return_by_its_period():
     assert late_returns({"rows": rows, "latest_received": None}) == [
         "Annual Agency: the return for 2017-18 is missing (due 15 April 2018).",
         "Monthly Agency: the return for March 2018 arrived late, on 12 April 2018 (due 10 April 2018)."]
+
+
+def test_a_year_to_june_sent_once_a_year_is_due_each_june_only(tmp_path):
+    registry = """first_month: 2016-01
+agencies:
+  - {id: june, name: June Agency, department: Dept, connector: file_drop, format: csv, mapping: canonical,
+     cadence: [yearly], year_end_month: 6, first_month: 2016-07, return_due_day: 15, credential_env: null}
+"""
+    with staged(tmp_path, registry, [("J1", "Years to June", "june", None)], [
+            ("june", "J1", "2017-06-01", "2016-07-01", "2017-06-30", "rolling_12_months"),
+            ("june", "J1", "2019-06-01", "2018-07-01", "2019-06-30", "rolling_12_months")]) as con:
+        # every return was received on 10 April 2019: the year to June 2018 never came
+        assert con.execute("SELECT month, period_name, status FROM submission_status ORDER BY month").fetchall() == [
+            (dt.date(2017, 6, 1), "12 months to Jun 2017", "late"),
+            (dt.date(2018, 6, 1), "12 months to Jun 2018", "missing"),
+            (dt.date(2019, 6, 1), "12 months to Jun 2019", "received")]
+        assert con.execute("SELECT service_id, grain, period_start, period_end, missing_inputs FROM kpi_by_period "
+                           "WHERE source = 'not_received'").fetchall() == [
+            ("J1", "rolling_12_months", dt.date(2017, 7, 1), dt.date(2018, 6, 30),
+             "not received: the return due by 2018-07-15")]
+
+
+def test_a_yearly_cadence_needs_the_month_its_year_ends():
+    from pydantic import ValidationError
+
+    from pipelines.lib.config.sources import Agency
+    entry = {"id": "june", "name": "June", "department": "Dept", "connector": "file_drop", "format": "csv",
+             "mapping": "canonical", "return_due_day": 15}
+    problem = [(("year_end_month",), "a yearly cadence needs the month its year ends (year_end_month: 6 for years to "
+                                     "June), and only a yearly cadence has one")]
+    for wrong in ({"cadence": ["yearly"]}, {"year_end_month": 6}):
+        with pytest.raises(ValidationError) as raised:
+            Agency.model_validate({**entry, **wrong})
+        assert raised.value.errors()[0]["ctx"]["problems"] == problem
+    assert Agency.model_validate({**entry, "cadence": ["yearly"], "year_end_month": 6}).year_end_month == 6

@@ -59,7 +59,12 @@ def test_uk_explorer_layout_rows_services_and_warnings(config, tmp_path):
     assert take_up == with_take_up and found.publishes
     assert "28 figures of transactions quarantined as a total below its channels (digital_above_total)" in \
         found.suspicious
-    assert render(found).endswith("something would be published")
+    assert render(found).endswith("\nKPI figures would be published")
+    # a row holds a figure a period: the rule counts figures, not the file's rows; a header with a newline is shown
+    # as written, on one line
+    assert (f"\n  transactions digital_above_total: {len(above)} figures (digital completions exceed the reported "
+            "total)\n") in render(found)
+    assert "'Total \\nOct16 - Sep17 [12 MONTHS]'" in next(s for s in found.suspicious if "holding numbers" in s)
 
 
 @pytest.mark.parametrize("month", sorted(CA))
@@ -79,6 +84,9 @@ def test_canadian_inventory_without_channels_offered_publishes_nothing_and_says_
         "ca_service_inventory", len(found.services) - len(complete), len(found.services))
     assert gap.fix.endswith("declare the channels offered in the mapping or the catalogue")
     assert found.publishes == bool(complete)
+    assert render(found).splitlines()[-1] == ("KPI figures would be published" if complete else
+                                              "no KPI figure would be published (the volumes of the "
+                                              f"{found.rows_accepted} rows accepted would be)")
     code = main(["preview", "ca_service_inventory", str(tmp_path / month / source.name), "--config-dir",
                  str(REAL_CONFIG)])
     assert code == (0 if complete else 1)

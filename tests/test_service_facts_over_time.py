@@ -160,7 +160,7 @@ def test_loading_the_second_year_leaves_every_first_year_row_byte_identical(runs
 def test_a_row_whose_every_channel_is_not_applicable_is_accounted_for_by_name(runs):
     con = duckdb.connect(str(runs["root"] / "data" / "warehouse.duckdb"), read_only=True)
     assert con.execute("SELECT row_number, rule, offending_value FROM quarantine WHERE return_type = 'transactions'"
-                       ).fetchall() == [(5, "no_channel_offered", "_no_channel_offered")]
+                       ).fetchall() == [(5, "no_channel_offered", "none: every channel is marked not applicable")]
     assert con.execute("SELECT rows_read, rows_accepted, rows_quarantined FROM submission_accounting "
                        "WHERE return_type = 'transactions' ORDER BY month").fetchall() == [(6, 6, 0), (7, 6, 1)]
 
@@ -201,6 +201,22 @@ def test_check_config_refuses_two_columns_to_one_target_without_a_combining_rule
     assert (done.returncode, done.stdout + done.stderr) == (1, (
         f"the configuration has 1 problem:\n  {mapping}: mapping 'two_year_inventory', return 'transactions', "
         f"{problem}\n"))
+
+
+def test_check_config_names_every_problem_of_a_broken_unpivot_at_once(tmp_path):
+    # an unknown key, the unpivot's own rule and a rule of the whole mapping, in one check (each hid the next)
+    shutil.copytree(CONFIG, tmp_path / "config")
+    mapping = tmp_path / "config" / "mappings" / "two_year_inventory.yaml"
+    mapping.write_text(mapping.read_text().replace("      combine: {other: sum}", "      totl: all").replace(
+        "rename: {fiscal_yr: month}", "rename: {fiscal_yr: month, year: month}"))
+    done = check_config(tmp_path / "config")
+    where = f"  {mapping}: mapping 'two_year_inventory', return 'transactions', key"
+    assert (done.returncode, done.stdout + done.stderr) == (1, (
+        f"the configuration has 3 problems:\n{where} 'unpivot.totl': unknown key (did you mean 'total'?)\n"
+        f"{where} 'unpivot.columns': email_applications, fax_applications, other_applications all go to 'other': "
+        "say how they are added up with combine: {other: sum} (or sum_provided)\n"
+        f"{where} 'rename.year': fiscal_yr, year are all renamed to 'month': one column goes to a target (columns "
+        "added up are an unpivot with combine)\n"))
 
 
 def wide(**layout) -> ReturnLayout:
@@ -284,3 +300,97 @@ def test_a_month_is_judged_by_the_channels_its_return_stated_then():
     assert con.execute("SELECT month, transactions_completed, digital_take_up_rate, missing_inputs "
                        "FROM kpi_digital_take_up ORDER BY 1").fetchall() == [
         (dt.date(2024, 4, 1), 15, 10 / 15, None), (dt.date(2024, 5, 1), None, None, "volume not provided: paper")]
+
+
+@pytest.mark.parametrize("month", sorted(YEARS))
+def test_the_preview_of_each_year_counts_what_the_raw_file_holds(month, capsys):
+    from pipelines.__main__ import main
+    from pipelines.lib.config import load_config
+    from pipelines.preview import preview_file
+
+    year = YEARS[month]
+    with (FIXTURE / f"{year}_services.csv").open(newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    # a row whose every channel cell is not applicable is set aside by name; the others are the year's services
+    none = [i for i, row in enumerate(rows, 1)
+            if all(row[c] in NOT_APPLICABLE for columns in COLUMNS.values() for c in columns if c in row)]
+    services = sorted(row["service_id"] for i, row in enumerate(rows, 1) if i not in none)
+    take_up = {s for (s, _), (_, _, rate) in expected(year).items() if rate is not None}
+    found = preview_file(load_config(CONFIG), "two_year_inventory", FIXTURE / f"{year}_services.csv",
+                         dt.date.fromisoformat(f"{month}-01"))
+    assert (found.rows_read, found.rows_accepted, found.rows_quarantined) == (
+        len(rows), len(rows) - len(none), len(none))
+    assert [(q.row_number, q.service_id, q.period, q.rule, q.column_name, q.offending_value)
+            for q in found.quarantined] == [(i, rows[i - 1]["service_id"], year, "no_channel_offered", "channel",
+                                              "none: every channel is marked not applicable") for i in none]
+    assert found.services == services
+    assert found.periods == [f"{year[:5]}{year[-2:]}"]
+    assert {o.service_id: next(k.periods_formed for k in o.kpis if k.kpi == "digital_take_up")
+            for o in found.outcomes} == {s: int(s in take_up) for s in services}
+    assert [(g.kpi, g.services_affected, g.services) for g in found.gaps] == [
+        ("completion_rate", len(services), len(services)), ("cost_per_transaction", len(services), len(services))]
+    assert found.suspicious == [] and found.publishes
+    code = main(["preview", "two_year_inventory", str(FIXTURE / f"{year}_services.csv"), "--month", month,
+                 "--config-dir", str(CONFIG)])
+    out = capsys.readouterr().out
+    assert (code, out.splitlines()[-1]) == (0, "KPI figures would be published")
+    assert f"rows: {len(rows)} read, {len(rows) - len(none)} accepted, {len(none)} quarantined\n" in out
+    assert f"  digital_take_up: {len(take_up)} of {len(services)}\n" in out
+    if none:
+        assert f"  transactions no_channel_offered: {len(none)} row{'s' * (len(none) != 1)} (every channel" in out
+
+
+def test_the_preview_of_a_mapping_without_the_channels_offered_says_nothing_would_be_published(tmp_path, capsys):
+    from pipelines.__main__ import main
+
+    shutil.copytree(CONFIG, tmp_path / "config")
+    mapping = tmp_path / "config" / "mappings" / "two_year_inventory.yaml"
+    text = mapping.read_text(encoding="utf-8")
+    start = text.index("    channels_offered:")
+    mapping.write_text(text[:start] + text[text.index("  costs:"):], encoding="utf-8")
+    with (FIXTURE / "2023-2024_services.csv").open(newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    accepted = sum(not all(row[c] in NOT_APPLICABLE for columns in COLUMNS.values() for c in columns)
+                   for row in rows)
+    code = main(["preview", "two_year_inventory", str(FIXTURE / "2023-2024_services.csv"), "--month", "2024-03",
+                 "--config-dir", str(tmp_path / "config")])
+    out = capsys.readouterr().out.splitlines()
+    assert code == 1
+    assert out[-2:] == [
+        f"warning: digital_take_up cannot be formed for {accepted} of {accepted} services of two_year_inventory "
+        "(not provided: a total (the channels the service offers are not known)): declare the channels offered in "
+        "the mapping or the catalogue",
+        f"no KPI figure would be published (the volumes of the {accepted} rows accepted would be)"]
+
+
+def test_a_run_without_the_channels_offered_is_not_silent(tmp_path):
+    # the README-only configuration of issue 23: rows accepted, no take-up formed; the run's summary, the published
+    # kpis_not_formed (the data-quality page's table) and the preview say so, naming the source, KPI, count and fix
+    root = tmp_path
+    (root / "home").mkdir()
+    shutil.copytree(CONFIG, root / "config")
+    mapping = root / "config" / "mappings" / "two_year_inventory.yaml"
+    text = mapping.read_text(encoding="utf-8")
+    mapping.write_text(text[:text.index("    channels_offered:")] + text[text.index("  costs:"):], encoding="utf-8")
+    services = set()
+    for month, year in YEARS.items():
+        land(root, month)
+        with (FIXTURE / f"{year}_services.csv").open(newline="", encoding="utf-8") as f:
+            services |= {row["service_id"] for row in csv.DictReader(f)
+                         if not all(row[c] in NOT_APPLICABLE for cs in COLUMNS.values() for c in cs if c in row)}
+    env = {**os.environ, "PIPELINE_DATA_DIR": str(root / "data"), "DAGSTER_HOME": str(root / "home"),
+           "PIPELINE_CONFIG_DIR": str(root / "config"), "GX_ANALYTICS_ENABLED": "false"}
+    done = subprocess.run([sys.executable, "-m", "pipelines.run"], cwd=ROOT, env=env, capture_output=True, text=True)
+    assert "monthly_cycle 2023-03 to 2024-03: succeeded" in done.stdout, done.stdout + done.stderr[-3000:]
+    n = len(services)
+    reason, fix = ("not provided: a total (the channels the service offers are not known)",
+                   "declare the channels offered in the mapping or the catalogue")
+    assert (f"\nwarning: two_year_inventory: digital_take_up could not be formed for {n} of its {n} services "
+            f"({reason}); to fix: {fix}\n") in done.stdout
+    published = root / "data" / "published"
+    assert duckdb.execute("SELECT services_affected, services, reason, fix FROM read_parquet(?) "
+                          "WHERE agency_id = 'two_year_inventory' AND kpi = 'digital_take_up'",
+                          [str(published / "kpis_not_formed.parquet")]).fetchall() == [(n, n, reason, fix)]
+    assert duckdb.execute("SELECT count(*), count(digital_take_up_rate) FROM read_parquet(?) WHERE channel = 'all'",
+                          [str(published / "kpi_by_period.parquet")]).fetchone() == (len(expected("2022-2023"))
+                                                                                    + len(expected("2023-2024")), 0)

@@ -10,6 +10,7 @@ provided) so that a service that sent only markers is still there.
 
 from __future__ import annotations
 
+import datetime as dt
 import fnmatch
 import re
 from decimal import Decimal, InvalidOperation
@@ -30,7 +31,9 @@ OFFERED = "_channels_offered"  # the channels the return says a service offers (
 # Set on the catalogue's rows read with a return: the agency's mapping says its return's service facts win over the
 # central catalogue's (`service_facts: return`).
 FACTS_FROM_RETURN = "_facts_from_return"
-NO_CHANNEL = "_no_channel_offered"  # a wide row whose every channel is marked not applicable: the service offers none
+# The channel of a wide row whose every channel is marked not applicable (the service offers none), as its
+# quarantine record shows it to the publisher
+NO_CHANNEL = "none: every channel is marked not applicable"
 # What a header's measure label can stand for: a channel's completed transactions, the reported total, or a KPI
 # the publisher reported as a value (kept as reported, beside any computed figure, never mixed into it).
 REPORTED = {
@@ -80,27 +83,57 @@ def header_columns(columns: list[str], families: list[HeaderFamily]) -> dict[str
     return found
 
 
+def _span(period: str | None) -> tuple[dt.date, int] | None:
+    """(last day, months named) of a period written as a span ("January 2014 to December 2015"); None for a month
+    or a quarter, which names the last part of a longer period and never disagrees with its family."""
+    parsed = parse_period(period) if period else None
+    if parsed is None or parsed[2] in ("month", "quarter"):
+        return None
+    return parsed[1], (parsed[1].year - parsed[0].year) * 12 + parsed[1].month - parsed[0].month + 1
+
+
 def headers_of_odd_length(columns: list[str], families: list[HeaderFamily]) -> list[str]:
     """Warnings for headers whose period disagrees with their family's period_months: a span written in full
     ("January 2014 to December 2015") of another length than the family's periods (a publisher's typo, read as
-    the family says). A month or a quarter names the last part of a longer period and never disagrees."""
+    the family says)."""
     warnings = []
     for column, (period, _, months) in header_columns(columns, families).items():
-        parsed = parse_period(period) if months and period else None
-        if parsed and parsed[2] not in ("month", "quarter"):
-            named = (parsed[1].year - parsed[0].year) * 12 + parsed[1].month - parsed[0].month + 1
-            if named != months:
-                warnings.append(f"the header {column!r} names {named} months where its family's period_months is "
-                                f"{months}: read as the {months} months ending {parsed[1]:%B %Y}; if it is a typo, "
-                                "correct it with rename (README, Onboarding an agency)")
+        span = _span(period) if months else None
+        if span and span[1] != months:
+            warnings.append(f"the header {column!r} names {span[1]} months where its family's period_months is "
+                            f"{months}: read as the {months} months ending {span[0]:%B %Y}; if it is a typo, "
+                            "correct it with rename (README, Onboarding an agency)")
     return warnings
+
+
+def _typos_relabelled(read: dict[str, tuple[str | None, str, int]]) -> dict[str, tuple[str | None, str, int]]:
+    """`read` with each header of odd length (`headers_of_odd_length`) given the period label of a header naming
+    the same period rightly, where there is one, so that the period's figures make one row and not two that repeat
+    each other's key."""
+    right = {(span[0], months): period for period, _, months in read.values()
+             if months and (span := _span(period)) and span[1] == months}
+    relabelled = {}
+    for column, (period, target, months) in read.items():
+        span = _span(period) if months else None
+        if span and span[1] != months:
+            period = right.get((span[0], months), period)
+        relabelled[column] = (period, target, months)
+    return relabelled
 
 
 def from_headers(frame: pl.DataFrame, families: list[HeaderFamily], keep: list[str]) -> pl.DataFrame:
     """Header-encoded columns to rows (see the module's docstring); `keep`: other columns carried along."""
-    read = header_columns(frame.columns, families)
+    read = _typos_relabelled(header_columns(frame.columns, families))
     if not read:
         raise ValueError("no column matches the layout's header patterns")
+    same: dict[tuple, list[str]] = {}
+    for column, (period, target, months) in read.items():
+        same.setdefault((period, months, target), []).append(column)
+    for (period, _, target), columns in same.items():
+        if len(columns) > 1:  # the pivot would keep one of them, the channels would repeat each other's key
+            raise LayoutError(f"the columns {' and '.join(repr(c) for c in columns)} are both {target!r} for "
+                              f"{period}: header families cannot add columns up (an unpivot's combine can); map "
+                              "one of their measures to another target or leave it out")
     lookup = pl.DataFrame([(c, p, t, m) for c, (p, t, m) in read.items()], orient="row",
                           schema={"_column": pl.String, "month": pl.String, "_target": pl.String, MONTHS: pl.Int64})
     long = (frame.select(*keep, *read).unpivot(on=list(read), index=keep, variable_name="_column",

@@ -51,18 +51,17 @@ class Unpivot(Model):
     # a part a file lacks is left out (a layout before the split), but a file with no part of it is refused.
     combine: dict[Channel, Literal["sum", "sum_provided"]] = {}
 
-    @model_validator(mode="after")
-    def _one_rule_per_target(self) -> Unpivot:
+    def broken_rules(self) -> list[tuple[tuple, str]]:
+        """Its rules across keys, checked by `Returns` with the other rules of the mapping so that one check-config
+        names them all: several columns to one channel need a `combine`, and a `combine` needs its columns."""
         problems = []
         for channel in dict.fromkeys(self.columns.values()):
             parts = [column for column, target in self.columns.items() if target == channel]
             if len(parts) > 1 and channel not in self.combine:
                 problems.append((("columns",), f"{', '.join(parts)} all go to {channel!r}: say how they are added "
                                                f"up with combine: {{{channel}: sum}} (or sum_provided)"))
-        problems += [(("combine", channel), "no column goes to this channel")
-                     for channel in self.combine if channel not in self.columns.values()]
-        raise_broken(problems)
-        return self
+        return problems + [(("combine", channel), "no column goes to this channel")
+                           for channel in self.combine if channel not in self.columns.values()]
 
 
 class HeaderFamily(Model):
@@ -84,6 +83,11 @@ class HeaderFamily(Model):
         unknown = sorted({t for t in value.values() if t not in MEASURE_TARGETS})
         if unknown:
             raise ValueError(f"{', '.join(unknown)}: a measure is one of {', '.join(MEASURE_TARGETS)}")
+        together = {t: [k for k, v in value.items() if v == t] for t in dict.fromkeys(value.values())}
+        together = {t: labels for t, labels in together.items() if len(labels) > 1}
+        if together:
+            raise ValueError("; ".join(f"{', '.join(labels)} all go to {t!r}" for t, labels in together.items())
+                             + ": a family's columns are not added up (an unpivot's combine adds columns up)")
         return value
 
 
@@ -220,6 +224,10 @@ class CatalogueLayout(Model):
         if self.channels_offered is not None and "channels_offered" in self.rename.values():
             problems.append((("channels_offered",), "the channels offered are read by their codes or renamed from a "
                                                     "column, not both"))
+        if self.channels_offered is not None and self.channels_offered.markers:
+            problems.append((("channels_offered", "markers"), "a catalogue has no channel cells to read markers "
+                                                               "from: give the column listing the channels offered "
+                                                               "(markers belong in a return's channels_offered)"))
         raise_broken(problems)
         return self
 
@@ -263,6 +271,9 @@ class Returns(Model):
                                                           "columns"))
             if layout.headers and layout.unpivot is not None:
                 problems.append(((return_type, "headers"), "a layout is read by headers or by unpivot, not both"))
+            if layout.unpivot is not None:
+                problems += [((return_type, "unpivot", *key), message)
+                             for key, message in layout.unpivot.broken_rules()]
             if layout.unpivot is not None and layout.unpivot.value not in figures:
                 problems.append(((return_type, "unpivot", "value"),
                                  f"must be a figure of {return_type} ({', '.join(figures)})"))

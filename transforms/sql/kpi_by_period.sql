@@ -268,9 +268,11 @@ due_not_received AS (
     JOIN stg_agencies AS agencies USING (agency_id)
     JOIN (VALUES ('quarterly', 'quarter', 3, [3, 6, 9, 12]), ('financial_year', 'financial_year', 12, [3]),
                  ('calendar_year', 'rolling_12_months', 12, [12]),
-                 ('rolling_12_months_quarterly', 'rolling_12_months', 12, [3, 6, 9, 12]))
+                 ('rolling_12_months_quarterly', 'rolling_12_months', 12, [3, 6, 9, 12]),
+                 ('yearly', 'rolling_12_months', 12, NULL))  -- ends in the agency's year_end_month
         AS cadence (name, grain, months, end_months)
-        ON list_contains(agencies.cadence, cadence.name) AND list_contains(cadence.end_months, month(status.month))
+        ON list_contains(agencies.cadence, cadence.name)
+            AND list_contains(coalesce(cadence.end_months, [agencies.year_end_month]), month(status.month))
     WHERE status.status = 'missing' AND NOT EXISTS (
         SELECT 1 FROM stg_transactions AS sent
         WHERE sent.agency_id = status.agency_id AND date_trunc('month', sent.period_end) = status.month)

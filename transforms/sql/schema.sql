@@ -43,7 +43,9 @@ CREATE TABLE IF NOT EXISTS stg_agencies (
     agency_id VARCHAR PRIMARY KEY, agency_name VARCHAR NOT NULL, department VARCHAR NOT NULL,
     connector VARCHAR NOT NULL, return_due_day INTEGER NOT NULL, -- day of the following month the return is due
     cadence VARCHAR[] NOT NULL,  -- monthly | quarterly | financial_year | calendar_year | rolling_12_months(_quarterly)
-    first_month DATE NOT NULL    -- the first month a return is due (sources.yaml first_month)
+    -- | yearly
+    first_month DATE NOT NULL,   -- the first month a return is due (sources.yaml first_month)
+    year_end_month INTEGER       -- cadence yearly: the month (1 to 12) its year ends; NULL otherwise
 );
 
 CREATE TABLE IF NOT EXISTS stg_service_catalogue (

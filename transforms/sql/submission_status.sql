@@ -24,8 +24,9 @@ months AS (
 
 -- A return is due by the agency's cadence (sources.yaml): every month, at each quarter's end, in March (a
 -- financial year), in December (a calendar year); a rolling 12 months every month (rolling_12_months) or at each
--- quarter's end (rolling_12_months_quarterly). Nothing is due before the agency's first month, so a yearly or
--- quarterly reporter is never "missing" the months between.
+-- quarter's end (rolling_12_months_quarterly) or once a year, in the month its year ends (yearly, year_end_month).
+-- Nothing is due before the agency's first month, so a yearly or quarterly reporter is never "missing" the months
+-- between.
 expected AS (
     SELECT
         agencies.agency_id,
@@ -43,6 +44,7 @@ expected AS (
                 CASE WHEN list_contains(agencies.cadence, 'rolling_12_months')
                     OR (list_contains(agencies.cadence, 'rolling_12_months_quarterly')
                         AND month(months.month) IN (3, 6, 9, 12))
+                    OR (list_contains(agencies.cadence, 'yearly') AND month(months.month) = agencies.year_end_month)
                     THEN period_name('rolling_12_months', months.month, months.month) END) END AS period_name
     FROM stg_agencies AS agencies CROSS JOIN months
     WHERE agencies.connector IN ('file_drop', 'http') AND months.month >= agencies.first_month
@@ -50,7 +52,8 @@ expected AS (
             OR (list_has_any(agencies.cadence, ['quarterly', 'rolling_12_months_quarterly'])
                 AND month(months.month) IN (3, 6, 9, 12))
             OR (list_contains(agencies.cadence, 'financial_year') AND month(months.month) = 3)
-            OR (list_contains(agencies.cadence, 'calendar_year') AND month(months.month) = 12))
+            OR (list_contains(agencies.cadence, 'calendar_year') AND month(months.month) = 12)
+            OR (list_contains(agencies.cadence, 'yearly') AND month(months.month) = agencies.year_end_month))
 ),
 
 final AS (

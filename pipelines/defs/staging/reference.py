@@ -72,7 +72,7 @@ SUPERSEDED = {
 def in_catalogue_order(config, central: list, own: list) -> list:
     """The catalogue's files in the order they are taken: agencies' files whose mapping says `service_facts:
     return`, the central file, then the other agencies' files (latest month first)."""
-    first = [f for f in own if config.mapping(config.agency(f[2])).returns.service_facts == "return"]
+    first = [f for f in own if config.facts_from_return(f[2])]
     return first + central + [f for f in own if f not in first]
 
 

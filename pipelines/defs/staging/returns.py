@@ -57,8 +57,7 @@ def stage_returns(store: DataStore, config: Config, return_type: str, start: dt.
     with store.connect() as con:
         catalogue = con.sql("SELECT service_id, agency_id, channels_offered, live_from "
                             "FROM stg_service_catalogue").pl()
-        facts_from_return = [a.id for a in config.agencies if config.mapping(a).returns
-                             and config.mapping(a).returns.service_facts == "return"]
+        facts_from_return = [a.id for a in config.agencies if config.facts_from_return(a.id)]
         catalogue = catalogue.with_columns(pl.col("agency_id").is_in(facts_from_return).alias(FACTS_FROM_RETURN))
         submissions = submissions_in_force(con, start, end)
         archive = Archive.of(store, config.registry.spark.storage)

@@ -44,6 +44,12 @@ class Config(Model):
     def mapping(self, agency: Agency) -> MappingFile:
         return self.mappings[agency.mapping]
 
+    def facts_from_return(self, agency_id: str) -> bool:
+        """Whether the agency's own files' service facts win over the central catalogue's (`service_facts:
+        return` in its mapping)."""
+        returns = self.mappings[self.agency(agency_id).mapping].returns
+        return returns is not None and returns.service_facts == "return"
+
     def layout(self, agency: Agency, return_type: str) -> ReturnLayout | None:
         """The layout of one return type of an agency; None for a Performance-Platform agency, which sends records
         (a file-drop or http agency has all three)."""
@@ -129,7 +135,7 @@ def load_config(config_dir: Path) -> Config:
     try:
         return Config(**parts)
     except ValidationError as error:
-        raise ConfigError(_problems(error, (), raw, config_dir)) from None
+        raise ConfigError(_problems(error.errors(), (), raw, config_dir)) from None
 
 
 def _read_yaml(path: Path, problems: list[Problem]):
@@ -159,18 +165,47 @@ def _read_yaml(path: Path, problems: list[Problem]):
 
 
 def _validated(model: type[BaseModel], data, prefix: tuple, raw: dict, config_dir: Path, problems: list[Problem]):
-    try:
-        return model.model_validate(data)
-    except ValidationError as error:
-        problems.extend(_problems(error, prefix, raw, config_dir))
-        return None
+    """The model of `data`, or None with every problem recorded. pydantic checks the rules across keys only once
+    every key holds, so an unknown key would hide them: the data is checked again without its unknown keys, until
+    no new problem is found."""
+    details: list[dict] = []
+    while True:
+        try:
+            checked = model.model_validate(data)
+            break
+        except ValidationError as error:
+            seen = {_said(d) for d in details}
+            new = [d for d in error.errors() if _said(d) not in seen]
+            details += new
+            unknown = [d["loc"] for d in new if d["type"] == "extra_forbidden"]
+            if not unknown:
+                break
+            data = _without(data, unknown)
+    problems.extend(_problems(details, prefix, raw, config_dir))
+    return None if details else checked
 
 
-def _problems(error: ValidationError, prefix: tuple, raw: dict, config_dir: Path) -> list[Problem]:
-    """pydantic's errors as problems. A typo of a required key is one problem (the unknown key, with the key it
-    resembles), not two."""
+def _said(detail: dict) -> tuple:
+    """What an error says, where: the same in every pass (its error objects are not)."""
+    return detail["loc"], detail["msg"], repr(detail.get("ctx", {}).get("problems"))
+
+
+def _without(data, keys: list[tuple]):
+    """A copy of `data` without the keys at the locations given (each a path of keys and list indices)."""
+    if not isinstance(data, dict | list):
+        return data
+    here = {loc[0] for loc in keys if len(loc) == 1}
+    inner = [(loc[0], loc[1:]) for loc in keys if len(loc) > 1]
+    if isinstance(data, list):
+        return [_without(v, [rest for i, rest in inner if i == n]) for n, v in enumerate(data)]
+    return {k: _without(v, [rest for i, rest in inner if i == k]) for k, v in data.items() if k not in here}
+
+
+def _problems(details: list[dict], prefix: tuple, raw: dict, config_dir: Path) -> list[Problem]:
+    """pydantic's errors (`ValidationError.errors()`) as problems. A typo of a required key is one problem (the
+    unknown key, with the key it resembles), not two."""
     found = []  # (location, message, the kind of pydantic error)
-    for detail in error.errors():
+    for detail in details:
         loc = prefix + tuple(detail["loc"])
         if detail["type"] == "config_rules":
             found += [(loc + key, message, "rule") for key, message in detail["ctx"]["problems"]]

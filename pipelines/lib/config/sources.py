@@ -17,9 +17,10 @@ AGENCY_ID = re.compile(r"[A-Za-z0-9_]+")
 ENV_NAME = re.compile(r"[A-Z_][A-Z0-9_]*")
 MONTH = re.compile(r"(\d{4})-(0[1-9]|1[0-2])")
 # How often an agency reports, and so which months a return is due in (submission_status): rolling_12_months is a
-# rolling year sent every month, rolling_12_months_quarterly one sent at each quarter's end.
+# rolling year sent every month, rolling_12_months_quarterly one sent at each quarter's end, yearly one sent once a
+# year, in the agency's year_end_month (a year to June: 6).
 Cadence = Literal["monthly", "quarterly", "financial_year", "calendar_year", "rolling_12_months",
-                  "rolling_12_months_quarterly"]
+                  "rolling_12_months_quarterly", "yearly"]
 
 
 def _month(value: str | None) -> str | None:
@@ -48,6 +49,7 @@ class Agency(Model):
     extract_location: str | None = None  # engine spark: a month's Parquet folder where the extracts live ({month})
     cadence: list[Cadence] = ["monthly"]  # when a return is due: monthly, at quarter ends, in March, ...
     first_month: str | None = None  # YYYY-MM: the first month a return is due (default: the registry's)
+    year_end_month: Annotated[int, Field(ge=1, le=12)] | None = None  # cadence yearly: the month its year ends
 
     @field_validator("first_month")
     @classmethod
@@ -125,6 +127,9 @@ class Agency(Model):
             problems += [((key,), f"is read only for connector http, not {self.connector}")
                          for key in ("url", "pagination", "max_pages", "return_deadline_seconds")
                          if key in self.model_fields_set]
+        if ("yearly" in self.cadence) != (self.year_end_month is not None):
+            problems.append((("year_end_month",), "a yearly cadence needs the month its year ends (year_end_month: "
+                                                  "6 for years to June), and only a yearly cadence has one"))
         if self.extract_location is not None and self.engine != "spark":
             problems.append((("extract_location",), "is read only with engine spark (extracts read where they live)"))
         if self.connector == "performance_platform" and self.format != "json":

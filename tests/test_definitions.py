@@ -13,16 +13,18 @@ from transforms.catalogue import TABLES
 
 # Every catalogue table is an asset (side tables for the lineage only), and so are these, which are not tables.
 NOT_TABLES = {"raw_reference_files", "raw_agency_returns", "raw_api_returns", "raw_performance_records",
-              "pub_open_data", "pub_benefits_summary"}
+              "pub_open_data", "pub_benefits_summary", "stg_extract_spark_inputs", "stg_extract_spark_outputs"}
 ASSETS = {table.name for table in TABLES} | NOT_TABLES
-SIDE_TABLES = {"raw_submissions", "quarantine", "submission_accounting", "revisions", "extract_manifest"}
+SIDE_TABLES = {"raw_submissions", "quarantine", "submission_accounting", "revisions", "extract_manifest",
+               "stg_service_facts"}
 # Every table whose entry says suite=True has its blocking check `valid`; these are the other checks.
 OTHER_CHECKS = {"kpi_cost_per_transaction:month_on_month_jumps", "kpi_by_period:reported_figures_agree",
                 "submission_status:returns_on_time", "stg_service_catalogue:services_in_catalogue",
                 "submission_accounting:accounting_adds_up"}
 CHECKS = {f"{table.name}:valid" for table in TABLES if table.suite} | OTHER_CHECKS
 MONTHLY = {"raw_agency_returns", "stg_transactions", "stg_costs", "stg_satisfaction", "fct_service_month_channel",
-           "fct_service_month", "pub_benefits_summary", "stg_extract_transactions", "raw_api_returns"}
+           "fct_service_month", "pub_benefits_summary", "stg_extract_transactions", "raw_api_returns",
+           "stg_extract_spark_inputs", "stg_extract_spark_outputs"}
 
 
 def test_asset_keys_and_checks_are_exactly_these():

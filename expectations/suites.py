@@ -2,14 +2,15 @@
 
 Each expectation says in `meta.why` why it exists. Blocking suites guard schema, keys and impossible values: the
 schema and key expectations are made from the table's catalogue entry (its key and columns), and this file holds
-only the domain rules. Warning suites flag what is possible but suspicious (a month-on-month jump of more than 3x).
+only the domain rules (a table whose entry says suite=True and has none here is guarded by its schema and key).
+Warning suites flag what is possible but suspicious (a month-on-month jump of more than 3x).
 """
 
 from __future__ import annotations
 
 import great_expectations.expectations as gxe
 
-from transforms.catalogue import CATALOGUE, Table
+from transforms.catalogue import CATALOGUE, TABLES, Table
 from transforms.domain import CHANNELS, MONTH_ON_MONTH_JUMP as JUMP  # a ratio beyond JUMP (or below 1/JUMP) is flagged
 
 
@@ -137,8 +138,8 @@ def expectations(table: str, warnings: bool = False) -> list:
     or for its warnings suite."""
     if warnings:
         return _warnings()[table]
-    return [*_schema_and_key(CATALOGUE[table]), *_domain_rules()[table]]
+    return [*_schema_and_key(CATALOGUE[table]), *_domain_rules().get(table, [])]
 
 
-BLOCKING = tuple(_domain_rules())
+BLOCKING = tuple(table.name for table in TABLES if table.suite)  # domain rules or not, every entry with suite=True
 WARNINGS = tuple(_warnings())

@@ -1,5 +1,5 @@
-"""The code location: every stage folder under pipelines/defs/, loaded by Dagster, with the job, the resource and
-the executor. Assembles only."""
+"""The code location: every stage folder under pipelines/defs/, loaded by Dagster, with the job, the two resources
+(the data store and the settings) and the executor. Assembles only."""
 
 import gc
 from pathlib import Path

@@ -1,6 +1,7 @@
-"""The monthly schedule, the run-failure alert (file and webhook, secrets redacted), the KPI freshness checks, and
-the UI bound to loopback: what the daemon runs, tested without it."""
+"""The monthly schedule, the run-failure alert (file and webhook, secrets redacted), the KPI marts' freshness
+policies (from their catalogue entries), and the UI bound to loopback: what the daemon runs, tested without it."""
 
+import dataclasses
 import datetime as dt
 import json
 import os
@@ -20,6 +21,8 @@ from pipelines.defs.automation.schedules import monthly_cycle_schedule
 from pipelines.lib.partitions import CYCLE_DAY
 from pipelines.lib.config import PROJECT_CONFIG_DIR, load_config
 from pipelines.lib.resources import DataStore, Settings
+from pipelines.lib.tables import table_asset
+from transforms.catalogue import CATALOGUE, TABLES, Freshness
 from tests.operations import REPO
 
 SECRET = "planted-Secret-4f1e9a27c3"
@@ -125,13 +128,22 @@ def test_the_kpi_marts_carry_the_cycle_day_freshness_policy_evaluated_by_the_dae
     graph = defs.resolve_asset_graph()
     policies = {key.to_user_string(): graph.get(key).freshness_policy for key in graph.get_all_asset_keys()
                 if graph.get(key).freshness_policy is not None}
-    assert set(policies) == {"kpi_cost_per_transaction", "kpi_digital_take_up", "kpi_completion_rate",
-                             "kpi_user_satisfaction", "kpi_by_period", "kpi_processing_time"}
+    assert set(policies) == {table.name for table in TABLES if table.freshness}  # from the catalogue entries
+    assert "kpi_cost_per_transaction" in policies and "kpi_rollups" not in policies
     assert {(p.deadline_cron, p.lower_bound_delta, p.timezone) for p in policies.values()} == \
         {(f"0 12 {CYCLE_DAY} * *", dt.timedelta(hours=12), "Europe/London")}
     for instance_config in ("dagster.yaml", "dagster-postgres.yaml"):  # the daemon evaluates them only when enabled
         assert yaml.safe_load((REPO / "config" / instance_config).read_text())["freshness"] == {"enabled": True}
     assert not [k for k in graph.asset_check_keys if "fresh" in k.name]  # no superseded freshness checks
+
+
+def test_a_tables_freshness_policy_is_its_catalogue_entrys():
+    entry = dataclasses.replace(CATALOGUE["kpi_completion_rate"], freshness=Freshness(hour=9, within_hours=3))
+    policy = table_asset(entry).specs_by_key[dg.AssetKey("kpi_completion_rate")].freshness_policy
+    assert (policy.deadline_cron, policy.lower_bound_delta, policy.timezone) == \
+        (f"0 9 {CYCLE_DAY} * *", dt.timedelta(hours=3), "Europe/London")
+    no_freshness = dataclasses.replace(entry, freshness=None)
+    assert table_asset(no_freshness).specs_by_key[dg.AssetKey("kpi_completion_rate")].freshness_policy is None
 
 
 def test_ui_binds_to_loopback_unless_told_otherwise():

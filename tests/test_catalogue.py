@@ -7,7 +7,7 @@ import sys
 import dagster as dg
 import pytest
 
-from expectations.suites import BLOCKING
+from expectations.suites import BLOCKING, _domain_rules
 from pipelines.definitions import defs
 from pipelines.defs.publishing.open_data import PUBLISHED
 from tests.operations import PROCESS_SECONDS, REPO
@@ -81,6 +81,7 @@ def test_every_asset_of_a_catalogue_table_has_its_description_and_upstream():
 def test_blocking_suites_and_checks_are_the_catalogue_s():
     graph = defs.resolve_asset_graph()
     assert {t.name for t in TABLES if t.suite} == set(BLOCKING)
+    assert set(_domain_rules()) <= set(BLOCKING)  # no domain rules for a table that has no suite
     assert {k.asset_key.to_user_string() for k in graph.asset_check_keys if k.name == "valid"} == set(BLOCKING)
 
 

@@ -9,31 +9,19 @@ import dagster as dg
 from pipelines.definitions import defs
 from pipelines.lib.partitions import monthly, months_in
 from tests.operations import PROCESS_SECONDS
+from transforms.catalogue import TABLES
 
-ASSETS = {
-    "raw_reference_files", "raw_agency_returns", "stg_service_catalogue", "stg_service_facts", "stg_benefits_register",
-    "stg_transactions", "stg_costs", "stg_satisfaction", "fct_service_month_channel", "fct_service_month",
-    "kpi_cost_per_transaction", "kpi_digital_take_up", "kpi_completion_rate", "kpi_user_satisfaction",
-    "pub_open_data", "stg_agencies", "submission_status", "portal_submissions",
-    "kpi_rollups_all_grains", "kpi_rollups", "kpi_rollups_by_period", "kpi_service_summary",
-    "benefits_register", "channel_shift_savings", "channel_shift_savings_rollup", "benefits_realisation",
-    "benefits_summary_figures", "pub_benefits_summary",
-    "stg_extract_transactions", "kpi_processing_time", "stg_extract_spark_inputs", "stg_extract_spark_outputs",
-    "raw_api_returns", "raw_performance_records", "stg_reported_figures", "satisfaction_method_drift",
-    "kpi_by_period", "kpi_formation", "kpis_not_formed",
-    "raw_submissions", "quarantine", "submission_accounting", "revisions", "extract_manifest",  # side: lineage only
-}
+# Every catalogue table is an asset (side tables for the lineage only), and so are these, which are not tables.
+NOT_TABLES = {"raw_reference_files", "raw_agency_returns", "raw_api_returns", "raw_performance_records",
+              "pub_open_data", "pub_benefits_summary", "stg_extract_spark_inputs", "stg_extract_spark_outputs"}
+ASSETS = {table.name for table in TABLES} | NOT_TABLES
 SIDE_TABLES = {"raw_submissions", "quarantine", "submission_accounting", "revisions", "extract_manifest",
                "stg_service_facts"}
-CHECKS = {
-    *(f"{table}:valid" for table in ("stg_service_catalogue", "stg_transactions", "stg_costs", "stg_satisfaction",
-                                     "fct_service_month_channel", "kpi_cost_per_transaction", "kpi_digital_take_up",
-                                     "kpi_completion_rate", "kpi_user_satisfaction")),
-    "kpi_cost_per_transaction:month_on_month_jumps", "kpi_by_period:reported_figures_agree",
-    "submission_status:returns_on_time", "stg_service_catalogue:services_in_catalogue",
-    "stg_extract_transactions:valid", "kpi_processing_time:valid",
-    "kpi_by_period:valid", "submission_accounting:accounting_adds_up",
-}
+# Every table whose entry says suite=True has its blocking check `valid`; these are the other checks.
+OTHER_CHECKS = {"kpi_cost_per_transaction:month_on_month_jumps", "kpi_by_period:reported_figures_agree",
+                "submission_status:returns_on_time", "stg_service_catalogue:services_in_catalogue",
+                "submission_accounting:accounting_adds_up"}
+CHECKS = {f"{table.name}:valid" for table in TABLES if table.suite} | OTHER_CHECKS
 MONTHLY = {"raw_agency_returns", "stg_transactions", "stg_costs", "stg_satisfaction", "fct_service_month_channel",
            "fct_service_month", "pub_benefits_summary", "stg_extract_transactions", "raw_api_returns",
            "stg_extract_spark_inputs", "stg_extract_spark_outputs"}

@@ -12,6 +12,7 @@ from pipelines.definitions import defs
 from pipelines.defs.publishing.open_data import PUBLISHED
 from pipelines.lib.partitions import AGENCIES_TAG
 from tests.conftest import BROKEN, published_checksums, run_graph
+from transforms.catalogue import TABLES
 
 
 def query(store, sql: str, params=None) -> list[tuple]:
@@ -196,9 +197,16 @@ def test_corrected_resubmission_supersedes_and_keeps_the_original(copied):
     revised = query(store, "SELECT table_name, column_name, old_value, new_value FROM revisions WHERE service_id = ? "
                            "AND month = ? AND channel = ? AND column_name = 'transactions_completed' ORDER BY 1",
                     [service, month, channel])
-    assert revised == [("kpi_completion_rate", "transactions_completed", float(completed), float(completed) - 10),
-                       ("kpi_cost_per_transaction", "transactions_completed", float(completed),
-                        float(completed) - 10)]
+    # (every table keyed by service, month and channel whose catalogue entry records revisions, and that has the
+    # column and the row: today kpi_cost_per_transaction and kpi_completion_rate)
+    holding = [t.name for t in TABLES if t.revisions and t.key == ("service_id", "month", "channel") and query(
+        store, "SELECT count(*) FROM duckdb_columns() WHERE table_name = ? AND column_name = "
+        "'transactions_completed'", [t.name]) == [(1,)] and query(
+        store, f"SELECT count(*) FROM {t.name} WHERE service_id = ? AND month = ? AND channel = ?",
+        [service, month, channel]) == [(1,)]]
+    assert holding[:2] == ["kpi_cost_per_transaction", "kpi_completion_rate"]
+    assert revised == [(table, "transactions_completed", float(completed), float(completed) - 10)
+                       for table in sorted(holding)]
     assert query(store, "SELECT count(DISTINCT (service_id, month)) FROM revisions WHERE grain IS NULL") == [(1,)]
     # kpi_by_period's revisions are the periods that month is part of, named by their start and grain
     periods = query(store, "SELECT DISTINCT service_id, grain, month FROM revisions WHERE table_name = 'kpi_by_period'")

@@ -8,6 +8,7 @@ import tracemalloc
 
 import dagster as dg
 import duckdb
+import polars as pl
 import pytest
 
 from pipelines.defs.automation.sensors import fingerprints
@@ -245,3 +246,17 @@ def test_the_writer_refuses_accounting_rows_that_do_not_add_up_and_writes_nothin
         assert con.execute("SELECT source_file, rows_read, rows_markers_only, superseded_by FROM submission_accounting"
                            ).fetchall() == [("a/2025-12/t.csv", 5, 1, None)]
 
+
+
+def test_the_writer_gives_every_column_its_ddl_default_where_rows_leave_it_out(tmp_path):
+    row = {"return_type": "transactions", "agency_id": "a", "month": DEC, "source_file": "a/2025-12/t.csv",
+           "sha256": "s", "rule": "r", "message": "m"}
+    with connect(tmp_path / "warehouse.duckdb") as con:
+        defaults = con.execute("SELECT column_name, column_default FROM duckdb_columns() WHERE table_name = "
+                               "'quarantine' AND column_default IS NOT NULL").fetchall()
+        assert defaults == [("rows_represented", "1")]  # the DDL's one default today; the writer names none
+        quarantine.write(con, [row, {**row, "row_number": 2, "rows_represented": 7}])  # left out, given
+        quarantine.write(con, pl.DataFrame([{**row, "row_number": 3}]))  # a frame without the column
+        quarantine.write(con, pl.DataFrame([{**row, "row_number": 4, "rows_represented": None}]))  # NULL given
+        assert con.execute("SELECT row_number, rows_represented FROM quarantine ORDER BY row_number NULLS FIRST"
+                           ).fetchall() == [(None, 1), (2, 7), (3, 1), (4, 1)]

@@ -2,11 +2,12 @@
 
 One entry per table gives its stage, how it is built, its key (one row per key; also the published row order, the
 data package's primary key and the key expectations of its suite), the columns its suite requires, its
-description, whether a blocking Great Expectations suite guards it, and under what name it is published. The asset
-factory, the checks and their suites, the publishing order, the data package and the definition tests all read this
-list. A table's upstream tables are not written here: they are read from its SQL (`tables_read`), so they cannot
-drift from what the query does; and no table reads a table of a later stage (`STAGES`, `reads_from_later_stages`).
-What each column means is written once for every table it appears in (`COLUMNS`, from columns.yaml beside this file).
+description, whether a blocking Great Expectations suite guards it, by when each monthly cycle must have rebuilt it
+(its freshness policy), and under what name it is published. The asset factory, the checks and their suites, the
+publishing order, the data package and the definition tests all read this list. A table's upstream tables are not
+written here: they are read from its SQL (`tables_read`), so they cannot drift from what the query does; and no
+table reads a table of a later stage (`STAGES`, `reads_from_later_stages`). What each column means is written once
+for every table it appears in (`COLUMNS`, from columns.yaml beside this file).
 """
 
 from __future__ import annotations
@@ -40,6 +41,18 @@ class Satisfaction:
     rows: str | None = None  # in a long table, the SQL condition of the rows that carry satisfaction
 
 
+@dataclass(frozen=True)
+class Freshness:
+    """By when a table must have been rebuilt: `hour` o'clock (Europe/London) on the monthly cycle's day, by a run
+    that ended at most `within_hours` before then (the cycle's morning run or a later one). Dagster's daemon
+    evaluates it from its own records (pipelines/lib/partitions.py turns it into a FreshnessPolicy)."""
+
+    hour: int
+    within_hours: int
+
+
+CYCLE_DAY_NOON = Freshness(hour=12, within_hours=12)  # the KPI marts: rebuilt on cycle day by noon
+
 RATINGS = ("rating_1", "rating_2", "rating_3", "rating_4", "rating_5")
 
 
@@ -60,6 +73,7 @@ class Table:
     reads: tuple[str, ...] = ()    # build "code" and "side": the tables the asset reads or is written after
     writes_to: tuple[str, ...] = ()  # side tables the asset also writes (quarantine, accounting, ...)
     satisfaction: Satisfaction | None = None  # it carries user-satisfaction figures (disclosure control)
+    freshness: Freshness | None = None        # by when each monthly cycle must have rebuilt it
 
     @property
     def published_order(self) -> str:
@@ -143,21 +157,21 @@ TABLES = (
     # kpis
     Table("kpi_cost_per_transaction", "kpis", "Cost per transaction (GBP) per service, month and channel, monthly "
           "and rolling 12 months.", key=("service_id", "month", "channel"), title="Cost per transaction",
-          publish_as="kpi_cost_per_transaction", suite=True, revisions=True,
+          publish_as="kpi_cost_per_transaction", suite=True, revisions=True, freshness=CYCLE_DAY_NOON,
           columns=("cost_gbp", "transactions_completed", "cost_per_transaction_gbp")),
     Table("kpi_digital_take_up", "kpis", "Digital take-up (0..1) and channel shift against the baseline month, per "
           "service and month.", key=("service_id", "month"), title="Digital take-up and channel shift",
-          publish_as="kpi_digital_take_up", suite=True, revisions=True,
+          publish_as="kpi_digital_take_up", suite=True, revisions=True, freshness=CYCLE_DAY_NOON,
           columns=("transactions_completed", "digital_transactions_completed",
                    "assisted_digital_transactions_completed", "digital_take_up_rate", "baseline_month",
                    "take_up_change_pp")),
     Table("kpi_completion_rate", "kpis", "Completion rate (completed / started, 0..1) per service, month and "
           "channel.", key=("service_id", "month", "channel"), title="Completion rate",
-          publish_as="kpi_completion_rate", suite=True, revisions=True,
+          publish_as="kpi_completion_rate", suite=True, revisions=True, freshness=CYCLE_DAY_NOON,
           columns=("transactions_started", "transactions_completed", "completion_rate")),
     Table("kpi_user_satisfaction", "kpis", "User satisfaction: GOV.UK score and top-2-box share with 95% "
           "intervals.", key=("service_id", "month", "channel"), title="User satisfaction",
-          publish_as="kpi_user_satisfaction", suite=True, revisions=True,
+          publish_as="kpi_user_satisfaction", suite=True, revisions=True, freshness=CYCLE_DAY_NOON,
           columns=("responses", "satisfaction_score", "satisfied_share"),
           satisfaction=Satisfaction((*RATINGS, "satisfaction_score", "satisfaction_score_ci_low",
                                      "satisfaction_score_ci_high", "satisfied_share", "satisfied_share_ci_low",
@@ -166,13 +180,14 @@ TABLES = (
           "monthly figures rolled up to quarters and financial years; a return due by the agency's cadence that did "
           "not come is a row with every figure empty.",
           key=("service_id", "grain", "period_start", "source", "channel"), publish_as="kpi_by_period", suite=True,
-          revisions=True, columns=("period_end", "months_covered", "transactions_completed",
-                                   "cost_per_transaction_gbp", "digital_take_up_rate"),
+          revisions=True, freshness=CYCLE_DAY_NOON,
+          columns=("period_end", "months_covered", "transactions_completed", "cost_per_transaction_gbp",
+                   "digital_take_up_rate"),
           satisfaction=Satisfaction(("satisfaction_score", "satisfied_share", "reported_satisfaction_rate"),
                                     "responses")),
     Table("kpi_processing_time", "kpis", "Time to complete (median and 90th percentile, seconds) per service, "
           "month and channel, from transaction-level extracts.", key=("service_id", "month", "channel"),
-          publish_as="kpi_processing_time", suite=True, revisions=True,
+          publish_as="kpi_processing_time", suite=True, revisions=True, freshness=CYCLE_DAY_NOON,
           columns=("transactions_completed", "time_to_complete_median_seconds", "time_to_complete_p90_seconds")),
     Table("kpi_rollups_all_grains", "kpis", "The one roll-up: each KPI per grain (month, quarter, financial year, "
           "12-month span) and period for the whole government, each department and each agency; kpi_rollups "

@@ -10,6 +10,8 @@ from pathlib import Path
 import dagster as dg
 import yaml
 
+from transforms.catalogue import Freshness
+
 DEFAULT_FIRST_MONTH = "2020-01"
 EARLIEST_MONTH = "2000-01"  # the earliest first_month a registry may set
 
@@ -35,10 +37,15 @@ TIMEZONE = "Europe/London"
 # Every agency's return is due by the 20th of the following month (config/sources.yaml, return_due_day), so the
 # regular cycle runs on the 21st, early, for the month just ended.
 CYCLE_DAY = 21
-# The KPI marts must have been rebuilt by noon on cycle day, by that morning's run or a later one. Evaluated by the
-# daemon (config/dagster.yaml: freshness enabled), never inside a run.
-CYCLE_FRESHNESS = dg.FreshnessPolicy.cron(deadline_cron=f"0 12 {CYCLE_DAY} * *",
-                                          lower_bound_delta=dt.timedelta(hours=12), timezone=TIMEZONE)
+
+
+def freshness_policy(freshness: Freshness | None) -> dg.FreshnessPolicy | None:
+    """A catalogue entry's freshness (by what hour of cycle day the table must have been rebuilt) as the policy
+    Dagster's daemon evaluates (config/dagster.yaml: freshness enabled), never inside a run."""
+    if freshness is None:
+        return None
+    return dg.FreshnessPolicy.cron(deadline_cron=f"0 {freshness.hour} {CYCLE_DAY} * *",
+                                   lower_bound_delta=dt.timedelta(hours=freshness.within_hours), timezone=TIMEZONE)
 
 
 def months_in(window: dg.TimeWindow) -> list[dt.date]:

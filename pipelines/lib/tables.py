@@ -3,7 +3,7 @@
 import dagster as dg
 
 from pipelines.lib.faults import pause_point
-from pipelines.lib.partitions import CYCLE_FRESHNESS, monthly
+from pipelines.lib.partitions import freshness_policy, monthly
 from pipelines.lib.resources import WAREHOUSE_POOL, DataStore
 from pipelines.lib.revisions import record_revisions
 from pipelines.lib.warehouse import preview, rebuild_table, replace_months, table_exists
@@ -41,7 +41,7 @@ def build_months(con, table: Table, start, end) -> dict:
 def table_asset(table: Table) -> dg.AssetsDefinition:
     common = dict(name=table.name, group_name=table.stage, deps=upstream(table), description=table.description,
                   pool=WAREHOUSE_POOL, kinds={"duckdb"},
-                  freshness_policy=CYCLE_FRESHNESS if table.stage == "kpis" and table.suite else None)
+                  freshness_policy=freshness_policy(table.freshness))
     if table.build == "months":
         @dg.asset(**common, partitions_def=monthly, backfill_policy=dg.BackfillPolicy.single_run())
         def monthly_table(context: dg.AssetExecutionContext, store: DataStore) -> dg.MaterializeResult:

@@ -205,7 +205,7 @@ def writers_if_side(table) -> tuple[str, ...]:
 @dg.asset(pool=WAREHOUSE_POOL, group_name="publish", kinds={"parquet", "csv"},
           deps=sorted({name for table in published() for name in (table.name, *writers_if_side(table))}))
 def pub_open_data(store: DataStore, settings: Settings) -> dg.MaterializeResult:
-    """The open-data files: each KPI table, the roll-ups, the quarantine and the catalogue as Parquet and CSV, and
+    """The open-data files: every table whose catalogue entry names it (`publish_as`) as Parquet and CSV, and
     datapackage.json describing them."""
     files = publish(store, settings.config.open_data)
     return dg.MaterializeResult(metadata={"folder": str(store.published), "files": len(files),

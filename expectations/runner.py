@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 from dataclasses import dataclass, field
 from functools import cache
 
@@ -12,8 +11,6 @@ import great_expectations as gx  # imported by expectations/__init__.py first, c
 
 from expectations.suites import expectations
 from transforms.catalogue import CATALOGUE
-
-gc.freeze()  # Great Expectations' classes live as long as the process: kept out of the cyclic collector's walks
 
 EXAMPLES = 10
 

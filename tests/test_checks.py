@@ -7,7 +7,8 @@ import dagster as dg
 import polars as pl
 import pytest
 
-from expectations.runner import EXAMPLES, run_suite
+from expectations.result import EXAMPLES
+from expectations.runner import run_suite
 from pipelines.run import checks_summary
 from transforms.catalogue import CATALOGUE
 from tests.conftest import run_graph

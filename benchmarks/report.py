@@ -236,6 +236,15 @@ def _fixed_costs(report: dict) -> list[str]:
     else:
         why = (monthly or {}).get("failed") or "not run"
         lines += [f"The monthly path (700 services from 100 agencies): not measured in this run ({why}).", ""]
+    site = report.get("site")
+    if site and "build" in site:
+        lines += [f"The dashboards for a national catalogue of {site['services']:,} services (`make bench SITE=N`): "
+                  f"`npm run sources` {site['sources']['seconds']:.0f} s, `npm run build:strict` "
+                  f"{site['build']['seconds']:.0f} s ({site['build']['cpu_seconds']:.0f} s of CPU, peak memory "
+                  f"{site['build']['peak_rss_mb']:,} MB, load {site['build']['load_before']} before), "
+                  f"{site['pages']:,} pages of which {site['service_pages']:,} service pages.", ""]
+    elif site:
+        lines += [f"The dashboards for a national catalogue: not measured in this run ({site.get('failed')}).", ""]
     return lines
 
 

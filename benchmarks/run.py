@@ -171,6 +171,16 @@ def bench_incremental(work: Path, built: int, per_month: int) -> dict:
                                                if kept.get(name) != rebuilt.get(name))}
 
 
+def bench_site(work: Path, services: int) -> dict:
+    """benchmarks.site.measure, or why it failed."""
+    from benchmarks.site import measure as measure_site
+
+    try:
+        return measure_site(work / "site", services)
+    except Exception as error:  # noqa: BLE001 - a failed measurement is reported on the page; the benchmark goes on
+        return {"failed": f"{type(error).__name__}: {error}"}
+
+
 def machine() -> dict:
     cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
                 if line.startswith("model name")), platform.processor())
@@ -191,6 +201,8 @@ def main() -> None:
     parser.add_argument("--spark", action=argparse.BooleanOptionalAction, default=False,
                         help="run the pipeline with its extract stage on Spark too, at --sizes (make bench SPARK=1)")
     parser.add_argument("--scale", help="only the pipeline at this size (make bench SIZE=1B), its files then deleted")
+    parser.add_argument("--site", type=int, default=0, metavar="SERVICES",
+                        help="build the dashboards for a generated national catalogue of this many services too")
     parser.add_argument("--work", type=Path, default=HERE.parent / "data" / "bench")
     parser.add_argument("--results", type=Path, default=RESULTS)
     args = parser.parse_args()
@@ -226,6 +238,8 @@ def main() -> None:
         report["demo"] = bench_demo(args.work)
     report["imports"] = bench_imports()
     report["monthly_path"] = bench_monthly(args.work)
+    if args.site:
+        report["site"] = bench_site(args.work, args.site)
     report["load_after"] = os.getloadavg()
     kept.write_text(json.dumps(report, indent=1, default=str))
     write_results(report, args.results)

@@ -78,7 +78,7 @@ def measure(path: str, folder: Path, out: Path, start: str | None = None, end: s
         command += ["--start", start, "--end", end]
     log = out.with_suffix(".log")
     os.sync()  # nothing from before (the generator's files, the last path's archive) is written back during this one
-    started = time.monotonic()
+    load, started = os.getloadavg()[0], time.monotonic()
     with log.open("w") as stderr:
         child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=stderr, text=True,
                                  cwd=HERE.parent, env={**os.environ, "GX_ANALYTICS_ENABLED": "false"})
@@ -88,7 +88,8 @@ def measure(path: str, folder: Path, out: Path, start: str | None = None, end: s
     if status != 0:
         raise PathFailed(f"{path} on {folder.name} failed (exit status {status}): "
                          f"{log.read_text()[-400:].strip().splitlines()[-1] if log.read_text().strip() else ''}")
-    return {"seconds": seconds, "peak_mb": usage.ru_maxrss / 1024, **json.loads(output.strip().splitlines()[-1])}
+    return {"seconds": seconds, "peak_mb": usage.ru_maxrss / 1024, "load_before": round(load, 1),
+            **json.loads(output.strip().splitlines()[-1])}
 
 
 class PathFailed(RuntimeError):

@@ -238,7 +238,9 @@ def main() -> None:
     if args.demo:
         report["demo"] = bench_demo(args.work)
     report["imports"] = bench_imports()
+    kept.write_text(json.dumps(report, indent=1, default=str))
     report["monthly_path"] = bench_monthly(args.work)
+    kept.write_text(json.dumps(report, indent=1, default=str))
     if args.site:
         report["site"] = bench_site(args.work, args.site)
     report["load_after"] = os.getloadavg()

@@ -109,9 +109,10 @@ dashboards-dev: $(DASHBOARDS_STAMP)
 # one new month of 10M on top of 36, make demo and start-up: writes benchmarks/RESULTS.md. Long (tens of minutes); the
 # data goes to data/bench/. SPARK=1 adds the pipeline with its extract stage on Spark (local[2]; BENCH_SPARK_MASTER
 # to change) at 10M and 50M. SIZE=1B runs the pipeline alone at that size (about 36 GB of disk while it runs).
+# SITE=2000 also builds the dashboards for a generated national catalogue of that many services (benchmarks/site.py).
 bench: setup
 	$(PY) -m benchmarks.run $(if $(SIZE),--scale $(SIZE),--sizes 10M,50M --pipeline-only 200M --months-built 36 \
-		--events-per-month 10M) $(if $(filter 1,$(SPARK)),--spark)
+		--events-per-month 10M) $(if $(filter 1,$(SPARK)),--spark) $(if $(SITE),--site $(SITE))
 
 clean:
 	rm -rf data $(DAGSTER_HOME)

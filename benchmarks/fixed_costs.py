@@ -29,7 +29,7 @@ def bench_demo(work: Path) -> dict:
     shutil.copyfile(HERE.parent / "config" / "dagster.yaml", home / "dagster.yaml")
     env = {**os.environ, "PIPELINE_DATA_DIR": str(folder), "DAGSTER_HOME": str(home), "GX_ANALYTICS_ENABLED": "false"}
     env.pop("PIPELINE_CONFIG_DIR", None)
-    result = {"seconds": 0.0, "peak_mb": 0.0, "commands": {}}
+    result = {"seconds": 0.0, "peak_mb": 0.0, "commands": {}, "load_before": round(os.getloadavg()[0], 1)}
     for name, command in (("example_data", ["-m", "examples.generator", "--out", str(folder / "landing")]),
                           ("run", ["-m", "pipelines.run"])):
         started = time.monotonic()
@@ -65,13 +65,13 @@ def _import_seconds(module: str) -> float:
 def bench_imports(runs: int = IMPORT_RUNS) -> dict:
     """The median of `runs` fresh processes each: `import pipelines.definitions` (the code location) and `import
     dagster` (what it cannot do without), taken in turns so that load falls on both alike."""
-    seconds = {"pipelines.definitions": [], "dagster": []}
+    seconds, load = {"pipelines.definitions": [], "dagster": []}, round(os.getloadavg()[0], 1)
     for _ in range(runs):
         for module in seconds:
             seconds[module].append(_import_seconds(module))
     medians = {module: statistics.median(values) for module, values in seconds.items()}
     print(f"imports: {medians}", flush=True)
-    return {"runs": runs, "median_seconds": medians, "seconds": seconds,
+    return {"runs": runs, "median_seconds": medians, "seconds": seconds, "load_before": load,
             "ratio": medians["pipelines.definitions"] / medians["dagster"]}
 
 

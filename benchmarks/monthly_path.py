@@ -8,8 +8,9 @@ generated agencies) and Dagster instance (<work>/dagster), all replaced on each 
 example generator's pieces (`examples/`), seeded, so the same arguments give the same files: seven services an
 agency, the agencies' layouts in the example data's mix (six in ten canonical CSV, two a wide XLSX workbook, two
 JSON records), no defects seeded. Prints one JSON line: services, agencies, files landed, rows read from the
-returns, wall seconds of the run's process, its peak resident memory, and each step's seconds from the run's own
-events in the instance.
+returns, wall seconds of the run's process, its peak resident memory, each step's seconds from the run's own
+events in the instance, the seconds of `python -m pipelines preview` of one agency's workbook before the run, and
+the load average before both.
 """
 
 from __future__ import annotations
@@ -133,15 +134,33 @@ def rows_read(data: Path) -> int:
                            "WHERE return_type IN ('transactions', 'costs', 'satisfaction')").fetchone()[0]
 
 
+def preview_one(work: Path, month: str, agency: str = "agency_006") -> dict:
+    """`python -m pipelines preview` of one agency's monthly workbook (its three returns in one file), in its own
+    process as an agency or the portal would run it: wall seconds, interpreter and imports included."""
+    [workbook] = (work / "data" / "landing" / agency / month).glob("*.xlsx")
+    env = {**os.environ, "PIPELINE_DATA_DIR": str(work / "data"), "GX_ANALYTICS_ENABLED": "false"}
+    started = time.monotonic()
+    done = subprocess.run([sys.executable, "-m", "pipelines", "preview", agency, str(workbook), "--month", month,
+                           "--config-dir", str(work / "config")], cwd=ROOT, env=env, capture_output=True, text=True)
+    seconds = time.monotonic() - started
+    if done.returncode != 0:
+        raise RuntimeError(f"preview exited with status {done.returncode}: {done.stderr[-2000:]}")
+    return {"agency": agency, "file": workbook.name, "seconds": round(seconds, 2)}
+
+
 def measure(work: Path, month: str = "2025-06", agencies: int = 100) -> dict:
-    """Generate the month in `work`, run it, and report (see the module's docstring)."""
+    """Generate the month in `work`, preview one agency's workbook, run the month, and report (see the module's
+    docstring)."""
     work = Path(work).resolve()
     written = generate(work, month, agencies)
+    load = round(os.getloadavg()[0], 1)
+    preview = preview_one(work, month)
     timing = run_month(work, month)
     read = rows_read(work / "data")
     if read != written["rows"]:
         raise RuntimeError(f"the pipeline read {read} rows of the returns; {written['rows']} were written")
-    return {**written, **timing, "stage_seconds": step_seconds(work / "dagster")}
+    return {**written, **timing, "load_before": load, "stage_seconds": step_seconds(work / "dagster"),
+            "preview": preview}
 
 
 def main() -> None:

@@ -102,6 +102,10 @@ def _spark(sizes: list[dict], cores: int) -> list[str]:
     return lines
 
 
+# The page's sections from this heading on are written by hand (measurements `make bench` does not take) and kept.
+BY_HAND = "## Recorded by hand"
+
+
 def write_results(report: dict, path: Path) -> None:
     m = report["machine"]
     lines = [
@@ -130,7 +134,7 @@ def write_results(report: dict, path: Path) -> None:
         "",
         "- **pipeline**: `dagster` materialises every asset upstream of `pub_open_data` and every check on them, "
         "in-process executor, from the landed files (archived by checksum, gated, aggregated, facts, KPI marts, "
-        "Great Expectations suites) to the published Parquet/CSV; its figures are read back from "
+        "the suites as DuckDB SQL) to the published Parquet/CSV; its figures are read back from "
         "`kpi_completion_rate` and `kpi_processing_time`.",
         "- **spark** (`make bench SPARK=1`): the same pipeline with the extract agencies' registry entries set to "
         "`engine: spark`: the extract stage runs on Spark in local mode through Dagster Pipes, the rest as above; "
@@ -157,7 +161,7 @@ def write_results(report: dict, path: Path) -> None:
         *_inside_table(report["sizes"]),
         "",
         "Checks = the duplicate-transaction check and the listing of rejected rows (inside the extract step) plus "
-        "the Great Expectations check steps. The row rules (extract_rows.sql) are evaluated in the aggregation's "
+        "the suite check steps. The row rules (extract_rows.sql) are evaluated in the aggregation's "
         "own pass and counted there.",
         "",
     ]
@@ -166,7 +170,8 @@ def write_results(report: dict, path: Path) -> None:
     lines += ["## Targets", "", *found, ""] if len(found) > 2 else []
     lines += ["## Why the gaps", "", *against_the_floor(report), "", *why_checks(report), "",
               *why_incremental(report), "", *_demo_why(report), "", *why_others(report)]
-    path.write_text("\n".join(lines), encoding="utf-8")
+    by_hand = path.read_text(encoding="utf-8").partition(BY_HAND)[2] if path.exists() else ""
+    path.write_text("\n".join(lines) + (f"\n{BY_HAND}{by_hand}" if by_hand else ""), encoding="utf-8")
 
 
 def _incremental(report: dict) -> list[str]:
@@ -254,6 +259,15 @@ def _fixed_costs(report: dict) -> list[str]:
     else:
         why = (monthly or {}).get("failed") or "not run"
         lines += [f"The monthly path (700 services from 100 agencies): not measured in this run ({why}).", ""]
+    site = report.get("site")
+    if site and "build" in site:
+        lines += [f"The dashboards for a national catalogue of {site['services']:,} services (`make bench SITE=N`): "
+                  f"`npm run sources` {site['sources']['seconds']:.0f} s, `npm run build:strict` "
+                  f"{site['build']['seconds']:.0f} s ({site['build']['cpu_seconds']:.0f} s of CPU, peak memory "
+                  f"{site['build']['peak_rss_mb']:,} MB, load {site['build']['load_before']} before), "
+                  f"{site['pages']:,} pages of which {site['service_pages']:,} service pages.", ""]
+    elif site:
+        lines += [f"The dashboards for a national catalogue: not measured in this run ({site.get('failed')}).", ""]
     return lines
 
 

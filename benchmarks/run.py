@@ -81,7 +81,7 @@ def measure(path: str, folder: Path, out: Path, start: str | None = None, end: s
         command += ["--start", start, "--end", end]
     log = out.with_suffix(".log")
     os.sync()  # nothing from before (the generator's files, the last path's archive) is written back during this one
-    started = time.monotonic()
+    load, started = os.getloadavg()[0], time.monotonic()
     with log.open("w") as stderr:
         child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=stderr, text=True,
                                  cwd=HERE.parent, env={**os.environ, "GX_ANALYTICS_ENABLED": "false"})
@@ -91,7 +91,8 @@ def measure(path: str, folder: Path, out: Path, start: str | None = None, end: s
     if status != 0:
         raise PathFailed(f"{path} on {folder.name} failed (exit status {status}): "
                          f"{log.read_text()[-400:].strip().splitlines()[-1] if log.read_text().strip() else ''}")
-    return {"seconds": seconds, "peak_mb": usage.ru_maxrss / 1024, **json.loads(output.strip().splitlines()[-1])}
+    return {"seconds": seconds, "peak_mb": usage.ru_maxrss / 1024, "load_before": round(load, 1),
+            **json.loads(output.strip().splitlines()[-1])}
 
 
 class PathFailed(RuntimeError):
@@ -175,6 +176,16 @@ def bench_incremental(work: Path, built: int, per_month: int) -> dict:
                                                if kept.get(name) != rebuilt.get(name))}
 
 
+def bench_site(work: Path, services: int) -> dict:
+    """benchmarks.site.measure, or why it failed."""
+    from benchmarks.site import measure as measure_site
+
+    try:
+        return measure_site(work / "site", services)
+    except Exception as error:  # noqa: BLE001 - a failed measurement is reported on the page; the benchmark goes on
+        return {"failed": f"{type(error).__name__}: {error}"}
+
+
 def machine() -> dict:
     cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
                 if line.startswith("model name")), platform.processor())
@@ -196,6 +207,8 @@ def main() -> None:
                         help="run the pipeline with its extract stage on Spark too, in local mode and on a "
                              "standalone cluster on loopback, at --sizes (make bench SPARK=1)")
     parser.add_argument("--scale", help="only the pipeline at this size (make bench SIZE=1B), its files then deleted")
+    parser.add_argument("--site", type=int, default=0, metavar="SERVICES",
+                        help="build the dashboards for a generated national catalogue of this many services too")
     parser.add_argument("--work", type=Path, default=HERE.parent / "data" / "bench")
     parser.add_argument("--results", type=Path, default=RESULTS)
     args = parser.parse_args()
@@ -230,7 +243,11 @@ def main() -> None:
     if args.demo:
         report["demo"] = bench_demo(args.work)
     report["imports"] = bench_imports()
+    kept.write_text(json.dumps(report, indent=1, default=str))
     report["monthly_path"] = bench_monthly(args.work)
+    kept.write_text(json.dumps(report, indent=1, default=str))
+    if args.site:
+        report["site"] = bench_site(args.work, args.site)
     report["load_after"] = os.getloadavg()
     kept.write_text(json.dumps(report, indent=1, default=str))
     write_results(report, args.results)

@@ -1,91 +1,63 @@
-"""Run a suite of expectations/suites.py on a DataFrame and return a plain result (no GX objects)."""
+"""Validate a suite of expectations/suites.py with Great Expectations on a DataFrame and return a plain result: the
+reference the SQL evaluation (sql.py) is held to, and its engine for any expectation it has no SQL for."""
 
 from __future__ import annotations
 
-import gc
-from dataclasses import dataclass, field
-from functools import cache
+import os
+import sys
+import warnings
 
 import pandas as pd
 
-import great_expectations as gx  # imported by expectations/__init__.py first, configured there
-
+from expectations.result import SuiteResult, failure, suite_name
 from expectations.suites import expectations
 from transforms.catalogue import CATALOGUE
 
-gc.freeze()  # Great Expectations' classes live as long as the process: kept out of the cyclic collector's walks
+os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")  # before Great Expectations is imported
 
-EXAMPLES = 10
-
-
-@dataclass
-class Failure:
-    expectation: str
-    column: str | None
-    why: str
-    unexpected_count: int | None
-    examples: list = field(default_factory=list)
-
-
-@dataclass
-class SuiteResult:
-    suite: str
-    rows: int
-    evaluated: int
-    failures: list[Failure]
-
-    @property
-    def success(self) -> bool:
-        return not self.failures
+# Great Expectations imports pyspark whenever it is installed (the Spark engine's extra and the tests install it).
+# pyspark warns that it does not support pandas 3 (not for our readers), and it takes a __main__ with neither a spec
+# nor a file (`python -c`, a test worker) for a doctest run and ends the process there with status 0: such a __main__
+# is given a file name while Great Expectations imports. (A run does not import Great Expectations: sql.py.)
+warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas", category=FutureWarning)
+_main = sys.modules.get("__main__")
+_fileless_main = _main is not None and getattr(_main, "__spec__", None) is None and not hasattr(_main, "__file__")
+if _fileless_main:
+    _main.__file__ = "<string>"
+try:
+    import great_expectations as gx
+finally:
+    if _fileless_main:
+        del _main.__file__
 
 
-@cache
-def _batch_definition():
+def run_expectations(name: str, suite: list[dict], frame: pd.DataFrame, key: tuple[str, ...]) -> SuiteResult:
+    """Validate `frame` with the expectation configurations `suite`; examples are identified by the columns `key`."""
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = {"globally": False, "metric_calculations": False}
-    asset = context.data_sources.add_pandas("frames").add_dataframe_asset("frame")
-    return asset.add_batch_definition_whole_dataframe("whole")
-
-
-@cache
-def _suite(name: str, warnings: bool) -> gx.ExpectationSuite:
-    """A suite, made once a process (making one copies every expectation's configuration)."""
-    return gx.ExpectationSuite(name=f"{name}.{'warnings' if warnings else 'blocking'}",
-                               expectations=expectations(name, warnings))
-
-
-def run_suite(name: str, frame: pd.DataFrame, warnings: bool = False) -> SuiteResult:
-    """Validate `frame` with suite `name` (from WARNINGS when `warnings`); examples are identified by the table's key
-    (its catalogue entry's)."""
-    suite = _suite(name, warnings)
-    batch = _batch_definition().get_batch(batch_parameters={"dataframe": frame.reset_index(drop=True)})
-    result = batch.validate(suite, result_format={"result_format": "BOOLEAN_ONLY"})
+    batch = context.data_sources.add_pandas("frames").add_dataframe_asset("frame") \
+        .add_batch_definition_whole_dataframe("whole") \
+        .get_batch(batch_parameters={"dataframe": frame.reset_index(drop=True)})
+    checked = gx.ExpectationSuite(name=name, expectations=suite)
+    result = batch.validate(checked, result_format={"result_format": "BOOLEAN_ONLY"})
     if not result.success:  # only then the counts and examples: the complete result takes twice as long
-        result = batch.validate(suite, result_format={"result_format": "COMPLETE",
-                                                      "unexpected_index_column_names": list(CATALOGUE[name].key)})
+        result = batch.validate(checked, result_format={"result_format": "COMPLETE",
+                                                        "unexpected_index_column_names": list(key)})
     failures = []
     for outcome in result.results:
         if outcome.success:
             continue
-        config = outcome.expectation_config
-        details = outcome.result or {}
+        details, config = outcome.result or {}, outcome.expectation_config
         examples = details.get("unexpected_index_list") or details.get("partial_unexpected_list") or []
-        failures.append(Failure(
-            expectation=config.type, column=config.kwargs.get("column") or config.kwargs.get("column_A"),
-            why=(config.meta or {}).get("why", ""), unexpected_count=details.get("unexpected_count"),
-            examples=[_plain(e) for e in examples[:EXAMPLES]] or [_plain(details.get("observed_value"))],
-        ))
-    return SuiteResult(suite=suite.name, rows=len(frame), evaluated=len(result.results), failures=failures)
+        position = next(i for i, e in enumerate(suite) if e["type"] == config.type
+                        and all(config.kwargs.get(k) == v for k, v in e["kwargs"].items()))
+        failures.append((position, failure(suite[position], details.get("unexpected_count"),
+                                           examples or [details.get("observed_value")])))
+    return SuiteResult(suite=name, rows=len(frame), evaluated=len(result.results),
+                       failures=[f for _, f in sorted(failures, key=lambda pair: pair[0])])  # the suite's order
 
 
-def _plain(value):
-    """JSON-friendly copies of GX's example values (numpy scalars, timestamps, tuples)."""
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if hasattr(value, "item"):
-        return value.item()
-    if value is None or isinstance(value, (str, int, float, bool)):
-        return value
-    return str(value)
+def run_suite(name: str, frame: pd.DataFrame, warnings: bool = False) -> SuiteResult:
+    """Validate `frame` with suite `name` (its warnings suite when `warnings`); examples are identified by the
+    table's key (its catalogue entry's)."""
+    return run_expectations(suite_name(name, warnings), expectations(name, warnings), frame, CATALOGUE[name].key)

@@ -1,60 +1,65 @@
 """Great Expectations suites, one per table: what must hold before a table may flow downstream.
 
-Each expectation says in `meta.why` why it exists. Blocking suites guard schema, keys and impossible values: the
-schema and key expectations are made from the table's catalogue entry (its key and columns), and this file holds
-only the domain rules (a table whose entry says suite=True and has none here is guarded by its schema and key).
-Warning suites flag what is possible but suspicious (a month-on-month jump of more than 3x).
+Each expectation is a Great Expectations expectation configuration, in GE's own vocabulary and JSON form
+({"type": "expect_column_values_to_be_between", "kwargs": {...}, "meta": {"why": ...}}), and says in `meta.why` why it
+exists. A run evaluates them as DuckDB SQL (sql.py: one query per table) without importing Great Expectations;
+runner.py validates the same suites with Great Expectations itself, which tests/test_suites_in_sql.py holds the SQL
+to, verdict for verdict and example for example.
+
+Blocking suites guard schema, keys and impossible values: the schema and key expectations are made from the
+table's catalogue entry (its key and columns), and this file holds only the domain rules (a table whose entry says
+suite=True and has none here is guarded by its schema and key). Warning suites flag what is possible but suspicious
+(a month-on-month jump of more than 3x).
 """
 
 from __future__ import annotations
-
-import great_expectations.expectations as gxe
 
 from transforms.catalogue import CATALOGUE, TABLES, Table
 from transforms.domain import CHANNELS, MONTH_ON_MONTH_JUMP as JUMP  # a ratio beyond JUMP (or below 1/JUMP) is flagged
 
 
-def _why(expectation, why: str):
-    expectation.meta = {"why": why}
-    return expectation
+def _expect(kind: str, why: str, **kwargs) -> dict:
+    """An expectation configuration as Great Expectations writes it (`ExpectationConfiguration.to_json_dict()`)."""
+    return {"type": f"expect_{kind}", "kwargs": kwargs, "meta": {"why": why}}
 
 
 def _unique(*columns: str):
-    expectation = (gxe.ExpectCompoundColumnsToBeUnique(column_list=list(columns)) if len(columns) > 1
-                   else gxe.ExpectColumnValuesToBeUnique(column=columns[0]))
-    return _why(expectation, f"one row per {' x '.join(columns)}: a repeat would be counted twice")
+    why = f"one row per {' x '.join(columns)}: a repeat would be counted twice"
+    return (_expect("compound_columns_to_be_unique", why, column_list=list(columns)) if len(columns) > 1
+            else _expect("column_values_to_be_unique", why, column=columns[0]))
 
 
 def _not_negative(column: str, what: str = "a count"):
-    return _why(gxe.ExpectColumnValuesToBeBetween(column=column, min_value=0),
-                f"{column} is {what} and cannot be negative")
+    return _expect("column_values_to_be_between", f"{column} is {what} and cannot be negative", column=column,
+                   min_value=0)
 
 
 def _rate(column: str):
-    return _why(gxe.ExpectColumnValuesToBeBetween(column=column, min_value=0, max_value=1),
-                f"{column} is a share and must lie in [0, 1]")
+    return _expect("column_values_to_be_between", f"{column} is a share and must lie in [0, 1]", column=column,
+                   min_value=0, max_value=1)
 
 
 def _not_above(smaller: str, larger: str, why: str):
-    return _why(gxe.ExpectColumnPairValuesAToBeGreaterThanB(column_A=larger, column_B=smaller, or_equal=True,
-                                                            ignore_row_if="either_value_is_missing"), why)
+    return _expect("column_pair_values_a_to_be_greater_than_b", why, column_A=larger, column_B=smaller,
+                   or_equal=True, ignore_row_if="either_value_is_missing")
 
 
 def _columns(*columns: str):
-    return _why(gxe.ExpectTableColumnsToMatchSet(column_set=list(columns), exact_match=False),
-                "downstream SQL and the published schema rely on these columns")
+    return _expect("table_columns_to_match_set", "downstream SQL and the published schema rely on these columns",
+                   column_set=list(columns), exact_match=False)
 
 
 def _finite(*columns: str) -> list:
-    """The runner is given NaN as +infinity (pandas cannot tell NaN from a missing value), so these fail on either."""
-    return [_why(gxe.ExpectColumnValuesToBeBetween(column=column, min_value=-1e300, max_value=1e300),
-                 f"{column} must be a finite number: NaN or an infinity means an input was not a number, and would be "
-                 "published as one") for column in columns]
+    """NaN and the infinities lie outside these bounds (Great Expectations is given NaN as +infinity, as pandas cannot
+    tell NaN from a missing value), so these fail on either."""
+    return [_expect("column_values_to_be_between",
+                    f"{column} must be a finite number: NaN or an infinity means an input was not a number, and would "
+                    "be published as one", column=column, min_value=-1e300, max_value=1e300) for column in columns]
 
 
 def _in(column: str, values: list[str]):
-    return _why(gxe.ExpectColumnValuesToBeInSet(column=column, value_set=values),
-                f"{column} is a closed set: {', '.join(values)}")
+    return _expect("column_values_to_be_in_set", f"{column} is a closed set: {', '.join(values)}", column=column,
+                   value_set=values)
 
 
 def _started_first():
@@ -63,7 +68,7 @@ def _started_first():
 
 
 def _present(column: str, why: str | None = None):
-    return _why(gxe.ExpectColumnValuesToNotBeNull(column=column), why or f"{column} is part of the key")
+    return _expect("column_values_to_not_be_null", why or f"{column} is part of the key", column=column)
 
 
 def _schema_and_key(table: Table) -> list:
@@ -86,8 +91,8 @@ def _domain_rules() -> dict[str, list]:
         ],
         "kpi_cost_per_transaction": [
             _not_negative("cost_gbp", "money spent"),
-            _why(gxe.ExpectColumnValuesToBeBetween(column="cost_per_transaction_gbp", min_value=0, strict_min=True),
-                 "a completed transaction always costs something: 0 or less means costs are missing or wrong"),
+            _expect("column_values_to_be_between", "a completed transaction always costs something: 0 or less means "
+                    "costs are missing or wrong", column="cost_per_transaction_gbp", min_value=0, strict_min=True),
             *_finite("cost_gbp", "cost_per_transaction_gbp", "rolling_12m_cost_per_transaction_gbp"),
         ],
         "kpi_digital_take_up": [
@@ -126,15 +131,16 @@ def _domain_rules() -> dict[str, list]:
 def _warnings() -> dict[str, list]:
     return {
         "kpi_cost_per_transaction": [
-            _why(gxe.ExpectColumnValuesToBeBetween(column=column, min_value=1 / JUMP, max_value=JUMP),
-                 f"a month-on-month change of more than {JUMP:g}x in {what} is usually a reporting error")
+            _expect("column_values_to_be_between",
+                    f"a month-on-month change of more than {JUMP:g}x in {what} is usually a reporting error",
+                    column=column, min_value=1 / JUMP, max_value=JUMP)
             for column, what in (("volume_ratio", "volume"), ("cost_per_transaction_ratio", "cost per transaction"))
         ],
     }
 
 
 def expectations(table: str, warnings: bool = False) -> list:
-    """Fresh expectation objects for a table's blocking suite (its entry's schema and key, then its domain rules),
+    """The expectation configurations of a table's blocking suite (its entry's schema and key, then its domain rules),
     or for its warnings suite."""
     if warnings:
         return _warnings()[table]

@@ -31,6 +31,7 @@ assets = [a for a in defs.assets if isinstance(a, dg.AssetsDefinition) and a.is_
 checks = list(defs.asset_checks)
 
 # What the imports above made (Dagster, Polars, DuckDB and the definitions: a few hundred thousand objects) lives as
-# long as the process. Frozen, the cyclic garbage collector stops walking it in every full collection of a run and
-# again at exit (about 1.2 s of a run here).
+# long as the process. Frozen, the cyclic garbage collector stops walking it at exit and in every full collection of
+# a run: 0.35 s of CPU at exit (importing this module and exiting: 1.44 s against 1.79 s, medians of 9 processes in
+# turns, load 10-16, 2026-12-07), and a few tenths in a demo run's collections.
 gc.freeze()

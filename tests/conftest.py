@@ -22,11 +22,13 @@ BROKEN = "pensions/2025-11/satisfaction.json"  # replaced by bytes no JSON parse
 
 
 def run_graph(store: DataStore, start: str = FIRST, end: str = LAST, selection=None, tags: dict | None = None,
-              config_dir: Path = PROJECT_CONFIG_DIR) -> dg.ExecuteInProcessResult:
-    """Materialise the whole graph (checks included) for the months [start, end] in one run."""
+              config_dir: Path = PROJECT_CONFIG_DIR, instance: dg.DagsterInstance | None = None
+              ) -> dg.ExecuteInProcessResult:
+    """Materialise the whole graph (checks included) for the months [start, end] in one run (in `instance`, or a
+    throwaway one)."""
     return dg.materialize(
         [*assets, *checks], resources={"store": store, "settings": Settings(config_dir=str(config_dir))},
-        instance=dg.DagsterInstance.ephemeral(),
+        instance=instance or dg.DagsterInstance.ephemeral(),
         tags={"dagster/asset_partition_range_start": start, "dagster/asset_partition_range_end": end,
               **(tags or {})},
         selection=everything if selection is None else selection, raise_on_error=False)

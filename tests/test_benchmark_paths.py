@@ -73,7 +73,8 @@ def test_a_measured_child_reports_its_figures_time_and_peak_memory(figures, tmp_
 def test_the_results_page_states_each_target_and_by_how_much_it_is_missed(tmp_path):
     path = {"seconds": 30.0, "peak_mb": 1500.0, "run_seconds": 24.0, "gate_seconds": 6.0, "check_step_seconds": 3.0,
             "extract_step_seconds": 15.0, "aggregation_seconds": 8.0, "rows_read": 50_000_000, "steps": 46,
-            "step_seconds": {"stg_extract_transactions": 15.0, "raw_agency_returns": 2.0, "kpi_rollups": 0.5}}
+            "step_seconds": {"stg_extract_transactions": 15.0, "raw_agency_returns": 2.0, "kpi_rollups": 0.5},
+            "load_before": 3.5}
     report = {
         "machine": {"cpu": "test cpu", "cores": 2, "memory_gb": 8, "system": "Linux", "python": "3.11",
                     "versions": {"duckdb": "2.0.1"}, "load_before": (1.0, 1.0, 1.0)},
@@ -87,16 +88,24 @@ def test_the_results_page_states_each_target_and_by_how_much_it_is_missed(tmp_pa
         "imports": {"runs": 5, "ratio": 2.5, "median_seconds": {"pipelines.definitions": 2.5, "dagster": 1.0},
                     "seconds": {"pipelines.definitions": [2.5] * 5, "dagster": [1.0] * 5}},
         "monthly_path": {"failed": "OSError: No space left on device"},
+        "site": {"services": 2002, "pages": 400, "service_pages": 2002,
+                 "sources": {"seconds": 60.0, "cpu_seconds": 50.0, "peak_rss_mb": 900, "load_before": 2.0},
+                 "build": {"seconds": 200.0, "cpu_seconds": 300.0, "peak_rss_mb": 2900, "load_before": 2.5}},
     }
+    (tmp_path / "RESULTS.md").write_text("an older page\n## Recorded by hand: notes\nkept as written\n")
     write_results(report, tmp_path / "RESULTS.md")
     text = (tmp_path / "RESULTS.md").read_text()
-    assert "| 3.00x (30.0 s against 10.0 s) | **missed**: by 1.50x (10 s); the goal of 1.5x by 15 s |" in text
-    assert "| 1,500 MB | met |" in text
-    assert "| 30% (9.0 s of 30.0 s) | **missed**: by 10 points |" in text
+    assert "| 3.00x (30.0 s against 10.0 s) | **missed**: by 1.50x (10 s); the goal of 1.5x by 15 s | 3.5 |" in text
+    assert "| 1,500 MB | met | 3.5 |" in text
+    assert "| 30% (9.0 s of 30.0 s) | **missed**: by 15 points | 3.5 |" in text
+    assert ("| the dashboards for 2,002 services built in at most 4 minutes | 260 s (`npm run sources` 60 s, "
+            "`build:strict` 200 s) | **missed**: by 20 s | 2.5 |") in text
+    assert "| ... and in at most 2 GB | 2,900 MB (the largest process) | **missed**: by 852 MB | 2.5 |" in text
+    assert text.endswith("\n## Recorded by hand: notes\nkept as written\n") and "an older page" not in text
     assert ("the checks took 9.0 s of the pipeline's 30.0 s: the duplicate check's 6.0 s (75% of the aggregation's "
             "8.0 s: every id") in text
-    assert "| 5.0% (5.0 s against 100.0 s) | met |" in text
-    assert "| 2.50x (2.50 s against 1.00 s) | **missed**: by 0.50x |" in text
+    assert "| 5.0% (5.0 s against 100.0 s) | met | 3.5 |" in text
+    assert "| 2.50x (2.50 s against 1.00 s) | **missed**: by 0.50x | (not recorded) |" in text
     assert "(700 services from 100 agencies): not measured in this run (OSError: No space left on device)" in text
     assert "times one month of 700 services from 100 agencies, failed: OSError: No space left on device." in text
     assert "Not measured yet: `make bench SIZE=1B`." in text

@@ -5,7 +5,6 @@ import subprocess
 import sys
 
 import dagster as dg
-import pytest
 
 from expectations.suites import BLOCKING, _domain_rules
 from pipelines.definitions import defs
@@ -89,7 +88,7 @@ def test_each_suite_opens_with_the_schema_and_key_expectations_of_its_catalogue_
     from expectations.suites import expectations
 
     def made(table: str) -> list:
-        return [(e.expectation_type, e.configuration.kwargs) for e in expectations(table)]
+        return [(e["type"], e["kwargs"]) for e in expectations(table)]
 
     assert made("kpi_digital_take_up")[:4] == [
         ("expect_table_columns_to_match_set", {
@@ -136,26 +135,12 @@ def test_the_code_location_imports_no_great_expectations_pandas_or_chart_librari
     assert done.stdout.strip() == "[]"
 
 
-def test_the_suites_import_without_three_libraries_they_never_call_which_still_work_when_used():
+def test_the_suites_import_under_a_fileless_main_which_pyspark_would_end():
+    """`python -c` has a __main__ with no file, which pyspark (imported by Great Expectations) takes for a doctest run:
+    it ends the process, status 0, so the last line would be missing."""
     probe = ("import sys, expectations.runner; "
-             "print(sorted(m for m in ('scipy.stats', 'altair', 'mistune') if m in sys.modules)); "
-             "from great_expectations.expectations.core import expect_column_kl_divergence_to_be_less_than as kl; "
-             "import scipy.stats; "
-             "print(kl.stats.entropy is scipy.stats.entropy, round(kl.stats.entropy([0.5, 0.5]), 6), "
-             "kl.alt.Chart.__module__.split('.')[0], sys.modules['altair'] is not kl.alt)")
+             "print('imported', 'pyspark' in sys.modules, expectations.runner.gx.__name__)")
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=REPO,
                           timeout=PROCESS_SECONDS)
     assert done.returncode == 0, done.stderr[-2000:]
-    assert done.stdout.strip().splitlines() == ["[]", "True 0.693147 altair True"]
-
-
-@pytest.mark.parametrize("first", ["", "import pyspark; "])
-def test_the_suites_import_under_a_fileless_main_with_pyspark_hidden_unless_already_loaded(first):
-    """`python -c` has a __main__ with no file, which pyspark takes for a doctest run (it ends the process, status 0,
-    so the last line would be missing); Great Expectations is imported without pyspark unless it was loaded first."""
-    probe = (f"import sys; {first}import expectations.runner; import pyspark; "
-             "print('imported', 'pyspark.ml' in sys.modules, expectations.runner.gx.__name__)")
-    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=REPO,
-                          timeout=PROCESS_SECONDS)
-    assert done.returncode == 0, done.stderr[-2000:]
-    assert done.stdout.strip() == f"imported {bool(first)} great_expectations"
+    assert done.stdout.strip() == "imported True great_expectations"

@@ -8,7 +8,8 @@ import dagster as dg
 import polars as pl
 import pytest
 
-from expectations.runner import EXAMPLES, run_suite
+from expectations.result import EXAMPLES
+from expectations.runner import run_suite
 from expectations.suites import _domain_rules
 from pipelines.lib.resources import DataStore
 from pipelines.run import checks_summary
@@ -110,16 +111,24 @@ def test_check_fails_on_bad_data_with_counts_and_examples(every_suite_broken, ta
 
 
 def test_blocking_failure_stops_downstream_assets(copied):
-    """A broken staged table must not flow into facts, KPIs or the published files."""
+    """A broken staged table must not flow into facts, KPIs or the published files; the failed check is recorded in
+    the instance as the UI shows it (the suites run as DuckDB SQL, still as a Dagster asset check)."""
     store, _ = copied
     with store.connect() as con:
         con.execute(BREAKAGES["stg_costs"][0])
     published_before = (store.published / "kpi_cost_per_transaction.parquet").read_bytes()
     selection = (dg.AssetSelection.assets("stg_costs").downstream() - dg.AssetSelection.assets("stg_costs")) \
         | checks_only("stg_costs")
-    result = run_graph(store, selection=selection)
+    instance = dg.DagsterInstance.ephemeral()
+    result = run_graph(store, selection=selection, instance=instance)
     [evaluation] = [c for c in result.get_asset_check_evaluations() if c.asset_key == dg.AssetKey("stg_costs")]
     assert not evaluation.passed
+    key = dg.AssetCheckKey(dg.AssetKey("stg_costs"), "valid")
+    [record] = instance.event_log_storage.get_asset_check_execution_history(key, limit=5)
+    shown = record.event.dagster_event.event_specific_data
+    assert (record.run_id, record.status.value, shown.severity) == (result.run_id, "FAILED",
+                                                                      dg.AssetCheckSeverity.ERROR)
+    assert [f["expectation"] for f in shown.metadata["failures"].value] == ["expect_column_values_to_be_between"]
     # the check ran first and blocked: nothing downstream was materialised, nothing published changed
     materialised = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
     assert materialised == set()

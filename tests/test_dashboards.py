@@ -312,6 +312,10 @@ def test_site_has_every_page_and_offers_every_table_for_download(site):
     build, published = site
     catalogue = pl.read_parquet(published / "service_catalogue.parquet")
     assert sorted(p.name for p in (build / "services").iterdir() if p.is_dir()) == sorted(catalogue["service_id"])
+    # each service's address serves the one shell page: its figures are rendered in the browser from the template
+    # (test_service_pages_show_the_published_service_figures reads them there), not prerendered page by page
+    shell = (build / "shell.html").read_bytes()
+    assert {(build / "services" / s / "index.html").read_bytes() == shell for s in catalogue["service_id"]} == {True}
     assert sorted(p.name for p in (build / "agencies").iterdir() if p.is_dir()) == sorted(set(catalogue["agency_id"]))
     assert sorted(p.name for p in (build / "departments").iterdir() if p.is_dir()) == \
         sorted(set(catalogue["department"]))

@@ -8,15 +8,13 @@ whose fingerprint and files are as recorded is left as it is. Many summaries (a 
 worker process a core.
 """
 
-import dataclasses
 import datetime as dt
 import json
+import multiprocessing
 import os
 import statistics
-import subprocess
-import sys
-import tempfile
 from collections import defaultdict
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import dagster as dg
@@ -38,25 +36,11 @@ def _manifest(folder: Path) -> dict:
 
 
 def _in_workers(published: Path, months: list[list[Period]], manifest: dict, workers: int) -> list[dict]:
-    """Months dealt to `workers` processes of summary_render.py (new interpreters, not forks of this one, which holds
-    DuckDB's and Dagster's threads); a worker that fails fails the step with its error."""
-    with tempfile.TemporaryDirectory() as folder:
-        started = []
-        for number in range(workers):
-            job = Path(folder) / f"job-{number}.json"
-            job.write_text(json.dumps({"published": str(published), "manifest": manifest, "months": [
-                [dataclasses.asdict(p) for p in month] for month in months[number::workers]]}, default=str))
-            out = job.with_suffix(".out")
-            started.append((subprocess.Popen(
-                [sys.executable, "-m", "pipelines.defs.publishing.summary_render", str(job), str(out)],
-                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True), out))
-        results = []
-        for worker, out in started:
-            _, err = worker.communicate()
-            if worker.returncode != 0 or not out.exists():
-                raise RuntimeError(f"a summary worker failed (exit {worker.returncode}): {err.strip()[-2000:]}")
-            results += json.loads(out.read_text(encoding="utf-8"))
-        return results
+    """Months rendered by `workers` processes (new interpreters, not forks of this one, which holds DuckDB's and
+    Dagster's threads); a worker that fails fails the step with its error."""
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        rendered = pool.map(render_month, [published] * len(months), months, [manifest] * len(months))
+        return [entry for entries in rendered for entry in entries]
 
 
 def build_summaries(store: DataStore, months: list[dt.date]) -> dict[str, dict]:

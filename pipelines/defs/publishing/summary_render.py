@@ -3,7 +3,7 @@ lays out the PDF and the HTML page. What the summary says is summary_content.py'
 renders its words. Nothing depends on the clock: "data as of" comes from the data, the version from the package, fonts
 are bundled (matplotlib's DejaVu Sans) and chart files carry no dates, so the same inputs give the same bytes.
 
-Imports no Dagster: summary.py runs `render_month` in worker processes, each of which imports only this.
+Imports no Dagster: summary.py runs `render_month` in worker processes (concurrent.futures).
 """
 
 import datetime as dt
@@ -12,7 +12,6 @@ import html
 import io
 import json
 import os
-import sys
 import time
 from functools import cache
 from importlib.metadata import version
@@ -228,18 +227,3 @@ def render_month(published: Path, periods: list[Period], manifest: dict) -> list
                         **{f"{kind}_sha256": _sha256(data) for kind, data in rendered.items()},
                         "seconds": time.perf_counter() - started})
     return results
-
-
-def main() -> None:
-    """A worker process (summary.py starts them): renders the months of the job file named first on the command
-    line, {"published": folder, "months": [[period, ...], ...], "manifest": {...}}, and writes its results as JSON
-    to the file named second (not to stdout, where a library may print)."""
-    job = json.loads(Path(sys.argv[1]).read_text(encoding="utf-8"))
-    months = [[Period(p["kind"], dt.date.fromisoformat(p["start"]), dt.date.fromisoformat(p["end"])) for p in month]
-              for month in job["months"]]
-    results = [entry for month in months for entry in render_month(Path(job["published"]), month, job["manifest"])]
-    Path(sys.argv[2]).write_text(json.dumps(results), encoding="utf-8")
-
-
-if __name__ == "__main__":
-    main()

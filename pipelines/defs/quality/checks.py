@@ -8,6 +8,7 @@ failing blocking check names where they come from: each example's agency, servic
 
 import dagster as dg
 
+from expectations.sql import validate
 from pipelines.lib.resources import WAREHOUSE_POOL, DataStore
 from pipelines.lib.tables import table_assets
 from transforms import sql
@@ -55,35 +56,19 @@ def _suite_check(table: Table):
     @dg.asset_check(pool=WAREHOUSE_POOL, asset=table.name, name="valid", blocking=True,
                     description=f"Great Expectations suite '{table.name}': schema, keys and impossible values.")
     def valid(store: DataStore) -> dg.AssetCheckResult:
-        from expectations.runner import run_suite  # Great Expectations is imported only when a suite runs
-
         with store.connect() as con:
-            frame = con.execute(nan_as_infinity(con, table.name)).df()
-        result = run_suite(table.name, frame)
-        if result.success:
-            return check_result(result, dg.AssetCheckSeverity.ERROR)
-        with store.connect() as con:
-            return check_result(result, dg.AssetCheckSeverity.ERROR, failing_places(con, result.failures))
+            result = validate(con, table.name)
+            where = [] if result.success else failing_places(con, result.failures)
+        return check_result(result, dg.AssetCheckSeverity.ERROR, where)
     return valid
-
-
-def nan_as_infinity(con, table: str) -> str:
-    """SELECT * of a table with NaN in its DOUBLE columns given as +infinity: in pandas NaN and NULL are one value,
-    and the suites' finite-number rules must see the one and not the other."""
-    doubles = [row[0] for row in con.execute(f"DESCRIBE {table}").fetchall() if row[1] == "DOUBLE"]
-    replaced = ", ".join(f"CASE WHEN isnan({c}) THEN 'inf'::DOUBLE ELSE {c} END AS {c}" for c in doubles)
-    return f"SELECT * REPLACE ({replaced}) FROM {table}" if doubles else f"SELECT * FROM {table}"
 
 
 @dg.asset_check(pool=WAREHOUSE_POOL, asset="kpi_cost_per_transaction", name="month_on_month_jumps",
                 description="Warns when a service's volume or cost per transaction moves more than 3x in a month.")
 def month_on_month_jumps(store: DataStore) -> dg.AssetCheckResult:
-    from expectations.runner import run_suite
-
     with store.connect() as con:
-        frame = con.execute(sql("check_month_on_month")).df()
-    return check_result(run_suite("kpi_cost_per_transaction", frame, warnings=True),
-                        dg.AssetCheckSeverity.WARN)
+        result = validate(con, "kpi_cost_per_transaction", sql("check_month_on_month"), warnings=True)
+    return check_result(result, dg.AssetCheckSeverity.WARN)
 
 
 @dg.asset_check(pool=WAREHOUSE_POOL, asset="kpi_by_period", name="reported_figures_agree",

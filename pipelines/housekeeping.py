@@ -40,7 +40,9 @@ def main() -> int:
                     report = apply_retention(store, instance, retention_policy(config.housekeeping),
                                              dry_run=args.dry_run, storage=config.registry.spark.storage)
             elif args.command == "backup":
-                report = backup(store, args.dest)
+                report = backup(store, args.dest, settings_now().config.registry.spark.storage)
+                if "archive_not_copied" in report:
+                    print(f"warning: {report['archive_not_copied']}", file=sys.stderr)
             else:
                 report = restore(args.src, store)
     except (warehouse.WarehouseBusy, warehouse.CorruptWarehouse) as error:  # what to do instead of a traceback

@@ -41,6 +41,15 @@ def test_backup_lists_every_file_and_restore_gives_the_same_warehouse_with_nothi
     assert warehouse_digest(restored.warehouse) == warehouse_digest(store.warehouse)
 
 
+def test_a_backup_with_the_archive_under_the_storage_root_says_it_did_not_copy_it(built, tmp_path):
+    store, _, _ = built
+    report = backup(store, tmp_path / "backup", storage="s3://bucket/pipeline/")
+    assert report["archive_not_copied"] == ("the archive is under the storage root (s3://bucket/pipeline/archive), "
+                                            "not in this backup: back it up with the storage's own tools")
+    manifest = json.loads((tmp_path / "backup" / "MANIFEST.json").read_text(encoding="utf-8"))
+    assert manifest["files"] and [f for f in manifest["files"] if f.startswith("archive/")] == []
+
+
 def test_a_damaged_or_incomplete_backup_is_refused_naming_the_file(built, tmp_path):
     store, _, _ = built
     backup(store, tmp_path / "backup")

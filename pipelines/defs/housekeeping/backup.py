@@ -23,8 +23,10 @@ def _quoted(path: Path) -> str:
     return "'" + str(path).replace("'", "''") + "'"
 
 
-def backup(store: DataStore, target: Path) -> dict:
-    """Export the warehouse and copy the archive into `target` (which must not exist), all or nothing."""
+def backup(store: DataStore, target: Path, storage: str | None = None) -> dict:
+    """Export the warehouse and copy the archive into `target` (which must not exist), all or nothing. With the
+    registry's spark.storage set the archive lives there, not in the data folder: it is not copied, and the report
+    says so (`archive_not_copied`), for the storage's own backup to cover."""
     target = Path(target).resolve()
     if target.exists():
         raise FileExistsError(f"backup target {target} already exists; give a new folder")
@@ -34,14 +36,18 @@ def backup(store: DataStore, target: Path) -> dict:
     # The connection holds the warehouse lock: no run can write (or archive a file) while the backup is taken.
     with store.connect() as con:
         con.execute(f"EXPORT DATABASE {_quoted(partial / 'warehouse')} (FORMAT parquet, COMPRESSION zstd)")
-        if store.archive.is_dir():
+        if storage is None and store.archive.is_dir():
             shutil.copytree(store.archive, partial / "archive", ignore=shutil.ignore_patterns("*.tmp"))
     files = {p.relative_to(partial).as_posix(): sha256_file(p) for p in sorted(partial.rglob("*")) if p.is_file()}
     manifest = {"created_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
                 "duckdb_version": duckdb.__version__, "files": files}
     (partial / "MANIFEST.json").write_text(json.dumps(manifest, indent=1) + "\n", encoding="utf-8")
     os.replace(partial, target)
-    return {"folder": str(target), "files": len(files), "bytes": sum(p.stat().st_size for p in target.rglob("*"))}
+    report = {"folder": str(target), "files": len(files), "bytes": sum(p.stat().st_size for p in target.rglob("*"))}
+    if storage is not None:
+        report["archive_not_copied"] = (f"the archive is under the storage root ({storage.rstrip('/')}/archive), "
+                                        "not in this backup: back it up with the storage's own tools")
+    return report
 
 
 def restore(source: Path, store: DataStore) -> dict:

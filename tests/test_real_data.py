@@ -313,8 +313,10 @@ def test_a_monthly_total_beside_digital_only_gives_take_up_over_the_reported_tot
 
 def period_name(grain: str, start: dt.date) -> str:
     """A period as people name it, written here from its start (not through the product's SQL)."""
-    if grain == "quarter":
-        return f"Q{(start.month - 1) // 3 + 1} {start.year}"
+    if grain == "quarter":  # numbered in its April-March year, with its months
+        year = start.year - (start.month < 4)
+        last = dt.date(start.year, start.month + 2, 1)
+        return f"Q{(start.month + 8) % 12 // 3 + 1} {year}-{(year + 1) % 100:02d} ({start:%b}-{last:%b %Y})"
     if grain == "financial_year":
         return f"{start.year}-{(start.year + 1) % 100:02d}"
     end = dt.date(start.year + (start.month > 1), (start.month - 2) % 12 + 1, 1)  # the 12th month

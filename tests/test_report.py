@@ -118,11 +118,11 @@ def test_each_savings_headline_says_what_it_covers_and_how_the_two_differ():
 
 def test_financial_quarters_run_april_to_march():
     quarter = [Period("quarter", dt.date(y, m, 1), dt.date(y, m + 2, 1)) for y, m in ((2025, 4), (2025, 10), (2026, 1))]
-    assert [q.label for q in quarter] == ["2025-26 Q1", "2025-26 Q3", "2025-26 Q4"]
+    assert [q.name for q in quarter] == ["Q1 2025-26 (Apr-Jun 2025)", "Q3 2025-26 (Oct-Dec 2025)",
+                                         "Q4 2025-26 (Jan-Mar 2026)"]
     assert [q.stem for q in quarter] == ["benefits-summary-2025-26-Q1", "benefits-summary-2025-26-Q3",
                                          "benefits-summary-2025-26-Q4"]
-    assert quarter[1].name == "2025-26 Q3 (October to December 2025)"
-    assert quarter[1].previous_name == "2025-26 Q2 (July to September 2025)"
+    assert quarter[1].previous_name == "Q2 2025-26 (Jul-Sep 2025)"
     assert DECEMBER.stem == "benefits-summary-2025-12"
 
 

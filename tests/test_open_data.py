@@ -99,6 +99,19 @@ def test_formula_neutralising_keeps_numbers_and_plain_text():
     assert {r[1] for r in result} == {"'=x;y"}
 
 
+def test_money_reaches_csv_with_a_fixed_number_of_decimals(tmp_path):
+    con = duckdb.connect()
+    con.execute("CREATE TABLE t AS SELECT * FROM (VALUES (13095403.729999999, 28.88531, 5.0), (NULL, 0.1, -0.004)) "
+                "AS t (cost_gbp, cost_per_transaction_gbp, counterfactual_saving_gbp)")
+    columns = [("cost_gbp", "DOUBLE"), ("cost_per_transaction_gbp", "DOUBLE"), ("counterfactual_saving_gbp", "DOUBLE")]
+    select = f"SELECT {', '.join(csv_column(c, t) for c, t in columns)} FROM t"
+    con.execute(f"COPY ({select}) TO '{tmp_path / 't.csv'}' (FORMAT csv, HEADER true)")
+    assert (tmp_path / "t.csv").read_text(encoding="utf-8").splitlines() == [
+        "cost_gbp,cost_per_transaction_gbp,counterfactual_saving_gbp",
+        "13095403.73,28.8853,5.00",
+        ",0.1000,0.00"]
+
+
 def test_control_characters_reach_csv_escaped_and_parquet_as_sent(tmp_path):
     values = ["12\x003", "\x1b[31mred", "=\x07", "tab\tand\r\nnew line", "\x7f", "back\\slash"]
     con = duckdb.connect()

@@ -59,6 +59,14 @@ def test_halves_round_up_as_on_the_dashboards_and_nothing_reads_minus_zero():
         == ["0.0%", "0.0 pp", "0.0 pp", "£0.00", "£0.00m"]
 
 
+def test_a_change_without_an_earlier_figure_reads_no_comparison_and_zero_has_no_sign():
+    take_up = {"value": 0.61, "change": None, "items_counted": 3, "items_in_scope": 3, "same_items_as_previous": None}
+    tiles = headlines({"digital_take_up_rate": take_up}, DECEMBER)
+    assert tiles[0]["change"] == "no comparison: no figure for November 2025"
+    tiles = headlines({"digital_take_up_rate": {**take_up, "change": -0.0004}}, DECEMBER)
+    assert tiles[0]["change"] == "0.0 pp on November 2025"
+
+
 def test_money_to_date_has_one_scale_in_the_benefits_table():
     assert [table_value("channel_shift_saving_gbp", v) for v in (380_484.3, 7_800_000.0, 57_640_000.0)] == [
         "£0.38m", "£7.80m", "£57.64m"]

@@ -41,6 +41,10 @@ METHODS = [
     ("Like-for-like",
      "Totals count only items with every figure they need; \"not like-for-like\" marks a change between periods "
      "whose items differ. Savings to date and cumulative savings add up the months with figures."),
+    ("Changes and rounding",
+     "Each change is worked out from the unrounded figures and then rounded, so it can differ in its last digit from "
+     "the difference of the two rounded figures shown. A change that rounds to zero has no sign; where there is no "
+     "figure for the period before, the change reads \"no comparison\"."),
     ("Sources",
      "The published tables benefits_summary_figures, benefits_realisation, channel_shift_savings and "
      "submission_status, built from agencies' returns and the benefits register by the pipeline named above."),
@@ -94,7 +98,7 @@ def status_note(b: dict) -> str:
 
 def _change(figure: dict | None, formatter, period: Period) -> str:
     if figure is None or figure["change"] is None:
-        return "no previous period to compare"
+        return f"no comparison: no figure for {period.previous_name}"
     text = f"{formatter(figure['change'])} on {period.previous_name}"
     if figure["same_items_as_previous"] is False:
         text += " (not like-for-like: the items counted changed)"
@@ -228,7 +232,8 @@ def late_returns(returns: dict | None) -> list[str] | None:
         return None
     items = []
     for r in returns["rows"]:
-        # a quarterly or yearly return is named by its period (Q1 2018, 2017-18), a monthly one by its month
+        # a quarterly or yearly return is named by its period (Q4 2017-18 (Jan-Mar 2018), 2017-18), a monthly one
+        # by its month
         period = r.get("period_name") or f"{r['month']:%B %Y}"
         if r["status"] == "late":
             items.append(f"{r['agency_name']}: the return for {period} arrived late, on "

@@ -53,8 +53,12 @@ def read_inputs(published: Path, period: Period) -> dict | None:
     history = _rows(con, "SELECT month, figure, value FROM (SELECT period_start AS month, * FROM read_parquet(?)) "
                          "WHERE period_type = 'month' AND month <= ? AND month > ? ORDER BY month",
                     [str(figures_file), period.end, add_months(period.end, -24)])
-    benefits = _rows(con, "SELECT * FROM read_parquet(?) WHERE month = ? ORDER BY benefit_id",
-                     [str(published / "benefits_realisation.parquet"), period.end])
+    # months_measured: the benefit's months with an actual value so far (none: it cannot be measured as set up);
+    # previous_status: its status at the end of the period before (a month, or three)
+    benefits = _rows(con, "SELECT * FROM (SELECT *, count(actual_value) OVER (PARTITION BY benefit_id ORDER BY month) "
+                          "AS months_measured, lag(rag_status, ?) OVER (PARTITION BY benefit_id ORDER BY month) AS "
+                          "previous_status FROM read_parquet(?)) WHERE month = ? ORDER BY benefit_id",
+                     [1 if period.kind == "month" else 3, str(published / "benefits_realisation.parquet"), period.end])
     savings_cost = None
     savings_file = published / "channel_shift_savings.parquet"
     if savings_file.exists():

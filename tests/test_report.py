@@ -20,7 +20,7 @@ from pipelines.defs.publishing.summary_render import chart_figures, read_inputs
 from pipelines.defs.publishing.summary_content import (METHODS, attention, benefit_row, content, forecast_misses,
                                                       forecast_words,
                                                       headlines, narrative, status_note)
-from pipelines.defs.publishing.summary_formats import (Period, gbp, gbp_millions, measure_value, percent, points,
+from pipelines.defs.publishing.summary_formats import (Period, count_change, gbp, gbp_millions, measure_value, percent, points,
                                                       table_value)
 from transforms import sql
 
@@ -206,6 +206,7 @@ def expected_page_one(store, period: Period) -> list[str]:
         percent(f["digital_take_up_rate"]["value"]), points(f["digital_take_up_rate"]["change"]),
         gbp(f["cost_per_transaction_gbp"]["value"], pence=True),
         gbp(f["cost_per_transaction_gbp"]["change"], pence=True, sign=True),
+        count_change(f["benefits_red"]["change"]),
         *(f"{f[name]['value']:.0f}" for name in ("benefits_green", "benefits_amber", "benefits_red",
                                                  "benefits_no_data")),
         *(str(f[name][column]) for name in f for column in ("items_counted", "items_in_scope")),
@@ -275,7 +276,7 @@ def test_charts_name_months_and_start_rates_at_zero(built):
             assert [t.get_text() for t in axes.get_xticklabels()] == ticks, name
         assert [t.get_text() for t in drawn["take_up"].axes[0].get_yticklabels()][-1] == "100%"
         money = [t.get_text() for t in drawn["savings"].axes[0].get_yticklabels()]
-        assert all(m.startswith("£") and m.endswith("m") for m in money) and len(set(money)) == len(money), money
+        assert all(m.startswith("£") and m[-1] in "mk" for m in money) and len(set(money)) == len(money), money
 
 
 def test_a_month_without_data_shows_no_data_never_zero(built):

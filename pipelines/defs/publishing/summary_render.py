@@ -103,10 +103,15 @@ def _month_axis(axes, months: list[dt.date]) -> None:
 
 
 def _millions_axis(axes) -> None:
-    """Money on the y axis in £ million, with as many decimals as the scale needs (£0.2m, never £0m twice)."""
+    """Money on the y axis in £ million, with as many decimals as the scale needs (£0.2m, never £0m twice); below
+    £0.1m in £ thousand (£40k), where £ million would need more decimals than a reader takes in."""
     from matplotlib.ticker import FuncFormatter
 
     top = axes.get_ylim()[1]
+    if top < 0.1:
+        places = 0 if top >= 0.01 else 1
+        axes.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"£{v * 1000:,.{places}f}k"))
+        return
     places = 0 if top >= 10 else 1 if top >= 1 else 2
     axes.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"£{v:,.{places}f}m"))
 
@@ -206,6 +211,11 @@ def fingerprint(inputs: dict, product_version: str) -> str:
     return _sha256(b"|".join([rows, product_version.encode(), _makers_sha256().encode()]))
 
 
+def _named(period: Period) -> dict:
+    """What the manifest says of a summary besides its hashes: its period, by name, for the site's list of them."""
+    return {"kind": period.kind, "period_start": period.start.isoformat(), "period_name": period.name}
+
+
 def render_month(published: Path, periods: list[Period], manifest: dict) -> list[dict]:
     """Write the summaries of `periods` (a month, and the quarter it ends: they share their charts) unless the
     manifest shows the same inputs gave the files that are there now. One result per period written or kept."""
@@ -220,7 +230,7 @@ def render_month(published: Path, periods: list[Period], manifest: dict) -> list
         if known.get("inputs_sha256") == stamp and all(
                 path.exists() and _sha256(path.read_bytes()) == known.get(f"{kind}_sha256")
                 for kind, path in files.items()):
-            results.append({"stem": period.stem, **known, "status": "unchanged",
+            results.append({"stem": period.stem, **known, **_named(period), "status": "unchanged",
                             "seconds": time.perf_counter() - started})
             continue
         body = content(inputs, period, product_version)
@@ -228,7 +238,7 @@ def render_month(published: Path, periods: list[Period], manifest: dict) -> list
         rendered = {"html": render_html(body, svgs).encode("utf-8"), "pdf": render_pdf(body, svgs)}
         for kind, data in rendered.items():
             _write(files[kind], data)
-        results.append({"stem": period.stem, "inputs_sha256": stamp, "status": "written",
+        results.append({"stem": period.stem, **_named(period), "inputs_sha256": stamp, "status": "written",
                         **{f"{kind}_sha256": _sha256(data) for kind, data in rendered.items()},
                         "seconds": time.perf_counter() - started})
     return results

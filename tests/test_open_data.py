@@ -55,7 +55,10 @@ def test_data_package_describes_every_file_with_types_units_and_licence(built):
     cost = {f["name"]: f for f in resources["kpi_cost_per_transaction"]["schema"]["fields"]}
     assert cost["cost_per_transaction_gbp"] == {
         "name": "cost_per_transaction_gbp", "type": "number", "unit": "GBP",
-        "description": "Cost per transaction: cost_gbp / transactions_completed."}
+        "description": "Cost per transaction: total cost / completed transactions. The cost is everything it takes to "
+                       "run the service (staff, IT, buildings, overheads and contracted work; not setting it up or "
+                       "enforcement); a channel's cost is its own plus a share of the costs the channels have in "
+                       "common, in proportion to the transactions it handled."}
     assert cost["month"]["type"] == "date" and cost["transactions_completed"]["type"] == "integer"
     assert resources["kpi_digital_take_up"]["schema"]["primaryKey"] == ["service_id", "month"]
     assert {f["name"]: f.get("unit") for f in resources["kpi_digital_take_up"]["schema"]["fields"]}[

@@ -20,8 +20,8 @@ from pipelines.defs.publishing.summary_render import chart_figures, read_inputs
 from pipelines.defs.publishing.summary_content import (METHODS, attention, benefit_row, content, forecast_misses,
                                                       forecast_words,
                                                       headlines, narrative, status_note)
-from pipelines.defs.publishing.summary_formats import (Period, count_change, gbp, gbp_millions, measure_value, percent, points,
-                                                      table_value)
+from pipelines.defs.publishing.summary_formats import (Period, count_change, gbp, gbp_millions, measure_value,
+                                                      percent, points, table_value)
 from transforms import sql
 
 DECEMBER = Period("month", dt.date(2025, 12, 1), dt.date(2025, 12, 1))

@@ -8,7 +8,8 @@ export PIPELINE_DATA_DIR ?= $(CURDIR)/data
 export PIPELINE_CONFIG_DIR ?= $(CURDIR)/config
 export GX_ANALYTICS_ENABLED := false
 
-.PHONY: setup check-config demo run lint test test-fast dev dashboards dashboards-dev dashboards-install bench clean
+.PHONY: setup check-config preview demo run lint test test-fast dev dashboards dashboards-dev dashboards-install bench clean \
+	portal portal-install
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +33,20 @@ $(DASHBOARDS_STAMP): dashboards/package.json dashboards/package-lock.json $(wild
 
 dashboards-install: $(DASHBOARDS_STAMP)
 
+# The submission portal's front end: GOV.UK Frontend (and axe-core for its test) from npm, served from
+# pipelines/portal/node_modules (no CDN). `make portal` serves it on http://127.0.0.1:8000 (README).
+PORTAL_STAMP := pipelines/portal/node_modules/.installed
+$(PORTAL_STAMP): pipelines/portal/package.json pipelines/portal/package-lock.json
+	cd pipelines/portal && npm ci --no-audit --no-fund
+	touch $@
+
+portal-install: $(PORTAL_STAMP)
+
+PORTAL_HOST ?= 127.0.0.1
+PORTAL_PORT ?= 8000
+portal: setup $(PORTAL_STAMP)
+	$(PY) -m pipelines portal serve --host $(PORTAL_HOST) --port $(PORTAL_PORT)
+
 /usr/bin/chromium:
 	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium
 
@@ -42,6 +57,10 @@ demo: setup
 # Every problem of config/ (or $PIPELINE_CONFIG_DIR), each with its file, entry and key; exits 1 if there is any.
 check-config: setup
 	$(PY) -m pipelines check-config
+
+# What a run would make of one file, writing nothing: make preview AGENCY=<id> FILE=<path> [MONTH=YYYY-MM]
+preview: setup
+	$(PY) -m pipelines preview $(AGENCY) $(FILE) $(if $(MONTH),--month $(MONTH))
 
 run: setup
 	$(PY) -m pipelines.run
@@ -56,7 +75,7 @@ lint: setup
 # The suite runs its test files in one worker process a core (TEST_WORKERS=0: in this process, one file after
 # another), and ends with its 15 slowest tests.
 TEST_WORKERS ?= auto
-test: lint $(DASHBOARDS_STAMP) /usr/bin/chromium
+test: lint $(DASHBOARDS_STAMP) $(PORTAL_STAMP) /usr/bin/chromium
 	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile --durations=15
 
 # The inner loop: every test but those marked as needing PostgreSQL, Spark, the browser, the site build or a killed

@@ -118,7 +118,7 @@ def first_failure(result: dg.ExecuteInProcessResult) -> str:
 
 
 def summary(result: dg.ExecuteInProcessResult, store, seconds: dict[str, float], months: tuple[str, str],
-            demo: bool = False) -> str:
+            demo: bool = False, revisions_before: int = -1) -> str:
     lines = [f"{'stage':<28}{'files':>7}{'accepted':>11}{'quarantined':>13}{'seconds':>9}"]
     seen = set()
     for event in result.get_asset_materialization_events():
@@ -132,10 +132,14 @@ def summary(result: dg.ExecuteInProcessResult, store, seconds: dict[str, float],
         if files in ("", 0) and rows in ("", 0) and not meta.get("rows_quarantined"):
             continue  # a stage with nothing to do in this run (no extracts, no API agencies, ...)
         lines.append(f"{key:<28}{files:>7}{rows:>11}{meta.get('rows_quarantined', ''):>13}{seconds.get(key, 0):>9.1f}")
+        lines += [f"  warning: {warning}" for warning in meta.get("warnings", [])]  # a layout read, but doubtful
     lines.append(checks_summary(result.get_asset_check_evaluations(), demo))
     with store.connect() as con:
         lines.append(headlines(con, rebuilt="kpi_rollups" in seen))
+        lines.append(revised(con, revisions_before))
     lines.append(set_aside(store, *months))
+    with store.connect() as con:
+        lines += kpis_not_formed(con)
     lines.append(f"\noutputs: warehouse {store.warehouse}\n         published {store.published}/ (open data, "
                  f"quarantine.csv, reports/*.pdf: the ministers' summaries)\n"
                  f"next:    make dev (the Dagster UI: this run, its checks and lineage)\n"
@@ -159,6 +163,34 @@ def checks_summary(checks, demo: bool) -> str:
     return "\n".join(lines)
 
 
+def last_revision(store) -> int:
+    """The row id of the last row of `revisions` (-1: none yet), taken before a run so that its summary names the
+    figures the run revised."""
+    with store.connect() as con:
+        if not warehouse.table_exists(con, "revisions"):
+            return -1
+        return con.execute("SELECT coalesce(max(rowid), -1) FROM revisions").fetchone()[0]
+
+
+def revised(con, after: int) -> str:
+    """The published figures this run withdrew or changed (the rows it added to `revisions`): how many, and where,
+    by table, grain and period."""
+    if not warehouse.table_exists(con, "revisions"):
+        return "\nrevised: nothing (no published figure changed)"
+    rows = con.execute("""
+        SELECT table_name, coalesce(grain, 'month'), month, count(*), count(*) FILTER (WHERE new_value IS NULL),
+            count(DISTINCT service_id)
+        FROM revisions WHERE rowid > ? GROUP BY ALL ORDER BY 1, 2, 3""", [after]).fetchall()
+    if not rows:
+        return "\nrevised: nothing (no published figure changed)"
+    figures, withdrawn = sum(r[3] for r in rows), sum(r[4] for r in rows)
+    shown = [f"  {table} {grain} {month:%Y-%m}: {n} figures of {services} services ({gone} withdrawn)"
+             for table, grain, month, n, gone, services in rows[:20]]
+    more = [f"  ... and {len(rows) - 20} more periods (revisions)"] if len(rows) > 20 else []
+    return "\n".join([f"\nrevised: {figures} published figures changed, {withdrawn} of them withdrawn "
+                      "(each in revisions, from what to what):", *shown, *more])
+
+
 def set_aside(store, start: str, end: str) -> str:
     """What this run set aside: files of its months (and central files) quarantined whole (unreadable or over a
     limit, by rule), and folders not read."""
@@ -172,6 +204,17 @@ def set_aside(store, start: str, end: str) -> str:
     shown = [f"  {rule}: {source}" for rule, source in rows[:20]] + [f"  not_a_month_folder: {f}" for f in folders]
     more = f"\n  ... and {len(rows) - 20} more (quarantine.csv)" if len(rows) > 20 else ""
     return f"\nset aside ({len(rows) + len(folders)} files or folders, whole):\n" + "\n".join(shown) + more
+
+
+def kpis_not_formed(con) -> list[str]:
+    """A warning for each KPI a source's accepted rows could not form for most of its services (kpis_not_formed):
+    a run that accepted rows but formed no take-up says so, with the fix."""
+    if not warehouse.table_exists(con, "kpis_not_formed"):
+        return []
+    return [f"\nwarning: {agency}: {kpi} could not be formed for {affected} of its {services} services ({reason}); "
+            f"to fix: {fix}" for agency, kpi, affected, services, reason, fix in con.execute(
+                "SELECT agency_id, kpi, services_affected, services, reason, fix FROM kpis_not_formed "
+                "ORDER BY agency_id, kpi").fetchall()]
 
 
 def headlines(con, rebuilt: bool = True) -> str:
@@ -236,6 +279,7 @@ def main() -> int:
         for run_id in sweep_killed_runs(instance):
             print(f"run {run_id} was killed before it finished: marked failed, its pool slots freed")
         start, end = keep_history(store, start, end, months)
+        revisions_before = last_revision(store)
         started = time.monotonic()
         result = run(start, end, instance)
         seconds = {}
@@ -244,7 +288,7 @@ def main() -> int:
                 seconds[event.step_key] = event.event_specific_data.duration_ms / 1000
         print(f"\nmonthly_cycle {start} to {end}: {'succeeded' if result.success else 'FAILED'} "
               f"in {time.monotonic() - started:.1f} s (run {result.run_id})\n{first_failure(result)}")
-        print(summary(result, store, seconds, (start, end), demo=args.demo))
+        print(summary(result, store, seconds, (start, end), demo=args.demo, revisions_before=revisions_before))
     return 0 if result.success else 1
 
 

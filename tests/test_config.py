@@ -77,7 +77,7 @@ def test_the_committed_configuration_loads():
     assert config.layout(config.agency("vehicles"), "transactions").unpivot.model_dump() == {
         "value": "transactions_completed", "total": "Total completed",
         "columns": {"Online": "online", "Telephone": "phone", "Face to face": "face_to_face", "Post": "paper",
-                    "Assisted digital": "assisted_digital", "Other": "other"}}
+                    "Assisted digital": "assisted_digital", "Other": "other"}, "combine": {}}
     extract = config.mappings["extract"].returns.transactions
     assert (extract.file, extract.extract) == (None, "extract-*")
     assert config.housekeeping.model_dump() == {"raw_archive": {"superseded_keep_days": None},

@@ -11,19 +11,20 @@ from pipelines.lib.partitions import monthly, months_in
 from tests.operations import PROCESS_SECONDS
 
 ASSETS = {
-    "raw_reference_files", "raw_agency_returns", "stg_service_catalogue", "stg_benefits_register",
+    "raw_reference_files", "raw_agency_returns", "stg_service_catalogue", "stg_service_facts", "stg_benefits_register",
     "stg_transactions", "stg_costs", "stg_satisfaction", "fct_service_month_channel", "fct_service_month",
     "kpi_cost_per_transaction", "kpi_digital_take_up", "kpi_completion_rate", "kpi_user_satisfaction",
     "pub_open_data", "stg_agencies", "submission_status",
     "kpi_rollups_all_grains", "kpi_rollups", "kpi_rollups_by_period", "kpi_service_summary",
     "benefits_register", "channel_shift_savings", "channel_shift_savings_rollup", "benefits_realisation",
     "benefits_summary_figures", "pub_benefits_summary",
-    "stg_extract_transactions", "kpi_processing_time",
+    "stg_extract_transactions", "kpi_processing_time", "stg_extract_spark_inputs", "stg_extract_spark_outputs",
     "raw_api_returns", "raw_performance_records", "stg_reported_figures", "satisfaction_method_drift",
-    "kpi_by_period",
+    "kpi_by_period", "kpi_formation", "kpis_not_formed",
     "raw_submissions", "quarantine", "submission_accounting", "revisions", "extract_manifest",  # side: lineage only
 }
-SIDE_TABLES = {"raw_submissions", "quarantine", "submission_accounting", "revisions", "extract_manifest"}
+SIDE_TABLES = {"raw_submissions", "quarantine", "submission_accounting", "revisions", "extract_manifest",
+               "stg_service_facts"}
 CHECKS = {
     *(f"{table}:valid" for table in ("stg_service_catalogue", "stg_transactions", "stg_costs", "stg_satisfaction",
                                      "fct_service_month_channel", "kpi_cost_per_transaction", "kpi_digital_take_up",
@@ -34,7 +35,8 @@ CHECKS = {
     "kpi_by_period:valid", "submission_accounting:accounting_adds_up",
 }
 MONTHLY = {"raw_agency_returns", "stg_transactions", "stg_costs", "stg_satisfaction", "fct_service_month_channel",
-           "fct_service_month", "pub_benefits_summary", "stg_extract_transactions", "raw_api_returns"}
+           "fct_service_month", "pub_benefits_summary", "stg_extract_transactions", "raw_api_returns",
+           "stg_extract_spark_inputs", "stg_extract_spark_outputs"}
 
 
 def test_asset_keys_and_checks_are_exactly_these():

@@ -265,6 +265,8 @@ def test_blocking_checks_fail_on_a_non_finite_value(copied, table, column, value
 
 
 def test_a_failed_run_names_its_first_failed_step_and_the_next_run_succeeds(built, tmp_path):
+    """A run after a failed run reports the first failure's cause (issue 26: it was "Table with name kpi_rollups
+    does not exist!" from the summary), and once the cause is gone it succeeds."""
     store = DataStore(data_dir=str(tmp_path / "data"))
     shutil.copytree(built[0].landing, store.landing)
     with store.connect() as con:  # an object in the way of a KPI table: its build fails for real, in a new warehouse
@@ -284,6 +286,10 @@ def test_a_failed_run_names_its_first_failed_step_and_the_next_run_succeeds(buil
         '"kpi_digital_take_up" is of type View, trying to replace with type Table',
         "(the steps that needed it were not run; `make dev` shows the run with every error in full)"]
     assert "\nheadline KPIs: none (kpi_rollups has not been built yet)\n" in failed.stdout
+    again = make_run()  # the cause still there: the run after a failed run names the same cause, no missing table
+    assert again.returncode == 1 and "does not exist" not in again.stdout + again.stderr
+    repeated = again.stdout.index("monthly_cycle 2025-07 to 2025-12: FAILED")
+    assert again.stdout[repeated:].splitlines()[1:3] == failed.stdout[status:].splitlines()[1:3]
     with store.connect() as con:  # the cause taken away, the next run builds everything
         con.execute("DROP VIEW kpi_digital_take_up")
     again = make_run()

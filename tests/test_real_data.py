@@ -436,3 +436,40 @@ def test_australian_monthly_reported_kpis_equal_the_json_and_missing_stays_missi
     assert warehouse.execute("SELECT count(*) FROM kpi_cost_per_transaction WHERE service_id = "
                              "'au-citizenship-appointments' AND (cost_per_transaction_gbp IS NOT NULL OR "
                              "reported_cost_per_transaction_gbp IS NOT NULL)").fetchone() == (0,)
+
+
+def test_preview_quarantines_exactly_what_the_run_did(warehouse, tmp_path):
+    """pipelines/preview.py on each file the run read: its quarantine rows are the run's, row for row."""
+    from pipelines.lib.config import load_config
+    from pipelines.preview import preview_file
+    config = load_config(ROOT / "config" / "examples" / "real")
+    land_australia(tmp_path / "landing")
+    files = [("uk_transactions_explorer", UK, "2017-12")] + [
+        ("ca_service_inventory", REAL / "ca_service_inventory" / f"{year}_services.csv", month)
+        for month, year in CA.items()] + [("au_dta", REAL / "au_dta" / name, "2017-01") for name in AU]
+    for agency, path, month in files:
+        found = preview_file(config, agency, path, dt.date.fromisoformat(f"{month}-01"), landing=tmp_path / "landing")
+        run = warehouse.execute(
+            "SELECT return_type, row_number, rule, column_name, offending_value, message, rows_represented "
+            "FROM quarantine WHERE source_file = ? AND return_type IN ('transactions', 'costs', 'satisfaction') "
+            "ORDER BY return_type, row_number, rule, column_name, offending_value",
+            [found.source_file]).fetchall()
+        shown = sorted((q.return_type, q.row_number, q.rule, q.column_name, q.offending_value, q.message,
+                        q.rows_represented) for q in found.quarantined if q.return_type != "service_catalogue")
+        assert shown == sorted(run), found.source_file
+
+
+def test_a_run_that_forms_no_take_up_ends_with_a_warning_naming_the_fix(warehouse):
+    from pipelines.run import kpis_not_formed
+    warnings = [line for line in kpis_not_formed(warehouse) if "ca_service_inventory: digital_take_up" in line]
+    affected, services = warehouse.execute(
+        "SELECT count(*) FILTER (WHERE NOT formed), count(*) FROM (SELECT service_id, bool_or(formed) AS formed "
+        "FROM kpi_formation WHERE agency_id = 'ca_service_inventory' AND kpi = 'digital_take_up' GROUP BY 1)"
+    ).fetchone()
+    with_take_up = warehouse.execute(
+        "SELECT count(DISTINCT service_id) FROM kpi_by_period WHERE digital_take_up_rate IS NOT NULL AND service_id "
+        "IN (SELECT service_id FROM stg_service_catalogue WHERE agency_id = 'ca_service_inventory')").fetchone()[0]
+    assert services - affected == with_take_up
+    assert warnings == [f"\nwarning: ca_service_inventory: digital_take_up could not be formed for {affected} of its "
+                        f"{services} services (not provided: phone); to fix: send a figure for every channel "
+                        "offered, or a total, or declare the channels offered in the mapping or the catalogue"]

@@ -78,7 +78,8 @@ def set_registry(root: Path, entries: dict[str, dict]) -> None:
     registry = yaml.safe_load(path.read_text(encoding="utf-8"))
     for agency in registry["agencies"]:
         agency.update(entries.get(agency["id"], {}))
-    registry["spark"] = {**SPARK, "conf": {**SPARK["conf"], "spark.local.dir": str(root / "spark-local")}}
+    registry["spark"] = {**SPARK, "conf": {**SPARK["conf"], "spark.local.dir": str(root / "spark-local")},
+                         "storage": str(root.parent / "shared")}  # a folder every executor would mount
     path.write_text(yaml.safe_dump(registry, sort_keys=False), encoding="utf-8")
 
 
@@ -136,10 +137,12 @@ def test_both_runs_succeed_and_spark_reports_through_pipes(built):
     metadata = {name: next(e.materialization.metadata for e in result.get_asset_materialization_events()
                            if e.asset_key.to_user_string() == "stg_extract_transactions")
                 for name, result in (("duckdb", duck), ("spark", spark))}
-    assert "engine" not in metadata["duckdb"]
-    assert metadata["spark"]["engine"].value == "spark" and metadata["spark"]["spark_master"].value == "local[2]"
-    assert (metadata["spark"]["spark_rows_read"].value, metadata["spark"]["spark_rows_accepted"].value,
-            metadata["spark"]["spark_rows_quarantined"].value) == (6_024, 6_024 - QUARANTINED, QUARANTINED)
+    job = next(e.materialization.metadata for e in spark.get_asset_materialization_events()
+               if e.asset_key.to_user_string() == "stg_extract_spark_outputs")  # the job's own, through Pipes
+    assert "engine" not in metadata["duckdb"] and "engine" not in metadata["spark"]
+    assert job["engine"].value == "spark" and job["spark_master"].value == "local[2]"
+    assert (job["spark_rows_read"].value, job["spark_rows_accepted"].value,
+            job["spark_rows_quarantined"].value) == (6_024, 6_024 - QUARANTINED, QUARANTINED)
     for name in ("rows_read", "rows_accepted", "rows_quarantined"):
         assert metadata["spark"][name].value == metadata["duckdb"][name].value
     assert metadata["spark"]["files_unreadable"].value == 1 and metadata["duckdb"]["files_unreadable"].value == 0
@@ -214,11 +217,15 @@ def test_files_read_where_they_live_are_recorded_in_a_manifest(built):
 
 @pytest.mark.spark
 def test_run_outputs_are_run_scoped_parquet_that_one_step_loads_into_any_warehouse(built, tmp_path):
-    """Workers share no warehouse file: a run's outputs (<outputs>/<run id>/) are all that the load needs."""
+    """Workers share no warehouse file: a run's outputs (<storage>/<run id>/) are all that the load needs."""
     root, result, _ = built["spark"]
-    prefix = root / "stage-outputs" / result.run_id / "stg_extract_transactions"
+    prefix = root.parent / "shared" / result.run_id / "stg_extract_transactions"
     assert sorted(p.name for p in prefix.iterdir()) == ["accounting.parquet", "aggregates", "catalogue.parquet",
-                                                        "manifest.parquet", "quarantine", "unreadable.parquet"]
+                                                        "manifest.parquet", "quarantine", "spec.json",
+                                                        "unreadable.parquet"]
+    inputs = root.parent / "shared" / result.run_id / "inputs"  # licensing's archived files, where executors read
+    assert sorted(p.relative_to(inputs).as_posix() for p in inputs.rglob("*.parquet")) == [
+        f"licensing/{MONTH}/{i:03d}-extract-{name}.parquet" for i, name in enumerate(("000", "001", "seeded"))]
     store = DataStore(data_dir=str(tmp_path))
     with store.connect() as con:
         con.execute("BEGIN")
@@ -243,6 +250,11 @@ ENGINE_PROBLEMS = [
     (lambda d: d.update(spark={"remote": "http://spark:15002"}),
      "spark, key 'remote': must be a Spark Connect address, sc://host:port"),
     (lambda d: d.update(spark={"mastr": "local[2]"}), "spark, key 'mastr': unknown key (did you mean 'master'?)"),
+    (lambda d: (d["agencies"][0].update(engine="spark"), d.update(spark={"master": "spark://10.0.0.5:7077"})),
+     "spark, key 'storage': must be set when Spark runs on a cluster (master spark://10.0.0.5:7077): by default the "
+     "run's extract inputs and outputs are under the data folder on the run worker's disk, which executors on other "
+     "machines cannot read; set a folder every executor mounts at the same path, or an object-store URI (s3a://, "
+     "gs://, abfss://)"),
 ]
 
 

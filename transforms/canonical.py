@@ -40,4 +40,8 @@ COUNTS = {
 
 
 class LayoutError(ValueError):
-    """The file as a whole does not fit its declared layout (the whole file is quarantined)."""
+    """The file as a whole does not fit its declared layout (the whole file is quarantined, under `rule`)."""
+
+    def __init__(self, message: str, rule: str = "unreadable_file"):
+        super().__init__(message)
+        self.rule = rule

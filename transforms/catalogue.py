@@ -79,7 +79,10 @@ TABLES = (
           publish_as="service_catalogue", suite=True,
           columns=("service_name", "agency_id", "department", "channels_offered", "high_volume"),
           reads=("raw_reference_files", "raw_agency_returns"),
-          writes_to=("quarantine", "submission_accounting")),
+          writes_to=("quarantine", "submission_accounting", "stg_service_facts")),
+    Table("stg_service_facts", "staging", "Each description of a service in an agency's own files, one row per "
+          "service and file: its name, department and agency for the periods that file's returns cover.",
+          build="side"),
     Table("stg_benefits_register", "staging", "The benefits register (HM Treasury Green Book fields): baseline, "
           "target, owner per benefit.", build="code", key=("benefit_id",),
           reads=("raw_reference_files", "stg_service_catalogue"), writes_to=("quarantine", "submission_accounting")),
@@ -112,7 +115,8 @@ TABLES = (
           "stage outputs hold its figures.", build="side"),
     Table("quarantine", "staging", "Every row (or whole file) of the agencies' returns that was rejected, with the "
           "rule it broke.", build="side", title="Quarantine",
-          order="return_type, source_file, row_number NULLS FIRST, rule, column_name", publish_as="quarantine"),
+          order="return_type, source_file, row_number NULLS FIRST, period_start NULLS FIRST, rule, column_name",
+          publish_as="quarantine"),
     Table("submission_accounting", "staging", "For every file received - rows read = rows accepted + rows "
           "quarantined - and for every file not read, why: not recognised, or superseded by a later version.",
           build="side", title="Submission accounting", order="return_type, source_file, file_status, sha256",
@@ -189,6 +193,12 @@ TABLES = (
           title="Services in their latest period",
           publish_as="kpi_service_summary",
           satisfaction=Satisfaction(("satisfaction_score",), "satisfaction_responses")),
+    Table("kpi_formation", "kpis", "Per service, period and KPI (digital take-up, cost per transaction, completion "
+          "rate) of the transactions staged: whether the KPI was formed, computed or reported, and why not.",
+          key=("service_id", "grain", "period_start", "kpi")),
+    Table("kpis_not_formed", "kpis", "Per source and KPI, where the source's rows formed the KPI for fewer than half "
+          "of its services: how many services lack it, the commonest reason and the fix.", key=("agency_id", "kpi"),
+          title="KPIs a source's returns could not form", publish_as="kpis_not_formed"),
     Table("revisions", "kpis", "Published KPI figures that changed when a corrected or late return arrived: from "
           "what to what, and when.", build="side",
           order="revised_at, table_name, service_id, month, channel NULLS FIRST, column_name", publish_as="revisions",

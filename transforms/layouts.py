@@ -17,15 +17,20 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
+from transforms.canonical import LayoutError
 from transforms.domain import CHANNELS
 from transforms.periods import MAX_PERIOD_CHARS, ending_period, parse_period, period_columns
 
 if TYPE_CHECKING:  # the models' validators use this module's patterns and measures
-    from transforms.mappings import ChannelsOffered, HeaderFamily, Series
+    from transforms.mappings import ChannelsOffered, DerivedId, HeaderFamily, Series
 
 ALL = "all"  # the whole service: reported figures, never a channel
 MONTHS = "_period_months"  # a header naming the last part of a longer period: how many months end there
 OFFERED = "_channels_offered"  # the channels the return says a service offers (null: it does not say)
+# Set on the catalogue's rows read with a return: the agency's mapping says its return's service facts win over the
+# central catalogue's (`service_facts: return`).
+FACTS_FROM_RETURN = "_facts_from_return"
+NO_CHANNEL = "_no_channel_offered"  # a wide row whose every channel is marked not applicable: the service offers none
 # What a header's measure label can stand for: a channel's completed transactions, the reported total, or a KPI
 # the publisher reported as a value (kept as reported, beside any computed figure, never mixed into it).
 REPORTED = {
@@ -75,6 +80,22 @@ def header_columns(columns: list[str], families: list[HeaderFamily]) -> dict[str
     return found
 
 
+def headers_of_odd_length(columns: list[str], families: list[HeaderFamily]) -> list[str]:
+    """Warnings for headers whose period disagrees with their family's period_months: a span written in full
+    ("January 2014 to December 2015") of another length than the family's periods (a publisher's typo, read as
+    the family says). A month or a quarter names the last part of a longer period and never disagrees."""
+    warnings = []
+    for column, (period, _, months) in header_columns(columns, families).items():
+        parsed = parse_period(period) if months and period else None
+        if parsed and parsed[2] not in ("month", "quarter"):
+            named = (parsed[1].year - parsed[0].year) * 12 + parsed[1].month - parsed[0].month + 1
+            if named != months:
+                warnings.append(f"the header {column!r} names {named} months where its family's period_months is "
+                                f"{months}: read as the {months} months ending {parsed[1]:%B %Y}; if it is a typo, "
+                                "correct it with rename (README, Onboarding an agency)")
+    return warnings
+
+
 def from_headers(frame: pl.DataFrame, families: list[HeaderFamily], keep: list[str]) -> pl.DataFrame:
     """Header-encoded columns to rows (see the module's docstring); `keep`: other columns carried along."""
     read = header_columns(frame.columns, families)
@@ -103,6 +124,34 @@ def from_headers(frame: pl.DataFrame, families: list[HeaderFamily], keep: list[s
                           *(pl.lit(None, pl.String).alias(c) for c in REPORTED_COLUMNS)))
     return pl.concat([channels, whole.select(bare.columns), bare], how="diagonal_relaxed").sort(
         [c for c in ("_row_number",) if c in keep], maintain_order=True)
+
+
+def service_id_from(name: pl.Expr, prefix: str = "") -> pl.Expr:
+    """A service's id from its name, for publishers that name their services only. The rule, stable and
+    URL-safe: accents dropped (Unicode NFKD, combining marks removed), lower case, every run of characters other
+    than a-z and 0-9 made one hyphen, none at either end, after the prefix ("Café licence (renewal)" is
+    cafe-licence-renewal). The same name always gives the same id; a name with no letter or digit a-z 0-9 gives
+    none (null, so the row is quarantined as required_value_missing)."""
+    slug = (name.str.normalize("NFKD").str.replace_all(r"\p{M}", "").str.to_lowercase()
+            .str.replace_all(r"[^a-z0-9]+", "-").str.strip_chars("-"))
+    return pl.when(slug != "").then(pl.lit(prefix) + slug)
+
+
+def with_derived_ids(frame: pl.DataFrame, derived: DerivedId) -> pl.DataFrame:
+    """`service_id` derived from the name column (`service_id_from`), the name kept. Two different names that give
+    one id are an error naming both: their figures would otherwise be read as one service's."""
+    if derived.source not in frame.columns:
+        raise LayoutError(f"missing required column(s): {derived.source} (the service_id is derived from it)")
+    frame = frame.with_columns(service_id_from(pl.col(derived.source), derived.prefix).alias("service_id"))
+    clashes = (frame.select("service_id", derived.source).drop_nulls().unique()
+               .filter(pl.len().over("service_id") > 1).sort("service_id", derived.source))
+    if clashes.height:
+        first = clashes[0, "service_id"]
+        names = clashes.filter(pl.col("service_id") == first)[derived.source].to_list()
+        raise LayoutError(f"the names {' and '.join(repr(n) for n in names)} both give the service id {first!r}: "
+                          "two services cannot share an id; correct the name in the file (README, Onboarding an "
+                          "agency: ids derived from names)", rule="service_ids_collide")
+    return frame
 
 
 def offered_from_return(frame: pl.DataFrame, declared: ChannelsOffered) -> pl.DataFrame:

@@ -15,7 +15,7 @@ from pydantic_core import PydanticCustomError
 
 from transforms.canonical import COLUMNS, NUMERIC
 from transforms.domain import CHANNELS, RETURN_TYPES
-from transforms.layouts import MEASURE_TARGETS, REPORTED_COLUMNS, header_pattern
+from transforms.layouts import MEASURE_TARGETS, REPORTED_COLUMNS, header_columns, header_pattern
 
 Text = Annotated[str, Field(min_length=1)]
 Channel = Literal[CHANNELS]
@@ -46,6 +46,23 @@ class Unpivot(Model):
     value: Text  # the canonical column the channel columns' figures go to
     total: Text | None = None  # the column of the reported total; none: the channels are all there is
     columns: Annotated[dict[str, Channel], Field(min_length=1)]  # their column -> our channel
+    # a channel several columns go to -> how they are added up: `sum` (not provided if any part is not provided),
+    # `sum_provided` (the parts provided; not provided only if none is). A part marked not applicable adds nothing;
+    # a part a file lacks is left out (a layout before the split), but a file with no part of it is refused.
+    combine: dict[Channel, Literal["sum", "sum_provided"]] = {}
+
+    @model_validator(mode="after")
+    def _one_rule_per_target(self) -> Unpivot:
+        problems = []
+        for channel in dict.fromkeys(self.columns.values()):
+            parts = [column for column, target in self.columns.items() if target == channel]
+            if len(parts) > 1 and channel not in self.combine:
+                problems.append((("columns",), f"{', '.join(parts)} all go to {channel!r}: say how they are added "
+                                               f"up with combine: {{{channel}: sum}} (or sum_provided)"))
+        problems += [(("combine", channel), "no column goes to this channel")
+                     for channel in self.combine if channel not in self.columns.values()]
+        raise_broken(problems)
+        return self
 
 
 class HeaderFamily(Model):
@@ -71,12 +88,31 @@ class HeaderFamily(Model):
 
 
 class ChannelsOffered(Model):
-    """A column of the return listing the channels each service offers (codes separated by `separator`)."""
+    """What the return says about the channels each service offers, for the period of its row: a column listing
+    them (codes separated by `separator`), or each channel's own cell (`markers`: a channel marked not applicable is
+    not offered; one marked `ambiguous` leaves the whole list unknown), or both (the column where a file has it)."""
 
-    column: Text
+    column: Text | None = None
     separator: Text = ","
     values: dict[str, Channel] = {}  # their code -> our channel (a code not listed is not a channel)
     unknown: list[str] = []  # cell values that say nothing (e.g. ND): whether a channel is offered is unknown
+    markers: bool = False  # unpivot layouts: from each channel's cell, where the file has no `column`
+
+    @model_validator(mode="after")
+    def _said_somewhere(self) -> ChannelsOffered:
+        if self.column is None and not self.markers:
+            raise_broken([(("column",), "missing: the channels offered are read from a column or from the "
+                                        "channels' markers (markers: true)")])
+        return self
+
+
+class DerivedId(Model):
+    """`service_id: {from: service_name}`: a publisher that names its services only; the id is derived from the
+    name (`transforms.layouts.service_id_from`) and the name is kept as service_name."""
+
+    source: Literal["service_name"] = Field(alias="from")  # the column (after renames) the id is derived from
+    prefix: Annotated[str, Field(pattern=r"^[a-z0-9-]*$")] = ""  # e.g. "uk-": keeps one publisher's ids apart
+    # from another's that names a service alike
 
 
 class Series(Model):
@@ -102,6 +138,7 @@ class ReturnLayout(Model):
     records_key: Text = RECORDS_KEY  # JSON: where an object keeps its list of records
     series: Series | None = None  # JSON: a document of series, one per measure, made one record per period
     rename: dict[str, Text] = {}  # their column -> ours
+    service_id: DerivedId | None = None  # the id derived from the service's name (names-only publishers)
     values: dict[str, dict[str, str]] = {}  # our column -> their label -> ours
     not_provided: list[str] = []  # markers of a figure that was not provided
     not_applicable: list[str] = []  # markers of a figure that does not apply (a channel not offered)
@@ -164,6 +201,8 @@ class CatalogueLayout(Model):
     encoding: str = "utf-8"
     delimiter: str | None = None
     rename: Annotated[dict[str, Text], Field(min_length=1)]  # their column -> service_id, service_name, ...
+    service_id: DerivedId | None = None  # as for a return: the id derived from the service's name
+    channels_offered: ChannelsOffered | None = None  # the channels offered as the file writes them (codes)
     defaults: dict[str, str] = {}  # a value for a catalogue column the file does not have
     not_provided: list[str] = []  # markers of a value that was not provided (the cell is read as empty)
     unnamed_columns: Literal["error", "number"] = "error"  # as for a return
@@ -173,6 +212,17 @@ class CatalogueLayout(Model):
     records_key: ClassVar[str] = RECORDS_KEY
     series: ClassVar[None] = None
 
+    @model_validator(mode="after")
+    def _one_id(self) -> CatalogueLayout:
+        problems = []
+        if self.service_id is not None and "service_id" in self.rename.values():
+            problems.append((("service_id",), "the id is derived from the name or renamed from a column, not both"))
+        if self.channels_offered is not None and "channels_offered" in self.rename.values():
+            problems.append((("channels_offered",), "the channels offered are read by their codes or renamed from a "
+                                                    "column, not both"))
+        raise_broken(problems)
+        return self
+
 
 class Returns(Model):
     """The three monthly returns of an agency that sends returns, and optionally its services."""
@@ -181,6 +231,10 @@ class Returns(Model):
     costs: ReturnLayout
     satisfaction: ReturnLayout
     catalogue: CatalogueLayout | None = None
+    # A fact about a service that both the central catalogue and this agency's files give (name, department, agency,
+    # channels offered): `catalogue` takes the central catalogue's, `return` the agency's own (for channels offered,
+    # the return's statement for each period).
+    service_facts: Literal["catalogue", "return"] = "catalogue"
 
     @model_validator(mode="after")
     def _columns_of_each_return(self) -> Returns:
@@ -199,7 +253,11 @@ class Returns(Model):
             problems += [((return_type, "rename", theirs), f"{ours!r} is not a column of {return_type} "
                           f"({', '.join(COLUMNS[return_type])}) nor one this layout reads, so the renamed column "
                           "would be ignored")
-                         for theirs, ours in layout.rename.items() if ours not in read]
+                         for theirs, ours in layout.rename.items()
+                         if ours not in read and not header_columns([ours], layout.headers)]
+            if layout.service_id is not None and "service_id" in layout.rename.values():
+                problems.append(((return_type, "service_id"), "the id is derived from the name or renamed from a "
+                                                              "column, not both"))
             if layout.headers and return_type != "transactions":
                 problems.append(((return_type, "headers"), "only transactions are read from header-encoded "
                                                           "columns"))
@@ -208,8 +266,27 @@ class Returns(Model):
             if layout.unpivot is not None and layout.unpivot.value not in figures:
                 problems.append(((return_type, "unpivot", "value"),
                                  f"must be a figure of {return_type} ({', '.join(figures)})"))
+            problems += [((return_type, "rename", theirs), f"{', '.join(parts)} are all renamed to {ours!r}: one "
+                          "column goes to a target (columns added up are an unpivot with combine)")
+                         for ours, parts in _renamed_together(layout.rename).items() for theirs in parts[1:]]
+            if layout.channels_offered and layout.channels_offered.markers and layout.unpivot is None:
+                problems.append(((return_type, "channels_offered", "markers"), "reads the channels' own cells: "
+                                                                               "only a layout with unpivot has them"))
+        if self.catalogue is not None:
+            problems += [(("catalogue", "rename", theirs), f"{', '.join(parts)} are all renamed to {ours!r}: one "
+                          "column goes to a target")
+                         for ours, parts in _renamed_together(self.catalogue.rename).items() for theirs in parts[1:]]
         raise_broken(problems)
         return self
+
+
+def _renamed_together(rename: dict[str, str]) -> dict[str, list[str]]:
+    """Targets that several of their columns are renamed to, with those columns (an identity rename, a column kept
+    under its own name, counts as one)."""
+    targets: dict[str, list[str]] = {}
+    for theirs, ours in rename.items():
+        targets.setdefault(ours, []).append(theirs)
+    return {ours: parts for ours, parts in targets.items() if len(parts) > 1}
 
 
 def _columns_read(return_type: str, layout: ReturnLayout) -> set[str]:
@@ -217,7 +294,9 @@ def _columns_read(return_type: str, layout: ReturnLayout) -> set[str]:
     unpivot's channel and total columns, its channels-offered column) and, for transactions, the figures a
     publisher reports for the whole service."""
     named = [*(layout.unpivot.columns if layout.unpivot else ()), *([layout.unpivot.total] if layout.unpivot else []),
-             *([layout.channels_offered.column] if layout.channels_offered else [])]
+             *([layout.channels_offered.column] if layout.channels_offered and layout.channels_offered.column
+               else []),
+             *([layout.service_id.source] if layout.service_id else [])]
     reported = REPORTED_COLUMNS if return_type == "transactions" else ()
     return {*COLUMNS[return_type], *named, *reported}
 

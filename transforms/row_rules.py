@@ -14,7 +14,7 @@ import polars as pl
 
 from transforms.canonical import AGENCY, COUNTS, FILE, FIRST_MONTH, REQUIRED, RETURN_MONTH, ROW, SHAPE, TOTAL
 from transforms.domain import CHANNELS, COST_CATEGORIES
-from transforms.layouts import ALL
+from transforms.layouts import ALL, NO_CHANNEL
 from transforms.periods import MAX_PERIOD_CHARS
 
 WITHIN = [AGENCY, RETURN_MONTH]  # rules over several rows never reach beyond one agency's month
@@ -142,6 +142,9 @@ def rules(return_type: str, reported_total: bool = False, max_count: int = BIGIN
                            pl.lit(", the first month configured (first_month in sources.yaml)"))),
         Rule("before_service_existed", "month", pl.col("period_start") < pl.col("live_from"),
              "the period starts before the service went live (live_from in the catalogue)"),
+        Rule("no_channel_offered", "channel", pl.col("channel") == NO_CHANNEL,
+             "every channel of the row is marked not applicable: the service offers none in this period, so there is "
+             "no figure to publish"),
         Rule("unknown_channel", "channel", ~pl.col("channel").is_in(channels),
              f"channel is not one of {', '.join(channels)}"),
         Rule("channel_not_offered", "channel",
@@ -208,13 +211,17 @@ def apply_rules(frame: pl.DataFrame, checks: list[Rule]) -> pl.DataFrame:
     ).drop("_first_rule")
 
 
+NAMED = ("service_id", "period_start", "period_end")  # what a quarantine record names of its row, when it has them
+
+
 def first_failures(checked: pl.DataFrame, part: tuple[str, ...] = ()) -> pl.DataFrame:
     """One quarantine record per failing source row (or part of a row, say one period of it): the first rule it
-    broke."""
+    broke, and the service and the period of the row where it has them (a header-encoded row holds many periods:
+    the record says which)."""
     return (checked.filter(pl.col("rule").is_not_null())
             .group_by(FILE, ROW, *part, maintain_order=True).first()
             .select(pl.col(FILE).alias("source_file"), pl.col(ROW).alias("row_number"), "rule", "column_name",
-                    "offending_value", "message"))
+                    "offending_value", "message", *(c for c in NAMED if c in checked.columns)))
 
 
 def mark_duplicates(frame: pl.DataFrame, key: list[str], values: list[str],

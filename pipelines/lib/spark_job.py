@@ -17,10 +17,11 @@ unreadable.parquet (files of a location that could not be staged); the caller wr
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import os
+import re
 import time
-from pathlib import PurePosixPath
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path, PurePosixPath
 
 import pyarrow as pa
 import pyarrow.fs as pafs
@@ -29,8 +30,10 @@ from dagster_pipes import PipesContext, open_dagster_pipes
 
 from transforms.spark_sql import spark_sql
 
+# Agency-months staged at once: their Spark jobs share the cluster's cores, and each keeps its rows cached until its
+# outputs are written, so the bound also bounds the executors' memory.
+AGENCY_MONTHS_AT_ONCE = 4
 COLUMNS = ("transaction_id", "service_id", "channel", "started_at", "completed_at", "outcome")
-HASH_CHUNK = 8 * 1024 * 1024
 ACCOUNTING = pa.schema([("agency_id", pa.string()), ("month", pa.date32()), ("source_file", pa.string()),
                         ("sha256", pa.string()), ("file_status", pa.string()), ("rows_read", pa.int64()),
                         ("rows_accepted", pa.int64()), ("rows_quarantined", pa.int64())])
@@ -40,24 +43,88 @@ UNREADABLE = pa.schema([("agency_id", pa.string()), ("month", pa.date32()), ("so
                         ("sha256", pa.string()), ("message", pa.string())])
 
 
-def spark_session(settings: dict):
+# How long a Spark Connect server has to accept the client's channel before the job gives up: a client whose TLS
+# does not match the server's otherwise retries for minutes without saying why.
+CONNECT_WAIT_SECONDS = 60
+SESSION_CONF = {"spark.sql.session.timeZone": "UTC", "spark.ui.enabled": "false",
+                "spark.ui.showConsoleProgress": "false", "spark.log.level": "ERROR"}
+
+
+class SparkSettingsError(RuntimeError):
+    """The registry's `spark:` settings cannot work as written; the message names the setting and the fix."""
+
+
+def connect_address(settings: dict) -> str:
+    """The Spark Connect address with the token read from the variable `token_env` names. Spark Connect's client
+    sends a token over TLS (except to the host name localhost, where it uses local credentials)."""
+    remote, name = settings["remote"].rstrip("/"), settings.get("token_env")
+    if not name:
+        return remote
+    if not os.environ.get(name):
+        raise SparkSettingsError(f"spark.token_env names the environment variable {name}, which is not set where the "
+                                 f"run runs: set {name} to the Spark Connect token, or remove token_env for a server "
+                                 "that takes no token")
+    return f"{remote}/;token={os.environ[name]}"
+
+
+def reach_connect(address: str, seconds: float = CONNECT_WAIT_SECONDS) -> None:
+    """Open the channel the session would open, and fail within `seconds` saying why when it cannot: the server is
+    not listening, or it is and the client's TLS does not match the server's."""
+    import socket
+
+    import grpc
+    from pyspark.sql.connect.client import DefaultChannelBuilder
+
+    builder = DefaultChannelBuilder(address)
+    endpoint = f"{builder.host.strip('[]')}:{builder.endpoint.rsplit(':', 1)[1]}"
+    tls = builder.use_ssl or (builder.token is not None and builder.host != "localhost")
+    channel = builder.toChannel()
+    try:
+        grpc.channel_ready_future(channel).result(timeout=seconds)
+    except grpc.FutureTimeoutError:
+        host, port = endpoint.rsplit(":", 1)
+        try:
+            socket.create_connection((host, int(port)), timeout=10).close()
+        except OSError as error:
+            raise SparkSettingsError(f"spark.remote: nothing answers at {endpoint} ({error.strerror or error}): "
+                                     "start the Spark Connect server or correct the address") from None
+        why = ("spark.token_env is set, and Spark Connect's client sends a token only over TLS (but to the host "
+               "name localhost)" if builder.token is not None and not builder.use_ssl else
+               "use_ssl=true is in spark.remote" if tls else "no token_env and no use_ssl=true in spark.remote")
+        raise SparkSettingsError(
+            f"spark.remote: the server at {endpoint} accepts connections but no Spark Connect channel opened within "
+            f"{seconds:g} s: the client uses {'TLS' if tls else 'no TLS'} ({why}) and the server, it seems, "
+            f"{'does not' if tls else 'does'}. Make them match: serve Connect with TLS (or behind a proxy that "
+            "terminates it) when a token is used, or connect without one") from None
+    finally:
+        channel.close()
+
+
+def spark_session(settings: dict, log=None):
     """A Spark session: Spark Connect when `remote` is set (its token read from the variable `token_env` names),
-    else a classic session on `master` (local[N] runs in this process's JVM)."""
+    else a classic session on `master` (local[N] runs in this process's JVM). Under Connect the server's own
+    cluster settings apply: `master` and the `conf` entries it cannot change are named in `log` (a warning)."""
     from pyspark.sql import SparkSession
 
+    conf = {**SESSION_CONF, **(settings.get("conf") or {})}
     builder = SparkSession.builder.appName("service-performance extracts")
-    if settings.get("remote"):
-        remote = settings["remote"]
-        if settings.get("token_env"):
-            remote = f"{remote.rstrip('/')}/;token={os.environ[settings['token_env']]}"
-        builder = builder.remote(remote)
-    else:
+    if not settings.get("remote"):
         builder = builder.master(settings.get("master") or "local[2]")
-    for key, value in {"spark.sql.session.timeZone": "UTC", "spark.ui.enabled": "false",
-                       "spark.ui.showConsoleProgress": "false", "spark.log.level": "ERROR",
-                       **(settings.get("conf") or {})}.items():
-        builder = builder.config(key, value)
-    return builder.getOrCreate()
+        for key, value in conf.items():
+            builder = builder.config(key, value)
+        return builder.getOrCreate()
+    address = connect_address(settings)
+    reach_connect(address)
+    spark = builder.remote(address).getOrCreate()
+    ignored = [key for key in settings.get("conf") or {} if not spark.conf.isModifiable(key)]
+    for key, value in conf.items():
+        if key not in ignored and spark.conf.isModifiable(key):
+            spark.conf.set(key, value)
+    ignored = (["master"] if settings.get("master") else []) + [f"conf {key}" for key in ignored]
+    if ignored and log is not None:
+        log.warning(f"Spark Connect ignores these settings of spark: in sources.yaml (the server's own apply): "
+                    f"{', '.join(ignored)}")
+    return spark
 
 
 # Hadoop's names for object stores (what Spark is given) and pyarrow's for the same (what hashes and writes here).
@@ -82,7 +149,8 @@ def as_uri(path: str, location: str) -> str:
 
 
 def listed_files(location: str) -> list[dict]:
-    """The Parquet files of a folder where extracts live, by name, each with its size and sha256 (streamed)."""
+    """The Parquet files of a folder where extracts live, by name, each with its size (listed, not read: their
+    checksums are taken by the executors that read them, `checksums`)."""
     fs, folder = filesystem(location)
     info = fs.get_file_info(folder)
     if info.type == pafs.FileType.NotFound:
@@ -92,14 +160,45 @@ def listed_files(location: str) -> list[dict]:
         name = PurePosixPath(entry.path).name
         if entry.type != pafs.FileType.File or not name.endswith(".parquet") or name.startswith((".", "_")):
             continue
-        digest = hashlib.sha256()
-        with fs.open_input_stream(entry.path) as stream:
-            while chunk := stream.read(HASH_CHUNK):
-                digest.update(chunk)
         uri = as_uri(entry.path, location)
-        found.append({"source_file": uri, "uri": uri, "sha256": digest.hexdigest(), "size_bytes": entry.size,
-                      "fs": fs, "path": entry.path})
+        found.append({"source_file": uri, "uri": uri, "size_bytes": entry.size, "fs": fs, "path": entry.path})
     return found
+
+
+def _same_file(uri: str) -> str:
+    """A file's URI in one spelling (Spark writes file:/x for file:///x and for a bare path /x)."""
+    if uri.startswith("file:"):
+        return "file:///" + uri[5:].lstrip("/")
+    return uri if "://" in uri else "file:///" + uri.lstrip("/")
+
+
+def checksums(spark, uris: list[str]) -> dict[str, str]:
+    """Each file's sha256, computed by the executors, which read it whole (Spark's binaryFile source), instead of
+    every byte streamed through the run worker first; by URI."""
+    from pyspark.sql import functions as F
+
+    if not uris:
+        return {}
+    rows = spark.read.format("binaryFile").load(uris).select("path", F.sha2("content", 256).alias("sha256")).collect()
+    found = {_same_file(row["path"]): row["sha256"] for row in rows}
+    return {uri: found[_same_file(uri)] for uri in uris}
+
+
+def own_session(spark, settings: dict):
+    """A session of its own on the same Spark (its own temporary views and SQL settings): a new Connect session
+    under Connect, else spark.newSession()."""
+    if not settings.get("remote"):
+        return spark.newSession()
+    from pyspark.sql import SparkSession
+
+    session = SparkSession.builder.remote(connect_address(settings)).create()
+    for key, value in SESSION_CONF.items():
+        if session.conf.isModifiable(key):
+            session.conf.set(key, value)
+    for key, value in (settings.get("conf") or {}).items():
+        if session.conf.isModifiable(key):
+            session.conf.set(key, value)
+    return session
 
 
 def unreadable_reason(file: dict) -> str | None:
@@ -202,17 +301,23 @@ def run(pipes: PipesContext) -> None:
     output = spec["output"].rstrip("/")
     seconds = {"gates": 0.0, "aggregation": 0.0}
     started = time.monotonic()
-    spark = spark_session(spec["spark"])
+    spark = spark_session(spec["spark"], pipes.log)
     seconds["session"] = time.monotonic() - started
     pipes.log.info(f"Spark {spark.version} session ({spec['spark'].get('remote') or spec['spark'].get('master')}) "
                    f"in {seconds['session']:.1f} s")
-    spark.read.parquet(spec["catalogue"]).createOrReplaceTempView("stg_service_catalogue")
 
-    accounting, manifest, unreadable = [], [], []
-    for job in spec["agency_months"]:
-        agency, month = job["agency"], job["month"]
+    def stage(job: dict) -> tuple[list, list, list, dict]:
+        """One agency-month, in a session of its own (its temporary views are its own): accounting, manifest and
+        unreadable rows, and its seconds."""
+        agency, month, timing = job["agency"], job["month"], {"gates": 0.0, "aggregation": 0.0}
+        accounting, manifest, unreadable = [], [], []
+        session = own_session(spark, spec["spark"])
+        session.read.parquet(spec["catalogue"]).createOrReplaceTempView("stg_service_catalogue")
         if "location" in job:
             files = listed_files(job["location"])
+            sums = checksums(session, [f["uri"] for f in files])
+            for file in files:
+                file["sha256"] = sums[file["uri"]]
             manifest += [{"agency_id": agency, "month": month, "uri": f["uri"], "size_bytes": f["size_bytes"],
                           "sha256": f["sha256"]} for f in files]
             readable = []
@@ -229,16 +334,23 @@ def run(pipes: PipesContext) -> None:
         else:
             readable = job["files"]
         if not readable:  # nothing readable: the month's transactions are not provided
-            continue
-        result, rejected, rows, cached = stage_agency_month(spark, agency, month, readable, seconds)
+            return accounting, manifest, unreadable, timing
+        result, rejected, rows, cached = stage_agency_month(session, agency, month, readable, timing)
         part = f"{agency}-{month[:7]}"  # written now, so that the month's cached rows can go
         result.coalesce(1).write.mode("overwrite").parquet(f"{output}/aggregates/{part}")
         if rejected is not None:
             rejected.coalesce(1).write.mode("overwrite").parquet(f"{output}/quarantine/{part}")
         cached.unpersist()
-        accounting += rows
         pipes.log.info(f"{agency} {month[:7]}: {sum(r['rows_read'] for r in rows):,} rows read from "
                        f"{len(readable)} file(s), {sum(r['rows_quarantined'] for r in rows):,} quarantined")
+        return accounting + rows, manifest, unreadable, timing
+
+    accounting, manifest, unreadable = [], [], []
+    with ThreadPoolExecutor(max_workers=AGENCY_MONTHS_AT_ONCE) as pool:
+        for rows, listed, broken, timing in pool.map(stage, spec["agency_months"]):  # results in the spec's order
+            accounting, manifest, unreadable = accounting + rows, manifest + listed, unreadable + broken
+            seconds["gates"] += timing["gates"]
+            seconds["aggregation"] += timing["aggregation"]
 
     for rows in (accounting, manifest, unreadable):
         for row in rows:
@@ -265,9 +377,49 @@ def run(pipes: PipesContext) -> None:
     })
 
 
+# A Java or Python exception line of a Spark error ("Caused by: java.io.FileNotFoundException: File ... does not
+# exist"), and a file named in one.
+EXCEPTION_LINE = re.compile(r"^(?:Caused by: )?((?:[\w$]+\.)*[\w$]*(?:Exception|Error)): (.+)$")
+FILE_URI = re.compile(r"\b((?:file|s3a?|s3n|gs|abfss?|wasbs?|hdfs):/[^\s,;'\"\]\)]*[^\s,;'\"\]\).])")
+
+
+def summary(error: BaseException, settings: dict) -> str:
+    """One line for the step's failure message: Spark's first cause (the deepest "Caused by", not the wrapper 140
+    lines above it), the file it names, and what to change."""
+    if isinstance(error, SparkSettingsError):
+        return str(error)
+    text = f"{type(error).__name__}: {error}"
+    causes = [match for line in text.splitlines() if (match := EXCEPTION_LINE.match(line.strip()))]
+    cls, message = (causes[-1].group(1).rsplit(".", 1)[-1], causes[-1].group(2)) if causes else (
+        type(error).__name__, str(error).strip().splitlines()[0] if str(error).strip() else "")
+    files = FILE_URI.findall(message) or FILE_URI.findall(text)
+    on_cluster = bool(settings.get("remote")) or not (settings.get("master") or "local").startswith("local")
+    if "PACKAGE_NOT_INSTALLED" in text:
+        fix = "install the project with its connect extra where the run runs: pip install '.[connect]'"
+    elif "No FileSystem for scheme" in text or ("ClassNotFoundException" in text and "FileSystem" in text):
+        fix = ("the cluster lacks the Hadoop connector for this scheme (hadoop-aws for s3a://, hadoop-azure for "
+               "abfss://, the GCS connector for gs://): add it to the cluster, or to spark.jars.packages in "
+               "spark: conf")
+    elif (cls == "FileNotFoundException" or "does not exist" in message) and on_cluster and files and \
+            files[0].startswith("file:"):
+        fix = ("the executors cannot see this path on the run worker's disk: set spark.storage in sources.yaml to "
+               "a folder every executor mounts at the same path, or an object-store URI")
+    elif cls == "FileNotFoundException" or "does not exist" in message:
+        fix = "the file is gone or cannot be read where Spark runs: check the path and the executors' access to it"
+    else:
+        fix = "Spark's full error is in the step's log (make dev, the run's stg_extract_transactions step)"
+    where = f" (file {files[0]})" if files else ""
+    return f"{cls}: {message[:400]}{where}; fix: {fix}"
+
+
 def main() -> None:
     with open_dagster_pipes() as pipes:
-        run(pipes)
+        try:
+            run(pipes)
+        except Exception as error:  # the step's failure message, for the caller: Pipes itself passes on only a code
+            if pipes.extras.get("failure"):
+                Path(pipes.extras["failure"]).write_text(summary(error, pipes.extras["spark"]), encoding="utf-8")
+            raise
 
 
 if __name__ == "__main__":

@@ -3,7 +3,9 @@
 -- A channel the catalogue lists but with no accepted figures is "not provided" (NULL), never zero; a channel the
 -- service does not offer has no row ("not applicable"). Rows exist only for what was sent or was due: a month is
 -- due from an agency whose cadence is monthly, from its first month on (an agency not in the registry table is
--- taken as monthly); a quarterly or yearly reporter has no empty months.
+-- taken as monthly); a quarterly or yearly reporter has no empty months. A month whose return said which channels
+-- the service offered then (stg_transactions.channels_offered, where in force) has those channels, not the
+-- catalogue's: each month is judged against the facts of its own period.
 -- Costs per channel (DESIGN 4): the channel's direct cost plus the service's shared costs apportioned by the
 -- channel's share of completed transactions. Apportioning needs every channel's volume: otherwise NULL.
 WITH months AS (
@@ -70,9 +72,20 @@ due AS (
     SELECT service_id, month FROM ratings
 ),
 
+stated AS (
+    SELECT service_id, month, any_value(channels_offered) AS channels_offered
+    FROM stg_transactions
+    WHERE month >= $start AND month < $end AND grain = 'month' AND channels_offered IS NOT NULL
+    GROUP BY ALL
+),
+
 scaffold AS (
     SELECT offered.service_id, offered.agency_id, due.month, offered.channel
     FROM offered JOIN due USING (service_id)
+    ANTI JOIN stated USING (service_id, month)
+    UNION ALL
+    SELECT stated.service_id, services.agency_id, stated.month, unnest(stated.channels_offered) AS channel
+    FROM stated JOIN stg_service_catalogue AS services USING (service_id)
 ),
 
 joined AS (

@@ -13,7 +13,11 @@
 -- come from the channels when they can, else from the reported total (total_basis says which), so that take-up =
 -- digital / reported total for a publisher that sends only those two. Where nobody says which channels a service
 -- offers (channels_offered NULL), its channels are those it sent figures for, and only a reported total is a total.
---   not_received: a return due by the agency's cadence (a quarter, a financial year April-March, a calendar year)
+-- A submitted period is judged against the service's facts of that period: the channels its return said it offered
+-- then (stg_transactions.channels_offered, where in force), else the catalogue's; so a later return never changes
+-- an earlier period's figures.
+--   not_received: a return due by the agency's cadence (a quarter, a financial year April-March, a calendar year,
+--              a rolling 12 months sent quarterly)
 --              that never came (submission_status 'missing', and no figure of the agency for a period ending in
 --              that month): one row per service of the agency, every figure NULL, missing_inputs saying so; none
 --              before the service's first return or its live_from month, none after the last return due.
@@ -27,10 +31,25 @@ submitted_rows AS (
     QUALIFY row_number() OVER (PARTITION BY service_id, grain, period_start, channel ORDER BY month DESC) = 1
 ),
 
+-- The channels each submitted period is judged against: its return's, where in force, else the catalogue's.
+period_channels AS (
+    SELECT periods.service_id, periods.grain, periods.period_start, 'submitted' AS source,
+        coalesce(periods.channels_offered, services.channels_offered) AS channels_offered
+    FROM (SELECT service_id, grain, period_start, any_value(channels_offered) AS channels_offered
+          FROM submitted_rows GROUP BY ALL) AS periods
+    LEFT JOIN stg_service_catalogue AS services USING (service_id)
+),
+
+period_known AS (
+    SELECT service_id, grain, period_start, source, channels_offered IS NOT NULL AS channels_known
+    FROM period_channels
+),
+
 offered AS (
-    SELECT service_id, unnest(channels_offered) AS channel FROM stg_service_catalogue
+    SELECT service_id, grain, period_start, unnest(channels_offered) AS channel FROM period_channels
     UNION
-    SELECT DISTINCT service_id, channel FROM submitted_rows JOIN catalogue USING (service_id)
+    SELECT DISTINCT service_id, grain, period_start, channel FROM submitted_rows
+    JOIN period_known USING (service_id, grain, period_start)
     WHERE NOT channels_known AND channel <> 'all'
 ),
 
@@ -55,7 +74,7 @@ submitted AS (
         'submitted' AS source, NULL AS months_covered,
         volumes.transactions_started, volumes.transactions_completed
     FROM submitted_periods AS periods
-    JOIN offered USING (service_id)
+    JOIN offered USING (service_id, grain, period_start)
     LEFT JOIN submitted_volumes AS volumes USING (service_id, grain, period_start, period_end, channel)
 ),
 
@@ -143,10 +162,12 @@ channel_totals AS (
     SELECT service_id, grain, period_start, period_end, source, any_value(months_covered) AS months_covered,
         CASE WHEN count(transactions_started) = count(*) THEN CAST(sum(transactions_started) AS BIGINT) END
             AS transactions_started,
-        CASE WHEN count(transactions_completed) = count(*) AND bool_and(coalesce(catalogue.channels_known, TRUE))
+        CASE WHEN count(transactions_completed) = count(*)
+            AND bool_and(coalesce(period_known.channels_known, catalogue.channels_known, TRUE))
             THEN CAST(sum(transactions_completed) AS BIGINT) END AS computed_completed,
         string_agg(channel, ', ' ORDER BY channel) FILTER (WHERE transactions_completed IS NULL) AS missing_channels
-    FROM channels LEFT JOIN catalogue USING (service_id)
+    FROM channels LEFT JOIN period_known USING (service_id, grain, period_start, source)
+    LEFT JOIN catalogue USING (service_id)
     GROUP BY service_id, grain, period_start, period_end, source
 ),
 
@@ -190,8 +211,10 @@ with_all AS (
 digital AS (
     SELECT service_id, grain, period_start, source,
         CASE WHEN bool_or(channel = 'online') THEN sum(transactions_completed) FILTER (WHERE channel = 'online')
-            WHEN bool_and(coalesce(catalogue.channels_known, TRUE)) THEN 0 END AS digital_completed
-    FROM channels LEFT JOIN catalogue USING (service_id) GROUP BY ALL
+            WHEN bool_and(coalesce(period_known.channels_known, catalogue.channels_known, TRUE)) THEN 0 END
+            AS digital_completed
+    FROM channels LEFT JOIN period_known USING (service_id, grain, period_start, source)
+    LEFT JOIN catalogue USING (service_id) GROUP BY ALL
 ),
 
 all_ratings AS (
@@ -244,7 +267,9 @@ due_not_received AS (
     FROM submission_status AS status
     JOIN stg_agencies AS agencies USING (agency_id)
     JOIN (VALUES ('quarterly', 'quarter', 3, [3, 6, 9, 12]), ('financial_year', 'financial_year', 12, [3]),
-                 ('calendar_year', 'rolling_12_months', 12, [12])) AS cadence (name, grain, months, end_months)
+                 ('calendar_year', 'rolling_12_months', 12, [12]),
+                 ('rolling_12_months_quarterly', 'rolling_12_months', 12, [3, 6, 9, 12]))
+        AS cadence (name, grain, months, end_months)
         ON list_contains(agencies.cadence, cadence.name) AND list_contains(cadence.end_months, month(status.month))
     WHERE status.status = 'missing' AND NOT EXISTS (
         SELECT 1 FROM stg_transactions AS sent

@@ -6,7 +6,7 @@
 --   user_satisfaction: satisfaction_score weighted by responses, 0..1 (the GOV.UK score of all the ratings pooled);
 --   take_up_change_since_baseline: take_up_change_pp weighted by transactions completed now, percentage points;
 --   shifted_transactions: the sum of shifted_transactions, transactions.
--- Coverage: services_reporting / services_expected (the group's services in the catalogue).
+-- Coverage: services_reporting / services_expected (the group's services in the catalogue that had begun by then).
 -- Like-for-like: change_vs_previous_month compares this month with the month before over only the services with a
 -- figure in both (like_for_like_services), in percent for cost per transaction, otherwise in percentage points
 -- (or transactions). A user-satisfaction figure from fewer responses than the publication threshold is suppressed

@@ -87,12 +87,42 @@ paired AS (
             WHEN 'quarter' THEN INTERVAL 3 MONTH ELSE INTERVAL 12 MONTH END AS DATE)
 ),
 
+-- A service's department and agency in a period: those its agency's file for that period gave (stg_service_facts,
+-- valid over the periods of that file's returns), else the catalogue's; and whether it had begun by the period's end
+-- (its first figure starts by then; a service with none always has). So neither a later file nor a service added
+-- later changes an earlier period's roll-up.
+period_facts AS (
+    SELECT facts.service_id, facts.agency_id, facts.department, facts.source_file,
+        min(sent.period_start) AS valid_from, max(sent.period_end) AS valid_to
+    FROM stg_service_facts AS facts
+    JOIN stg_transactions AS sent USING (service_id, source_file)
+    GROUP BY ALL
+),
+
+service_periods AS (
+    SELECT periods.grain, periods.period_start, catalogue.service_id,
+        coalesce(facts.department, catalogue.department) AS department,
+        coalesce(facts.agency_id, catalogue.agency_id) AS agency_id,
+        starts.first_start IS NULL OR starts.first_start <= periods.period_end AS begun
+    FROM (SELECT DISTINCT grain, period_start, period_end FROM inputs) AS periods
+    CROSS JOIN catalogue
+    LEFT JOIN (SELECT service_id, min(period_start) AS first_start FROM inputs GROUP BY ALL) AS starts
+        USING (service_id)
+    LEFT JOIN period_facts AS facts ON catalogue.service_id = facts.service_id
+        AND periods.period_start >= facts.valid_from AND periods.period_end <= facts.valid_to
+    QUALIFY row_number() OVER (PARTITION BY periods.grain, periods.period_start, catalogue.service_id
+                               ORDER BY facts.valid_to DESC NULLS LAST, facts.source_file DESC) = 1
+),
+
 grouped AS (
-    SELECT 'government' AS level, 'all' AS group_id, paired.* FROM paired JOIN catalogue USING (service_id)
+    SELECT 'government' AS level, 'all' AS group_id, paired.*
+    FROM paired JOIN service_periods USING (service_id, grain, period_start)
     UNION ALL
-    SELECT 'department', catalogue.department, paired.* FROM paired JOIN catalogue USING (service_id)
+    SELECT 'department', service_periods.department, paired.*
+    FROM paired JOIN service_periods USING (service_id, grain, period_start)
     UNION ALL
-    SELECT 'agency', catalogue.agency_id, paired.* FROM paired JOIN catalogue USING (service_id)
+    SELECT 'agency', service_periods.agency_id, paired.*
+    FROM paired JOIN service_periods USING (service_id, grain, period_start)
 ),
 
 sums AS (
@@ -110,14 +140,13 @@ sums AS (
 ),
 
 groups AS (
-    SELECT 'government' AS level, 'all' AS group_id, 'All services' AS group_name, count(*) AS services_expected
-    FROM catalogue
+    SELECT 'government' AS level, 'all' AS group_id, 'All services' AS group_name
     UNION ALL
-    SELECT 'department', department, department, count(*) FROM catalogue GROUP BY department
+    SELECT DISTINCT 'department', department, department FROM service_periods
     UNION ALL
-    SELECT 'agency', catalogue.agency_id, coalesce(any_value(stg_agencies.agency_name), catalogue.agency_id),
-        count(*)
-    FROM catalogue LEFT JOIN stg_agencies USING (agency_id) GROUP BY catalogue.agency_id
+    SELECT 'agency', service_periods.agency_id,
+        coalesce(any_value(stg_agencies.agency_name), service_periods.agency_id)
+    FROM service_periods LEFT JOIN stg_agencies USING (agency_id) GROUP BY service_periods.agency_id
 ),
 
 -- The KPIs rolled up, in the order they are shown; `monthly`: a month has a row for it even without figures (the
@@ -141,6 +170,17 @@ rows AS (
     CROSS JOIN kpis WHERE kpis.monthly
     UNION
     SELECT level, group_id, grain, period_start, period_end, kpi FROM sums
+),
+
+in_scope AS (
+    SELECT level, group_id, grain, period_start, count(*) AS services_expected
+    FROM (SELECT 'government' AS level, 'all' AS group_id, * FROM service_periods
+          UNION ALL
+          SELECT 'department', department, * FROM service_periods
+          UNION ALL
+          SELECT 'agency', agency_id, * FROM service_periods)
+    WHERE begun
+    GROUP BY ALL
 ),
 
 valued AS (
@@ -182,9 +222,9 @@ final AS (
         satisfaction_published(CASE WHEN unit = 'GBP' THEN round(value, 4) ELSE value END, responses) AS value,
         satisfaction_published(numerator, responses) AS numerator,
         satisfaction_published(denominator, responses) AS denominator,
-        groups.services_expected,
+        coalesce(in_scope.services_expected, 0) AS services_expected,
         services_reporting,
-        services_reporting / groups.services_expected AS coverage,
+        services_reporting / in_scope.services_expected AS coverage,
         like_for_like_services,
         satisfaction_published(satisfaction_published(
             CASE
@@ -199,6 +239,7 @@ final AS (
                  || CASE WHEN grain = 'month' THEN 'month' ELSE 'period' END || ' compared') AS suppression_note
     FROM valued
     JOIN groups USING (level, group_id)
+    LEFT JOIN in_scope USING (level, group_id, grain, period_start)
 )
 
 SELECT * FROM final ORDER BY level, group_id, grain, period_start, kpi_order

@@ -26,7 +26,7 @@ QUALIFY row_number() OVER (PARTITION BY source_path ORDER BY archived_at DESC, s
 CREATE TABLE IF NOT EXISTS stg_agencies (
     agency_id VARCHAR PRIMARY KEY, agency_name VARCHAR NOT NULL, department VARCHAR NOT NULL,
     connector VARCHAR NOT NULL, return_due_day INTEGER NOT NULL, -- day of the following month the return is due
-    cadence VARCHAR[] NOT NULL,  -- monthly | quarterly | financial_year | calendar_year | rolling_12_months
+    cadence VARCHAR[] NOT NULL,  -- monthly | quarterly | financial_year | calendar_year | rolling_12_months(_quarterly)
     first_month DATE NOT NULL    -- the first month a return is due (sources.yaml first_month)
 );
 
@@ -43,6 +43,15 @@ CREATE TABLE IF NOT EXISTS stg_service_catalogue (
     live_from         DATE                -- the month the service started; NULL: before any data we hold
 );
 
+-- Every description of a service in an agency's own files (a mapping's `catalogue`), one row per service and file,
+-- the latest file's included: the service's facts for the periods that file's returns cover (stg_service_catalogue
+-- keeps one description per service, the one in force now).
+CREATE TABLE IF NOT EXISTS stg_service_facts (
+    service_id VARCHAR NOT NULL, agency_id VARCHAR NOT NULL, service_name VARCHAR NOT NULL,
+    department VARCHAR NOT NULL,
+    source_file VARCHAR NOT NULL   -- the file that said them, relative to data/landing/
+);
+
 CREATE TABLE IF NOT EXISTS stg_transactions (
     -- the period the figure was given for; month is the month it ends in (the return's month)
     period_start DATE NOT NULL, period_end DATE NOT NULL,
@@ -55,7 +64,10 @@ CREATE TABLE IF NOT EXISTS stg_transactions (
     -- reported for the whole service (channel 'all') as the publisher gave them, never computed; NULL: not reported
     reported_transactions_completed BIGINT, reported_cost_per_transaction_gbp DOUBLE,
     reported_digital_cost_per_transaction_gbp DOUBLE, reported_completion_rate DOUBLE, -- 0..1
-    reported_satisfaction_rate DOUBLE -- 0..1, method as the publisher's (not declared in the file)
+    reported_satisfaction_rate DOUBLE, -- 0..1, method as the publisher's (not declared in the file)
+    -- the channels the return says the service offers in this period, where that statement is in force over the
+    -- catalogue's (mapping `channels_offered`, `service_facts`); NULL: the catalogue's channels apply
+    channels_offered VARCHAR[]
 );
 
 CREATE TABLE IF NOT EXISTS stg_costs (
@@ -105,7 +117,8 @@ CREATE TABLE IF NOT EXISTS quarantine (
     sha256 VARCHAR NOT NULL,
     row_number BIGINT,              -- data row, 1 = first row under the header; NULL: the whole file
     rule VARCHAR NOT NULL, column_name VARCHAR, offending_value VARCHAR, message VARCHAR NOT NULL,
-    rows_represented BIGINT NOT NULL DEFAULT 1 -- 1; on the first row not listed of a file and rule, it and every later one
+    rows_represented BIGINT NOT NULL DEFAULT 1, -- 1; on the first row not listed of a file and rule, it and every later one
+    service_id VARCHAR, period_start DATE, period_end DATE -- the row's service and period, when it has them
 );
 
 CREATE TABLE IF NOT EXISTS submission_accounting (

@@ -23,8 +23,9 @@ months AS (
 ),
 
 -- A return is due by the agency's cadence (sources.yaml): every month, at each quarter's end, in March (a
--- financial year), in December (a calendar year); a rolling 12 months is reported monthly. Nothing is due before
--- the agency's first month, so a yearly reporter is never "missing" eleven months a year.
+-- financial year), in December (a calendar year); a rolling 12 months every month (rolling_12_months) or at each
+-- quarter's end (rolling_12_months_quarterly). Nothing is due before the agency's first month, so a yearly or
+-- quarterly reporter is never "missing" the months between.
 expected AS (
     SELECT
         agencies.agency_id,
@@ -40,11 +41,14 @@ expected AS (
                 CASE WHEN list_contains(agencies.cadence, 'calendar_year') AND month(months.month) = 12
                     THEN strftime(months.month, '%Y') END,
                 CASE WHEN list_contains(agencies.cadence, 'rolling_12_months')
+                    OR (list_contains(agencies.cadence, 'rolling_12_months_quarterly')
+                        AND month(months.month) IN (3, 6, 9, 12))
                     THEN period_name('rolling_12_months', months.month, months.month) END) END AS period_name
     FROM stg_agencies AS agencies CROSS JOIN months
     WHERE agencies.connector IN ('file_drop', 'http') AND months.month >= agencies.first_month
         AND (list_has_any(agencies.cadence, ['monthly', 'rolling_12_months'])
-            OR (list_contains(agencies.cadence, 'quarterly') AND month(months.month) IN (3, 6, 9, 12))
+            OR (list_has_any(agencies.cadence, ['quarterly', 'rolling_12_months_quarterly'])
+                AND month(months.month) IN (3, 6, 9, 12))
             OR (list_contains(agencies.cadence, 'financial_year') AND month(months.month) = 3)
             OR (list_contains(agencies.cadence, 'calendar_year') AND month(months.month) = 12))
 ),

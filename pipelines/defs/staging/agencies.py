@@ -6,12 +6,17 @@ from pipelines.lib.resources import WAREHOUSE_POOL, DataStore, Settings
 from transforms.catalogue import CATALOGUE
 
 
+def agency_rows(config) -> list[tuple]:
+    """The rows of stg_agencies, in its columns' order."""
+    first = config.registry.first_month
+    return [(a.id, a.name, a.department, a.connector, a.return_due_day, list(a.cadence),
+             f"{a.first_month or first}-01") for a in config.agencies]
+
+
 @dg.asset(pool=WAREHOUSE_POOL, group_name="staging", description=CATALOGUE["stg_agencies"].description,
           kinds={"duckdb"})
 def stg_agencies(store: DataStore, settings: Settings) -> dg.MaterializeResult:
-    first = settings.config.registry.first_month
-    rows = [(a.id, a.name, a.department, a.connector, a.return_due_day, list(a.cadence), f"{a.first_month or first}-01")
-            for a in settings.config.agencies]
+    rows = agency_rows(settings.config)
     with store.connect() as con:
         con.execute("BEGIN")
         con.execute("DELETE FROM stg_agencies")

@@ -4,25 +4,31 @@ written as Parquet under a run-scoped prefix, then loaded into the warehouse by 
 An agency's registry entry says `engine: spark` (default `duckdb`) and, optionally, `extract_location`: a Parquet
 folder per month (`{month}` is YYYY-MM; a local path or an object-store URI) where its extracts live and are read,
 instead of landed files copied into the archive. The registry's `spark:` section says where Spark runs (`master`,
-or `remote` for a Spark Connect address, `token_env` naming the variable that holds its token, `conf`) and where
-run outputs go (`outputs`, default data/stage-outputs/). The Spark job (pipelines/lib/spark_job.py) never opens the
-warehouse: any number of them can run at once on any worker; load_stage_outputs is the only step that writes.
+or `remote` for a Spark Connect address, `token_env` naming the variable that holds its token, `conf`) and the one
+root for what executors read and write (`storage`, default data/stage-outputs/ on the run worker: local masters
+only): each run's copies of archived extracts (`<storage>/<run id>/inputs/`, when storage is set) and its
+outputs. Three steps (SparkStage): the inputs and the job's spec written in the `warehouse` pool, the Spark job
+(pipelines/lib/spark_job.py) outside it, never opening the warehouse (any number at once, on any worker), and
+load_stage_outputs in the pool again, the only one that writes the stage's tables.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import sys
-from pathlib import Path
+import tempfile
+from pathlib import Path, PurePosixPath
 
 import dagster as dg
 
 from pipelines.lib.config import Config, Spark
-from pipelines.lib import quarantine
+from pipelines.lib import faults, quarantine
 from pipelines.lib.warehouse import delete_run_slice
 from transforms.domain import add_months
 
 RETURN_TYPE = "transaction_extract"
+SPEC = "spec.json"  # under a run's prefix: the agency-months and files the job stages, and archived files unreadable
 
 
 def month_starts(start: dt.date, end: dt.date) -> list[dt.date]:
@@ -53,34 +59,53 @@ def spark_agency_months(config: Config, submissions: dict, start: dt.date, end: 
     return jobs
 
 
-def outputs_prefix(store, settings: Spark, run_id: str) -> str:
-    """Where this run's stage outputs go: <outputs root>/<run id>/stg_extract_transactions."""
-    root = settings.outputs or (store.root / "stage-outputs").as_uri()
-    return f"{root.rstrip('/')}/{run_id}/stg_extract_transactions"
+def run_root(store, settings: Spark, run_id: str) -> str:
+    """Where this run's Spark inputs and outputs go: <storage>/<run id> (storage default <data_dir>/stage-outputs)."""
+    root = settings.storage or (store.root / "stage-outputs").as_uri()
+    return f"{root.rstrip('/')}/{run_id}"
+
+
+def staged_input(path: Path, name: str, root: str, agency_id: str, month: dt.date, index: int,
+                 settings: Spark, archived: bool) -> str:
+    """The URI executors read an extract from: the archived file itself when no storage is set (a local master, on
+    this machine) and it is one, else a copy under <run root>/inputs/ (where every executor can read it, and which
+    outlives the step that converted a CSV)."""
+    if settings.storage is None and archived:
+        return path.as_uri()
+    import pyarrow.fs as pafs
+
+    from pipelines.lib.spark_job import as_uri, filesystem
+
+    target = f"{root}/inputs/{agency_id}/{month:%Y-%m}/{index:03d}-{PurePosixPath(name).stem}.parquet"
+    fs, inside = filesystem(target)
+    fs.create_dir(inside.rsplit("/", 1)[0], recursive=True)
+    pafs.copy_files(str(path), inside, source_filesystem=pafs.LocalFileSystem(), destination_filesystem=fs)
+    return as_uri(inside, target) if "://" in target else Path(inside).as_uri()
 
 
 class SparkStage:
-    """The agency-months of one run that Spark stages: computed before the warehouse transaction (`start`, through
-    Dagster Pipes), loaded inside it (`load`)."""
+    """The agency-months of one run that Spark stages, in three steps so that the cluster never waits on the
+    warehouse nor the warehouse on the cluster: `prepare` (in the `warehouse` pool: the job's inputs and spec written
+    under the run's root), `compute` (outside the pool: the job, through Dagster Pipes), then `load` (in the pool
+    again, inside the warehouse transaction)."""
 
-    def __init__(self, jobs: dict, prefix: str | None, start: dt.date, end: dt.date, agencies: list[str] | None):
+    def __init__(self, jobs: dict, prefix: str | None, start: dt.date, end: dt.date, agencies: list[str] | None,
+                 unreadable: list[tuple] = ()):
         self.jobs, self.prefix, self.start, self.end, self.agencies = jobs, prefix, start, end, agencies
-        self.metadata, self.unreadable, self.ran = {}, [], False
+        self.unreadable = list(unreadable)
 
-    @classmethod
-    def run(cls, context, con, store, config: Config | None, submissions: dict, start: dt.date, end: dt.date,
-            agencies: list[str] | None, as_parquet, work: Path) -> "SparkStage":
-        """Stage the run's Spark agency-months (none without a `config`). `as_parquet(path, source_path, work)` is
+    @staticmethod
+    def prepare(context, con, store, config: Config, submissions: dict, start: dt.date, end: dt.date,
+                agencies: list[str] | None, as_parquet, work: Path) -> dict:
+        """Write the run's Spark inputs (archived extracts as Parquet where executors read them, the catalogue
+        snapshot) and the job's spec (<prefix>/spec.json); its metadata. `as_parquet(path, source_path, work)` is
         the DuckDB path's check of an archived file (it raises ValueError with the reason it cannot be staged)."""
-        jobs = spark_agency_months(config, submissions, start, end, agencies) if config is not None else {}
+        jobs = spark_agency_months(config, submissions, start, end, agencies)
         if not jobs:
-            return cls(jobs, None, start, end, agencies)
-        if context is None:
-            raise ValueError(f"{sorted({a for a, _ in jobs})}: engine spark is launched through Dagster Pipes, "
-                             "from the asset stg_extract_transactions (no context given)")
+            return {}
         settings = config.registry.spark
-        stage = cls(jobs, outputs_prefix(store, settings, context.run.run_id), start, end, agencies)
-        specs = []
+        root = run_root(store, settings, context.run.run_id)
+        specs, unreadable = [], []
         for (agency_id, month), job in sorted(jobs.items()):
             if "files" in job:
                 files = []
@@ -88,24 +113,62 @@ class SparkStage:
                     try:
                         path = as_parquet(store.archive / archive_path, source_path, work)
                     except ValueError as error:
-                        stage.unreadable.append((agency_id, month, source_path, sha, str(error)))
+                        unreadable.append((agency_id, month.isoformat(), source_path, sha, str(error)))
                         continue
-                    files.append({"source_file": source_path, "sha256": sha, "uri": Path(path).as_uri()})
+                    files.append({"source_file": source_path, "sha256": sha,
+                                  "uri": staged_input(Path(path), source_path, root, agency_id, month, len(files),
+                                                      settings, archived=Path(path).is_relative_to(store.archive))})
                 job = {**job, "files": files}
                 if not files:
                     continue
             specs.append(job)
+        prefix = f"{root}/stg_extract_transactions"
         if specs:
-            catalogue = f"{stage.prefix}/catalogue.parquet"
             _write(con.sql("SELECT service_id, agency_id, channels_offered FROM stg_service_catalogue "
-                           "ORDER BY service_id").to_arrow_table(), catalogue)
-            invocation = dg.PipesSubprocessClient().run(
-                context=context, command=[sys.executable, "-m", "pipelines.lib.spark_job"],
-                extras={"spark": settings.model_dump(exclude={"outputs"}), "catalogue": catalogue,
-                        "output": stage.prefix, "agency_months": specs})
-            stage.metadata = dict(invocation.get_materialize_result().metadata)
-            stage.ran = True
-        return stage
+                           "ORDER BY service_id").to_arrow_table(), f"{prefix}/catalogue.parquet")
+        _write_text(json.dumps({"agency_months": specs, "unreadable": unreadable}), f"{prefix}/{SPEC}")
+        return {"spark_agency_months": len(jobs), "spark_files_staged": sum(len(j.get("files", ())) for j in specs)}
+
+    @staticmethod
+    def compute(context, store, config: Config) -> dg.MaterializeResult:
+        """Run the job the spec describes through Dagster Pipes, holding no pool slot; the job's own metadata."""
+        if not any(agency.engine == "spark" for agency in config.agencies):
+            return dg.MaterializeResult()
+        prefix = f"{run_root(store, config.registry.spark, context.run.run_id)}/stg_extract_transactions"
+        spec = _read_json(f"{prefix}/{SPEC}")
+        if spec is None or not spec["agency_months"]:
+            return dg.MaterializeResult()
+        faults.hold_point("spark_compute")
+        with tempfile.TemporaryDirectory(prefix="spark-job-") as work:
+            failure = Path(work) / "failure.txt"  # the job's one-line summary of why it failed, if it does
+            try:
+                invocation = dg.PipesSubprocessClient().run(
+                    context=context, command=[sys.executable, "-m", "pipelines.lib.spark_job"],
+                    extras={"spark": config.registry.spark.model_dump(exclude={"storage"}, exclude_unset=True),
+                            "catalogue": f"{prefix}/catalogue.parquet", "output": prefix,
+                            "agency_months": spec["agency_months"], "failure": str(failure)})
+            except Exception:
+                if failure.exists():  # the reason in the step's failure message, not only in a debug event
+                    raise dg.Failure(description=f"the Spark job failed: {failure.read_text(encoding='utf-8')}") \
+                        from None
+                raise
+        return invocation.get_materialize_result()
+
+    @classmethod
+    def computed(cls, context, store, config: Config | None, submissions: dict, start: dt.date, end: dt.date,
+                 agencies: list[str] | None) -> "SparkStage":
+        """The run's Spark agency-months as `prepare` and `compute` left them (none without a `config`)."""
+        jobs = spark_agency_months(config, submissions, start, end, agencies) if config is not None else {}
+        if not jobs:
+            return cls(jobs, None, start, end, agencies)
+        if context is None:
+            raise ValueError(f"{sorted({a for a, _ in jobs})}: engine spark is launched through Dagster Pipes, "
+                             "from the asset stg_extract_spark_outputs (no context given)")
+        prefix = f"{run_root(store, config.registry.spark, context.run.run_id)}/stg_extract_transactions"
+        spec = _read_json(f"{prefix}/{SPEC}") or {"unreadable": []}
+        unreadable = [(agency_id, dt.date.fromisoformat(month), path, sha, reason)
+                      for agency_id, month, path, sha, reason in spec["unreadable"]]
+        return cls(jobs, prefix, start, end, agencies, unreadable)
 
     def load(self, con) -> list[dict]:
         """Inside the caller's transaction: replace the run's slice of the manifest, then load the outputs and the
@@ -120,9 +183,30 @@ class SparkStage:
                        "sha256": sha, "file_status": "unreadable", "rows_read": 0, "rows_accepted": 0,
                        "rows_quarantined": 0} for agency_id, month, source_path, sha, _ in self.unreadable]
         quarantine.write(con, accounting=accounting)
-        if self.ran:
+        if self.prefix is not None:
             accounting += [{"return_type": RETURN_TYPE, **row} for row in load_stage_outputs(con, self.prefix)]
         return accounting
+
+
+def _write_text(text: str, uri: str) -> None:
+    from pipelines.lib.spark_job import filesystem
+
+    fs, path = filesystem(uri)
+    fs.create_dir(path.rsplit("/", 1)[0], recursive=True)
+    with fs.open_output_stream(path) as stream:
+        stream.write(text.encode("utf-8"))
+
+
+def _read_json(uri: str) -> dict | None:
+    import pyarrow.fs as pafs
+
+    from pipelines.lib.spark_job import filesystem
+
+    fs, path = filesystem(uri)
+    if fs.get_file_info(path).type == pafs.FileType.NotFound:
+        return None
+    with fs.open_input_stream(path) as stream:
+        return json.loads(stream.read().decode("utf-8"))
 
 
 def _write(table, uri: str) -> None:

@@ -173,9 +173,9 @@ def stage_extracts(store: DataStore, patterns: dict[str, str], start: dt.date, e
                    config: Config | None = None) -> dict:
     """Replace the months [start, end) of stg_extract_transactions, and of the extracts' quarantine and accounting,
     for every agency or only `agencies` (a run the submission sensor limited to some agencies). `patterns`: agency
-    id -> the file pattern of its extracts (extract_patterns). Agencies that `config` puts on `engine: spark` are
-    staged by Spark through Dagster Pipes (extract_engines.py; `context` is the asset's), outside the warehouse,
-    and their outputs loaded in the same transaction."""
+    id -> the file pattern of its extracts (extract_patterns). Agencies that `config` puts on `engine: spark` were
+    staged by Spark (stg_extract_spark_outputs, extract_engines.py; `context` is the asset's), and their outputs are
+    loaded here in the same transaction."""
     tally, accounting = Counter(), []  # seconds per phase; agency-months per kind of duplicate check
     store.root.mkdir(parents=True, exist_ok=True)
     with (store.connect() as con, memory_limit(con, MEMORY_LIMIT),
@@ -184,7 +184,7 @@ def stage_extracts(store: DataStore, patterns: dict[str, str], start: dt.date, e
         submissions = {(agency_id, month): files for (agency_id, month), files
                        in extract_submissions(con, patterns, start, end).items()
                        if agencies is None or agency_id in agencies}
-        spark = SparkStage.run(context, con, store, config, submissions, start, end, agencies, as_parquet, Path(work))
+        spark = SparkStage.computed(context, store, config, submissions, start, end, agencies)
         submissions = {key: files for key, files in submissions.items() if key not in spark.jobs}
         con.execute("BEGIN")
         delete_run_slice(con, "stg_extract_transactions", start, end, agencies)
@@ -218,12 +218,44 @@ def stage_extracts(store: DataStore, patterns: dict[str, str], start: dt.date, e
         "agency_months_ids_sorted": tally["ids_sorted"],
         "aggregation_seconds": round(tally["aggregation_seconds"], 3),
         "preview": dg.MetadataValue.md(shown),
-        **spark.metadata,
     }
+
+
+def _spark_submissions(con, config: Config, start: dt.date, end: dt.date, agencies: list[str] | None) -> dict:
+    return {key: files for key, files in extract_submissions(con, extract_patterns(config), start, end).items()
+            if agencies is None or key[0] in agencies}
 
 
 @dg.asset(group_name="staging", partitions_def=monthly, backfill_policy=dg.BackfillPolicy.single_run(),
           deps=upstream(CATALOGUE["stg_extract_transactions"]), kinds={"duckdb", "parquet"}, pool=WAREHOUSE_POOL,
+          description="Engine spark, first step (short, in the warehouse pool): the run's extract inputs as Parquet "
+                      "under spark.storage and the job's spec, read from the warehouse's archive and catalogue.")
+def stg_extract_spark_inputs(context: dg.AssetExecutionContext, store: DataStore,
+                             settings: Settings) -> dg.MaterializeResult:
+    window, config = context.partition_time_window, settings.config
+    if not any(agency.engine == "spark" for agency in config.agencies):
+        return dg.MaterializeResult()  # nothing on Spark: the warehouse is not opened
+    store.root.mkdir(parents=True, exist_ok=True)
+    start, end, agencies = window.start.date(), window.end.date(), agencies_of_run(context)
+    with store.connect() as con, tempfile.TemporaryDirectory(dir=store.root, prefix=".extracts-") as work:
+        submissions = _spark_submissions(con, config, start, end, agencies)
+        metadata = SparkStage.prepare(context, con, store, config, submissions, start, end, agencies, as_parquet,
+                                      Path(work))
+    return dg.MaterializeResult(metadata=metadata)
+
+
+@dg.asset(group_name="staging", partitions_def=monthly, backfill_policy=dg.BackfillPolicy.single_run(),
+          deps=[stg_extract_spark_inputs], kinds={"spark", "parquet"},
+          description="Engine spark, second step (long, outside the warehouse pool: other runs' warehouse steps go "
+                      "on meanwhile): the Spark job through Dagster Pipes, its outputs under spark.storage.")
+def stg_extract_spark_outputs(context: dg.AssetExecutionContext, store: DataStore,
+                              settings: Settings) -> dg.MaterializeResult:
+    return SparkStage.compute(context, store, settings.config)
+
+
+@dg.asset(group_name="staging", partitions_def=monthly, backfill_policy=dg.BackfillPolicy.single_run(),
+          deps=[*upstream(CATALOGUE["stg_extract_transactions"]), stg_extract_spark_outputs],
+          kinds={"duckdb", "parquet"}, pool=WAREHOUSE_POOL,
           description=CATALOGUE["stg_extract_transactions"].description)
 def stg_extract_transactions(context: dg.AssetExecutionContext, store: DataStore,
                              settings: Settings) -> dg.MaterializeResult:

@@ -23,7 +23,7 @@ from pipelines.lib.resources import WAREHOUSE_POOL, DataStore, Settings
 from pipelines.lib.warehouse import submissions_in_force
 from transforms.catalogue import CATALOGUE, upstream
 from transforms.domain import RETURN_TYPES
-from transforms.layouts import REPORTED_COLUMNS, matches_file
+from transforms.layouts import FACTS_FROM_RETURN, REPORTED_COLUMNS, headers_of_odd_length, matches_file
 from transforms.staging import COLUMNS, COUNTS, FILE, ROW
 
 
@@ -56,6 +56,9 @@ def stage_returns(store: DataStore, config: Config, return_type: str, start: dt.
     with store.connect() as con:
         catalogue = con.sql("SELECT service_id, agency_id, channels_offered, live_from "
                             "FROM stg_service_catalogue").pl()
+        facts_from_return = [a.id for a in config.agencies if config.mapping(a).returns
+                             and config.mapping(a).returns.service_facts == "return"]
+        catalogue = catalogue.with_columns(pl.col("agency_id").is_in(facts_from_return).alias(FACTS_FROM_RETURN))
         submissions = submissions_in_force(con, start, end)
         files, unrecognised = [], []
         for source_path, sha, agency_id, month, archive_path in submissions:
@@ -72,9 +75,10 @@ def stage_returns(store: DataStore, config: Config, return_type: str, start: dt.
                 continue
             files.append(((source_path, sha, agency_id, month),
                           (source_path, store.archive / archive_path, layout, agency.mapping)))
-        accepted, quarantined, accounting_rows, rules = [], [], [], Counter()
+        accepted, quarantined, accounting_rows, rules, warnings = [], [], [], Counter(), {}
         for part in agency_month_parts(files, config.limits.files.max_file_bytes):
-            good, bad, rows, counts = _stage_part(config, return_type, catalogue, part)
+            good, bad, rows, counts, said = stage_part(config, return_type, catalogue, part)
+            warnings.update(dict.fromkeys(said))
             accepted += [good] if good is not None else []
             quarantined.append(bad)
             accounting_rows += rows
@@ -95,7 +99,8 @@ def stage_returns(store: DataStore, config: Config, return_type: str, start: dt.
             outside = outside_month_folders(store, config, agencies) + (
                 outside_agency_folders(store, config) if agencies is None else [])
             write_not_recognised(con, unrecognised + outside, start, end, agencies)
-    return {**summary(accounting, dict(sorted(rules.items())), accepted), "files_not_recognised": len(unrecognised)}
+    return {**summary(accounting, dict(sorted(rules.items())), accepted), "files_not_recognised": len(unrecognised),
+            **({"warnings": dg.MetadataValue.json(list(warnings))} if warnings else {})}
 
 
 def agency_month_parts(files: list[tuple[tuple, tuple]], budget: int) -> list[list[tuple[tuple, tuple]]]:
@@ -114,9 +119,11 @@ def agency_month_parts(files: list[tuple[tuple, tuple]], budget: int) -> list[li
     return parts
 
 
-def _stage_part(config: Config, return_type: str, catalogue: pl.DataFrame, part: list[tuple[tuple, tuple]]):
-    """(accepted rows or None, quarantine as listed, accounting rows, quarantine rows per rule) of a part's files,
-    in the order they arrived."""
+def stage_part(config: Config, return_type: str, catalogue: pl.DataFrame, part: list[tuple[tuple, tuple]]):
+    """(accepted rows or None, quarantine as listed, accounting rows, quarantine rows per rule, warnings about the
+    layouts read: headers of odd length) of a part's files, in the order they arrived. `part`: ((source_path,
+    sha256, agency_id, month), (source_path, the file's path, its layout, its mapping's name)) per file; it reads
+    only those files (the preview stages one file so)."""
     files, wanted = [f for f, _ in part], [w for _, w in part]
     failures, batches = {}, defaultdict(list)  # (mapping, header) -> files as read, in the order they arrived
     plain = read_plain_csvs([w[:3] for w in wanted], config.limits.files)  # many files in one pass
@@ -133,8 +140,11 @@ def _stage_part(config: Config, return_type: str, catalogue: pl.DataFrame, part:
 
     months = defaultdict(list)  # (agency, month) -> [(source_path, normalised)]
     return_of = {source_path: (agency_id, month) for source_path, _, agency_id, month in files}
-    for (mapping, _), batch in batches.items():
+    warnings = []
+    for (mapping, columns), batch in batches.items():
         layout = getattr(config.mappings[mapping].returns, return_type)
+        warnings += [f"mapping {mapping}, {batch[0][0]}: {warning}" for warning in headers_of_odd_length(
+            [layout.rename.get(c, c) for c in columns], layout.headers)]
         for source_path, normalised, failure in normalised_files(batch, layout, return_type):
             if failure is not None:
                 failures[source_path] = failure
@@ -168,7 +178,7 @@ def _stage_part(config: Config, return_type: str, catalogue: pl.DataFrame, part:
         on="source_file", how="left")
     if accepted is not None:
         accepted = accepted.rename({FILE: "source_file", ROW: "source_row"}, strict=False)
-    return accepted, listing, accounting_rows, rule_counts(quarantined)
+    return accepted, listing, accounting_rows, rule_counts(quarantined), warnings
 
 
 def _returns_asset(return_type: str):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from pipelines.lib.config.base import Model, Text, one_name, raise_broken, web_address
 from pipelines.lib.files import CENTRAL_FILES
@@ -16,8 +16,10 @@ CENTRAL_FOLDERS = tuple(path.split("/")[0] for path in CENTRAL_FILES.values())
 AGENCY_ID = re.compile(r"[A-Za-z0-9_]+")
 ENV_NAME = re.compile(r"[A-Z_][A-Z0-9_]*")
 MONTH = re.compile(r"(\d{4})-(0[1-9]|1[0-2])")
-# How often an agency reports, and so which months a return is due in (submission_status).
-Cadence = Literal["monthly", "quarterly", "financial_year", "calendar_year", "rolling_12_months"]
+# How often an agency reports, and so which months a return is due in (submission_status): rolling_12_months is a
+# rolling year sent every month, rolling_12_months_quarterly one sent at each quarter's end.
+Cadence = Literal["monthly", "quarterly", "financial_year", "calendar_year", "rolling_12_months",
+                  "rolling_12_months_quarterly"]
 
 
 def _month(value: str | None) -> str | None:
@@ -134,14 +136,31 @@ class Agency(Model):
         return self
 
 
+def _spark_value(value: str | bool | int | float) -> str:
+    """A conf value as Spark takes it, from what YAML made of it: true -> "true", 400 -> "400", 8g -> "8g"."""
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+# bool before int: YAML's true must not become 1
+SparkValue = Annotated[bool | int | float | str, AfterValidator(_spark_value)]
+
+
 class Spark(Model):
     """sources.yaml's `spark:` section: where agencies on engine spark are staged (README, "Beyond one machine")."""
 
     master: Text = "local[2]"  # local[N], spark://host:7077, yarn, k8s://...: the job is the driver (client mode)
     remote: str | None = None  # a Spark Connect address (sc://host:15002) instead of a master
     token_env: str | None = None  # the NAME of the environment variable holding the Connect token, never its value
-    conf: dict[str, str] = {}
-    outputs: str | None = None  # the run outputs' root, a path or URI; default <data_dir>/stage-outputs
+    conf: dict[str, SparkValue] = {}  # as written in YAML: 400, true and 8g alike
+    # The one root for what executors read and write: each run's extract inputs (archived copies) and outputs, under
+    # <storage>/<run id>/. A folder every executor mounts at the same path, or an object-store URI (s3a://, gs://,
+    # abfss://: fsspec/pyarrow reach it here, the cluster's connector there). Default <data_dir>/stage-outputs, the
+    # run worker's own disk: local masters only (checked below).
+    storage: str | None = None
+
+    def on_cluster(self) -> bool:
+        """Spark runs beyond this process's machine: a Connect server or a master other than local[N]."""
+        return self.remote is not None or not self.master.startswith("local")
 
     @field_validator("remote")
     @classmethod
@@ -174,6 +193,12 @@ class Registry(Model):
     @model_validator(mode="after")
     def _unique(self) -> Registry:
         problems, ids, folders = [], {}, {}
+        if self.spark.on_cluster() and self.spark.storage is None and any(a.engine == "spark" for a in self.agencies):
+            where = f"remote {self.spark.remote}" if self.spark.remote else f"master {self.spark.master}"
+            problems.append((("spark", "storage"), f"must be set when Spark runs on a cluster ({where}): by default "
+                             "the run's extract inputs and outputs are under the data folder on the run worker's "
+                             "disk, which executors on other machines cannot read; set a folder every executor "
+                             "mounts at the same path, or an object-store URI (s3a://, gs://, abfss://)"))
         problems += [(("agencies", i, "first_month"), f"is before the registry's first_month {self.first_month}")
                      for i, a in enumerate(self.agencies) if a.first_month and a.first_month < self.first_month]
         for index, agency in enumerate(self.agencies):

@@ -270,12 +270,14 @@ def test_a_page_template_no_link_reaches_fails_the_build_unless_it_may_have_no_p
 
 def test_without_an_online_channel_take_up_is_not_applicable_never_zero(built, tmp_path):
     """The small test data has no service without an online channel, so one is made: the same service, its
-    catalogue row without "online" (the demo data has two such services; their pages show "not applicable")."""
+    catalogue row without "online" (the demo data has two such services; their pages show "not applicable"). A service
+    whose channels the catalogue does not know (every UK explorer service) shows the take-up it has published."""
     store, _, _ = built
     catalogue = pl.read_parquet(store.published / "service_catalogue.parquet")
-    offline = catalogue["service_id"].sort()[0]
+    offline, unknown = catalogue["service_id"].sort()[:2]
     catalogue.with_columns(pl.when(pl.col("service_id") == offline)
                            .then(pl.col("channels_offered").list.set_difference(["online"]))
+                           .when(pl.col("service_id") == unknown).then(None)
                            .otherwise(pl.col("channels_offered")).alias("channels_offered")
                            ).write_parquet(tmp_path / "service_catalogue.parquet")
     shutil.copy(store.published / "kpi_service_summary.parquet", tmp_path)
@@ -284,8 +286,11 @@ def test_without_an_online_channel_take_up_is_not_applicable_never_zero(built, t
                                                "digital_take_up_change_12m_pp", "take_up_fmt", "take_up_change_fmt")} \
         == {"digital_channel_offered": False, "digital_take_up_rate": None, "digital_take_up_change_12m_pp": None,
             "take_up_fmt": '"not applicable"', "take_up_change_fmt": '"not applicable"'}
+    assert {k: shown_rows[unknown][k] for k in ("digital_channel_offered", "take_up_fmt", "take_up_change_fmt")} \
+        == {"digital_channel_offered": None, "take_up_fmt": "#,##0.0%",
+            "take_up_change_fmt": '+0.0" pp";-0.0" pp";0.0" pp"'}
     others = [r for k, r in shown_rows.items() if k != offline]
-    assert all(r["take_up_fmt"] == "#,##0.0%" and r["digital_channel_offered"] for r in others)
+    assert all(r["take_up_fmt"] == "#,##0.0%" and r["digital_channel_offered"] is not False for r in others)
     published = {r["service_id"]: r for r in pl.read_parquet(tmp_path / "kpi_service_summary.parquet").iter_rows(
         named=True)}
     assert all(r["digital_take_up_rate"] == published[r["service_id"]]["digital_take_up_rate"] for r in others)

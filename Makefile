@@ -85,8 +85,10 @@ test-fast: setup
 
 # The UI listens on loopback only; expose it (DAGSTER_UI_HOST=0.0.0.0) only behind an authenticating proxy (README).
 DAGSTER_UI_HOST ?= 127.0.0.1
+# `dg dev` supersedes `dagster dev` but needs dagster-dg-cli, which this project does not install: its notice is quieted.
 dev: setup
-	$(VENV)/bin/dagster dev -w workspace.yaml --host $(DAGSTER_UI_HOST) --port 3000
+	PYTHONWARNINGS='ignore:Function `dev_command` is superseded' \
+		$(VENV)/bin/dagster dev -w workspace.yaml --host $(DAGSTER_UI_HOST) --port 3000
 
 # PostgreSQL for the production-instance tests, which start and stop a throwaway cluster of their own.
 .PHONY: postgresql

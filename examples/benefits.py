@@ -81,6 +81,12 @@ def write_benefits_register(path: Path, services: list[Service], periods: list[d
         change = profile[-1] - profile[0]
         if measure in ("satisfaction_score", "completion_rate"):  # promised to rise, whatever the channel mix does
             change = max(abs(change), 0.02)
+        # and every benefit promises some change, however slowly its service moves (the register refuses a target
+        # equal to its baseline)
+        elif measure == "cost_per_transaction_gbp":
+            change = min(change, -0.02 * profile[0])
+        else:
+            change = max(change, 0.02 if measure == "digital_take_up_rate" else 1000.0)
         target = round(profile[0] + change * ambition, places)
         trajectory = ""
         if with_trajectory:  # the planned S-curve, a point every six months

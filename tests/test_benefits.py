@@ -5,8 +5,13 @@ from __future__ import annotations
 import datetime as dt
 
 import duckdb
+import numpy as np
 import polars as pl
 import pytest
+
+from examples.benefits import _expected
+from examples.services import build_services
+from pipelines.lib.config import PROJECT_CONFIG_DIR, load_config
 
 from tests.test_staging_rules import BENEFIT_COLUMNS, submitted
 from tests.test_transforms_sql import build_warehouse, one, rows
@@ -365,3 +370,41 @@ def test_graph_publishes_the_benefits_tables(built):
     register = pl.read_csv(store.published / "benefits_register.csv")
     group = register.filter(pl.col("service_id").str.contains(";"))
     assert group.height == 1 and group["trajectory"][0].count("=") >= 1
+
+
+# The example data is every user's first impression: moving some transactions online saves a share of what the
+# services cost, never most of it, and no benefit is worth more than its services cost.
+PLAUSIBLE_SAVING_SHARE = 0.25
+
+
+def test_demo_channel_shift_savings_are_a_plausible_share_of_the_services_cost_every_month():
+    """Over make demo's 36 months and all its services, as the generator makes them on average: the month's
+    saving against the first month's channel mix, over what the services cost that month."""
+    agencies = load_config(PROJECT_CONFIG_DIR).agencies
+    services = build_services(agencies, np.random.default_rng(20230101), 0)  # the generator's own seed
+    shares = []
+    for month in range(36):
+        figures = [(_expected(s, month), s.annual_volume / 12) for s in services if s.take_up_end > 0]
+        saving = sum(f["monthly_saving_gbp"] for f, _ in figures)
+        cost = sum(f["cost_per_transaction_gbp"] * volume for f, volume in figures)
+        shares.append(round(saving / cost, 3))
+    assert [share for share in shares if not 0 <= share <= PLAUSIBLE_SAVING_SHARE] == []
+    assert max(shares) > 0.02  # and channel shift does save something
+
+
+def test_demo_benefits_realised_to_date_stay_below_their_services_cost_since_baseline(built):
+    store, _, _ = built
+    published = store.published
+    over = duckdb.sql(f"""
+        WITH benefit_services AS (
+            SELECT benefit_id, month, baseline_month, realised_to_date_gbp,
+                trim(unnest(string_split(service_id, ';'))) AS service_id
+            FROM read_parquet('{published / 'benefits_realisation.parquet'}')
+            WHERE realised_to_date_gbp IS NOT NULL AND category <> 'dis-benefit'
+        )
+        SELECT b.benefit_id, b.month, any_value(b.realised_to_date_gbp) AS realised, sum(c.cost_gbp) AS cost
+        FROM benefit_services b JOIN read_parquet('{published / 'kpi_cost_per_transaction.parquet'}') c
+            ON c.service_id = b.service_id AND c.channel = 'all' AND c.month BETWEEN b.baseline_month AND b.month
+        GROUP BY b.benefit_id, b.month
+        HAVING any_value(b.realised_to_date_gbp) > {PLAUSIBLE_SAVING_SHARE} * sum(c.cost_gbp)""").fetchall()
+    assert over == []

@@ -61,8 +61,13 @@ def test_months_in_a_range_window():
 
 
 def test_workspace_loads_with_the_dagster_cli(tmp_path):
+    (tmp_path / "dagster.yaml").write_text("", encoding="utf-8")
     result = subprocess.run([sys.executable, "-m", "dagster", "definitions", "validate", "-w", "workspace.yaml"],
                             capture_output=True, text=True, env={"DAGSTER_HOME": str(tmp_path), "PATH": ""},
                             cwd=Path(__file__).parent.parent, timeout=PROCESS_SECONDS)
     assert result.returncode == 0, result.stderr[-2000:]
-    assert "Validation successful" in result.stdout + result.stderr
+    output = result.stdout + result.stderr
+    # the code location is named after the product, the same in the UI, [tool.dagster] and [tool.dg.project]; with
+    # one name, loading warns nothing (it warned once per component when the names differed)
+    assert "Validation successful for code location service_performance." in output
+    assert "WARNING" not in output, output[-2000:]

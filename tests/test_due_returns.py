@@ -106,11 +106,11 @@ def test_submission_status_names_each_return_by_its_period(warehouse):
         ("annual", dt.date(2017, 3, 1), "2016-17", "late"),
         ("annual", dt.date(2018, 3, 1), "2017-18", "missing"),
         ("annual", dt.date(2019, 3, 1), "2018-19", "received"),
-        ("quarterly", dt.date(2018, 3, 1), "Q1 2018", "missing"),
-        ("quarterly", dt.date(2018, 6, 1), "Q2 2018", "late"),
-        ("quarterly", dt.date(2018, 9, 1), "Q3 2018", "missing"),
-        ("quarterly", dt.date(2018, 12, 1), "Q4 2018", "late"),
-        ("quarterly", dt.date(2019, 3, 1), "Q1 2019", "not_yet_due")]
+        ("quarterly", dt.date(2018, 3, 1), "Q4 2017-18 (Jan-Mar 2018)", "missing"),
+        ("quarterly", dt.date(2018, 6, 1), "Q1 2018-19 (Apr-Jun 2018)", "late"),
+        ("quarterly", dt.date(2018, 9, 1), "Q2 2018-19 (Jul-Sep 2018)", "missing"),
+        ("quarterly", dt.date(2018, 12, 1), "Q3 2018-19 (Oct-Dec 2018)", "late"),
+        ("quarterly", dt.date(2019, 3, 1), "Q4 2018-19 (Jan-Mar 2019)", "not_yet_due")]
 
 
 def test_the_ministers_summary_names_a_missing_return_by_its_period():

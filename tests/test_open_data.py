@@ -60,7 +60,10 @@ def test_data_package_describes_every_file_with_types_units_and_licence(built):
     cost = {f["name"]: f for f in resources["kpi_cost_per_transaction"]["schema"]["fields"]}
     assert cost["cost_per_transaction_gbp"] == {
         "name": "cost_per_transaction_gbp", "type": "number", "unit": "GBP",
-        "description": "Cost per transaction: cost_gbp / transactions_completed."}
+        "description": "Cost per transaction: total cost / completed transactions. The cost is everything it takes to "
+                       "run the service (staff, IT, buildings, overheads and contracted work; not setting it up or "
+                       "enforcement); a channel's cost is its own plus a share of the costs the channels have in "
+                       "common, in proportion to the transactions it handled."}
     assert cost["month"]["type"] == "date" and cost["transactions_completed"]["type"] == "integer"
     assert resources["kpi_digital_take_up"]["schema"]["primaryKey"] == ["service_id", "month"]
     assert {f["name"]: f.get("unit") for f in resources["kpi_digital_take_up"]["schema"]["fields"]}[
@@ -102,6 +105,19 @@ def test_formula_neutralising_keeps_numbers_and_plain_text():
     assert [r[0] for r in result] == ["'=1+1", "'+44 20 7946 0000", "'-", "-12.5", "+3", "'@SUM(A1)", "'\tx", "plain",
                                       "a=b", None]
     assert {r[1] for r in result} == {"'=x;y"}
+
+
+def test_money_reaches_csv_with_a_fixed_number_of_decimals(tmp_path):
+    con = duckdb.connect()
+    con.execute("CREATE TABLE t AS SELECT * FROM (VALUES (13095403.729999999, 28.88531, 5.0), (NULL, 0.1, -0.004)) "
+                "AS t (cost_gbp, cost_per_transaction_gbp, counterfactual_saving_gbp)")
+    columns = [("cost_gbp", "DOUBLE"), ("cost_per_transaction_gbp", "DOUBLE"), ("counterfactual_saving_gbp", "DOUBLE")]
+    select = f"SELECT {', '.join(csv_column(c, t) for c, t in columns)} FROM t"
+    con.execute(f"COPY ({select}) TO '{tmp_path / 't.csv'}' (FORMAT csv, HEADER true)")
+    assert (tmp_path / "t.csv").read_text(encoding="utf-8").splitlines() == [
+        "cost_gbp,cost_per_transaction_gbp,counterfactual_saving_gbp",
+        "13095403.73,28.8853,5.00",
+        ",0.1000,0.00"]
 
 
 def test_control_characters_reach_csv_escaped_and_parquet_as_sent(tmp_path):

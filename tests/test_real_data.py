@@ -313,8 +313,10 @@ def test_a_monthly_total_beside_digital_only_gives_take_up_over_the_reported_tot
 
 def period_name(grain: str, start: dt.date) -> str:
     """A period as people name it, written here from its start (not through the product's SQL)."""
-    if grain == "quarter":
-        return f"Q{(start.month - 1) // 3 + 1} {start.year}"
+    if grain == "quarter":  # numbered in its April-March year, with its months
+        year = start.year - (start.month < 4)
+        last = dt.date(start.year, start.month + 2, 1)
+        return f"Q{(start.month + 8) % 12 // 3 + 1} {year}-{(year + 1) % 100:02d} ({start:%b}-{last:%b %Y})"
     if grain == "financial_year":
         return f"{start.year}-{(start.year + 1) % 100:02d}"
     end = dt.date(start.year + (start.month > 1), (start.month - 2) % 12 + 1, 1)  # the 12th month
@@ -383,7 +385,7 @@ def test_a_quarterly_service_page_shows_its_periods_named(warehouse):
     due = [dt.date(year, month, 1) for year in (2018, 2019) for month in (3, 6, 9, 12) if (year, month) <= (2019, 3)]
     assert [(p["period_name"], p["transactions_completed"], p["missing_inputs"]) for p in periods
             if p["source_name"] == "Not received"] == [
-        (f"Q{d.month // 3} {d.year}", None,
+        (period_name("quarter", d.replace(month=d.month - 2)), None,
          f"not received: the return due by {d.year + d.month // 12}-{d.month % 12 + 1:02d}-15") for d in reversed(due)]
     assert sum(p["grain"] == "quarter" for p in periods) >= 2
     chart = page("periods_chart")

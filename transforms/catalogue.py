@@ -146,7 +146,7 @@ TABLES = (
           "due date.", key=("agency_id", "month"), title="Submission status", publish_as="submission_status"),
     Table("satisfaction_method_drift", "quality", "Which method (GOV.UK score or top-2-box) each reported "
           "satisfaction percentage follows, month by month.", key=("service_id", "channel", "month"),
-          publish_as="satisfaction_method_drift",
+          publish_as="satisfaction_method_drift", title="Satisfaction method, month by month",
           satisfaction=Satisfaction(("reported_percent", "gov_uk_score_percent", "top_2_box_percent"), "responses")),
     # facts
     Table("fct_service_month_channel", "facts", "One row per service x month x offered channel: volumes, costs "
@@ -180,7 +180,7 @@ TABLES = (
           "monthly figures rolled up to quarters and financial years; a return due by the agency's cadence that did "
           "not come is a row with every figure empty.",
           key=("service_id", "grain", "period_start", "source", "channel"), publish_as="kpi_by_period", suite=True,
-          revisions=True, freshness=CYCLE_DAY_NOON,
+          title="KPIs by quarter and year", revisions=True, freshness=CYCLE_DAY_NOON,
           columns=("period_end", "months_covered", "transactions_completed", "cost_per_transaction_gbp",
                    "digital_take_up_rate"),
           satisfaction=Satisfaction(("satisfaction_score", "satisfied_share", "reported_satisfaction_rate"),
@@ -188,6 +188,7 @@ TABLES = (
     Table("kpi_processing_time", "kpis", "Time to complete (median and 90th percentile, seconds) per service, "
           "month and channel, from transaction-level extracts.", key=("service_id", "month", "channel"),
           publish_as="kpi_processing_time", suite=True, revisions=True, freshness=CYCLE_DAY_NOON,
+          title="Processing time",
           columns=("transactions_completed", "time_to_complete_median_seconds", "time_to_complete_p90_seconds")),
     Table("kpi_rollups_all_grains", "kpis", "The one roll-up: each KPI per grain (month, quarter, financial year, "
           "12-month span) and period for the whole government, each department and each agency; kpi_rollups "
@@ -221,20 +222,25 @@ TABLES = (
           title="KPIs a source's returns could not form", publish_as="kpis_not_formed"),
     Table("revisions", "kpis", "Published KPI figures that changed when a corrected or late return arrived: from "
           "what to what, and when.", build="side",
-          order="revised_at, table_name, service_id, month, channel NULLS FIRST, column_name", publish_as="revisions"),
+          order="revised_at, table_name, service_id, month, channel NULLS FIRST, column_name", publish_as="revisions",
+          title="Revisions to published figures"),
     # benefits
     Table("benefits_register", "benefits", "The benefits register as published: baseline, target, trajectory, "
-          "owners and full-year value per benefit.", key=("benefit_id",), publish_as="benefits_register"),
+          "owners and full-year value per benefit.", key=("benefit_id",), publish_as="benefits_register",
+          title="Benefits register"),
     Table("channel_shift_savings", "benefits", "Channel-shift savings per service and month (GBP): theoretical and "
-          "counterfactual, monthly and cumulative.", key=("service_id", "month"), publish_as="channel_shift_savings"),
+          "counterfactual, monthly and cumulative.", key=("service_id", "month"), publish_as="channel_shift_savings",
+          title="Channel-shift savings by service"),
     Table("channel_shift_savings_rollup", "benefits", "Channel-shift savings by agency, department and government, "
           "with coverage and like-for-like flags.", key=("level", "group_id", "month"),
-          publish_as="channel_shift_savings_rollup"),
+          publish_as="channel_shift_savings_rollup",
+          title="Channel-shift savings for government, departments and agencies"),
     Table("benefits_realisation", "benefits", "Per benefit and month: planned, actual, variance, share of target, "
-          "RAG, forecast, money realised to date.", key=("benefit_id", "month"), publish_as="benefits_realisation"),
+          "RAG, forecast, money realised to date.", key=("benefit_id", "month"), publish_as="benefits_realisation",
+          title="Benefits realised against plan"),
     Table("benefits_summary_figures", "benefits", "The ministers' summary's figures per month and financial "
           "quarter, with the previous period's.", key=("period_type", "period_start", "figure"),
-          publish_as="benefits_summary_figures"),
+          publish_as="benefits_summary_figures", title="Ministers' summary figures"),
 )
 CATALOGUE = {table.name: table for table in TABLES}
 

@@ -6,6 +6,10 @@ April-June 2024); financial_year ("2024-25", "2016-2017", "April 2024 to March 2
 12-month span, "July 2023 to June 2024"); span (any other run of whole months). Any year from 2000 on is read;
 which months a deployment accepts is configuration (the registry's first_month). `end` is the last day of the period.
 Figures keep the period they were given for: a quarter is never spread over its months.
+
+Periods are named once, by the `period_name` macro of transforms/sql/formulas.sql ("Q3 2025-26 (Oct-Dec 2025)"):
+the published tables call it in SQL and `period_name` here evaluates the same macro for Python (the ministers'
+summary), so a period has one name everywhere.
 """
 
 from __future__ import annotations
@@ -13,9 +17,12 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 import re
+import threading
 
+import duckdb
 import polars as pl
 
+from transforms import sql
 from transforms.domain import add_months
 
 MONTHS = {name.lower(): n for n, name in enumerate(calendar.month_name) if name} | {
@@ -143,3 +150,14 @@ def period_columns(column: str, values: list[str | None], months: dict[str, int]
     return [pl.col(column).replace_strict({v: p[i] for v, p in found.items()}, default=None, return_dtype=dtype)
             .alias(name) for i, (name, dtype) in enumerate((("period_start", pl.Date), ("period_end", pl.Date),
                                                              ("grain", pl.String)))]
+
+
+_namers = threading.local()  # an in-memory connection holding the shared formulas, one a thread (not shareable)
+
+
+def period_name(grain: str, start: dt.date, end: dt.date) -> str:
+    """The period's name, by the period_name macro of formulas.sql (`end`: its last month or last day)."""
+    if not hasattr(_namers, "con"):
+        _namers.con = duckdb.connect()
+        _namers.con.execute(sql("formulas"))
+    return _namers.con.execute("SELECT period_name(?, ?, ?)", [grain, start, end]).fetchone()[0]

@@ -23,17 +23,15 @@ quarters AS (
 ),
 
 periods AS (
-    SELECT 'month' AS period_type, month AS period_start, month AS period_end, strftime(month, '%Y-%m') AS period_label,
-        1 AS period_months
+    SELECT 'month' AS period_type, month AS period_start, month AS period_end,
+        period_name('month', month, month) AS period_label, 1 AS period_months
     FROM months
     UNION ALL
     SELECT
         'quarter',
         CAST(period_start AS DATE),
         CAST(period_start + INTERVAL 2 MONTH AS DATE),
-        printf('%d-%02d Q%d', year(period_start) - (month(period_start) < 4)::INT,
-               (year(period_start) - (month(period_start) < 4)::INT + 1) % 100,
-               (month(period_start) + 8) % 12 // 3 + 1),
+        period_name('quarter', period_start, period_start + INTERVAL 2 MONTH),
         3
     FROM quarters WHERE months = 3
 ),

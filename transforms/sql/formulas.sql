@@ -35,11 +35,16 @@ CREATE OR REPLACE MACRO accounting_adds_up(rows_read, rows_accepted, rows_quaran
 -- then one conversion back, so the same rows give the same bits whatever order a plan (or an incremental run) adds
 -- them in. Plain sum() of doubles depends on that order. For a sum under FILTER write exact_sum(CASE WHEN ...).
 CREATE OR REPLACE MACRO exact_sum(x) AS CAST(sum(CAST(x AS DECIMAL(38, 6))) AS DOUBLE);
--- A period named as people name it: March 2025 (a month), Q1 2016 (a calendar quarter), 2018-19 (a financial year,
--- April to March), 12 months to Sep 2017 (a rolling year), Jul 2023 to Jun 2024 (any other span).
+-- A period named as people name it, the one vocabulary of periods (tables, pages and the ministers' summary all
+-- read it; transforms/periods.py's period_name evaluates it for Python): March 2025 (a month); Q3 2025-26 (Oct-Dec
+-- 2025) (a quarter, numbered in its April-March financial year, with its months, so it cannot be read as a calendar
+-- quarter); 2018-19 (a financial year, April to March); 12 months to Sep 2017 (a rolling year); Jul 2023 to Jun 2024
+-- (any other span).
 CREATE OR REPLACE MACRO period_name(grain, period_start, period_end) AS CASE grain
     WHEN 'month' THEN strftime(period_start, '%B %Y')
-    WHEN 'quarter' THEN printf('Q%d %d', quarter(period_start), year(period_start))
+    WHEN 'quarter' THEN printf('Q%d %d-%02d (%s-%s %d)', (month(period_start) + 8) % 12 // 3 + 1,
+        year(period_start) - (month(period_start) < 4)::INT, (year(period_start) + (month(period_start) >= 4)::INT) % 100,
+        strftime(period_start, '%b'), strftime(period_start + INTERVAL 2 MONTH, '%b'), year(period_start))
     WHEN 'financial_year' THEN printf('%d-%02d', year(period_start), (year(period_start) + 1) % 100)
     WHEN 'rolling_12_months' THEN '12 months to ' || strftime(period_end, '%b %Y')
     ELSE strftime(period_start, '%b %Y') || ' to ' || strftime(period_end, '%b %Y') END;

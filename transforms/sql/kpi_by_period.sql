@@ -5,7 +5,7 @@
 --   rolled_up_from_months / rolled_up_from_quarters: monthly figures added up to quarters and financial years
 --              (April to March), and submitted quarters added up to financial years, only when every month of
 --              the period is there (months_covered); survey responses are summed over the months surveyed.
--- period_name names the period as people do (Q1 2016, 2018-19, 12 months to Sep 2017). Formulas are the shared
+-- period_name names the period as people do (Q4 2015-16 (Jan-Mar 2016), 2018-19, 12 months to Sep 2017). Formulas are the shared
 -- KPI formulas. Cost per transaction is for the whole service (channel 'all'). Totals
 -- are NULL when any offered channel's volume is not provided, as in the monthly tables, with missing_inputs naming
 -- the channels. Figures the publisher reported for the whole service (a total, cost per transaction, rates) are in

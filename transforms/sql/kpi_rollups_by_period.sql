@@ -1,6 +1,6 @@
 -- Roll-ups at the grains coarser than a month: each KPI of kpi_by_period for the whole government, each
 -- department and each agency, per grain (quarter, financial_year, rolling_12_months, span) and period (period_name:
--- Q1 2016, 2018-19), always
+-- Q4 2015-16 (Jan-Mar 2016), 2018-19), always
 -- volume-weighted (sum of numerators / sum of denominators over the services with a figure), never a mean of rates:
 --   cost_per_transaction: sum(cost_gbp) / sum(transactions_completed), GBP;
 --   reported_cost_per_transaction: sum(reported CPT x transactions completed) / sum(transactions completed), GBP,

@@ -1,7 +1,7 @@
 -- Service summary: one row per service in the catalogue, at its own grain: a service with monthly figures in the
 -- latest month with any figure; a service that reports only quarters or years (no monthly row) in its latest
 -- period of kpi_by_period (the latest to end; of those ending together, the longest, so a rolling year before its
--- last quarter), named as a period (period_name: March 2025, 2018-19, Q1 2016, 12 months to Sep 2017). Each KPI as its own
+-- last quarter), named as a period (period_name: March 2025, 2018-19, Q4 2015-16 (Jan-Mar 2016), 12 months to Sep 2017). Each KPI as its own
 -- table defines it (channel 'all'), beside the same figure 12 months earlier:
 --   cost_per_transaction_change_12m_pct = (cost per transaction now / 12 months earlier - 1) x 100, percent;
 --   digital_take_up_change_12m_pp = (take-up now - take-up 12 months earlier) x 100, percentage points.

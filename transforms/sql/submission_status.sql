@@ -3,7 +3,7 @@
 -- as_of: the latest time any submission was received, so the table depends on the data alone.
 -- status: received (first version on or before the due date, UK time), late (first version after it),
 -- missing (nothing received and the due date is before as_of), not_yet_due (nothing received yet, not due).
--- period_name: the period the return covers, named by the agency's cadence (March 2025, Q1 2018, 2017-18, 2018,
+-- period_name: the period the return covers, named by the agency's cadence (March 2025, Q4 2017-18 (Jan-Mar 2018), 2017-18, 2018,
 -- 12 months to Mar 2018; both, joined by "and", when two cadences fall due in one month).
 WITH received AS (
     SELECT agency_id, month, min(received_at) AS first_received_at, count(DISTINCT source_path) AS files

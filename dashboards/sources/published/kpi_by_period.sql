@@ -1,5 +1,5 @@
 -- The KPIs at the grain agencies sent them (quarters, financial years, 12-month spans) and monthly figures added up
--- to quarters and financial years, each period named as people name it (period_name: Q1 2016, 2018-19), with its
+-- to quarters and financial years, each period named as people name it (period_name: Q4 2015-16 (Jan-Mar 2016), 2018-19), with its
 -- grain and source in words; missing_inputs as text ('' when nothing is missing).
 select * replace (coalesce(missing_inputs, '') as missing_inputs),
     case grain

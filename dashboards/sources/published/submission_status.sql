@@ -1,7 +1,7 @@
 -- Published by the sources work; until then one row with is_published false (the failed insert is ignored; Evidence
 -- cannot load an empty result), so the data-quality page says it has no status yet instead of failing.
 -- first_received is text (UTC): an empty timestamp would show as 1970 in the browser. period_name: the period the
--- return covers (March 2025, Q1 2018, 2017-18).
+-- return covers (March 2025, Q4 2017-18 (Jan-Mar 2018), 2017-18).
 create table submission_status (agency_id varchar, agency_name varchar, month date, period_name varchar,
     due_date date, first_received varchar, status varchar, is_published boolean);
 insert into submission_status

@@ -52,11 +52,19 @@ def published_query(table: Table) -> str:
 CONTROL_CHARACTERS = [*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F]
 
 
+def money_places(name: str) -> int:
+    """Decimals of a money column in CSV: 4 for a cost per transaction (as formulas.sql publishes it), else 2."""
+    return 4 if "per_transaction" in name else 2
+
+
 def csv_column(name: str, duckdb_type: str) -> str:
-    """A column as written to CSV: lists joined with ';', timestamps in ISO 8601 UTC, control characters written as
+    """A column as written to CSV: lists joined with ';', timestamps in ISO 8601 UTC, money (GBP) with a fixed number
+    of decimals (money_places: never a binary tail such as 13095403.729999999), control characters written as
     \\xNN, and text that a spreadsheet would run as a formula (starting =, +, -, @, tab or carriage return, and not
     a number) prefixed with '."""
     column = f'"{name}"'
+    if duckdb_type in ("DOUBLE", "FLOAT") and unit(name) == "GBP":
+        return f"CAST({column} AS DECIMAL(38, {money_places(name)})) AS {column}"
     if duckdb_type.startswith("TIMESTAMP"):
         return f"strftime(timezone('UTC', {column}), '%Y-%m-%dT%H:%M:%S.%fZ') AS {column}"
     if duckdb_type.endswith("[]"):

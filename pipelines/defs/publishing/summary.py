@@ -25,6 +25,7 @@ from pipelines.lib.partitions import monthly, months_in
 from pipelines.lib.resources import WAREHOUSE_POOL, DataStore
 
 MANIFEST = "manifest.json"
+NAMED = ("kind", "period_start", "period_name")  # each summary's period in the manifest, for the site's list
 PARALLEL_FROM = 6  # months: below this, starting worker processes costs more than it saves
 
 
@@ -57,7 +58,7 @@ def build_summaries(store: DataStore, months: list[dt.date]) -> dict[str, dict]:
     else:
         done = [entry for periods in tasks.values() for entry in render_month(store.published, periods, manifest)]
     results = {entry["stem"]: entry for entry in done}
-    manifest.update({stem: {k: v for k, v in entry.items() if k.endswith("sha256")}
+    manifest.update({stem: {k: v for k, v in entry.items() if k.endswith("sha256") or k in NAMED}
                      for stem, entry in results.items()})
     temporary = folder / f".{MANIFEST}.tmp"
     temporary.write_text(json.dumps({"summaries": dict(sorted(manifest.items()))}, indent=1) + "\n",

@@ -28,6 +28,12 @@ METHODS = [
      "most 20%; red: more than 20%. No data: the measure has no figure for the month, shown as such, never as zero. "
      "For a dis-benefit (a harm accepted in the plan, such as a dip in satisfaction while a phone line closes) green "
      "means the harm is no worse than the plan allowed for."),
+    ("Status and forecast",
+     "They answer different questions: the status judges the latest figure against the plan for that month; the "
+     "forecast judges where the recent trend leads by the target month. A benefit can be green today and forecast to "
+     "miss its target: it is then marked \"Green but forecast to miss\" and listed under Needs attention. A benefit "
+     "whose services have never reported what its measure needs cannot be measured as it is set up; it is named as "
+     "such, with the figure that is missing."),
     ("Plan",
      "The register's trajectory points, with straight lines between them; without a trajectory, a straight line "
      "from baseline to target."),
@@ -41,6 +47,10 @@ METHODS = [
     ("Like-for-like",
      "Totals count only items with every figure they need; \"not like-for-like\" marks a change between periods "
      "whose items differ. Savings to date and cumulative savings add up the months with figures."),
+    ("Changes and rounding",
+     "Each change is worked out from the unrounded figures and then rounded, so it can differ in its last digit from "
+     "the difference of the two rounded figures shown. A change that rounds to zero has no sign; where there is no "
+     "figure for the period before, the change reads \"no comparison\"."),
     ("Sources",
      "The published tables benefits_summary_figures, benefits_realisation, channel_shift_savings and "
      "submission_status, built from agencies' returns and the benefits register by the pipeline named above."),
@@ -56,12 +66,40 @@ CAPTIONS = {
 }
 
 
+# What each measure is made from, for a benefit that can never be measured because its services never send it.
+MEASURE_NEEDS = {"digital_take_up_rate": "completed transactions by channel",
+                 "cost_per_transaction_gbp": "costs and completed transactions",
+                 "channel_shift_saving_gbp": "costs and completed transactions by channel",
+                 "completion_rate": "transactions started", "satisfaction_score": "30 or more ratings a month",
+                 "satisfied_share": "30 or more ratings a month"}
+
+
+def unmeasurable(b: dict) -> str | None:
+    """Why a benefit cannot be measured as it is set up (no figure in any month since its baseline), else None."""
+    if b.get("months_measured", 1) > 0:
+        return None
+    services = "its service has never" if b.get("services_in_group", 1) == 1 else "none of its services has"
+    return (f"cannot be measured as set up: {services} reported {MEASURE_NEEDS[b['measure']]}, which the "
+            f"{MEASURE_NAMES[b['measure']]} needs, in any month since the baseline ({b['baseline_month']:%B %Y})")
+
+
+def forecast_misses(b: dict) -> bool:
+    """The recent trend falls short of a benefit's target by the target month (for a dis-benefit: it leads to more
+    harm than the plan allows for)."""
+    share = b.get("forecast_share_of_target")
+    if share is None:
+        return False
+    return share > 1 if b["category"] == "dis-benefit" else share < 1
+
+
 def forecast_words(b: dict, formatter=measure_value) -> str:
     """Where the recent trend leads by the target month, against the target, in words.
 
     For a benefit, the promised change runs from baseline to target; for a dis-benefit the target is the harm the
     plan allows for, so reaching it is bad news and falling short of it is good news."""
     measure, month = b["measure"], f"{b['target_month']:%B %Y}"
+    if unmeasurable(b):
+        return f"no forecast: {unmeasurable(b)}"
     if b["forecast_value"] is None or b["forecast_share_of_target"] is None:
         return (f"no forecast (too few recent months with figures); target "
                 f"{formatter(measure, b['target_value'])} by {month}")
@@ -83,18 +121,26 @@ def forecast_words(b: dict, formatter=measure_value) -> str:
     return f"heading for {forecast} by {month}: moving away from the {target} target (baseline {baseline})"
 
 
+GREEN_TO_MISS = "Green but forecast to miss"
+
+
 def status_note(b: dict) -> str:
-    """Beside a dis-benefit's status, which way the news is: green is a harm no worse than the plan allowed for."""
-    if b["category"] != "dis-benefit" or b["rag_status"] == "no data":
-        return ""
-    return "harm no worse than allowed for" if b["rag_status"] == "green" else "harm worse than allowed for"
+    """Beside a status: for a dis-benefit, which way the news is (green is a harm no worse than the plan allowed
+    for); for a green benefit whose trend misses its target, that flag, so the colour and the forecast beside it
+    never seem to contradict."""
+    notes = []
+    if b["category"] == "dis-benefit" and b["rag_status"] != "no data":
+        notes.append("harm no worse than allowed for" if b["rag_status"] == "green" else "harm worse than allowed for")
+    if b["rag_status"] == "green" and forecast_misses(b):
+        notes.append("but forecast to miss")  # under "Green": the flag GREEN_TO_MISS
+    return "; ".join(notes)
 
 
 # --- the content: every sentence generated from the rows ---------------------------------------------------------
 
 def _change(figure: dict | None, formatter, period: Period) -> str:
     if figure is None or figure["change"] is None:
-        return "no previous period to compare"
+        return f"no comparison: no figure for {period.previous_name}"
     text = f"{formatter(figure['change'])} on {period.previous_name}"
     if figure["same_items_as_previous"] is False:
         text += " (not like-for-like: the items counted changed)"
@@ -196,13 +242,22 @@ def narrative(figures: dict, period: Period) -> list[str]:
     return text
 
 
-def benefit_row(b: dict) -> dict:
+def status_since(b: dict, period: Period) -> str:
+    """A status that changed since the period before, so a quarter's table says what the quarter changed."""
+    previous = b.get("previous_status")
+    if previous is None or previous == b["rag_status"]:
+        return ""
+    return f"was {previous} {'in' if period.kind == 'month' else 'at the end of'} {period.previous_name}"
+
+
+def benefit_row(b: dict, period: Period) -> dict:
     measure = b["measure"]
     category = b["category"]
+    note = "; ".join(text for text in (status_note(b), status_since(b, period)) if text)
     return {"id": b["benefit_id"], "title": b["title"], "category": category, "owner": b["owner"],
             "measure": MEASURE_NAMES[measure], "planned": table_value(measure, b["planned_value"]),
             "actual": table_value(measure, b["actual_value"]), "status": b["rag_status"],
-            "status_label": b["rag_status"].capitalize(), "status_note": status_note(b),
+            "status_label": b["rag_status"].capitalize(), "status_note": note,
             "forecast": forecast_words(b, table_value)}
 
 
@@ -214,12 +269,17 @@ def attention(benefits: list[dict], period: Period) -> list[str]:
             items.append(f"Red: {b['benefit_id']} {b['title']}. {MEASURE_NAMES[measure].capitalize()} "
                          f"{measure_value(measure, b['actual_value'])} against "
                          f"{measure_value(measure, b['planned_value'])} planned; owner: {b['owner']}.")
+        elif b["rag_status"] == "no data" and unmeasurable(b):
+            items.append(f"No data: {b['benefit_id']} {b['title']} {unmeasurable(b)}; owner: {b['owner']}.")
         elif b["rag_status"] == "no data":
             items.append(f"No data: {b['benefit_id']} {b['title']}. No {MEASURE_NAMES[measure]} figure for "
                          f"{period.end:%B %Y}"
                          + (f" ({b['services_measured']} of {b['services_in_group']} services measured)"
                             if b["services_in_group"] > 1 else "")
                          + f"; owner: {b['owner']}.")
+        elif b["rag_status"] == "green" and forecast_misses(b):
+            items.append(f"{GREEN_TO_MISS}: {b['benefit_id']} {b['title']}. On plan in {period.end:%B %Y}, but "
+                         f"{forecast_words(b)}; owner: {b['owner']}.")
     return items
 
 
@@ -228,7 +288,8 @@ def late_returns(returns: dict | None) -> list[str] | None:
         return None
     items = []
     for r in returns["rows"]:
-        # a quarterly or yearly return is named by its period (Q1 2018, 2017-18), a monthly one by its month
+        # a quarterly or yearly return is named by its period (Q4 2017-18 (Jan-Mar 2018), 2017-18), a monthly one
+        # by its month
         period = r.get("period_name") or f"{r['month']:%B %Y}"
         if r["status"] == "late":
             items.append(f"{r['agency_name']}: the return for {period} arrived late, on "
@@ -255,8 +316,9 @@ def chart_texts(history: list[dict]) -> dict:
                        f"planned {gbp(planned[0][1])} to {gbp(planned[-1][1])}.")
     take_up_alt = "No digital take-up figures for this period."
     if take_up:
-        take_up_alt = (f"Line chart of digital take-up across government, {take_up[0][0]:%B %Y} to "
-                       f"{take_up[-1][0]:%B %Y}: from {percent(take_up[0][1])} to {percent(take_up[-1][1])}.")
+        take_up_alt = (f"Line chart of digital take-up across government, month by month: from "
+                       f"{percent(take_up[0][1])} in {take_up[0][0]:%B %Y} to {percent(take_up[-1][1])} in "
+                       f"{take_up[-1][0]:%B %Y}.")
     return {"savings_alt": savings_alt, "take_up_alt": take_up_alt}
 
 
@@ -280,7 +342,7 @@ def content(inputs: dict, period: Period, version: str) -> dict:
         "headlines": headlines(figures, period, inputs.get("savings_cost")),
         "narrative": narrative(figures, period),
         "attention": attention(inputs["benefits"], period),
-        "benefits": [benefit_row(b) for b in sorted(inputs["benefits"], key=lambda b: (
+        "benefits": [benefit_row(b, period) for b in sorted(inputs["benefits"], key=lambda b: (
             STATUS_ORDER[b["rag_status"]], b["benefit_id"]))],
         "late_returns": late_returns(returns),
         "savings": {name: (gbp(row["value"]) if row else "no data") for name, row in savings.items()},

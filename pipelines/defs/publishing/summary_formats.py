@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
 from transforms.domain import add_months
+from transforms.periods import period_name
 
 MINUS = "\u2212"
 STATUS_ORDER = {"red": 0, "amber": 1, "no data": 2, "green": 3}
@@ -26,22 +27,17 @@ class Period:
     end: dt.date  # the first day of the period's last month
 
     @property
-    def label(self) -> str:
-        """As in benefits_summary_figures.period_label: 2025-12, or 2025-26 Q3."""
-        if self.kind == "month":
-            return f"{self.start:%Y-%m}"
-        year = self.start.year - (self.start.month < 4)
-        return f"{year}-{(year + 1) % 100:02d} Q{(self.start.month + 8) % 12 // 3 + 1}"
-
-    @property
     def name(self) -> str:
-        if self.kind == "month":
-            return f"{self.start:%B %Y}"
-        return f"{self.label} ({self.start:%B} to {self.end:%B %Y})"
+        """December 2025, or Q3 2025-26 (Oct-Dec 2025): the name the tables and pages give it (periods.period_name)."""
+        return period_name(self.kind, self.start, self.end)
 
     @property
     def stem(self) -> str:
-        return f"benefits-summary-{self.label.replace(' ', '-')}"
+        """The file name's stem: benefits-summary-2025-12, or benefits-summary-2025-26-Q3."""
+        if self.kind == "month":
+            return f"benefits-summary-{self.start:%Y-%m}"
+        year = self.start.year - (self.start.month < 4)
+        return f"benefits-summary-{year}-{(year + 1) % 100:02d}-Q{(self.start.month + 8) % 12 // 3 + 1}"
 
     @property
     def previous_name(self) -> str:

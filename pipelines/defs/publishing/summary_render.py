@@ -52,8 +52,12 @@ def read_inputs(published: Path, period: Period) -> dict | None:
     history = _rows(con, "SELECT month, figure, value FROM (SELECT period_start AS month, * FROM read_parquet(?)) "
                          "WHERE period_type = 'month' AND month <= ? AND month > ? ORDER BY month",
                     [str(figures_file), period.end, add_months(period.end, -24)])
-    benefits = _rows(con, "SELECT * FROM read_parquet(?) WHERE month = ? ORDER BY benefit_id",
-                     [str(published / "benefits_realisation.parquet"), period.end])
+    # months_measured: the benefit's months with an actual value so far (none: it cannot be measured as set up);
+    # previous_status: its status at the end of the period before (a month, or three)
+    benefits = _rows(con, "SELECT * FROM (SELECT *, count(actual_value) OVER (PARTITION BY benefit_id ORDER BY month) "
+                          "AS months_measured, lag(rag_status, ?) OVER (PARTITION BY benefit_id ORDER BY month) AS "
+                          "previous_status FROM read_parquet(?)) WHERE month = ? ORDER BY benefit_id",
+                     [1 if period.kind == "month" else 3, str(published / "benefits_realisation.parquet"), period.end])
     savings_cost = None
     savings_file = published / "channel_shift_savings.parquet"
     if savings_file.exists():
@@ -98,10 +102,15 @@ def _month_axis(axes, months: list[dt.date]) -> None:
 
 
 def _millions_axis(axes) -> None:
-    """Money on the y axis in £ million, with as many decimals as the scale needs (£0.2m, never £0m twice)."""
+    """Money on the y axis in £ million, with as many decimals as the scale needs (£0.2m, never £0m twice); below
+    £0.1m in £ thousand (£40k), where £ million would need more decimals than a reader takes in."""
     from matplotlib.ticker import FuncFormatter
 
     top = axes.get_ylim()[1]
+    if top < 0.1:
+        places = 0 if top >= 0.01 else 1
+        axes.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"£{v * 1000:,.{places}f}k"))
+        return
     places = 0 if top >= 10 else 1 if top >= 1 else 2
     axes.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"£{v:,.{places}f}m"))
 
@@ -201,6 +210,11 @@ def fingerprint(inputs: dict, product_version: str) -> str:
     return _sha256(b"|".join([rows, product_version.encode(), _makers_sha256().encode()]))
 
 
+def _named(period: Period) -> dict:
+    """What the manifest says of a summary besides its hashes: its period, by name, for the site's list of them."""
+    return {"kind": period.kind, "period_start": period.start.isoformat(), "period_name": period.name}
+
+
 def render_month(published: Path, periods: list[Period], manifest: dict) -> list[dict]:
     """Write the summaries of `periods` (a month, and the quarter it ends: they share their charts) unless the
     manifest shows the same inputs gave the files that are there now. One result per period written or kept."""
@@ -215,7 +229,7 @@ def render_month(published: Path, periods: list[Period], manifest: dict) -> list
         if known.get("inputs_sha256") == stamp and all(
                 path.exists() and _sha256(path.read_bytes()) == known.get(f"{kind}_sha256")
                 for kind, path in files.items()):
-            results.append({"stem": period.stem, **known, "status": "unchanged",
+            results.append({"stem": period.stem, **known, **_named(period), "status": "unchanged",
                             "seconds": time.perf_counter() - started})
             continue
         body = content(inputs, period, product_version)
@@ -223,7 +237,7 @@ def render_month(published: Path, periods: list[Period], manifest: dict) -> list
         rendered = {"html": render_html(body, svgs).encode("utf-8"), "pdf": render_pdf(body, svgs)}
         for kind, data in rendered.items():
             _write(files[kind], data)
-        results.append({"stem": period.stem, "inputs_sha256": stamp, "status": "written",
+        results.append({"stem": period.stem, **_named(period), "inputs_sha256": stamp, "status": "written",
                         **{f"{kind}_sha256": _sha256(data) for kind, data in rendered.items()},
                         "seconds": time.perf_counter() - started})
     return results

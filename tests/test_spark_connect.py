@@ -2,6 +2,10 @@
 TLS as Spark Connect's client decides it (a mismatch: an error within a bounded wait, not a hang), conf values as
 written in YAML, the settings Connect ignores named at start, and Spark's errors summarised in one line."""
 
+import os
+import subprocess
+import sys
+
 import dagster as dg
 import pytest
 import yaml
@@ -11,6 +15,7 @@ from pipelines.definitions import assets
 from pipelines.lib.config import load_config
 from pipelines.lib.resources import DataStore, Settings
 from pipelines.lib.spark_job import SparkSettingsError, reach_connect, spark_session, summary
+from tests.operations import REPO
 from tests.spark_servers import connect_server
 
 TOKEN = "t26-connect-token"
@@ -111,6 +116,9 @@ def test_a_tls_mismatch_is_an_error_naming_it_not_a_hang(server, monkeypatch):
 @pytest.mark.spark
 def test_a_session_with_a_token_its_conf_and_the_settings_connect_ignores(server, monkeypatch):
     monkeypatch.setenv("T26_TOKEN", TOKEN)
+    # PySpark marks the process as Connect's by this variable when a Connect session is made, and every process the
+    # test process starts afterwards would inherit it: set here, it is taken away again when the test ends
+    monkeypatch.setenv("SPARK_CONNECT_MODE_ENABLED", "1")
     log = Recorded()
     settings = {"remote": f"sc://localhost:{server}", "token_env": "T26_TOKEN", "master": "spark://elsewhere:7077",
                 "conf": {"spark.sql.shuffle.partitions": "3", "spark.executor.memory": "8g"}}
@@ -130,3 +138,14 @@ def test_a_session_with_a_token_its_conf_and_the_settings_connect_ignores(server
             "path, or an object-store URI")
     finally:
         spark.stop()
+
+
+@pytest.mark.spark
+def test_a_classic_session_in_a_process_that_inherited_connect_mode_from_its_parent():
+    """A process started by one that made a Connect session inherits PySpark's mark of Connect mode; a run's classic
+    session (spark.master, no remote) must still start, not ask for a Connect address."""
+    job = ("from pipelines.lib.spark_job import spark_session\n"
+           "spark = spark_session({'master': 'local[1]'})\nprint(spark.range(3).count())\nspark.stop()")
+    done = subprocess.run([sys.executable, "-c", job], cwd=REPO, capture_output=True, text=True, timeout=900,
+                          env={**os.environ, "SPARK_CONNECT_MODE_ENABLED": "1"})
+    assert (done.returncode, done.stdout.strip().splitlines()[-1:]) == (0, ["3"]), done.stderr[-2000:]

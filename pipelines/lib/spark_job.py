@@ -109,6 +109,9 @@ def spark_session(settings: dict, log=None):
     conf = {**SESSION_CONF, **(settings.get("conf") or {})}
     builder = SparkSession.builder.appName("service-performance extracts")
     if not settings.get("remote"):
+        # PySpark marks a process as Connect's by this variable (set where a Connect session was made, and inherited
+        # by the processes it starts); left in place, a classic session would ask for a Connect address instead
+        os.environ.pop("SPARK_CONNECT_MODE_ENABLED", None)
         builder = builder.master(settings.get("master") or "local[2]")
         for key, value in conf.items():
             builder = builder.config(key, value)

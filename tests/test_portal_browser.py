@@ -28,6 +28,13 @@ def assert_accessible(page, what: str) -> None:
     assert result == [], (what, result)
 
 
+def click(page, selector: str) -> None:
+    """Click what leads to another page, and return once that page has loaded: a click returns when the navigation
+    has started, and a locator's count read then may still be the old page's (seen on a loaded machine)."""
+    with page.expect_navigation():
+        page.click(selector)
+
+
 def test_an_agency_user_uploads_reads_the_feedback_and_submits_in_the_browser(tmp_path):
     assert AXE.exists() and GOVUK_CSS.exists(), "run `make portal-install` first"
     for name, content in (("bad.csv", BAD), ("good.csv", GOOD)):
@@ -57,41 +64,41 @@ def test_an_agency_user_uploads_reads_the_feedback_and_submits_in_the_browser(tm
         assert_accessible(page, "sign in")
         page.fill("#email", "a@revenue.example")
         page.fill("#password", "not the password")
-        page.click("button:has-text('Sign in')")
+        click(page, "button:has-text('Sign in')")
         assert page.inner_text(".govuk-error-summary") == (
             "There is a problem\nEnter the email address and password of your portal account")
         assert_accessible(page, "sign in, with its error")
         page.fill("#password", PASSWORD)
-        page.click("button:has-text('Sign in')")
+        click(page, "button:has-text('Sign in')")
         assert page.inner_text("h1") == "Revenue and Customs Agency: returns"
         assert_accessible(page, "returns, none yet")
 
-        page.click("text=Upload a return >> nth=0")
-        page.click("button:has-text('Check the file')")
+        click(page, "text=Upload a return >> nth=0")
+        click(page, "button:has-text('Check the file')")
         assert page.inner_text(".govuk-error-summary__list") == (
             "Select which of your returns the file is\nSelect the file of your return")
         assert_accessible(page, "upload, with its error")
         page.check("text=Transactions (transactions.csv)")
         page.fill("#month", "2025-06")
         page.set_input_files("#file", str(tmp_path / "bad.csv"))
-        page.click("button:has-text('Check the file')")
+        click(page, "button:has-text('Check the file')")
         rows = page.locator("#quarantined tbody tr")
         assert [rows.nth(i).locator("td").all_inner_texts() for i in range(rows.count())] == BAD_ROWS
         assert page.inner_text("#rows-accepted") == "0"
         assert_accessible(page, "feedback on a bad return")
 
-        page.click("text=Upload a corrected file instead")
+        click(page, "text=Upload a corrected file instead")
         page.check("text=Transactions (transactions.csv)")
         page.fill("#month", "2025-06")
         page.set_input_files("#file", str(tmp_path / "good.csv"))
-        page.click("button:has-text('Check the file')")
+        click(page, "button:has-text('Check the file')")
         assert (page.inner_text("#rows-accepted"), page.locator("#quarantined").count()) == ("2", 0)
         assert_accessible(page, "feedback on a good return")
-        page.click("button:has-text('Submit this return')")
+        click(page, "button:has-text('Submit this return')")
         assert page.inner_text("#status").startswith("Received: waiting for the next run")
         assert (portal.data / "landing" / "revenue" / "2025-06" / "transactions.csv").read_bytes() == GOOD
 
-        page.click("text=Returns >> nth=0")
+        click(page, "text=Returns >> nth=0")
         assert page.locator("#submissions tbody tr").count() == 1
         assert_accessible(page, "returns, one submitted")
         run_graph(DataStore(data_dir=str(portal.data)), "2025-06-01", "2025-06-01")  # the pipeline's run
@@ -100,13 +107,13 @@ def test_an_agency_user_uploads_reads_the_feedback_and_submits_in_the_browser(tm
         page.goto(f"{portal.url}/uploads/no-such-upload")
         assert page.inner_text("h1") == "Page not found"
         assert_accessible(page, "not found")
-        page.click("button:has-text('Sign out')")
+        click(page, "button:has-text('Sign out')")
         assert page.title() == "Sign in - Submit a performance return"
         page.fill("#email", "c@centre.example")
         page.fill("#password", PASSWORD)
-        page.click("button:has-text('Sign in')")
+        click(page, "button:has-text('Sign in')")
         page.select_option("#agency", "revenue")
-        page.click("button:has-text('Show')")
+        click(page, "button:has-text('Show')")
         assert page.inner_text("h1") == "Every agency's returns"
         cells = page.locator("#submissions tbody tr td").all_inner_texts()
         assert cells[:2] == ["2025-06", "Revenue and Customs Agency"]
@@ -115,3 +122,4 @@ def test_an_agency_user_uploads_reads_the_feedback_and_submits_in_the_browser(tm
         # the wrong password (401), the form sent without a file (400) and the page that is not there (404): no
         # style sheet, script, font or image missing
         assert failed == [f"{portal.url}/{path}" for path in ("sign-in", "upload", "uploads/no-such-upload")]
+

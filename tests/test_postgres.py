@@ -283,10 +283,12 @@ def test_runs_overlapped_but_warehouse_steps_took_turns(deployment):
     steps: dict[tuple, list] = {}
     for run_id, step, kind, at in events:
         steps.setdefault((run_id, step), [None, None])[kind != "STEP_START"] = at
-    intervals = sorted((start, end, run_id) for (run_id, _), (start, end) in steps.items())
+    # (the Spark engine's cluster job step holds no slot: it touches only files, and other steps go on meanwhile)
+    intervals = sorted((start, end, run_id) for (run_id, step), (start, end) in steps.items()
+                       if step != "stg_extract_spark_outputs")
     assert len(intervals) >= 3 * len(MONTHS)
     overlapping = [(a, b) for a, b in zip(intervals, intervals[1:]) if b[0] < a[1]]
-    assert overlapping == []  # every step holds the warehouse pool's one slot: no two at once, in any run
+    assert overlapping == []  # every other step holds the warehouse pool's one slot: no two at once, in any run
 
 
 @pytest.mark.postgres

@@ -7,7 +7,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import dagster as dg
 import duckdb
+
+from pipelines.lib.resources import WAREHOUSE_POOL
 
 REPO = Path(__file__).resolve().parent.parent
 # How long a test waits before it calls a process, a build or a page hung. Tests time nothing: a deadline only turns
@@ -42,6 +45,18 @@ def new_instance_home(folder: Path, config: str = "dagster.yaml") -> Path:
     """A DAGSTER_HOME with one of the project's instance configurations (config/dagster*.yaml)."""
     folder.mkdir(parents=True, exist_ok=True)
     shutil.copy(REPO / "config" / config, folder / "dagster.yaml")
+    return folder
+
+
+def one_slot_pool_home(folder: Path) -> Path:
+    """A DAGSTER_HOME whose pools give one step at a time a slot, with the warehouse pool's one slot made now, before
+    processes race to make it (the first claims of a pool with only a default limit can each add a slot: the README's
+    deployment sets it the same way)."""
+    folder.mkdir(parents=True)
+    (folder / "dagster.yaml").write_text("concurrency:\n  pools:\n    default_limit: 1\n    granularity: op\n"
+                                         "telemetry:\n  enabled: false\n", encoding="utf-8")
+    with dg.DagsterInstance.from_config(str(folder)) as instance:
+        instance.event_log_storage.set_concurrency_slots(WAREHOUSE_POOL, 1)
     return folder
 
 

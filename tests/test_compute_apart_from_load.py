@@ -18,7 +18,7 @@ from pipelines.defs.staging.extracts import (stg_extract_spark_inputs, stg_extra
                                              stg_extract_transactions)
 from pipelines.lib.faults import HOLD_ENV
 from pipelines.lib.resources import WAREHOUSE_POOL, DataStore, Settings
-from tests.operations import PROCESS_SECONDS, REPO
+from tests.operations import PROCESS_SECONDS, REPO, one_slot_pool_home
 
 DEFS = """
 import dagster as dg
@@ -72,12 +72,7 @@ def test_another_runs_warehouse_step_completes_while_the_spark_job_step_runs(tmp
                                  "dagster/asset_partition_range_end": "2025-01-01"}, raise_on_error=False)
     assert setup.success
 
-    home = tmp_path / "dagster_home"
-    home.mkdir()
-    (home / "dagster.yaml").write_text("concurrency:\n  pools:\n    default_limit: 1\n    granularity: op\n"
-                                       "telemetry:\n  enabled: false\n", encoding="utf-8")
-    with dg.DagsterInstance.from_config(str(home)) as instance:
-        instance.event_log_storage.set_concurrency_slots(WAREHOUSE_POOL, 1)
+    home = one_slot_pool_home(tmp_path / "dagster_home")
     code = tmp_path / "apart_defs.py"
     code.write_text(f"DATA = {str(root)!r}\n" + DEFS, encoding="utf-8")
     release = tmp_path / "release"

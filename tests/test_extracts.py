@@ -19,8 +19,8 @@ from pipelines.defs.staging import extracts as extracts_module
 from pipelines.defs.staging.extracts import RETURN_TYPE, extract_patterns, stage_extracts, stg_extract_transactions
 from pipelines.defs.ingestion.assets import archive_all
 from pipelines.lib.config import load_config
-from pipelines.lib.resources import WAREHOUSE_POOL, DataStore, Settings
-from tests.operations import PROCESS_SECONDS
+from pipelines.lib.resources import DataStore, Settings
+from tests.operations import PROCESS_SECONDS, one_slot_pool_home
 
 MONTH = "customs/2025-01"
 PARQUET, CSV = f"{MONTH}/extract-defects.parquet", f"{MONTH}/extract-defects.csv"
@@ -297,17 +297,10 @@ def test_months_run_in_parallel_processes_without_corrupting_the_warehouse(tmp_p
                                  "dagster/asset_partition_range_end": "2025-02-01"}, raise_on_error=False)
     assert setup.success
 
-    home = tmp_path / "dagster_home"
-    home.mkdir()
-    (home / "dagster.yaml").write_text("concurrency:\n  pools:\n    default_limit: 1\n    granularity: op\n"
-                                       "telemetry:\n  enabled: false\n", encoding="utf-8")
+    home = one_slot_pool_home(tmp_path / "dagster_home")
     code = tmp_path / "parallel_defs.py"
     code.write_text(f"DATA, SECONDS = {str(root)!r}, {PROCESS_SECONDS}\n" + PARALLEL_DEFS, encoding="utf-8")
     env = {**os.environ, "DAGSTER_HOME": str(home), "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
-    # The instance's storage and the pool's one slot, made once before two processes race to make them (the first
-    # claims of a pool with only a default limit can each add a slot: the README's deployment sets it the same way).
-    with dg.DagsterInstance.from_config(str(home)) as instance:
-        instance.event_log_storage.set_concurrency_slots(WAREHOUSE_POOL, 1)
     logs = [tmp_path / f"run-{month}.log" for month in ("2025-01", "2025-02")]
     runs = [subprocess.Popen([sys.executable, "-m", "dagster", "job", "execute", "-f", str(code), "-j", "extracts",
                               "--tags", json.dumps({"dagster/partition": f"{log.stem[4:]}-01"})],

@@ -2,10 +2,12 @@
 (the data store and the settings) and the executor. Assembles only."""
 
 import gc
+import warnings
 from pathlib import Path
 
 import dagster as dg
 
+from pipelines.lib.partitions import MONTHLY_ASSET_NOTE, monthly
 from pipelines.lib.resources import data_store, settings
 from pipelines.lib.tables import side_table_specs
 
@@ -15,8 +17,22 @@ everything = dg.AssetSelection.all() | dg.AssetSelection.all_asset_checks()
 monthly_cycle = dg.define_asset_job("monthly_cycle", selection=everything,
                                     description="Archive, stage, validate and publish the returns of the months given.")
 
+
+def stages() -> dg.Definitions:
+    """Every stage folder's definitions, each monthly asset's description ending with why a month can show as
+    missing (the UI's partitions bar)."""
+    def say_why(spec: dg.AssetSpec) -> dg.AssetSpec:
+        if spec.partitions_def != monthly:
+            return spec
+        return spec.replace_attributes(description=f"{spec.description or ''}\n\n{MONTHLY_ASSET_NOTE}".lstrip())
+
+    with warnings.catch_warnings():  # Definitions.map_asset_specs is marked "preview" in Dagster 1.13
+        warnings.simplefilter("ignore", dg.PreviewWarning)
+        return dg.load_from_defs_folder(path_within_project=Path(__file__).parent).map_asset_specs(func=say_why)
+
+
 defs = dg.Definitions.merge(
-    dg.load_from_defs_folder(path_within_project=Path(__file__).parent),
+    stages(),
     dg.Definitions(
         assets=side_table_specs(),
         jobs=[monthly_cycle],

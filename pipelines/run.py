@@ -31,7 +31,7 @@ from pipelines.definitions import defs
 from pipelines.defs.publishing.open_data import months_dropped
 from pipelines.lib import warehouse
 from pipelines.lib.config import ConfigError
-from pipelines.lib.partitions import monthly
+from pipelines.lib.partitions import MISSING_MONTHS, monthly
 from pipelines.lib.resources import CONFIG_DIR_ENV, DATA_DIR_ENV, data_store_now, settings_now
 
 MONTH_FOLDER = re.compile(r"^\d{4}-\d{2}$")
@@ -55,6 +55,24 @@ def set_aside_folders(store) -> list[str]:
 def _partition_months() -> set[str]:
     now = dt.datetime.now(dt.timezone.utc)
     return {key[:7] for key in monthly.get_partition_keys(current_time=now)}
+
+
+def months_never_run(instance: dg.DagsterInstance) -> str:
+    """The months no run has covered yet, which the Dagster UI shows as missing partitions, as ranges, and why."""
+    done = instance.get_materialized_partitions(dg.AssetKey("raw_agency_returns"))
+    keys = monthly.get_partition_keys()
+    missing = [key for key in keys if key not in done]
+    ranges: list[list[str]] = []  # [first, last] of each stretch of consecutive months never run
+    for before, key in zip([None, *keys], keys):
+        if key in missing:
+            if ranges and ranges[-1][1] == before:
+                ranges[-1][1] = key
+            else:
+                ranges.append([key, key])
+    if not ranges:
+        return ""
+    shown = ", ".join(first[:7] if first == last else f"{first[:7]} to {last[:7]}" for first, last in ranges)
+    return f"\nmonths not run yet ({len(missing)}, missing in the Dagster UI): {shown}.\n  {MISSING_MONTHS}"
 
 
 def sweep_killed_runs(instance: dg.DagsterInstance) -> list[str]:
@@ -118,7 +136,7 @@ def first_failure(result: dg.ExecuteInProcessResult) -> str:
 
 
 def summary(result: dg.ExecuteInProcessResult, store, seconds: dict[str, float], months: tuple[str, str],
-            demo: bool = False, revisions_before: int = -1) -> str:
+            demo: bool = False, revisions_before: int = -1, never_run: str = "") -> str:
     lines = [f"{'stage':<28}{'files':>7}{'accepted':>11}{'quarantined':>13}{'seconds':>9}"]
     seen = set()
     for event in result.get_asset_materialization_events():
@@ -140,6 +158,7 @@ def summary(result: dg.ExecuteInProcessResult, store, seconds: dict[str, float],
     lines.append(set_aside(store, *months))
     with store.connect() as con:
         lines += kpis_not_formed(con)
+    lines += [never_run] if never_run else []
     lines.append(f"\noutputs: warehouse {store.warehouse}\n         published {store.published}/ (open data, "
                  f"quarantine.csv, reports/*.pdf: the ministers' summaries)\n"
                  f"next:    make dev (the Dagster UI: this run, its checks and lineage)\n"
@@ -291,7 +310,8 @@ def main() -> int:
                 seconds[event.step_key] = event.event_specific_data.duration_ms / 1000
         print(f"\nmonthly_cycle {start} to {end}: {'succeeded' if result.success else 'FAILED'} "
               f"in {time.monotonic() - started:.1f} s (run {result.run_id})\n{first_failure(result)}")
-        print(summary(result, store, seconds, (start, end), demo=args.demo, revisions_before=revisions_before))
+        print(summary(result, store, seconds, (start, end), demo=args.demo, revisions_before=revisions_before,
+                      never_run=months_never_run(instance)))
     return 0 if result.success else 1
 
 

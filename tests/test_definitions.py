@@ -1,5 +1,6 @@
 """The code location loads, with exactly the assets, checks, partitions and job the README describes."""
 
+import datetime as dt
 import subprocess
 import sys
 from pathlib import Path
@@ -7,7 +8,8 @@ from pathlib import Path
 import dagster as dg
 
 from pipelines.definitions import defs
-from pipelines.lib.partitions import monthly, months_in
+from pipelines.lib.partitions import MISSING_MONTHS, monthly, months_in
+from pipelines.run import months_never_run
 from tests.operations import PROCESS_SECONDS
 from transforms.catalogue import TABLES
 
@@ -39,6 +41,36 @@ def test_monthly_assets_are_partitioned_by_month_and_the_rest_are_whole():
     assert partitioned == MONTHLY
     assert graph.get(dg.AssetKey("stg_costs")).partitions_def == monthly
     assert monthly.get_first_partition_key() == "2023-01-01"  # config/sources.yaml first_month: where the data starts
+
+
+
+def test_every_monthly_asset_says_in_the_ui_why_a_month_is_missing():
+    graph = defs.resolve_asset_graph()
+    for key in graph.get_all_asset_keys():
+        description = graph.get(key).description or ""
+        assert (MISSING_MONTHS in description) == (key.to_user_string() in MONTHLY), key
+        assert description.count(MISSING_MONTHS) <= 1
+
+
+def test_the_run_names_the_months_no_run_has_covered():
+    # every month from the first partition to the last month that has ended, by the calendar, not by Dagster
+    today, month, every = dt.date.today(), dt.date(2023, 1, 1), []
+    while month < today.replace(day=1):
+        every.append(month.isoformat())
+        month = dt.date(month.year + month.month // 12, month.month % 12 + 1, 1)
+    assert every[0] == monthly.get_first_partition_key()
+    not_run = {"2023-03-01", "2023-05-01", "2023-06-01", "2023-07-01"}
+    with dg.DagsterInstance.ephemeral() as instance:
+        assert months_never_run(instance).startswith(f"\nmonths not run yet ({len(every)}, missing in the Dagster "
+                                                     f"UI): 2023-01 to {every[-1][:7]}.\n")
+        for key in every:
+            if key not in not_run:
+                instance.report_runless_asset_event(dg.AssetMaterialization("raw_agency_returns", partition=key))
+        assert months_never_run(instance) == ("\nmonths not run yet (4, missing in the Dagster UI): 2023-03, "
+                                              f"2023-05 to 2023-07.\n  {MISSING_MONTHS}")
+        for key in not_run:
+            instance.report_runless_asset_event(dg.AssetMaterialization("raw_agency_returns", partition=key))
+        assert months_never_run(instance) == ""
 
 
 def test_blocking_checks_are_blocking():

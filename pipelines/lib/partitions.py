@@ -33,6 +33,19 @@ def configured_first_month(config_dir: Path | None = None) -> str:
 # history from 2011 needs one line of configuration, not code.
 monthly = dg.MonthlyPartitionsDefinition(start_date=f"{configured_first_month()}-01", end_offset=0)
 
+# Why a month shows as missing in the Dagster UI. The partitions run to the clock, not to the data: a month is a
+# partition as soon as it has ended, whether or not a return for it has landed. Said after each run that leaves such
+# months (pipelines/run.py) and in the description of every asset partitioned by month (pipelines/definitions.py).
+MISSING_MONTHS = (
+    "A month shows as missing until a run has covered it: the submission sensor runs a month when a return for it "
+    "lands, the monthly schedule runs the month just ended on the 21st, and `make run` runs the months that have "
+    "returns under data/landing/ (`python -m pipelines.run --start YYYY-MM --end YYYY-MM` any others, with or "
+    "without returns).")
+MONTHLY_ASSET_NOTE = (
+    f"Partitioned by month, from first_month (config/sources.yaml) to the last month that has ended. {MISSING_MONTHS} "
+    "So after `make demo`, the months after the example data's last one are missing: nothing has landed for them.")
+
+
 TIMEZONE = "Europe/London"
 # Every agency's return is due by the 20th of the following month (config/sources.yaml, return_due_day), so the
 # regular cycle runs on the 21st, early, for the month just ended.

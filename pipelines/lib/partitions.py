@@ -10,10 +10,9 @@ from pathlib import Path
 import dagster as dg
 import yaml
 
+from pipelines.lib.config.sources import CYCLE_DAY, DEFAULT_FIRST_MONTH, EARLIEST_MONTH
 from transforms.catalogue import Freshness
 
-DEFAULT_FIRST_MONTH = "2020-01"
-EARLIEST_MONTH = "2000-01"  # the earliest first_month a registry may set
 
 
 def configured_first_month(config_dir: Path | None = None) -> str:
@@ -47,9 +46,6 @@ MONTHLY_ASSET_NOTE = (
 
 
 TIMEZONE = "Europe/London"
-# Every agency's return is due by the 20th of the following month (config/sources.yaml, return_due_day), so the
-# regular cycle runs on the 21st, early, for the month just ended.
-CYCLE_DAY = 21
 
 
 def freshness_policy(freshness: Freshness | None) -> dg.FreshnessPolicy | None:

@@ -6,6 +6,7 @@ failed sign-ins the rate limit counts."""
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import json
 import secrets
@@ -50,8 +51,14 @@ CREATE TABLE IF NOT EXISTS sign_in_failures (client TEXT NOT NULL, at REAL NOT N
 
 # argon2-cffi's defaults (RFC 9106's second recommended setting: 64 MiB, 3 passes)
 _hasher = PasswordHasher()
-# A hash to verify against when no account has the name given, so that an unknown name takes as long as a known one
-_NO_ACCOUNT = _hasher.hash(secrets.token_urlsafe(16))
+
+
+@functools.cache
+def _no_account() -> str:
+    """A hash to verify against when no account has the name given, so that an unknown name takes as long as a known
+    one. Made when a store is opened, not on import: every `python -m pipelines` verb imports this module, and a
+    hash costs about a quarter of a second."""
+    return _hasher.hash(secrets.token_urlsafe(16))
 
 
 @dataclass(frozen=True)
@@ -91,6 +98,7 @@ class Store:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self._connect() as con:
             con.executescript(SCHEMA)
+        _no_account()  # before the first sign-in, which would otherwise take longer for an unknown name
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
@@ -111,7 +119,7 @@ class Store:
             row = con.execute("SELECT email, role, agency_id, password_hash FROM accounts WHERE email = ?",
                               (email.lower(),)).fetchone()
         try:
-            _hasher.verify(row[3] if row else _NO_ACCOUNT, password)
+            _hasher.verify(row[3] if row else _no_account(), password)
         except (VerificationError, InvalidHashError):
             return None
         return Account(*row[:3]) if row else None

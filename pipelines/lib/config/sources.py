@@ -9,8 +9,12 @@ from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from pipelines.lib.config.base import Model, Text, one_name, raise_broken, web_address
 from pipelines.lib.files import CENTRAL_FILES
-from pipelines.lib.partitions import CYCLE_DAY, DEFAULT_FIRST_MONTH, EARLIEST_MONTH  # returns are due before it
 
+DEFAULT_FIRST_MONTH = "2020-01"  # the first month loaded, the first monthly partition, unless the registry says
+EARLIEST_MONTH = "2000-01"  # the earliest first_month a registry may set
+# Every agency's return is due by the 20th of the following month (return_due_day), so the regular cycle runs on
+# the 21st, early, for the month just ended (pipelines/lib/partitions.py); a return is due before it.
+CYCLE_DAY = 21
 # Folders under data/landing/ that hold the central team's files (the catalogue, the benefits register).
 CENTRAL_FOLDERS = tuple(path.split("/")[0] for path in CENTRAL_FILES.values())
 AGENCY_ID = re.compile(r"[A-Za-z0-9_]+")

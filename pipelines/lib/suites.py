@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 import dagster as dg
 
 from expectations.sql import validate
-from pipelines.lib.resources import DataStore
+from pipelines.lib.resources import WAREHOUSE_POOL, DataStore
 from transforms import sql
 from transforms.catalogue import Table
 
@@ -55,13 +55,13 @@ def failing_places(con, failures) -> list[str]:
 
 
 def table_step(table: Table, **spec: object) -> dict:
-    """The arguments of `dg.multi_asset` for a table's step: its one asset (the table, described by its catalogue
-    entry; `spec`: more AssetSpec arguments, such as deps and kinds) and, when a suite guards it, its blocking check
-    `valid`."""
+    """The arguments of `dg.multi_asset` for a table's step, a warehouse writer (in its pool): its one asset (the
+    table, described by its catalogue entry; `spec`: more AssetSpec arguments, such as deps and kinds) and, when a
+    suite guards it, its blocking check `valid`."""
     checks = [dg.AssetCheckSpec("valid", asset=table.name, blocking=True,
                                 description=f"Great Expectations suite '{table.name}': schema, keys and impossible "
                                             "values.")] if table.suite else []
-    return dict(name=table.name, can_subset=True, check_specs=checks,
+    return dict(name=table.name, can_subset=True, check_specs=checks, pool=WAREHOUSE_POOL,
                 specs=[dg.AssetSpec(table.name, group_name=table.stage, description=table.description, **spec)])
 
 

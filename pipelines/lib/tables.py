@@ -4,7 +4,7 @@ import dagster as dg
 
 from pipelines.lib.faults import pause_point
 from pipelines.lib.partitions import freshness_policy, monthly
-from pipelines.lib.resources import WAREHOUSE_POOL, DataStore
+from pipelines.lib.resources import DataStore
 from pipelines.lib.revisions import record_revisions
 from pipelines.lib.suites import built_then_checked, table_step
 from pipelines.lib.warehouse import preview, rebuild_table, replace_months, table_exists
@@ -43,8 +43,7 @@ def table_asset(table: Table) -> dg.AssetsDefinition:
     """The table's step: built by its SQL, then its suite when one guards it (pipelines/lib/suites.py)."""
     step = table_step(table, deps=upstream(table), kinds={"duckdb"}, freshness_policy=freshness_policy(table.freshness))
     if table.build == "months":
-        @dg.multi_asset(**step, pool=WAREHOUSE_POOL, partitions_def=monthly,
-                        backfill_policy=dg.BackfillPolicy.single_run())
+        @dg.multi_asset(**step, partitions_def=monthly, backfill_policy=dg.BackfillPolicy.single_run())
         def monthly_table(context: dg.AssetExecutionContext, store: DataStore):
             def build() -> dict:
                 window = context.partition_time_window
@@ -53,7 +52,7 @@ def table_asset(table: Table) -> dg.AssetsDefinition:
             yield from built_then_checked(context, store, table, build)
         return monthly_table
 
-    @dg.multi_asset(**step, pool=WAREHOUSE_POOL)
+    @dg.multi_asset(**step)
     def whole_table(context: dg.AssetExecutionContext, store: DataStore):
         def build() -> dict:
             with store.connect() as con:

@@ -258,7 +258,7 @@ def stg_extract_spark_outputs(context: dg.AssetExecutionContext, store: DataStor
 
 @dg.multi_asset(**table_step(CATALOGUE["stg_extract_transactions"], kinds={"duckdb", "parquet"},
                              deps=[*upstream(CATALOGUE["stg_extract_transactions"]), stg_extract_spark_outputs]),
-                pool=WAREHOUSE_POOL, partitions_def=monthly, backfill_policy=dg.BackfillPolicy.single_run())
+                partitions_def=monthly, backfill_policy=dg.BackfillPolicy.single_run())
 def stg_extract_transactions(context: dg.AssetExecutionContext, store: DataStore, settings: Settings):
     def build() -> dict:
         window = context.partition_time_window

@@ -132,7 +132,7 @@ def stage_service_catalogue(store: DataStore, config) -> dict:
 
 
 @dg.multi_asset(**table_step(CATALOGUE["stg_service_catalogue"], deps=upstream(CATALOGUE["stg_service_catalogue"]),
-                             kinds={"duckdb", "polars"}), pool=WAREHOUSE_POOL)
+                             kinds={"duckdb", "polars"}))
 def stg_service_catalogue(context: dg.AssetExecutionContext, store: DataStore, settings: Settings):
     yield from built_then_checked(context, store, CATALOGUE["stg_service_catalogue"],
                                   lambda: stage_service_catalogue(store, settings.config))

@@ -20,7 +20,7 @@ from pipelines.defs.staging.readers import read_table
 from pipelines.lib.archive import Archive
 from pipelines.lib.config import Config
 from pipelines.lib.partitions import agencies_of_run, monthly
-from pipelines.lib.resources import WAREHOUSE_POOL, DataStore, Settings
+from pipelines.lib.resources import DataStore, Settings
 from pipelines.lib.suites import built_then_checked, table_step
 from pipelines.lib.warehouse import submissions_in_force
 from transforms.catalogue import CATALOGUE, upstream
@@ -186,7 +186,7 @@ def stage_part(config: Config, return_type: str, catalogue: pl.DataFrame, part: 
 def _returns_asset(return_type: str):
     table = CATALOGUE[f"stg_{return_type}"]
 
-    @dg.multi_asset(**table_step(table, deps=upstream(table), kinds={"duckdb", "polars"}), pool=WAREHOUSE_POOL,
+    @dg.multi_asset(**table_step(table, deps=upstream(table), kinds={"duckdb", "polars"}),
                     partitions_def=monthly, backfill_policy=dg.BackfillPolicy.single_run())
     def staged(context: dg.AssetExecutionContext, store: DataStore, settings: Settings):
         def build() -> dict:

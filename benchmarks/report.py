@@ -37,7 +37,7 @@ def _paths_table(sizes: list[dict]) -> list[str]:
 def _inside_table(sizes: list[dict]) -> list[str]:
     lines = ["| events | process (s) | outside the run: start-up, imports, exit (s) | Dagster run (s) "
              "| extract step (s) | of which duplicate check (s) | of which aggregation with row rules (s) "
-             "| check steps (s) | checks share |", "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+             "| checks (s) | checks share |", "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for size in sizes:
         p = size["paths"].get("pipeline", {})
         if "seconds" not in p:
@@ -161,8 +161,9 @@ def write_results(report: dict, path: Path) -> None:
         *_inside_table(report["sizes"]),
         "",
         "Checks = the duplicate-transaction check and the listing of rejected rows (inside the extract step) plus "
-        "the suite check steps. The row rules (extract_rows.sql) are evaluated in the aggregation's "
-        "own pass and counted there.",
+        "the suites (timed inside their tables' steps, from a table's materialisation to its check's result) and "
+        "the check steps of the warnings and the row accounting. The row rules (extract_rows.sql) are evaluated in "
+        "the aggregation's own pass and counted there.",
         "",
     ]
     lines += [*_spark(report["sizes"], m["cores"]), *_incremental(report), *_scale(report), *_fixed_costs(report)]

@@ -16,7 +16,7 @@ from expectations.suites import _domain_rules
 from pipelines.lib.resources import DataStore
 from pipelines.run import checks_summary
 from transforms.catalogue import CATALOGUE
-from tests.conftest import run_graph
+from tests.conftest import published_checksums, run_graph
 
 # table -> (a statement that breaks one of its rules, the expectation that must then fail)
 BREAKAGES = {
@@ -284,3 +284,21 @@ def test_a_service_renamed_in_the_catalogue_is_named_while_its_old_ids_figures_s
     published = pl.read_parquet(store.published / "kpi_cost_per_transaction.parquet")
     assert published.filter(pl.col("service_id") == "REV-002").get_column("month").unique().sort().to_list() == [
         dt.date(2025, month, 1) for month in range(7, 12)]
+
+
+def test_a_table_failing_its_suite_in_its_own_step_is_materialised_and_stops_downstream(copied):
+    """A suite runs in its table's step, after the table is built: the table is materialised and its check recorded
+    failed with its metadata, the step fails, and nothing downstream runs or is published."""
+    store, _ = copied
+    with store.connect() as con:  # the facts' online costs made negative: the rebuilt KPI's costs per transaction too
+        con.execute("UPDATE fct_service_month_channel SET cost_gbp = -1000000 WHERE channel = 'online'")
+    published_before = published_checksums(store)
+    result = run_graph(store, selection=dg.AssetSelection.assets("kpi_cost_per_transaction").downstream())
+    materialised = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
+    assert materialised == {"kpi_cost_per_transaction"}
+    [evaluation] = [c for c in result.get_asset_check_evaluations() if c.check_name == "valid"]
+    assert (evaluation.asset_key, evaluation.passed, evaluation.severity) == (
+        dg.AssetKey("kpi_cost_per_transaction"), False, dg.AssetCheckSeverity.ERROR)
+    assert [f["expectation"] for f in evaluation.metadata["failures"].value] == ["expect_column_values_to_be_between"]
+    assert [e.step_key for e in result.all_events if e.is_step_failure] == ["kpi_cost_per_transaction"]
+    assert published_checksums(store) == published_before

@@ -4,8 +4,9 @@ import dagster as dg
 
 from pipelines.lib.faults import pause_point
 from pipelines.lib.partitions import freshness_policy, monthly
-from pipelines.lib.resources import WAREHOUSE_POOL, DataStore
+from pipelines.lib.resources import DataStore
 from pipelines.lib.revisions import record_revisions
+from pipelines.lib.suites import built_then_checked, table_step
 from pipelines.lib.warehouse import preview, rebuild_table, replace_months, table_exists
 from transforms import sql
 from transforms.catalogue import TABLES, Table, by_stage, upstream
@@ -39,21 +40,24 @@ def build_months(con, table: Table, start, end) -> dict:
 
 
 def table_asset(table: Table) -> dg.AssetsDefinition:
-    common = dict(name=table.name, group_name=table.stage, deps=upstream(table), description=table.description,
-                  pool=WAREHOUSE_POOL, kinds={"duckdb"},
-                  freshness_policy=freshness_policy(table.freshness))
+    """The table's step: built by its SQL, then its suite when one guards it (pipelines/lib/suites.py)."""
+    step = table_step(table, deps=upstream(table), kinds={"duckdb"}, freshness_policy=freshness_policy(table.freshness))
     if table.build == "months":
-        @dg.asset(**common, partitions_def=monthly, backfill_policy=dg.BackfillPolicy.single_run())
-        def monthly_table(context: dg.AssetExecutionContext, store: DataStore) -> dg.MaterializeResult:
-            window = context.partition_time_window
-            with store.connect() as con:
-                return dg.MaterializeResult(metadata=build_months(con, table, window.start.date(), window.end.date()))
+        @dg.multi_asset(**step, partitions_def=monthly, backfill_policy=dg.BackfillPolicy.single_run())
+        def monthly_table(context: dg.AssetExecutionContext, store: DataStore):
+            def build() -> dict:
+                window = context.partition_time_window
+                with store.connect() as con:
+                    return build_months(con, table, window.start.date(), window.end.date())
+            yield from built_then_checked(context, store, table, build)
         return monthly_table
 
-    @dg.asset(**common)
-    def whole_table(store: DataStore) -> dg.MaterializeResult:
-        with store.connect() as con:
-            return dg.MaterializeResult(metadata=build_table(con, table))
+    @dg.multi_asset(**step)
+    def whole_table(context: dg.AssetExecutionContext, store: DataStore):
+        def build() -> dict:
+            with store.connect() as con:
+                return build_table(con, table)
+        yield from built_then_checked(context, store, table, build)
     return whole_table
 
 

@@ -1,66 +1,22 @@
-"""Quality: the Great Expectations suites of expectations/ as asset checks, the submission and method-drift tables,
-and the warnings on late returns and month-on-month jumps.
+"""Quality: the submission and method-drift tables, the row accounting's blocking check, and the warnings on late
+returns, month-on-month jumps, reported figures and services the catalogue no longer has.
 
-Blocking checks (schema, keys, impossible values) stop downstream assets in the same run; warnings (outliers,
-late returns) are shown in the UI and do not. A failing check reports counts and up to 10 example rows, and a
-failing blocking check names where they come from: each example's agency, service, period and source files.
+The Great Expectations suites of expectations/ (each table's blocking check `valid`: schema, keys, impossible values)
+run in their table's own step (pipelines/lib/suites.py). Blocking checks stop downstream assets in the same run;
+warnings are shown in the UI and do not. A failing check reports counts and up to 10 example rows, and a failing
+suite names where they come from: each example's agency, service, period and source files.
 """
 
 import dagster as dg
 
 from expectations.sql import validate
 from pipelines.lib.resources import WAREHOUSE_POOL, DataStore
+from pipelines.lib.suites import check_result
 from pipelines.lib.tables import table_assets
 from transforms import sql
-from transforms.catalogue import CATALOGUE, TABLES, Table, upstream
+from transforms.catalogue import CATALOGUE, upstream
 
 quality_assets = table_assets("quality")
-
-
-def check_result(result, severity: dg.AssetCheckSeverity, where: list[str] = ()) -> dg.AssetCheckResult:
-    """`where`: the failing examples as places a person can look (see failing_places)."""
-    return dg.AssetCheckResult(
-        passed=result.success,
-        severity=severity,
-        description="; ".join(f"{f.column or 'the table'}: {f.why}" for f in result.failures) or None,
-        metadata={
-            "suite": result.suite,
-            "rows_checked": result.rows,
-            "expectations": result.evaluated,
-            "expectations_failed": len(result.failures),
-            "failures": dg.MetadataValue.json([vars(f) for f in result.failures]),
-            **({"where": dg.MetadataValue.json(list(where))} if where else {}),
-        },
-    )
-
-
-def failing_places(con, failures) -> list[str]:
-    """Each failing example (up to 10) as a place: agency, service, period and the staged files its figures came
-    from; an example that names no service (a table-wide rule) is not a place."""
-    asked = {}
-    for failure in failures:
-        for example in failure.examples:
-            if isinstance(example, dict) and example.get("service_id") is not None:
-                day = example.get("month") or example.get("period_start")
-                asked.setdefault((str(example["service_id"]), str(day)[:10] if day else None), None)
-    places = []
-    for service, day in list(asked)[:10]:
-        for agency, files in con.execute(sql("check_failure_sources"), [service, day]).fetchall():
-            shown = ", ".join(files[:5]) + (f" and {len(files) - 5} more" if len(files) > 5 else "")
-            places.append(f"agency {agency or '(not in the catalogue)'}, service {service}, period "
-                          f"{day[:7] if day else 'any'}, source files: {shown or 'none staged'}")
-    return places
-
-
-def _suite_check(table: Table):
-    @dg.asset_check(pool=WAREHOUSE_POOL, asset=table.name, name="valid", blocking=True,
-                    description=f"Great Expectations suite '{table.name}': schema, keys and impossible values.")
-    def valid(store: DataStore) -> dg.AssetCheckResult:
-        with store.connect() as con:
-            result = validate(con, table.name)
-            where = [] if result.success else failing_places(con, result.failures)
-        return check_result(result, dg.AssetCheckSeverity.ERROR, where)
-    return valid
 
 
 @dg.asset_check(pool=WAREHOUSE_POOL, asset="kpi_cost_per_transaction", name="month_on_month_jumps",
@@ -115,9 +71,6 @@ def services_in_catalogue(store: DataStore) -> dg.AssetCheckResult:
         passed=not rows, severity=dg.AssetCheckSeverity.WARN,
         description=f"{len(rows)} service(s) not in the catalogue have figures" if rows else None,
         metadata={"services": len(rows), **({"where": dg.MetadataValue.json(where)} if rows else {})})
-
-
-suite_checks = [_suite_check(table) for table in TABLES if table.suite]
 
 
 @dg.asset_check(pool=WAREHOUSE_POOL, asset="submission_accounting", name="accounting_adds_up", blocking=True,

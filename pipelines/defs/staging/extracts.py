@@ -29,6 +29,7 @@ from pipelines.lib.archive import Archive
 from pipelines.lib.config import Config
 from pipelines.lib.partitions import agencies_of_run, monthly
 from pipelines.lib.resources import WAREHOUSE_POOL, DataStore, Settings
+from pipelines.lib.suites import built_then_checked, table_step
 from pipelines.lib import quarantine
 from pipelines.lib.warehouse import delete_run_slice, memory_limit, preview, submissions_in_force
 from transforms import sql
@@ -255,13 +256,12 @@ def stg_extract_spark_outputs(context: dg.AssetExecutionContext, store: DataStor
     return SparkStage.compute(context, store, settings.config)
 
 
-@dg.asset(group_name="staging", partitions_def=monthly, backfill_policy=dg.BackfillPolicy.single_run(),
-          deps=[*upstream(CATALOGUE["stg_extract_transactions"]), stg_extract_spark_outputs],
-          kinds={"duckdb", "parquet"}, pool=WAREHOUSE_POOL,
-          description=CATALOGUE["stg_extract_transactions"].description)
-def stg_extract_transactions(context: dg.AssetExecutionContext, store: DataStore,
-                             settings: Settings) -> dg.MaterializeResult:
-    window = context.partition_time_window
-    return dg.MaterializeResult(metadata=stage_extracts(store, extract_patterns(settings.config), window.start.date(),
-                                                        window.end.date(), agencies_of_run(context), context,
-                                                        settings.config))
+@dg.multi_asset(**table_step(CATALOGUE["stg_extract_transactions"], kinds={"duckdb", "parquet"},
+                             deps=[*upstream(CATALOGUE["stg_extract_transactions"]), stg_extract_spark_outputs]),
+                partitions_def=monthly, backfill_policy=dg.BackfillPolicy.single_run())
+def stg_extract_transactions(context: dg.AssetExecutionContext, store: DataStore, settings: Settings):
+    def build() -> dict:
+        window = context.partition_time_window
+        return stage_extracts(store, extract_patterns(settings.config), window.start.date(), window.end.date(),
+                              agencies_of_run(context), context, settings.config)
+    yield from built_then_checked(context, store, CATALOGUE["stg_extract_transactions"], build)

@@ -9,6 +9,7 @@ import polars as pl
 from pipelines.defs.staging.accounting import stage_whole_files
 from pipelines.lib.files import CENTRAL_FILES
 from pipelines.lib.resources import WAREHOUSE_POOL, DataStore, Settings
+from pipelines.lib.suites import built_then_checked, table_step
 from pipelines.lib.warehouse import submissions_in_force
 from transforms.catalogue import CATALOGUE, upstream
 from transforms.layouts import OFFERED, matches_file, offered_from_return, with_derived_ids
@@ -112,10 +113,8 @@ def catalogue_layouts(config) -> dict:
             if config.mapping(a).returns and config.mapping(a).returns.catalogue}
 
 
-@dg.asset(pool=WAREHOUSE_POOL, group_name="staging", deps=upstream(CATALOGUE["stg_service_catalogue"]),
-          description=CATALOGUE["stg_service_catalogue"].description, kinds={"duckdb", "polars"})
-def stg_service_catalogue(store: DataStore, settings: Settings) -> dg.MaterializeResult:
-    config = settings.config
+def stage_service_catalogue(store: DataStore, config) -> dict:
+    """Stage the central and the agencies' catalogue files, and the service facts they carry."""
     with store.connect() as con:
         files = in_catalogue_order(config, central_file(con, "service_catalogue"), agency_catalogue_files(con, config))
     facts: list[pl.DataFrame] = []
@@ -129,7 +128,14 @@ def stg_service_catalogue(store: DataStore, settings: Settings) -> dg.Materializ
             con.register("facts_frame", pl.concat(facts, how="diagonal_relaxed"))
             con.execute("INSERT INTO stg_service_facts BY NAME SELECT * FROM facts_frame")
         con.execute("COMMIT")
-    return dg.MaterializeResult(metadata=metadata)
+    return metadata
+
+
+@dg.multi_asset(**table_step(CATALOGUE["stg_service_catalogue"], deps=upstream(CATALOGUE["stg_service_catalogue"]),
+                             kinds={"duckdb", "polars"}))
+def stg_service_catalogue(context: dg.AssetExecutionContext, store: DataStore, settings: Settings):
+    yield from built_then_checked(context, store, CATALOGUE["stg_service_catalogue"],
+                                  lambda: stage_service_catalogue(store, settings.config))
 
 
 @dg.asset(pool=WAREHOUSE_POOL, group_name="staging", deps=upstream(CATALOGUE["stg_benefits_register"]),

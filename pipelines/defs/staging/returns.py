@@ -20,7 +20,8 @@ from pipelines.defs.staging.readers import read_table
 from pipelines.lib.archive import Archive
 from pipelines.lib.config import Config
 from pipelines.lib.partitions import agencies_of_run, monthly
-from pipelines.lib.resources import WAREHOUSE_POOL, DataStore, Settings
+from pipelines.lib.resources import DataStore, Settings
+from pipelines.lib.suites import built_then_checked, table_step
 from pipelines.lib.warehouse import submissions_in_force
 from transforms.catalogue import CATALOGUE, upstream
 from transforms.domain import RETURN_TYPES
@@ -185,13 +186,14 @@ def stage_part(config: Config, return_type: str, catalogue: pl.DataFrame, part: 
 def _returns_asset(return_type: str):
     table = CATALOGUE[f"stg_{return_type}"]
 
-    @dg.asset(pool=WAREHOUSE_POOL, name=table.name, group_name="staging", partitions_def=monthly,
-              backfill_policy=dg.BackfillPolicy.single_run(), deps=upstream(table),
-              description=table.description, kinds={"duckdb", "polars"})
-    def staged(context: dg.AssetExecutionContext, store: DataStore, settings: Settings) -> dg.MaterializeResult:
-        window = context.partition_time_window
-        return dg.MaterializeResult(metadata=stage_returns(store, settings.config, return_type, window.start.date(),
-                                                           window.end.date(), agencies_of_run(context)))
+    @dg.multi_asset(**table_step(table, deps=upstream(table), kinds={"duckdb", "polars"}),
+                    partitions_def=monthly, backfill_policy=dg.BackfillPolicy.single_run())
+    def staged(context: dg.AssetExecutionContext, store: DataStore, settings: Settings):
+        def build() -> dict:
+            window = context.partition_time_window
+            return stage_returns(store, settings.config, return_type, window.start.date(), window.end.date(),
+                                 agencies_of_run(context))
+        yield from built_then_checked(context, store, table, build)
     return staged
 
 

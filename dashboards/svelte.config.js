@@ -2,7 +2,8 @@
 import adapter from '@sveltejs/adapter-static';
 
 // Page templates that may have no page at all: a deployment without a benefits register links to no benefit. Every
-// other template must be reached by a link while the site is crawled, or the build fails.
+// other prerendered template must be reached by a link while the site is crawled, or the build fails. (The benefit,
+// service, agency and department templates are not prerendered now, so the crawl never needs them: see the adapter.)
 const MAY_HAVE_NO_PAGE = ['/benefits/[benefit_id]'];
 
 export default {

@@ -317,20 +317,18 @@ def test_a_satisfaction_figure_from_few_responses_reads_fewer_than_30_responses_
 def test_site_has_every_page_and_offers_every_table_for_download(site):
     build, published = site
     catalogue = pl.read_parquet(published / "service_catalogue.parquet")
-    assert sorted(p.name for p in (build / "services").iterdir() if p.is_dir()) == sorted(catalogue["service_id"])
-    # each service's address serves the one shell page: its figures are rendered in the browser from the template
-    # (test_service_pages_show_the_published_service_figures reads them there), not prerendered page by page
+    benefits = pl.read_parquet(published / "benefits_realisation.parquet")["benefit_id"].unique()
+    # each service's, agency's, department's and benefit's address serves the one shell page: its figures are
+    # rendered in the browser from the template (the browser tests below read them there), not prerendered page by page
     shell = (build / "shell.html").read_bytes()
-    assert {(build / "services" / s / "index.html").read_bytes() == shell for s in catalogue["service_id"]} == {True}
-    assert sorted(p.name for p in (build / "agencies").iterdir() if p.is_dir()) == sorted(set(catalogue["agency_id"]))
-    assert sorted(p.name for p in (build / "departments").iterdir() if p.is_dir()) == \
-        sorted(set(catalogue["department"]))
+    for folder, ids in {"services": catalogue["service_id"], "agencies": catalogue["agency_id"].unique(),
+                        "departments": catalogue["department"].unique(), "benefits": benefits}.items():
+        assert sorted(p.name for p in (build / folder).iterdir() if p.is_dir()) == sorted(ids), folder
+        assert {(build / folder / i / "index.html").read_bytes() == shell for i in ids} == {True}, folder
     for page in ("index.html", "services/index.html", "agencies/index.html", "departments/index.html",
                  "channel-shift/index.html", "benefits/index.html", "data-quality/index.html", "about/index.html",
                  "open-data/index.html"):
         assert (build / page).stat().st_size > 5_000, page
-    benefits = pl.read_parquet(published / "benefits_realisation.parquet")["benefit_id"].unique()
-    assert sorted(p.name for p in (build / "benefits").iterdir() if p.is_dir()) == sorted(benefits)
     for table in [*published.glob("*.csv"), *published.glob("*.parquet"), *(published / "reports").glob("*.pdf")]:
         assert (build / "open-data" / table.relative_to(published)).read_bytes() == table.read_bytes()
     assert (build / "open-data" / "datapackage.json").read_bytes() == (published / "datapackage.json").read_bytes()

@@ -64,7 +64,7 @@ def months_never_run(instance: dg.DagsterInstance) -> str:
     missing = [key for key in keys if key not in done]
     ranges: list[list[str]] = []  # [first, last] of each stretch of consecutive months never run
     for before, key in zip([None, *keys], keys):
-        if key in missing:
+        if key not in done:
             if ranges and ranges[-1][1] == before:
                 ranges[-1][1] = key
             else:

@@ -14,7 +14,6 @@ from pipelines.lib.config.sources import CYCLE_DAY, DEFAULT_FIRST_MONTH, EARLIES
 from transforms.catalogue import Freshness
 
 
-
 def configured_first_month(config_dir: Path | None = None) -> str:
     """sources.yaml's first_month (YYYY-MM), read when the code location loads: Dagster needs partitions with the
     definitions, before any run (and its Settings resource) exists. The configuration is checked in full when a

@@ -79,9 +79,14 @@ test: lint $(DASHBOARDS_STAMP) $(PORTAL_STAMP) /usr/bin/chromium
 	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile --durations=15
 
 # The inner loop: every test but those marked as needing PostgreSQL, Spark, the browser, the site build or a killed
-# run (the markers in pyproject.toml); no linters.
-test-fast: setup
-	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile --durations=10 -m "not (postgres or spark or browser or site or crash)"
+# run (the markers in pyproject.toml); no linters. Its temporary folders (each test's data folder, warehouse and
+# Dagster instance) are in memory where /dev/shm has 4 GB free: on a disk, the instances' and warehouses' syncs took
+# half of a pipeline run's time (a run of 13 months: 25 s on disk, 14 s in memory, at load 5). A run that passes leaves
+# nothing there (about 850 MB otherwise); a failing test's folders are kept.
+FAST_TMPDIR ?= $(shell df -Pk /dev/shm 2>/dev/null | awk 'NR == 2 && $$4 > 4194304 {print "/dev/shm"}')
+test-fast: setup $(DASHBOARDS_STAMP)
+	$(if $(FAST_TMPDIR),TMPDIR=$(FAST_TMPDIR) )$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile --durations=10 \
+		-o tmp_path_retention_policy=failed -m "not (postgres or spark or browser or site or crash)"
 
 # The UI listens on loopback only; expose it (DAGSTER_UI_HOST=0.0.0.0) only behind an authenticating proxy (README).
 DAGSTER_UI_HOST ?= 127.0.0.1

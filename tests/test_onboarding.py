@@ -60,11 +60,11 @@ def agency(**fields) -> dict:
             "credential_env": None, **fields}
 
 
-@pytest.fixture
-def messy(tmp_path):
-    config_with(tmp_path, agency(id="messy", name="Messy Returns Agency", mapping="messy_wide"),
+def landed_messy(root: Path) -> DataStore:
+    """root/config with the messy agency, and its quarter's returns landed in root/data."""
+    config_with(root, agency(id="messy", name="Messy Returns Agency", mapping="messy_wide"),
                 mappings={"messy_wide": MESSY_MAPPING})
-    store = DataStore(data_dir=str(tmp_path / "data"))
+    store = DataStore(data_dir=str(root / "data"))
     (store.landing / "catalogue").mkdir(parents=True)
     (store.landing / "catalogue" / "services.csv").write_text(MESSY_CATALOGUE)
     folder = store.landing / "messy" / "2025-09"
@@ -85,15 +85,27 @@ def messy(tmp_path):
     return store
 
 
+@pytest.fixture
+def messy(tmp_path):
+    return landed_messy(tmp_path)
+
+
+@pytest.fixture(scope="module")
+def messy_run(tmp_path_factory):
+    """The messy agency's quarter run once (its month, 2025-09), for the tests that only read what it made."""
+    store = landed_messy(tmp_path_factory.mktemp("messy"))
+    assert run_graph(store, "2025-09-01", "2025-09-01", config_dir=config_of(store)).success
+    return store
+
+
 def query(store, sql, params=None):
     with store.connect() as con:
         return con.execute(sql, params or []).fetchall()
 
 
-def test_wide_messy_quarterly_csv_gives_kpis_at_its_own_grain(messy):
-    assert run_graph(messy, "2025-09-01", "2025-09-01", config_dir=config_of(messy)).success
-    assert query(messy, "SELECT count(*) FROM quarantine") == [(0,)]
-    rows = query(messy, """
+def test_wide_messy_quarterly_csv_gives_kpis_at_its_own_grain(messy_run):
+    assert query(messy_run, "SELECT count(*) FROM quarantine") == [(0,)]
+    rows = query(messy_run, """
         SELECT service_id, period_start, period_end, transactions_completed, cost_gbp, cost_per_transaction_gbp,
             digital_take_up_rate, satisfied_share
         FROM kpi_by_period WHERE grain = 'quarter' AND source = 'submitted' AND channel = 'all' ORDER BY 1""")
@@ -104,19 +116,19 @@ def test_wide_messy_quarterly_csv_gives_kpis_at_its_own_grain(messy):
         # agency reported (7,000, total_basis reported_total) and take-up = 5,500 / 7,000; paper "N/A"
         ("MSY-2", dt.date(2025, 7, 1), dt.date(2025, 9, 30), 7000, None, None, 5500 / 7000, None)]
     # never spread over months: the monthly tables have nothing for the quarter's months
-    assert query(messy, "SELECT count(*) FROM stg_transactions WHERE grain = 'month'") == [(0,)]
-    assert query(messy, "SELECT transactions_completed FROM fct_service_month_channel WHERE service_id = 'MSY-1' "
-                        "AND channel = 'online'") == [(None,)]
-    assert query(messy, "SELECT channel, transactions_completed FROM kpi_by_period WHERE service_id = 'MSY-2' "
-                        "AND grain = 'quarter' ORDER BY channel") == [("all", 7000), ("online", 5500), ("phone", None)]
-    assert query(messy, "SELECT total_basis, missing_inputs FROM kpi_by_period WHERE grain = 'quarter' AND "
-                        "channel = 'all' ORDER BY service_id") == [("channels", None), ("reported_total", None)]
+    assert query(messy_run, "SELECT count(*) FROM stg_transactions WHERE grain = 'month'") == [(0,)]
+    assert query(messy_run, "SELECT transactions_completed FROM fct_service_month_channel WHERE service_id = 'MSY-1' "
+                            "AND channel = 'online'") == [(None,)]
+    assert query(messy_run, "SELECT channel, transactions_completed FROM kpi_by_period WHERE service_id = 'MSY-2' "
+                            "AND grain = 'quarter' ORDER BY channel") == [
+        ("all", 7000), ("online", 5500), ("phone", None)]
+    assert query(messy_run, "SELECT total_basis, missing_inputs FROM kpi_by_period WHERE grain = 'quarter' AND "
+                            "channel = 'all' ORDER BY service_id") == [("channels", None), ("reported_total", None)]
 
 
-def test_wide_messy_csv_rows_are_accounted_for(messy):
-    assert run_graph(messy, "2025-09-01", "2025-09-01", config_dir=config_of(messy)).success
-    assert query(messy, "SELECT return_type, rows_read, rows_accepted, rows_quarantined FROM submission_accounting "
-                        "WHERE agency_id = 'messy' ORDER BY 1") == [
+def test_wide_messy_csv_rows_are_accounted_for(messy_run):
+    assert query(messy_run, "SELECT return_type, rows_read, rows_accepted, rows_quarantined FROM submission_accounting "
+                            "WHERE agency_id = 'messy' ORDER BY 1") == [
         ("costs", 3, 3, 0), ("satisfaction", 1, 1, 0), ("transactions", 2, 2, 0)]
 
 

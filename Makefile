@@ -73,20 +73,21 @@ lint: setup
 	$(VENV)/bin/sqlfluff lint transforms pipelines dashboards/sources
 
 # The suite runs its test files in one worker process a core (TEST_WORKERS=0: in this process, one file after
-# another), and ends with its 15 slowest tests.
+# another), and ends with its 15 slowest tests. Its temporary folders (each test's data folder, warehouse and Dagster
+# instance) are in memory where /dev/shm has 4 GB free: on a disk, the instances' and warehouses' syncs took half of a
+# pipeline run's time (a run of 13 months: 25 s on disk, 14 s in memory, at load 5). A run that passes leaves nothing
+# there (the fast set about 850 MB otherwise); a failing test's folders are kept.
 TEST_WORKERS ?= auto
+TEST_TMPDIR ?= $(shell df -Pk /dev/shm 2>/dev/null | awk 'NR == 2 && $$4 > 4194304 {print "/dev/shm"}')
+PYTEST = $(if $(TEST_TMPDIR),TMPDIR=$(TEST_TMPDIR) )$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile \
+	-o tmp_path_retention_policy=failed
 test: lint $(DASHBOARDS_STAMP) $(PORTAL_STAMP) /usr/bin/chromium
-	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile --durations=15
+	$(PYTEST) --durations=15
 
 # The inner loop: every test but those marked as needing PostgreSQL, Spark, the browser, the site build or a killed
-# run (the markers in pyproject.toml); no linters. Its temporary folders (each test's data folder, warehouse and
-# Dagster instance) are in memory where /dev/shm has 4 GB free: on a disk, the instances' and warehouses' syncs took
-# half of a pipeline run's time (a run of 13 months: 25 s on disk, 14 s in memory, at load 5). A run that passes leaves
-# nothing there (about 850 MB otherwise); a failing test's folders are kept.
-FAST_TMPDIR ?= $(shell df -Pk /dev/shm 2>/dev/null | awk 'NR == 2 && $$4 > 4194304 {print "/dev/shm"}')
+# run (the markers in pyproject.toml); no linters.
 test-fast: setup $(DASHBOARDS_STAMP)
-	$(if $(FAST_TMPDIR),TMPDIR=$(FAST_TMPDIR) )$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile --durations=10 \
-		-o tmp_path_retention_policy=failed -m "not (postgres or spark or browser or site or crash)"
+	$(PYTEST) --durations=10 -m "not (postgres or spark or browser or site or crash)"
 
 # The UI listens on loopback only; expose it (DAGSTER_UI_HOST=0.0.0.0) only behind an authenticating proxy (README).
 DAGSTER_UI_HOST ?= 127.0.0.1

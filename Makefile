@@ -76,7 +76,7 @@ lint: setup
 # another), and ends with its 15 slowest tests. Its temporary folders (each test's data folder, warehouse and Dagster
 # instance) are in memory where /dev/shm has 4 GB free: on a disk, the instances' and warehouses' syncs took half of a
 # pipeline run's time (a run of 13 months: 25 s on disk, 14 s in memory, at load 5). A run that passes leaves nothing
-# there (the fast set about 850 MB otherwise); a failing test's folders are kept.
+# there; a run with a failure keeps all its folders to look at (about 850 MB; pytest keeps the last three runs').
 TEST_WORKERS ?= auto
 TEST_TMPDIR ?= $(shell df -Pk /dev/shm 2>/dev/null | awk 'NR == 2 && $$4 > 4194304 {print "/dev/shm"}')
 PYTEST = $(if $(TEST_TMPDIR),TMPDIR=$(TEST_TMPDIR) )$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile \

@@ -15,6 +15,7 @@ import pypdf
 import pypdfium2
 import pytest
 
+from pipelines.defs.publishing import summary
 from pipelines.defs.publishing.summary import build_summaries
 from pipelines.defs.publishing.summary_render import chart_figures, read_inputs
 from pipelines.defs.publishing.summary_content import (METHODS, attention, benefit_row, content, forecast_misses,
@@ -342,6 +343,20 @@ def test_same_inputs_give_the_same_bytes_and_only_changed_summaries_are_rendered
                         "benefits-summary-2025-26-Q3"}
     assert hashlib.sha256((folder / "benefits-summary-2025-08.pdf").read_bytes()).hexdigest() == before[
         "benefits-summary-2025-08.pdf"]
+
+
+def test_summaries_rendered_in_worker_processes_are_the_same_bytes(copied, monkeypatch):
+    """The built run's six months render in its own process (fewer than PARALLEL_FROM); a backfill's render in
+    worker processes, and give the same files."""
+    store, _ = copied
+    folder = store.published / "reports"
+    before = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in folder.iterdir()}
+    for path in folder.iterdir():
+        path.unlink()
+    monkeypatch.setattr(summary, "PARALLEL_FROM", 2)
+    results = build_summaries(store, [dt.date(2025, m, 1) for m in range(7, 13)])
+    assert len(results) == 8 and {entry["status"] for entry in results.values()} == {"written"}
+    assert {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in folder.iterdir()} == before
 
 
 def test_html_says_what_the_pdf_says_with_accessible_structure(built):

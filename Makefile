@@ -73,14 +73,15 @@ lint: setup
 	$(VENV)/bin/sqlfluff lint transforms pipelines dashboards/sources
 
 # The suite runs its test files in one worker process a core (TEST_WORKERS=0: in this process, one file after
-# another), and ends with its 15 slowest tests. Its temporary folders (each test's data folder, warehouse and Dagster
-# instance) are in memory where /dev/shm has 4 GB free: on a disk, the instances' and warehouses' syncs took half of a
-# pipeline run's time (a run of 13 months: 25 s on disk, 14 s in memory, at load 5). A run that passes leaves nothing
-# there; a run with a failure keeps all its folders to look at (about 850 MB; pytest keeps the last three runs').
+# another), the longest files first (tests/conftest.py; xdist's own order, most tests first, is turned off), and ends
+# with its 15 slowest tests. Its temporary folders (each test's data folder, warehouse and Dagster instance) are in
+# memory where /dev/shm has 4 GB free: on a disk, the instances' and warehouses' syncs took half of a pipeline run's
+# time (a run of 13 months: 25 s on disk, 14 s in memory, at load 5). A run that passes leaves nothing there; a run
+# with a failure keeps all its folders to look at (about 850 MB; pytest keeps the last three runs').
 TEST_WORKERS ?= auto
 TEST_TMPDIR ?= $(shell df -Pk /dev/shm 2>/dev/null | awk 'NR == 2 && $$4 > 4194304 {print "/dev/shm"}')
 PYTEST = $(if $(TEST_TMPDIR),TMPDIR=$(TEST_TMPDIR) )$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile \
-	-o tmp_path_retention_policy=failed
+	--no-loadscope-reorder -o tmp_path_retention_policy=failed
 test: lint $(DASHBOARDS_STAMP) $(PORTAL_STAMP) /usr/bin/chromium
 	$(PYTEST) --durations=15
 

@@ -7,6 +7,7 @@ import os
 import re
 import shutil
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -69,6 +70,19 @@ class Portal:
 
     def add_token(self, agency_id: str) -> str:
         return Store(self.portal_dir / "portal.sqlite").add_token(agency_id, "test")
+
+    def forget(self) -> None:
+        """Back to the state of a portal just started, its accounts kept: no upload kept or recorded, no token, no
+        failed sign-in, no landing folder. The server keeps nothing in memory (sessions live in signed cookies), so
+        one server can serve a module's tests, each as if it were new."""
+        with contextlib.closing(sqlite3.connect(self.portal_dir / "portal.sqlite")) as con, con:
+            tables = con.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND name != 'accounts' AND "
+                                 "name NOT LIKE 'sqlite_%'").fetchall()
+            for (name,) in tables:
+                con.execute(f'DELETE FROM "{name}"')  # a name from the store's own schema, not from data
+        for folder in (self.data / "landing", self.portal_dir / "uploads"):
+            if folder.exists():
+                shutil.rmtree(folder)
 
     def session(self, email: str, password: str = PASSWORD) -> requests.Session:
         """A client signed in as `email`."""

@@ -14,13 +14,21 @@ from tests.portal import PASSWORD, config_with_limit, csrf_of, serving, sign_in,
 AGENCY_A, AGENCY_B = "revenue", "passports"  # both canonical CSV agencies of config/sources.yaml
 
 
-@pytest.fixture
-def portal(tmp_path):
-    with serving(tmp_path) as served:
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    with serving(tmp_path_factory.mktemp("portal")) as served:
         served.add_user("a@revenue.example", "agency", AGENCY_A)
         served.add_user("b@passports.example", "agency", AGENCY_B)
         served.add_user("c@centre.example", "central")
         yield served
+
+
+@pytest.fixture
+def portal(server):
+    """The module's one server (a start costs seconds), as new before each test: its three accounts and nothing else
+    (no upload, token or failed sign-in of an earlier test, no landing folder)."""
+    server.forget()
+    return server
 
 
 def test_nothing_without_signing_in(portal):
@@ -145,7 +153,7 @@ def test_a_central_account_reads_every_agency_and_uploads_for_none(portal):
     assert landed(portal) == []
 
 
-def test_a_path_in_the_uploaded_file_name_never_leaves_the_landing_folder(portal, tmp_path):
+def test_a_path_in_the_uploaded_file_name_never_leaves_the_landing_folder(portal):
     a = portal.session("a@revenue.example")
     token = csrf_of(a.get(f"{portal.url}/returns").text)
     for name in ("../../../../../../evil.csv", "..\\..\\evil.csv", "/etc/evil.csv", "revenue/2025-07/evil.csv"):
@@ -157,12 +165,12 @@ def test_a_path_in_the_uploaded_file_name_never_leaves_the_landing_folder(portal
                         data=RETURN, headers={"Authorization": f"Bearer {portal.add_token(AGENCY_A)}"})
     assert api.status_code in (400, 404)
     assert landed(portal) == ["revenue/2025-06/transactions.csv"]
-    assert [p.name for p in tmp_path.rglob("*evil*")] == []
+    assert [p.name for p in portal.data.parent.rglob("*evil*")] == []  # the server's folder
     uploads = sorted(p.name for p in (portal.portal_dir / "uploads").iterdir())
     assert uploads == [hashlib.sha256(RETURN).hexdigest()]
 
 
-def test_no_password_hash_session_key_or_token_in_a_log_page_or_file(portal, tmp_path):
+def test_no_password_hash_session_key_or_token_in_a_log_page_or_file(portal):
     a = portal.session("a@revenue.example")
     token = portal.add_token(AGENCY_A)
     pages = [a.get(portal.url + path).text for path in ("/returns", "/upload")]
@@ -183,7 +191,7 @@ def test_no_password_hash_session_key_or_token_in_a_log_page_or_file(portal, tmp
         hashes = [h for (h,) in con.execute("SELECT password_hash FROM accounts")]
     secrets = [*hashes, (portal.portal_dir / "session_key").read_text(), token, PASSWORD]
     assert all(h.startswith("$argon2id$") for h in hashes)
-    files = [p for p in tmp_path.rglob("*") if p.is_file() and p.parent != portal.portal_dir]
+    files = [p for p in portal.data.parent.rglob("*") if p.is_file() and p.parent != portal.portal_dir]
     assert files  # the log, the landed files, the kept uploads
     texts = [*pages, *(p.read_bytes().decode("utf-8", "replace") for p in files)]
     for secret in secrets:
